@@ -1,0 +1,18 @@
+"""bpttviz's engine: pure NumPy models, losses, optimisers, BPTT with narrated step records.
+
+Never imports Qt, pyqtgraph or the app (a test proves it), so it works from a script or notebook.
+"""
+
+from . import gradcheck, records
+from .activations import ACTIVATIONS
+from .bugs import BUGS
+from .models import MLP, RNN, RecurrentModel
+from .optim import OPTIMIZERS, Adagrad, Adam, Clipper, LossAnnealer, Momentum, SGD, make_optimizer
+from .trace import Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS", "BUGS", "MLP", "RNN", "RecurrentModel", "Adagrad", "Adam", "Clipper",
+    "LossAnnealer", "Momentum", "SGD", "OPTIMIZERS", "make_optimizer", "Trace", "gradcheck", "records",
+]

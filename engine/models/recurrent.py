@@ -1,0 +1,405 @@
+"""What every recurrent model shares: inputs, the output layer, the loss, window truncation, the
+backward loop over time, parameter-gradient assembly and the narrated step records.
+
+A cell (vanilla RNN, LSTM, GRU) supplies only three things:
+
+- ``_sequence(AX, state0) -> dict`` runs its forward recurrence over time, given the input
+  projection ``AX = x W_x + b_x`` of shape ``(T, B, G)`` (time-major inside the engine), and
+  returns its buffers, at least ``"h"`` of shape ``(T+1, B, H)`` with ``h[0] = h0``;
+- ``_step_backward(D, t, fw) -> (dax, dah, D_prev)``: given deltas ``D`` on the state at time t
+  (a tuple, one array per state component, each ``(S, B, H)``; S stacks independent deltas,
+  see below), the deltas on the input projection ``dax (S, B, G)``, on the recurrent projection
+  ``dah = d(h_{t-1} W_h + b_h) (S, B, G)``, and the deltas on the previous state;
+- ``_forward_extras(fw, t)`` / ``_backward_extras(...)``: what its step records add (gates...).
+
+Backpropagation through time is the single reversed loop that carries ``dh_next`` (Werbos 1990):
+at step t, ``dL/dh_t = dy_t W_hy^T + dL/dh_{t+1} * dh_{t+1}/dh_t``. It *is* full BPTT; no nested
+loop is needed (USERS.md item 4).
+
+Window truncation ``k`` (Williams & Peng 1990, "BPTT(h)" with h = k): the loss at step t sends
+gradient to h_t, h_{t-1}, ..., h_{t-k+1} only -- k states, counting h_t itself. So ``k = 1``
+means each loss reaches only its own h_t (no gradient through W_hh at all), and ``k >= T`` is full
+BPTT. Tutorials that loop ``for s in range(t, t - k, -1)`` and then also step through W_hh once
+more (or stop one early) are off by one; ours is tested against a brute-force definition. We
+implement it exactly and cheaply by keeping the k deltas that are still alive as a stack
+``(S = k, B, H)``: slot j holds the delta that the loss at t+j sends to h_t. Each step shifts the
+stack by one slot and drops the delta whose window has ended. Parameter gradients are linear in
+the deltas, so they are taken from the sum over the stack. Untruncated, all slots would be
+summed anyway, so S = 1 and the loop is the plain ``dh_next`` recurrence.
+
+Chunked (stateful) training carries the final state into the next call's ``h0`` but no gradient
+across the boundary; ``return_state=True`` hands that state back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import bugs as bug_lab
+from ..checks import choice, float_array, int_array, positive_int
+from ..losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
+from ..records import (
+    BackwardStep,
+    ForwardStep,
+    GradientStep,
+    LossStep,
+    Step,
+    frozen,
+    frozen_dict,
+)
+from .init import init_matrix
+
+Array = np.ndarray
+OUTPUTS = ("all", "last")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated options of one pass (see ``loss_and_grads``)."""
+
+    reduction: str = "mean"
+    truncation: int | None = None
+    output: str = "all"
+    loss: str = "cross_entropy"
+
+
+@dataclass
+class Batch:
+    """Validated inputs and targets, time-major views for the engine's loops.
+
+    ids ``(T, B)`` int or None; X ``(T, B, D)`` float or None; targets as given (batch-first)."""
+
+    ids: Array | None
+    X: Array | None
+    targets: Array
+    B: int
+    T: int
+
+
+@dataclass
+class Forward:
+    """The forward pass of a whole sequence (time-major buffers)."""
+
+    batch: Batch
+    cell: dict[str, Array]  # "h" (T+1, B, H) and the cell's own buffers
+    Y: Array  # (T, B, O) or (B, O) for output="last"
+
+
+class RecurrentModel:
+    """Base of RNN, LSTM and GRU. Subclasses set the parameter names below and the cell."""
+
+    kind = "recurrent"
+    #: names of the input weights, recurrent weights, input-side bias, recurrent-side bias (or None)
+    W_X, W_H, B_X, B_H = "W_xh", "W_hh", "b_h", None
+    W_Y, B_Y = "W_hy", "b_y"
+    #: names of the state components, h first
+    STATE = ("h",)
+    #: the gate count: G = GATES * H
+    GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *, seed: int = 0,
+                 init: str = "xavier", init_scale: float = 1.0, recurrent_init: str | None = None,
+                 recurrent_scale: float | None = None) -> None:
+        self.input_size = positive_int(input_size, "input_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.output_size = positive_int(output_size, "output_size")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed: expected an integer, got {seed!r}")
+        self.seed = int(seed)
+        self.init = init
+        self.init_scale = init_scale
+        rng = np.random.default_rng(self.seed)
+        D, H, O, G = self.input_size, self.hidden_size, self.output_size, self.GATES * self.hidden_size
+        self.params: dict[str, Array] = {
+            self.W_X: init_matrix(rng, (D, G), init, init_scale),
+            self.W_H: init_matrix(rng, (H, G), recurrent_init or init,
+                                  init_scale if recurrent_scale is None else recurrent_scale),
+            self.B_X: np.zeros(G),
+        }
+        if self.B_H is not None:
+            self.params[self.B_H] = np.zeros(G)
+        self.params[self.W_Y] = init_matrix(rng, (H, O), init, init_scale)
+        self.params[self.B_Y] = np.zeros(O)
+        self.bugs: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------------ public API
+    def set_bugs(self, bugs) -> None:
+        """Switch bug-lab mistakes on (a collection of names from ``engine.bugs.BUGS``) or off."""
+        self.bugs = bug_lab.check_bugs(bugs, recurrent=True)
+
+    def describe(self) -> dict[str, Any]:
+        """The constructor arguments, enough to rebuild an identically-shaped model."""
+        return dict(kind=self.kind, input_size=self.input_size, hidden_size=self.hidden_size,
+                    output_size=self.output_size, seed=self.seed, init=self.init,
+                    init_scale=self.init_scale)
+
+    def zero_state(self, batch_size: int) -> tuple[Array, ...]:
+        return tuple(np.zeros((batch_size, self.hidden_size)) for _ in self.STATE)
+
+    def loss_and_grads(self, inputs, targets, *, h0=None, reduction: str = "mean",
+                       truncation: int | None = None, output: str = "all",
+                       loss: str = "cross_entropy", return_state: bool = False):
+        """Loss and gradients of one batch.
+
+        inputs: ``(B, T, D)`` floats, or ``(B, T)`` integer token ids in ``[0, input_size)`` (used
+        as one-hot rows without building the one-hot matrix).
+        targets: cross-entropy: ``(B, T)`` class ids (``output="last"``: ``(B,)``);
+        mse: ``(B, T, O)`` floats (``output="last"``: ``(B, O)``).
+        h0: initial state, ``(B, H)`` (LSTM: a tuple ``(h0, c0)``), default zeros.
+        reduction: ``"sum"`` over batch and time, or ``"mean"`` = that sum / B.
+        truncation: None (full BPTT) or window k >= 1 (see the module docstring).
+        output: ``"all"`` (a prediction at every step) or ``"last"`` (many-to-one).
+        Returns ``(loss, grads)`` with grads named and shaped as ``params``; with
+        ``return_state=True``, ``(loss, grads, state)`` where state is the final state tuple.
+        """
+        gen = self._iteration(inputs, targets, h0, self._options(reduction, truncation, output, loss),
+                              narrate=False)
+        try:
+            next(gen)
+        except StopIteration as stop:
+            loss_value, grads, state = stop.value
+        else:  # pragma: no cover - the silent pass yields nothing
+            raise AssertionError("silent pass yielded a record")
+        return (loss_value, grads, state) if return_state else (loss_value, grads)
+
+    def steps(self, inputs, targets, *, h0=None, reduction: str = "mean",
+              truncation: int | None = None, output: str = "all",
+              loss: str = "cross_entropy") -> Iterator[Step]:
+        """The narrated iteration: ``ForwardStep`` x T, ``LossStep``, ``BackwardStep`` x T (from
+        t = T-1 down to 0), ``GradientStep``. Same arguments and the same numbers, bit for bit, as
+        ``loss_and_grads``. Validation happens here, before the first record is produced."""
+        opts = self._options(reduction, truncation, output, loss)
+        batch = self._batch(inputs, targets, opts)
+        return self._iteration(batch, None, h0, opts, narrate=True)
+
+    def forward(self, inputs, h0=None) -> tuple[Array, tuple[Array, ...]]:
+        """Outputs ``(B, T, O)`` (logits or regression values) and the final state tuple."""
+        batch = self._batch(inputs, None, Options())
+        fw = self._forward(batch, self._state0(h0, batch.B), Options())
+        return np.ascontiguousarray(fw.Y.transpose(1, 0, 2)), self._final_state(fw)
+
+    def hidden_states(self, inputs, h0=None) -> Array:
+        """Hidden states ``h_1..h_T`` as ``(B, T, H)``."""
+        batch = self._batch(inputs, None, Options())
+        fw = self._forward(batch, self._state0(h0, batch.B), Options())
+        return np.ascontiguousarray(fw.cell["h"][1:].transpose(1, 0, 2))
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _options(reduction, truncation, output, loss) -> Options:
+        choice(reduction, REDUCTIONS, "reduction")
+        choice(output, OUTPUTS, "output")
+        choice(loss, LOSSES, "loss")
+        if truncation is not None:
+            truncation = positive_int(truncation, "truncation")
+        return Options(reduction, truncation, output, loss)
+
+    def _batch(self, inputs, targets, opts: Options) -> Batch:
+        a = np.asarray(inputs) if not isinstance(inputs, np.ndarray) else inputs
+        D, O = self.input_size, self.output_size
+        if np.issubdtype(a.dtype, np.integer) and a.dtype != bool:
+            ids = int_array(a, "inputs", (None, None), upper=D,
+                            what="(batch, time) token ids")
+            B, T = ids.shape
+            ids_t, X_t = np.ascontiguousarray(ids.T), None
+        else:
+            X = float_array(a, "inputs", (None, None, D), what="(batch, time, input_size) or (batch, time) ids")
+            B, T = X.shape[:2]
+            ids_t, X_t = None, np.ascontiguousarray(X.transpose(1, 0, 2))
+        if B == 0 or T == 0:
+            raise ValueError(f"inputs: expected at least one sequence and one timestep, got shape {a.shape}")
+        tg = None
+        if targets is not None:
+            if opts.loss == "cross_entropy":
+                shape = (B, T) if opts.output == "all" else (B,)
+                tg = int_array(targets, "targets", shape, upper=O, what="class ids")
+            else:
+                shape = (B, T, O) if opts.output == "all" else (B, O)
+                tg = float_array(targets, "targets", shape)
+        return Batch(ids_t, X_t, tg, B, T)
+
+    def _state0(self, h0, B: int) -> tuple[Array, ...]:
+        if h0 is None:
+            return self.zero_state(B)
+        parts = (h0,) if len(self.STATE) == 1 and not isinstance(h0, (tuple, list)) else tuple(h0)
+        if len(parts) != len(self.STATE):
+            raise ValueError(f"h0: expected a tuple ({', '.join(self.STATE)}), got {len(parts)} arrays")
+        return tuple(float_array(p, f"h0 ({name})", (B, self.hidden_size), "(batch, hidden_size)").copy()
+                     for p, name in zip(parts, self.STATE))
+
+    # ------------------------------------------------------------------ the passes
+    def _forward(self, batch: Batch, state0: tuple[Array, ...], opts: Options) -> Forward:
+        p = self.params
+        if batch.ids is not None:
+            AX = p[self.W_X][batch.ids]  # gather rows: x_t W_x for one-hot x_t, never built
+            AX += p[self.B_X]
+        else:
+            AX = batch.X @ p[self.W_X]
+            AX += p[self.B_X]
+        cell = self._sequence(AX, state0)
+        Hs = cell["h"]
+        Y = (Hs[1:] @ p[self.W_Y] if opts.output == "all" else Hs[-1] @ p[self.W_Y]) + p[self.B_Y]
+        return Forward(batch, cell, Y)
+
+    def _final_state(self, fw: Forward) -> tuple[Array, ...]:
+        return tuple(fw.cell[name][-1].copy() for name in self.STATE)
+
+    def _iteration(self, batch_or_inputs, targets, h0, opts: Options, *, narrate: bool):
+        """The one implementation of an iteration; a generator that yields records only when
+        narrating and returns ``(loss, grads, final_state)``."""
+        batch = (batch_or_inputs if isinstance(batch_or_inputs, Batch)
+                 else self._batch(batch_or_inputs, targets, opts))
+        state0 = self._state0(h0, batch.B)
+        p, bugs = self.params, self.bugs
+        B, T, H = batch.B, batch.T, self.hidden_size
+        fw = self._forward(batch, state0, opts)
+        Hs, Y = fw.cell["h"], fw.Y
+        last = opts.output == "last"
+
+        # ---- loss (outputs time-major (T, B, O), or (B, O) when many-to-one)
+        tg = batch.targets if last else (batch.targets.T if batch.targets.ndim == 2
+                                         else batch.targets.transpose(1, 0, 2))
+        probs = None
+        if opts.loss == "cross_entropy":
+            axis = -2 if "softmax_wrong_axis" in bugs else -1  # bug lab: the batch axis
+            losses, delta, probs = cross_entropy(Y, tg, softmax_axis=axis,
+                                                 elementwise_derivative="softmax_elementwise" in bugs)
+        else:
+            losses, delta = squared_error(Y, tg)
+        scale = 1.0 / B if opts.reduction == "mean" else 1.0
+        total = float(losses.sum() * scale)
+        dY = delta
+        dY *= scale
+        if last:
+            dW_y = Hs[-1].T @ dY
+            db_y = dY.sum(0)
+            dHout_last = dY @ p[self.W_Y].T
+            dHout = None
+        else:
+            dW_y = Hs[1:].reshape(-1, H).T @ dY.reshape(-1, self.output_size)
+            db_y = dY.sum((0, 1))
+            dHout = dY @ p[self.W_Y].T  # (T, B, H): what each output sends into its h_t
+        if narrate:
+            for t in range(T):
+                has_y = not last or t == T - 1
+                y = (Y if last else Y[t]) if has_y else None
+                pt = (probs if last else probs[t]) if (has_y and probs is not None) else None
+                x = batch.ids[t] if batch.ids is not None else batch.X[t]
+                yield ForwardStep(t, x=frozen(x), h_prev=frozen(Hs[t]), pre=frozen(self._pre(fw, t)),
+                                  h=frozen(Hs[t + 1]), y=frozen(y), p=frozen(pt),
+                                  extras=frozen_dict(self._forward_extras(fw, t)))
+
+        if narrate:
+            per_step = (losses.sum(-1) * scale if not last
+                        else np.concatenate([np.zeros(T - 1), [losses.sum() * scale]]))
+            yield LossStep(0, losses=frozen(losses.T if not last else losses), per_step=frozen(per_step),
+                           total=total, scale=scale, reduction=opts.reduction, loss=opts.loss,
+                           dy=frozen(dY.transpose(1, 0, 2) if not last else dY),
+                           grads=frozen_dict({self.W_Y: dW_y, self.B_Y: db_y}))
+
+        # ---- backward through time
+        k = opts.truncation
+        S = 1 if (k is None or k >= T) else k
+        merged = S == 1 and (k is None or k >= T)
+        G = self.GATES * H
+        dAX = np.empty((T, B, G))
+        dAH = dAX if self.B_H is None and not self._separate_dah else np.empty((T, B, G))
+        zeros = np.zeros((B, H))
+        # D: deltas on the state at time t+1 coming from the future, one stack per state component
+        D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
+        for t in range(T - 1, -1, -1):
+            out_t = (dHout_last if t == T - 1 else zeros) if last else dHout[t]
+            if merged:
+                future = D[0][0]
+                if "drop_dh_next" in bugs:  # bug lab
+                    dh = out_t.copy()
+                elif "overwrite_dh_next" in bugs and t < T - 1:  # bug lab
+                    dh = future.copy()
+                else:
+                    dh = out_t + future
+                Din = (dh[None],) + D[1:]
+            else:
+                future = D[0][1:].sum(0)
+                hs = D[0]
+                hs[0] = out_t
+                if "drop_dh_next" in bugs:  # bug lab
+                    hs[1:] = 0.0
+                elif "overwrite_dh_next" in bugs and t < T - 1:  # bug lab
+                    hs[0] = 0.0
+                dh = hs.sum(0)
+                Din = D
+            dax, dah, Dprev = self._step_backward(Din, t, fw)
+            dAX[t] = dax[0] if S == 1 else dax.sum(0)
+            if dAH is not dAX:
+                dAH[t] = dah[0] if S == 1 else dah.sum(0)
+            if narrate:
+                window = range(t, T if k is None else min(T, t + k)) if not last else (
+                    range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
+                yield BackwardStep(
+                    t, dh_out=frozen(out_t), dh_future=frozen(future), dh=frozen(dh),
+                    dpre=frozen(dAX[t]), grads=frozen_dict(self._step_grads(batch, fw, t, dAX[t], dAH[t])),
+                    extras=frozen_dict(self._backward_extras(fw, t, Din, dAX[t], dAH[t])),
+                    window=window)
+            if merged:
+                D = Dprev
+            else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
+                D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in Dprev)
+
+        # ---- parameter gradients from the whole sequence at once
+        grads: dict[str, Array] = {}
+        if batch.ids is not None:
+            dW_x = np.zeros_like(p[self.W_X])
+            np.add.at(dW_x, batch.ids.ravel(), dAX.reshape(-1, G))
+        else:
+            dW_x = batch.X.reshape(-1, self.input_size).T @ dAX.reshape(-1, G)
+        grads[self.W_X] = dW_x
+        grads[self.W_H] = Hs[:-1].reshape(-1, H).T @ dAH.reshape(-1, G)
+        grads[self.B_X] = self._bias_grad(dAX)
+        if self.B_H is not None:
+            grads[self.B_H] = self._bias_grad(dAH)
+        grads[self.W_Y] = dW_y
+        grads[self.B_Y] = db_y if "bias_not_summed" not in bugs else (
+            dY[0] if last else dY[:, 0].sum(0))  # bug lab: first example only
+        grads = {name: grads[name] for name in p}  # same order as params
+        state = self._final_state(fw)
+        if narrate:
+            yield GradientStep(0, loss=total, grads=frozen_dict(grads), state=state)
+        return total, grads, state
+
+    _separate_dah = False  # True when a cell's recurrent delta differs from its input delta (GRU)
+
+    def _bias_grad(self, dA: Array) -> Array:
+        if "bias_not_summed" in self.bugs:  # bug lab: first example only
+            return dA[:, 0].sum(0)
+        return dA.sum((0, 1))
+
+    def _step_grads(self, batch: Batch, fw: Forward, t: int, dax: Array, dah: Array) -> dict[str, Array]:
+        """One timestep's contribution to each recurrent-cell parameter gradient (narration only)."""
+        if batch.ids is not None:
+            dW_x = np.zeros_like(self.params[self.W_X])
+            np.add.at(dW_x, batch.ids[t], dax)
+        else:
+            dW_x = batch.X[t].T @ dax
+        out = {self.W_X: dW_x, self.W_H: fw.cell["h"][t].T @ dah, self.B_X: dax.sum(0)}
+        if self.B_H is not None:
+            out[self.B_H] = dah.sum(0)
+        return out
+
+    # ------------------------------------------------------------------ cell hooks
+    def _sequence(self, AX: Array, state0: tuple[Array, ...]) -> dict[str, Array]:
+        raise NotImplementedError
+
+    def _step_backward(self, D: tuple[Array, ...], t: int, fw: Forward):
+        raise NotImplementedError
+
+    def _pre(self, fw: Forward, t: int) -> Array:
+        return fw.cell["z"][t]
+
+    def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
+        return {}
+
+    def _backward_extras(self, fw: Forward, t: int, D, dax: Array, dah: Array) -> dict[str, Array]:
+        return {}

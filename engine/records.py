@@ -1,0 +1,186 @@
+"""Immutable step records: the narrated training iteration (see DESIGN.md, "steps and traces").
+
+An iteration is an ordered sequence of records:
+
+- RNN/LSTM/GRU: ``ForwardStep`` for t = 0..T-1, one ``LossStep``, ``BackwardStep`` for
+  t = T-1..0, one ``GradientStep`` with the finished gradients, and (when an optimiser applies
+  them) one ``UpdateStep``.
+- MLP: ``LayerForward`` for layer 1..L, ``LossStep``, ``LayerBackward`` for layer L..1,
+  ``GradientStep``, ``UpdateStep``.
+
+Every array in a record is read-only and never mutated afterwards: the engine allocates fresh
+buffers for every iteration. Field names, not positions, are the interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+Array = np.ndarray
+EMPTY: Mapping[str, Array] = MappingProxyType({})
+
+
+def frozen(a: Array | None) -> Array | None:
+    """A read-only view of ``a`` (no copy): the engine never writes to an iteration's buffers
+    after the step that filled them, and this makes sure nobody else does either."""
+    if a is None:
+        return None
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def frozen_dict(d: Mapping[str, Array]) -> Mapping[str, Array]:
+    return MappingProxyType({k: frozen(v) for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of all records. ``phase`` groups them; ``index`` is a timestep or a layer."""
+
+    phase: ClassVar[str] = ""
+    index: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.phase} {self.index}"
+
+
+@dataclass(frozen=True)
+class ForwardStep(Step):
+    """Forward pass of a recurrent model at timestep ``t = index``.
+
+    x: ``(B, D)`` floats, or ``(B,)`` token ids; h_prev, h: ``(B, H)``;
+    pre: the pre-activation ``z_t = x_t W_xh + h_{t-1} W_hh + b_h`` ``(B, H)`` (gated cells: the
+    stacked gate pre-activations ``(B, 4H)`` / ``(B, 3H)``);
+    y: output ``(B, O)`` or None when this step has no output (many-to-one before the last step);
+    p: softmax probabilities ``(B, O)`` for cross-entropy, else None;
+    extras: gate activations (``i, f, g, o`` / ``r, z, n``) and the cell state ``c`` (LSTM).
+    """
+
+    phase: ClassVar[str] = "forward"
+    x: Array
+    h_prev: Array
+    pre: Array
+    h: Array
+    y: Array | None = None
+    p: Array | None = None
+    extras: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
+
+    @property
+    def t(self) -> int:
+        return self.index
+
+
+@dataclass(frozen=True)
+class LossStep(Step):
+    """The loss of the whole iteration (index is always 0).
+
+    losses: per position before reduction, ``(B, T)`` (many-to-many) or ``(B,)`` (many-to-one, MLP);
+    per_step: ``(T,)`` the loss at each timestep after reduction (MLP: ``(1,)``);
+    total: the reduced loss; scale: 1 for "sum", 1/B for "mean";
+    dy: output deltas ``dL/dy`` after reduction, same shape as the outputs;
+    grads: the output layer's gradients (``W_hy, b_y``; MLP: none, they come per layer).
+    """
+
+    phase: ClassVar[str] = "loss"
+    losses: Array
+    per_step: Array
+    total: float
+    scale: float
+    reduction: str
+    loss: str
+    dy: Array
+    grads: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True)
+class BackwardStep(Step):
+    """Backward pass through timestep ``t = index`` (visited T-1 down to 0).
+
+    dh_out: the delta arriving from this step's output, ``dy_t W_hy^T`` ``(B, H)``;
+    dh_future: the delta arriving from the future through ``h_{t+1}`` ``(B, H)`` (zero at T-1);
+    dh: their sum, ``dL/dh_t`` ``(B, H)`` (under window truncation: only the contributions of the
+        losses whose window still reaches h_t);
+    dpre: the pre-activation delta ``dL/dz_t`` ``(B, H)`` (gated cells: the stacked gate deltas);
+    grads: this step's contribution to each parameter gradient (same names and shapes as params);
+    extras: LSTM ``dc`` (cell-state delta) and per-gate deltas ``di, df, dg, do``; GRU ``dr, dz, dn``;
+    window: the loss timesteps whose gradient reaches h_t (``range``; all of t..T-1 untruncated).
+    """
+
+    phase: ClassVar[str] = "backward"
+    dh_out: Array
+    dh_future: Array
+    dh: Array
+    dpre: Array
+    grads: Mapping[str, Array]
+    extras: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
+    window: range = range(0)
+
+    @property
+    def t(self) -> int:
+        return self.index
+
+
+@dataclass(frozen=True)
+class LayerForward(Step):
+    """MLP forward through layer ``l = index`` (1-based): ``z = a_in W_l + b_l``, ``a = f(z)``.
+
+    a_in ``(B, n_{l-1})``, z and a ``(B, n_l)``; for the output layer ``a`` is the output ``y``
+    and ``p`` the softmax probabilities (cross-entropy), else None."""
+
+    phase: ClassVar[str] = "forward"
+    a_in: Array
+    z: Array
+    a: Array
+    p: Array | None = None
+
+
+@dataclass(frozen=True)
+class LayerBackward(Step):
+    """MLP backward through layer ``l = index`` (visited L down to 1).
+
+    da: ``dL/da_l`` ``(B, n_l)`` (for the output layer: ``dL/dy``); dz: ``dL/dz_l``;
+    da_prev: ``dL/da_{l-1} = dz W_l^T`` ``(B, n_{l-1})``; grads: ``W_l``, ``b_l``."""
+
+    phase: ClassVar[str] = "backward"
+    da: Array
+    dz: Array
+    da_prev: Array
+    grads: Mapping[str, Array]
+
+
+@dataclass(frozen=True)
+class GradientStep(Step):
+    """End of the backward pass: the loss and the full gradients, identical to what
+    ``loss_and_grads`` returns; ``state``: the final hidden state (tuple; empty for an MLP)."""
+
+    phase: ClassVar[str] = "gradients"
+    loss: float
+    grads: Mapping[str, Array]
+    state: tuple = ()
+
+
+@dataclass(frozen=True)
+class UpdateStep(Step):
+    """An optimiser update (index: the iteration number).
+
+    grads: raw gradients; norm: their global 2-norm before clipping; clip: how they were clipped
+    (``"none"``, ``"value"``, ``"norm"``) and ``clipped`` whether it changed anything; scale: the
+    global-norm factor applied (1.0 if none); n_clipped: entries clipped by value;
+    delta: the parameter change ``new - old``; lr: the learning rate used."""
+
+    phase: ClassVar[str] = "update"
+    grads: Mapping[str, Array]
+    norm: float
+    clip: str
+    clipped: bool
+    scale: float
+    n_clipped: int
+    delta: Mapping[str, Array]
+    lr: float
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
