@@ -1,0 +1,18 @@
+"""engine.data runs on NumPy alone: no Qt, torch or scikit-learn get imported."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_engine_data_imports_no_gui_or_heavy_frameworks():
+    code = (
+        "import sys, engine.data; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "{'PySide6', 'pyqtgraph', 'bpttviz', 'torch', 'sklearn', 'scipy'}]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
