@@ -11,7 +11,7 @@ Parameters ``W1 (n0, n1), b1 (n1,), W2 (n1, n2), ...``. Backward:
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -37,7 +37,8 @@ class MLP:
                  output: str = "softmax", *, seed: int = 0, init: str = "xavier",
                  init_scale: float = 1.0) -> None:
         if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__") or len(layer_sizes) < 2:
-            raise ValueError(f"layer_sizes: expected a list of at least two positive sizes like [2, 8, 2], got {layer_sizes!r}")
+            raise ValueError("layer_sizes: expected a list of at least two positive sizes like [2, 8, 2], "
+                             f"got {layer_sizes!r}")
         self.layer_sizes = [positive_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
         n_hidden = len(self.layer_sizes) - 2
         if isinstance(activation, str):

@@ -1,0 +1,122 @@
+"""Step records: order, count, immutability, equality with loss_and_grads, replay."""
+
+import numpy as np
+import pytest
+
+import engine
+from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, LossStep
+
+
+def problem(seed=0, B=2, T=5, V=6):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+
+
+@pytest.mark.parametrize("truncation", [None, 2])
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_rnn_record_order_and_count(truncation, output):
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem()
+    if output == "last":
+        y = y[:, 0]
+    recs = list(model.steps(x, y, truncation=truncation, output=output))
+    T = 5
+    assert len(recs) == 2 * T + 2
+    assert [type(r) for r in recs[:T]] == [ForwardStep] * T
+    assert [r.t for r in recs[:T]] == list(range(T))
+    assert isinstance(recs[T], LossStep)
+    assert [r.t for r in recs[T + 1:2 * T + 1]] == list(range(T - 1, -1, -1))
+    assert all(isinstance(r, BackwardStep) for r in recs[T + 1:2 * T + 1])
+    assert isinstance(recs[-1], GradientStep)
+
+
+@pytest.mark.parametrize("truncation", [None, 1, 3])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_steps_equal_loss_and_grads_bit_for_bit(truncation, reduction):
+    model = engine.RNN(6, 5, 6, seed=2)
+    x, y = problem(1, B=3, T=7)
+    loss, grads = model.loss_and_grads(x, y, truncation=truncation, reduction=reduction)
+    trace = engine.Trace(model.steps(x, y, truncation=truncation, reduction=reduction))
+    assert trace.loss == loss
+    assert trace.loss_step.total == loss
+    for k in grads:
+        np.testing.assert_array_equal(trace.grads[k], grads[k])
+    # The per-step contributions add up to the gradients.
+    summed = {k: np.zeros_like(v) for k, v in grads.items()}
+    for r in trace:
+        if isinstance(r, (BackwardStep, LossStep)):
+            for k, v in r.grads.items():
+                summed[k] += v
+    for k in grads:
+        np.testing.assert_allclose(summed[k], grads[k], rtol=1e-10, atol=1e-13)
+
+
+def test_backward_record_delta_is_output_plus_future():
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem()
+    for r in model.steps(x, y):
+        if isinstance(r, BackwardStep):
+            np.testing.assert_allclose(r.dh, r.dh_out + r.dh_future, rtol=1e-14)
+            np.testing.assert_allclose(r.dpre, r.dh * (1 - np.asarray(r.dh) * 0 - 0) * 0 + r.dpre)
+    # dpre = dh * (1 - h^2) for tanh, using the forward record of the same t
+    recs = list(model.steps(x, y))
+    fw = {r.t: r for r in recs if isinstance(r, ForwardStep)}
+    for r in recs:
+        if isinstance(r, BackwardStep):
+            np.testing.assert_allclose(r.dpre, r.dh * (1 - fw[r.t].h ** 2), rtol=1e-13)
+            if r.t == 4:
+                assert np.all(r.dh_future == 0)
+
+
+def test_records_are_immutable_and_survive_later_iterations():
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem()
+    first = list(model.steps(x, y))
+    snapshot = [np.array(r.h, copy=True) for r in first if isinstance(r, ForwardStep)]
+    bw = next(r for r in first if isinstance(r, BackwardStep))
+    with pytest.raises(ValueError):
+        bw.dh[0, 0] = 1.0
+    with pytest.raises(ValueError):
+        first[0].h[0, 0] = 1.0
+    with pytest.raises(TypeError):
+        bw.grads["W_hh"] = None
+    with pytest.raises(AttributeError):
+        bw.dh = None
+    # Another iteration after a parameter change leaves the old records as they were.
+    model.params["W_hh"] += 1.0
+    list(model.steps(x, y))
+    again = [r.h for r in first if isinstance(r, ForwardStep)]
+    for a, b in zip(snapshot, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_trace_replays_backwards_and_forwards_identically():
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem()
+    trace = engine.Trace(model.steps(x, y))
+    forward_walk = [id(trace[i]) for i in range(len(trace))]
+    backward_walk = [id(trace[i]) for i in range(len(trace) - 1, -1, -1)]
+    assert forward_walk == backward_walk[::-1]
+    assert trace.next_phase(0) == 5  # first record after the forward phase: the loss
+    assert trace.next_phase(5) == 6
+    assert trace.prev_phase(8) == 6
+    assert trace.prev_phase(6) == 5
+
+
+def test_mlp_records():
+    model = engine.MLP([3, 5, 4, 2], seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
+    recs = list(model.steps(X, y))
+    kinds = [type(r) for r in recs]
+    assert kinds == [LayerForward] * 3 + [LossStep] + [LayerBackward] * 3 + [GradientStep]
+    assert [r.index for r in recs[4:7]] == [3, 2, 1]
+    loss, grads = model.loss_and_grads(X, y)
+    assert recs[-1].loss == loss
+    for k in grads:
+        np.testing.assert_array_equal(recs[-1].grads[k], grads[k])
+    # output-layer delta is p - onehot, scaled by 1/B
+    p = recs[2].p
+    expect = np.array(p, copy=True)
+    expect[np.arange(6), y] -= 1
+    np.testing.assert_allclose(recs[4].dz, expect / 6, rtol=1e-13)
