@@ -1,0 +1,286 @@
+"""A training session: model, optimiser, clipping, task, truncation and history, advanced one
+iteration at a time. The CLI's ``train`` and the app drive this same object.
+
+- ``train_step()``: one fast iteration (``loss_and_grads`` + clip + optimiser step);
+- ``narrated_step()``: the same iteration as a ``Trace`` of step records ending in an
+  ``UpdateStep`` (identical numbers: the records come from the same code path);
+- every ``eval_every`` iterations the validation metric, for language models a text sample every
+  ``sample_every``;
+- a non-finite loss, gradient or parameter is caught at the iteration where it first appears:
+  the update is not applied, ``blowup`` says where, and ``rollback()`` restores the last finite
+  parameters. Training never continues silently on NaN.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .models import MLP, RNN
+from .optim import Clipper, LossAnnealer, apply_update, make_optimizer
+from .records import UpdateStep
+from .tasks import Task, make_task
+from .trace import Trace
+
+Array = np.ndarray
+
+
+class Series:
+    """A bounded history of (x, y) points: when full, every other point is dropped and only every
+    second new point is kept from then on (decimation), so memory stays fixed however long a
+    session runs while the whole span remains visible."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.n = 0
+        self.stride = 1
+        self._skip = 0
+
+    def append(self, x: float, y: float) -> None:
+        self._skip += 1
+        if self._skip < self.stride:
+            return
+        self._skip = 0
+        if self.n == self.capacity:
+            half = self.capacity // 2
+            self.x[:half] = self.x[: self.capacity: 2]
+            self.y[:half] = self.y[: self.capacity: 2]
+            self.n = half
+            self.stride *= 2
+        self.x[self.n] = x
+        self.y[self.n] = y
+        self.n += 1
+
+    def data(self) -> tuple[Array, Array]:
+        return self.x[: self.n].copy(), self.y[: self.n].copy()
+
+    def last(self) -> float | None:
+        return float(self.y[self.n - 1]) if self.n else None
+
+    def __len__(self) -> int:
+        return self.n
+
+
+HISTORY_SERIES = ("loss", "val_metric", "grad_norm", "clipped", "lr")
+
+
+@dataclass(frozen=True)
+class Blowup:
+    """Where a non-finite value first appeared."""
+
+    iteration: int
+    phase: str  # "loss", "gradients" or "parameters"
+    name: str  # parameter name, or "" for the loss
+    timestep: int | None = None
+
+    def message(self) -> str:
+        where = f" in {self.name}" if self.name else ""
+        ts = f" at timestep {self.timestep}" if self.timestep is not None else ""
+        return (f"Non-finite value (NaN or Inf) in the {self.phase}{where}{ts} at iteration {self.iteration}: "
+                f"training paused; the last finite parameters can be restored.")
+
+
+def build_model(cfg: Config, task: Task):
+    """The model a config describes, sized for its task."""
+    if cfg.model == "mlp":
+        sizes = [task.input_size, *cfg.hidden_layers, task.output_size]
+        return MLP(sizes, activation=cfg.activation, output="softmax" if task.loss == "cross_entropy" else "linear",
+                   seed=cfg.seed, init=cfg.init, init_scale=cfg.init_scale)
+    common = dict(seed=cfg.seed, init=cfg.init, init_scale=cfg.init_scale)
+    if cfg.model == "rnn":
+        model = RNN(task.input_size, cfg.hidden_size, task.output_size, cfg.activation, **common)
+    else:
+        from . import models
+
+        cls = getattr(models, cfg.model.upper(), None)
+        if cls is None:
+            raise ValueError(f"model: {cfg.model!r} is not available in this version")
+        kwargs = dict(common, forget_bias=cfg.forget_bias) if cfg.model == "lstm" else common
+        model = cls(task.input_size, cfg.hidden_size, task.output_size, **kwargs)
+    if cfg.recurrent_norm is not None:
+        W = model.params[model.W_H]
+        W *= cfg.recurrent_norm / max(np.linalg.norm(W[:, :cfg.hidden_size], 2), 1e-12)
+    return model
+
+
+class Session:
+    """``Session(Config(...))`` or ``Session.from_preset("min-char-rnn")``."""
+
+    def __init__(self, cfg: Config | None = None, *, history_capacity: int = 4096) -> None:
+        self.cfg = cfg or Config()
+        self.task = make_task(self.cfg)
+        self.model = build_model(self.cfg, self.task)
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.cfg.lr)
+        self.clipper = Clipper(self.cfg.clip, self.cfg.clip_threshold)
+        self.annealer = (LossAnnealer(self.cfg.anneal_factor, self.cfg.anneal_patience)
+                         if self.cfg.anneal else None)
+        self.rng = np.random.default_rng(self.cfg.seed)
+        self.iteration = 0
+        self.state = None  # carried hidden state (stateful tasks)
+        self.history = {name: Series(history_capacity) for name in HISTORY_SERIES}
+        self.clip_events = Series(history_capacity)
+        self.samples: list[tuple[int, str]] = []
+        self.blowup: Blowup | None = None
+        self._last_finite = {k: v.copy() for k, v in self.model.params.items()}
+        self.last_update: UpdateStep | None = None
+        self.last_batch: tuple[Array, Array] | None = None
+        self.seconds = 0.0
+        self.bugs: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> Session:
+        from .presets import load_preset
+
+        cfg = load_preset(name)
+        if overrides:
+            cfg = cfg.replace(f"preset {name}", **overrides)
+        return cls(cfg)
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def is_recurrent(self) -> bool:
+        return self.cfg.is_recurrent
+
+    def options(self) -> dict[str, Any]:
+        """The keyword options every ``loss_and_grads``/``steps`` call of this session uses."""
+        if not self.is_recurrent:
+            return {"reduction": self.cfg.reduction}
+        return {"reduction": self.cfg.reduction, "truncation": self.cfg.truncation,
+                "output": self.task.output, "loss": self.task.loss}
+
+    def set_hyper(self, **changes: Any) -> None:
+        """Change non-structural settings (learning rate, clipping, truncation, reduction...)
+        without rebuilding. Structural fields raise: use ``Session(new_cfg)`` for those."""
+        new = self.cfg.replace("settings", **changes)
+        structural = new.structural_changes(self.cfg)
+        if structural:
+            raise ValueError(f"settings: {', '.join(sorted(structural))} change the model; rebuild the session")
+        self.cfg = new
+        self.optimizer.lr = new.lr
+        self.clipper = Clipper(new.clip, new.clip_threshold)
+        if new.anneal and self.annealer is None:
+            self.annealer = LossAnnealer(new.anneal_factor, new.anneal_patience)
+        elif not new.anneal:
+            self.annealer = None
+
+    def set_bugs(self, bugs) -> None:
+        """Bug lab: switch classic mistakes on (names from ``engine.bugs.BUGS``) or off (empty)."""
+        self.model.set_bugs(set(bugs or ()) - {"targets_wrong_axis"})
+        from .bugs import check_bugs
+
+        self.bugs = check_bugs(bugs, recurrent=self.is_recurrent)
+
+    # ------------------------------------------------------------------ iterations
+    def next_batch(self) -> tuple[Array, Array]:
+        x, y = self.task.batch(self.rng)
+        if "targets_wrong_axis" in self.bugs and self.task.stateful:  # bug lab: shift along batch
+            y = np.roll(x, -1, axis=0)
+        if self.task.stateful and self.task.epoch_start:
+            self.state = None
+        return x, y
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        kw = self.options()
+        if self.is_recurrent and self.task.stateful and self.state is not None:
+            kw["h0"] = self.state if len(self.state) > 1 else self.state[0]
+        return kw
+
+    def train_step(self) -> UpdateStep | None:
+        """One iteration, fast path. Returns the update record, or None after a blow-up."""
+        if self.blowup is not None:
+            return None
+        t0 = time.perf_counter()
+        x, y = self.last_batch = self.next_batch()
+        kw = self._call_kwargs()
+        if self.is_recurrent:
+            loss, grads, state = self.model.loss_and_grads(x, y, return_state=True, **kw)
+        else:
+            (loss, grads), state = self.model.loss_and_grads(x, y, **kw), None
+        rec = self._finish(loss, grads, state)
+        self.seconds += time.perf_counter() - t0
+        return rec
+
+    def narrated_step(self) -> Trace | None:
+        """One iteration narrated: forward, loss, backward and gradient records, then the update."""
+        if self.blowup is not None:
+            return None
+        t0 = time.perf_counter()
+        x, y = self.last_batch = self.next_batch()
+        records = list(self.model.steps(x, y, **self._call_kwargs()))
+        grad_rec = records[-1]
+        rec = self._finish(grad_rec.loss, dict(grad_rec.grads), grad_rec.state or None)
+        if rec is not None:
+            records.append(rec)
+        self.seconds += time.perf_counter() - t0
+        return Trace(records)
+
+    def _finish(self, loss: float, grads: dict[str, Array], state) -> UpdateStep | None:
+        it = self.iteration
+        if not np.isfinite(loss):
+            self.blowup = Blowup(it, "loss", "")
+            return None
+        for name, g in grads.items():
+            if not np.all(np.isfinite(g)):
+                self.blowup = Blowup(it, "gradients", name)
+                return None
+        rec = apply_update(self.model.params, grads, self.optimizer, self.clipper, it)
+        for name, p in self.model.params.items():
+            if not np.all(np.isfinite(p)):
+                self.blowup = Blowup(it, "parameters", name)
+                return rec
+        if self.task.stateful:
+            self.state = state
+        self.iteration += 1
+        self.last_update = rec
+        h = self.history
+        h["loss"].append(it, loss)
+        h["grad_norm"].append(it, rec.norm)
+        h["clipped"].append(it, float(rec.clipped))
+        h["lr"].append(it, self.optimizer.lr)
+        if rec.clipped:
+            self.clip_events.append(it, rec.norm)
+        if self.annealer is not None:
+            self.annealer.observe(loss, self.optimizer)
+        if self.iteration % self.cfg.eval_every == 0 or self.iteration == 1:
+            h["val_metric"].append(it, self.task.metric(self.model))
+        if hasattr(self.task, "sample") and self.iteration % self.cfg.sample_every == 0:
+            self.samples.append((self.iteration, self.sample()))
+            del self.samples[:-50]
+        if self.iteration % 50 == 0:
+            self._last_finite = {k: v.copy() for k, v in self.model.params.items()}
+        return rec
+
+    def train(self, iterations: int) -> None:
+        for _ in range(iterations):
+            if self.train_step() is None and self.blowup is not None:
+                break
+
+    def rollback(self) -> None:
+        """Restore the last finite parameters (kept every 50 iterations) and clear the blow-up;
+        the optimiser's state is reset because it may hold the non-finite values too."""
+        for k, v in self._last_finite.items():
+            self.model.params[k][...] = v
+        self.optimizer = make_optimizer(self.cfg.optimizer, self.optimizer.lr)
+        self.state = None
+        self.blowup = None
+
+    # ------------------------------------------------------------------ read-outs
+    def sample(self, n: int | None = None, temperature: float | None = None, prime: str | None = None) -> str:
+        if not hasattr(self.task, "sample"):
+            raise ValueError(f"task {self.task.name!r} does not generate text")
+        rng = np.random.default_rng((self.cfg.seed, self.iteration))
+        return self.task.sample(self.model, n or self.cfg.sample_length, temperature or self.cfg.temperature,
+                                rng, prime)
+
+    def metric(self) -> float:
+        return self.task.metric(self.model)
+
+    def smoothed_loss(self, window: int = 50) -> float | None:
+        _, y = self.history["loss"].data()
+        return float(np.mean(y[-window:])) if len(y) else None
