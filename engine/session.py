@@ -75,14 +75,14 @@ class Blowup:
     """Where a non-finite value first appeared."""
 
     iteration: int
-    phase: str  # "loss", "gradients" or "parameters"
-    name: str  # parameter name, or "" for the loss
+    phase: str  # "forward", "loss", "backward", "gradients" or "parameters"
+    name: str  # the record field (h, y, dh...) or parameter name where it appeared
     timestep: int | None = None
 
     def message(self) -> str:
         where = f" in {self.name}" if self.name else ""
-        ts = f" at timestep {self.timestep}" if self.timestep is not None else ""
-        return (f"Non-finite value (NaN or Inf) in the {self.phase}{where}{ts} at iteration {self.iteration}: "
+        ts = f" at timestep/layer {self.timestep}" if self.timestep is not None else ""
+        return (f"Non-finite value (NaN or Inf) in the {self.phase} pass{where}{ts} at iteration {self.iteration}: "
                 f"training paused; the last finite parameters can be restored.")
 
 
@@ -220,15 +220,35 @@ class Session:
         self.seconds += time.perf_counter() - t0
         return Trace(records)
 
+    def _locate_nonfinite(self) -> Blowup | None:
+        """Replay the current batch narrated (parameters are unchanged: the update was withheld)
+        and return the first record holding a non-finite array: its phase, timestep/layer and the
+        field or parameter name."""
+        x, y = self.last_batch
+        for rec in self.model.steps(x, y, **self._call_kwargs()):
+            for fname in ("x", "h", "pre", "y", "a", "z", "dy", "dh", "dpre", "dz", "da"):
+                v = getattr(rec, fname, None)
+                if v is not None and not np.all(np.isfinite(v)):
+                    ts = rec.index if rec.phase in ("forward", "backward") else None
+                    return Blowup(self.iteration, rec.phase, fname, ts)
+            for name, g in getattr(rec, "grads", {}).items():
+                if not np.all(np.isfinite(g)):
+                    ts = rec.index if rec.phase == "backward" else None
+                    return Blowup(self.iteration, rec.phase, name, ts)
+        return None
+
     def _finish(self, loss: float, grads: dict[str, Array], state) -> UpdateStep | None:
         it = self.iteration
-        if not np.isfinite(loss):
-            self.blowup = Blowup(it, "loss", "")
+        bad = not np.isfinite(loss) or any(not np.all(np.isfinite(g)) for g in grads.values())
+        if bad:
+            located = self._locate_nonfinite()
+            if located is None:  # not reproducible record by record: report the iteration's totals
+                name = next((n for n, g in grads.items() if not np.all(np.isfinite(g))), "")
+                located = Blowup(it, "loss" if not np.isfinite(loss) else "gradients", name)
+            self.blowup = located
             return None
-        for name, g in grads.items():
-            if not np.all(np.isfinite(g)):
-                self.blowup = Blowup(it, "gradients", name)
-                return None
+        for name, p in self.model.params.items():  # the last finite state, before this update
+            np.copyto(self._last_finite[name], p)
         rec = apply_update(self.model.params, grads, self.optimizer, self.clipper, it)
         for name, p in self.model.params.items():
             if not np.all(np.isfinite(p)):
@@ -252,8 +272,6 @@ class Session:
         if hasattr(self.task, "sample") and self.iteration % self.cfg.sample_every == 0:
             self.samples.append((self.iteration, self.sample()))
             del self.samples[:-50]
-        if self.iteration % 50 == 0:
-            self._last_finite = {k: v.copy() for k, v in self.model.params.items()}
         return rec
 
     def train(self, iterations: int) -> None:
@@ -262,7 +280,8 @@ class Session:
                 break
 
     def rollback(self) -> None:
-        """Restore the last finite parameters (kept every 50 iterations) and clear the blow-up;
+        """Restore the parameters as they were before the update that produced a non-finite value
+        (a loss or gradient blow-up never reaches the parameters at all) and clear the blow-up;
         the optimiser's state is reset because it may hold the non-finite values too."""
         for k, v in self._last_finite.items():
             self.model.params[k][...] = v
