@@ -33,8 +33,9 @@ across the boundary; ``return_state=True`` hands that state back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from .. import bugs as bug_lab
 from ..checks import choice, float_array, int_array, positive_int
 from ..losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
 from ..records import (
+    EMPTY,
     BackwardStep,
     ForwardStep,
     GradientStep,
@@ -54,6 +56,44 @@ from .init import init_matrix
 
 Array = np.ndarray
 OUTPUTS = ("all", "last")
+
+
+def _scatter_rows(ids: Array, rows: Array, n: int) -> Array:
+    """``out[ids[j]] += rows[j]`` for every j (repeated ids accumulate): ``x^T rows`` for one-hot
+    ``x`` without building it. ids ``(N,)``, rows ``(N, G)`` -> ``(n, G)``. A flat 1-D
+    ``np.add.at`` is several times faster than the row-wise one and adds in the same order."""
+    G = rows.shape[1]
+    out = np.zeros(n * G)
+    np.add.at(out, (ids[:, None] * G + np.arange(G)).ravel(), rows.ravel())
+    return out.reshape(n, G)
+
+
+class _LazyGrads(Mapping):
+    """A read-only mapping of one timestep's parameter-gradient contributions, each computed on
+    first access (then kept, read-only). Materialising an ``(H, G)`` outer product per timestep
+    would cost more than the whole backward pass at large H, and narration must stay cheap; the
+    inputs (forward buffers, the step's deltas) are never written again, so the value is the same
+    whenever it is asked for."""
+
+    __slots__ = ("_names", "_fn", "_args", "_cache")
+
+    def __init__(self, names: tuple[str, ...], fn, args: tuple) -> None:
+        self._names, self._fn, self._args = names, fn, args
+        self._cache: dict[str, Array] = {}
+
+    def __getitem__(self, name: str) -> Array:
+        value = self._cache.get(name)
+        if value is None:
+            if name not in self._names:
+                raise KeyError(name)
+            value = self._cache[name] = frozen(self._fn(name, *self._args))
+        return value
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass(frozen=True)
@@ -283,14 +323,22 @@ class RecurrentModel:
             db_y = dY.sum((0, 1))
             dHout = dY @ p[self.W_Y].T  # (T, B, H): what each output sends into its h_t
         if narrate:
+            # Read-only views of whole buffers, made once: their rows are read-only views too, so
+            # the records need no per-field freezing (narration stays cheap; see _LazyGrads).
+            # The cell's forward buffers belong to this iteration alone: lock them in place.
+            for buf in fw.cell.values():
+                if isinstance(buf, np.ndarray):
+                    buf.flags.writeable = False
+            Hro, Yro, Pro = frozen(Hs), frozen(Y), frozen(probs)
+            Xro = frozen(batch.ids if batch.ids is not None else batch.X)
             for t in range(T):
                 has_y = not last or t == T - 1
-                y = (Y if last else Y[t]) if has_y else None
-                pt = (probs if last else probs[t]) if (has_y and probs is not None) else None
-                x = batch.ids[t] if batch.ids is not None else batch.X[t]
-                yield ForwardStep(t, x=frozen(x), h_prev=frozen(Hs[t]), pre=frozen(self._pre(fw, t)),
-                                  h=frozen(Hs[t + 1]), y=frozen(y), p=frozen(pt),
-                                  extras=frozen_dict(self._forward_extras(fw, t)))
+                y = (Yro if last else Yro[t]) if has_y else None
+                pt = (Pro if last else Pro[t]) if (has_y and Pro is not None) else None
+                pre = self._pre(fw, t)
+                extras = self._forward_extras(fw, t)
+                yield ForwardStep(t, x=Xro[t], h_prev=Hro[t], pre=frozen(pre) if pre.flags.writeable else pre,
+                                  h=Hro[t + 1], y=y, p=pt, extras=frozen_dict(extras) if extras else EMPTY)
 
         if narrate:
             per_step = (losses.sum(-1) * scale if not last
@@ -308,15 +356,21 @@ class RecurrentModel:
         dAX = np.empty((T, B, G))
         dAH = dAX if self.B_H is None and not self._separate_dah else np.empty((T, B, G))
         zeros = np.zeros((B, H))
+        drop, overwrite = "drop_dh_next" in bugs, "overwrite_dh_next" in bugs  # bug lab
+        if narrate:
+            dAXro = frozen(dAX)  # row t is filled at step t and never written again
+            dAHro = dAXro if dAH is dAX else frozen(dAH)
+            Oro = frozen(dHout) if not last else None
+            cell_grads = (self.W_X, self.W_H, self.B_X) + ((self.B_H,) if self.B_H is not None else ())
         # D: deltas on the state at time t+1 coming from the future, one stack per state component
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
             out_t = (dHout_last if t == T - 1 else zeros) if last else dHout[t]
             if merged:
                 future = D[0][0]
-                if "drop_dh_next" in bugs:  # bug lab
+                if drop:  # bug lab
                     dh = out_t.copy()
-                elif "overwrite_dh_next" in bugs and t < T - 1:  # bug lab
+                elif overwrite and t < T - 1:  # bug lab
                     dh = future.copy()
                 else:
                     dh = out_t + future
@@ -325,24 +379,30 @@ class RecurrentModel:
                 future = D[0][1:].sum(0)
                 hs = D[0]
                 hs[0] = out_t
-                if "drop_dh_next" in bugs:  # bug lab
+                if drop:  # bug lab
                     hs[1:] = 0.0
-                elif "overwrite_dh_next" in bugs and t < T - 1:  # bug lab
+                elif overwrite and t < T - 1:  # bug lab
                     hs[0] = 0.0
                 dh = hs.sum(0)
                 Din = D
             dax, dah, Dprev = self._step_backward(Din, t, fw)
-            dAX[t] = dax[0] if S == 1 else dax.sum(0)
-            if dAH is not dAX:
-                dAH[t] = dah[0] if S == 1 else dah.sum(0)
+            if S == 1:
+                dAX[t] = dax[0]
+                if dAH is not dAX:
+                    dAH[t] = dah[0]
+            else:
+                np.sum(dax, 0, out=dAX[t])
+                if dAH is not dAX:
+                    np.sum(dah, 0, out=dAH[t])
             if narrate:
                 window = range(t, T if k is None else min(T, t + k)) if not last else (
                     range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
+                extras = self._backward_extras(fw, t, Din, dAX[t], dAH[t])
                 yield BackwardStep(
-                    t, dh_out=frozen(out_t), dh_future=frozen(future), dh=frozen(dh),
-                    dpre=frozen(dAX[t]), grads=frozen_dict(self._step_grads(batch, fw, t, dAX[t], dAH[t])),
-                    extras=frozen_dict(self._backward_extras(fw, t, Din, dAX[t], dAH[t])),
-                    window=window)
+                    t, dh_out=Oro[t] if Oro is not None else frozen(out_t), dh_future=frozen(future),
+                    dh=frozen(dh), dpre=dAXro[t],
+                    grads=_LazyGrads(cell_grads, self._step_grad, (batch, fw, t, dAXro[t], dAHro[t])),
+                    extras=frozen_dict(extras) if extras else EMPTY, window=window)
             if merged:
                 D = Dprev
             else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
@@ -351,8 +411,7 @@ class RecurrentModel:
         # ---- parameter gradients from the whole sequence at once
         grads: dict[str, Array] = {}
         if batch.ids is not None:
-            dW_x = np.zeros_like(p[self.W_X])
-            np.add.at(dW_x, batch.ids.ravel(), dAX.reshape(-1, G))
+            dW_x = _scatter_rows(batch.ids.ravel(), dAX.reshape(-1, G), self.input_size)
         else:
             dW_x = batch.X.reshape(-1, self.input_size).T @ dAX.reshape(-1, G)
         grads[self.W_X] = dW_x
@@ -376,17 +435,16 @@ class RecurrentModel:
             return dA[:, 0].sum(0)
         return dA.sum((0, 1))
 
-    def _step_grads(self, batch: Batch, fw: Forward, t: int, dax: Array, dah: Array) -> dict[str, Array]:
-        """One timestep's contribution to each recurrent-cell parameter gradient (narration only)."""
-        if batch.ids is not None:
-            dW_x = np.zeros_like(self.params[self.W_X])
-            np.add.at(dW_x, batch.ids[t], dax)
-        else:
-            dW_x = batch.X[t].T @ dax
-        out = {self.W_X: dW_x, self.W_H: fw.cell["h"][t].T @ dah, self.B_X: dax.sum(0)}
-        if self.B_H is not None:
-            out[self.B_H] = dah.sum(0)
-        return out
+    def _step_grad(self, name: str, batch: Batch, fw: Forward, t: int, dax: Array, dah: Array) -> Array:
+        """Timestep t's contribution to the recurrent-cell parameter ``name`` (narration only):
+        ``x_t^T dax``, ``h_{t-1}^T dah``, or the bias deltas summed over the batch."""
+        if name == self.W_X:
+            if batch.ids is not None:
+                return _scatter_rows(batch.ids[t], dax, self.input_size)
+            return batch.X[t].T @ dax
+        if name == self.W_H:
+            return fw.cell["h"][t].T @ dah
+        return (dax if name == self.B_X else dah).sum(0)
 
     # ------------------------------------------------------------------ cell hooks
     def _sequence(self, AX: Array, state0: tuple[Array, ...]) -> dict[str, Array]:

@@ -42,7 +42,7 @@ class RNN(RecurrentModel):
         Hs[0] = state0[0]
         for t in range(T):
             z = Z[t]
-            np.matmul(Hs[t], W, out=z)
+            np.dot(Hs[t], W, out=z)
             z += AX[t]
             f(z, out=Hs[t + 1])
         return {"h": Hs, "z": Z, "dfdz": None}
