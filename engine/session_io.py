@@ -203,19 +203,12 @@ def _stream_fingerprint(task: LanguageModelTask) -> str:
 
 def _task_state(session: Session) -> tuple[dict[str, Any], dict[str, Array]]:
     """Where the task's data stream stands. Reads private task attributes (documented in the
-    report asking for a ``Task.state_dict`` hook): the chunk iterator of a language model and the
+    report asking for a ``Task.state_dict`` hook): the chunk position of a language model and the
     shuffled order and cursor of a minibatched classification task."""
     task = session.task
     if isinstance(task, LanguageModelTask):
         it = task._iter
-        chunk = 0
-        if it is not None:
-            frame = getattr(it, "gi_frame", None)
-            if frame is None:  # exhausted: the next batch starts a new epoch
-                chunk = len(task.stream)
-            elif "s" in frame.f_locals:  # the start of the chunk last yielded
-                chunk = int(frame.f_locals["s"]) // task.stream.stride + 1
-        return {"kind": "stream", "started": it is not None, "epoch": int(task.epoch), "chunk": chunk,
+        return {"kind": "stream", "started": it is not None, "epoch": int(task.epoch), "chunk": int(task.chunk),
                 "epoch_start": bool(task.epoch_start), "fingerprint": _stream_fingerprint(task)}, {}
     if isinstance(task, ClassificationTask):
         return {"kind": "shuffle", "pos": int(task._pos)}, {"task/order": np.asarray(task._order, dtype=np.int64)}
@@ -638,10 +631,7 @@ def _restore_task(session: Session, tm: dict[str, Any], arrays: _Arrays) -> None
         task.epoch = _int(tm, "epoch", 0, 2**62, "task.")
         task.epoch_start = epoch_start
         if started:
-            it = iter(task.stream)
-            for _ in range(chunk):  # replay the iterator to the same chunk (cheap: small copies)
-                next(it)
-            task._iter = it  # private write (documented)
+            task.seek(chunk)
     elif isinstance(task, ClassificationTask):
         if kind != "shuffle":
             raise _Refused(f"{_META}: task.kind: expected 'shuffle' for a classification task, got {kind[:20]!r}")

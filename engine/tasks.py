@@ -80,6 +80,7 @@ class LanguageModelTask(Task):
         self._iter = None
         self.input_size = self.output_size = self.vocab.size
         self.epoch = 0
+        self.chunk = 0  # chunks handed out in the current epoch (a saved session restores it)
 
     @staticmethod
     def _read(corpus: str) -> str:
@@ -112,8 +113,17 @@ class LanguageModelTask(Task):
             self.epoch += 1
             self._iter = iter(self.stream)
             self.epoch_start = True
+            self.chunk = 0
             chunk = next(self._iter)
+        self.chunk += 1
         return chunk.inputs, chunk.targets
+
+    def seek(self, chunk: int) -> None:
+        """Continue the current epoch after ``chunk`` chunks (restoring a saved session)."""
+        self._iter = iter(self.stream)
+        for _ in range(chunk):
+            next(self._iter)
+        self.chunk = chunk
 
     def validation(self):
         ids = self.val_ids
