@@ -1,0 +1,450 @@
+"""The one bridge between Qt and the engine.
+
+Two timers, no threads, fully deterministic:
+
+- the **training timer** advances the session in time-budgeted slices (at most ``budget_ms`` of
+  engine work per tick, or ``speed`` iterations per second). The first iteration of a slice is
+  *narrated* (a ``Trace`` of step records) whenever a view that draws traces is on screen, so the
+  unrolled graph and the deltas stay live while training; the others take the fast path;
+- the **paint timer** runs at a fixed rate and pushes the latest state to the views that are
+  visible and whose data changed (``ViewBinding``). Heavy views carry a minimum interval.
+
+Single-stepping keeps the current ``Trace`` and a cursor into it: stepping forward moves the
+cursor (fetching a new narrated iteration at the end), stepping back only moves the cursor (the
+records are immutable, nothing is recomputed). Every exception raised while stepping or painting
+is caught here and reported through ``error`` without stopping the app.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from engine.config import Config
+from engine.session import Session
+from engine.trace import Trace
+
+from .presenters.panels import SpectralHistory, loss_label, record_status, spectral_stats
+from .presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
+
+#: iterations per second offered by the speed control; None = as fast as the budget allows
+SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
+
+
+@dataclass
+class ViewBinding:
+    """How the controller feeds one view: ``key()`` is cheap and changes when the view's data
+    changes; ``push()`` computes the data and hands it to the widget. ``min_interval`` (seconds)
+    throttles pushes while training runs; ``urgent`` views are repainted at once after a step."""
+
+    name: str
+    widget: QtWidgets.QWidget
+    key: Callable[[], Hashable]
+    push: Callable[[], None]
+    min_interval: float = 0.0
+    urgent: bool = False
+    animate: Callable[[], bool] | None = None
+    needs_trace: bool = False
+    last_key: Any = field(default=None, repr=False)
+    last_push: float = field(default=-math.inf, repr=False)
+    animating: bool = field(default=False, repr=False)
+    pushes: int = field(default=0, repr=False)
+
+    def on_screen(self) -> bool:
+        w = self.widget
+        return w.isVisible() and not w.visibleRegion().isEmpty()
+
+
+class Controller(QtCore.QObject):
+    """Owns the session, the current trace and cursor, and the two timers."""
+
+    state_changed = QtCore.Signal()  # iteration, cursor or play state changed
+    session_replaced = QtCore.Signal()  # a new session (reset, rebuild, preset)
+    playing_changed = QtCore.Signal(bool)
+    error = QtCore.Signal(str, str)  # one-line summary, details (traceback)
+    blowup = QtCore.Signal(str)  # the engine's message about a non-finite value
+    message = QtCore.Signal(str)  # a short status message
+
+    def __init__(self, session: Session, *, budget_ms: float = 12.0, fps: float = 60.0,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.budget = budget_ms / 1000.0
+        self.trace: Trace | None = None
+        self.cursor = 0
+        self.trace_iteration: int | None = None
+        self.trace_targets = None
+        self._trace_data: RecurrentTrace | MLPTrace | None = None
+        self.playing = False
+        self.speed: float | None = None
+        self.generation = 0  # bumps when the session is replaced
+        self.version = 0  # bumps on every change a view could show
+        self.bindings: list[ViewBinding] = []
+        self.spectral = SpectralHistory()
+        self.trace_interval = 1 / 30  # narrate at most this often while playing at full speed
+        self.frames = 0
+        self.last_error: tuple[str, str] | None = None
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+        self._last_trace_time = -math.inf
+        self._last_spectral = -math.inf
+        self._train = QtCore.QTimer(self)
+        self._train.setObjectName("training_timer")
+        self._train.timeout.connect(self._tick)
+        self._paint = QtCore.QTimer(self)
+        self._paint.setObjectName("paint_timer")
+        self._paint.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self._paint.setInterval(max(1, int(round(1000 / fps))))
+        self._paint.timeout.connect(self.paint)
+        self._record_spectrum()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start painting (training waits for ``play``)."""
+        self._paint.start()
+
+    def stop(self) -> None:
+        self.pause()
+        self._paint.stop()
+
+    def bind(self, binding: ViewBinding) -> ViewBinding:
+        self.bindings.append(binding)
+        return binding
+
+    def binding(self, name: str) -> ViewBinding:
+        return next(b for b in self.bindings if b.name == name)
+
+    # ------------------------------------------------------------------ playing
+    def play(self) -> None:
+        if self.playing:
+            return
+        if self.session.blowup is not None:
+            self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
+            return
+        self.playing = True
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+        self._train.start(0 if self.speed is None else 5)
+        self.playing_changed.emit(True)
+        self.state_changed.emit()
+
+    def pause(self) -> None:
+        if not self.playing:
+            return
+        self.playing = False
+        self._train.stop()
+        self.playing_changed.emit(False)
+        self.state_changed.emit()
+        self.paint()
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: float | None) -> None:
+        """Iterations per second, or None for as fast as the time budget allows."""
+        self.speed = speed
+        if self.playing:
+            self._train.start(0 if speed is None else 5)
+
+    def wants_trace(self) -> bool:
+        return any(b.needs_trace and b.on_screen() for b in self.bindings)
+
+    def _tick(self) -> None:
+        if not self.playing:
+            return
+        start = time.perf_counter()
+        if self.speed is None:
+            allowed = math.inf
+        else:
+            self._credit = min(self._credit + self.speed * (start - self._last_tick), self.speed * 0.25 + 1)
+            allowed = int(self._credit)
+            if allowed < 1:
+                self._last_tick = start
+                return
+        self._last_tick = start
+        narrate = self.wants_trace() and (self.speed is not None and self.speed <= 30
+                                          or start - self._last_trace_time >= self.trace_interval)
+        done = 0
+        try:
+            while done < allowed:
+                if narrate and done == 0:
+                    ok = self._fetch_trace(cursor=None)
+                    self._last_trace_time = start
+                else:
+                    ok = self.session.train_step() is not None
+                done += 1
+                if not ok or self.session.blowup is not None:
+                    self._blew_up()
+                    break
+                if time.perf_counter() - start >= self.budget:
+                    break
+        except Exception as e:  # noqa: BLE001 - reported, the app stays usable
+            self._report(e, "training")
+            self.pause()
+        if self.speed is not None:
+            self._credit -= done
+        if done:
+            self.version += 1
+            if time.perf_counter() - self._last_spectral >= 0.25:
+                self._record_spectrum()
+            self.state_changed.emit()
+
+    # ------------------------------------------------------------------ stepping
+    @property
+    def record(self):
+        """The current step record, or None before the first step."""
+        return self.trace[self.cursor] if self.trace is not None else None
+
+    def _fetch_trace(self, cursor: int | None) -> bool:
+        """Run one narrated iteration; the cursor goes to ``cursor`` (None: the last record)."""
+        it = self.session.iteration
+        tr = self.session.narrated_step()
+        if tr is None or len(tr) == 0:
+            return False
+        self.trace = tr
+        self.trace_iteration = it
+        self.trace_targets = self.session.last_batch[1] if self.session.last_batch is not None else None
+        self._trace_data = None
+        self.cursor = len(tr) - 1 if cursor is None else min(cursor, len(tr) - 1)
+        return True
+
+    def _stepped(self) -> None:
+        self.version += 1
+        self.state_changed.emit()
+        self.paint(urgent_only=True)
+
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        self.pause()
+        if self.session.blowup is not None and what != "stepping back":
+            self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
+            return
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001
+            self._report(e, what)
+            return
+        if self.session.blowup is not None:
+            self._blew_up()
+        self._stepped()
+
+    def _new_iteration(self, cursor: int | None) -> None:
+        if self._fetch_trace(cursor):
+            self._record_spectrum()
+
+    def step_record(self) -> None:
+        """Right: the next record; a new narrated iteration after the last one."""
+        def go() -> None:
+            if self.trace is None or self.cursor >= len(self.trace) - 1:
+                self._new_iteration(0)
+            else:
+                self.cursor += 1
+        self._guard("stepping", go)
+
+    def step_back(self) -> None:
+        """Left: the previous record of the current iteration (a replay, no recomputation)."""
+        def go() -> None:
+            if self.trace is not None and self.cursor > 0:
+                self.cursor -= 1
+            else:
+                self.message.emit("Start of this iteration: earlier iterations are not replayed.")
+        self._guard("stepping back", go)
+
+    def step_phase(self) -> None:
+        """Shift+Right: the first record of the next phase (forward, loss, backward, gradients, update)."""
+        def go() -> None:
+            if self.trace is None or self.cursor >= len(self.trace) - 1:
+                self._new_iteration(0)
+            else:
+                self.cursor = self.trace.next_phase(self.cursor)
+        self._guard("stepping", go)
+
+    def step_phase_back(self) -> None:
+        """Shift+Left: back to the start of this phase, or of the previous one."""
+        def go() -> None:
+            if self.trace is not None:
+                self.cursor = self.trace.prev_phase(self.cursor)
+        self._guard("stepping back", go)
+
+    def step_iteration(self) -> None:
+        """Ctrl+Right: one whole iteration; the cursor lands on its last record (the update)."""
+        self._guard("stepping", lambda: self._new_iteration(None))
+
+    def go_to(self, cursor: int) -> None:
+        """Put the cursor on record ``cursor`` of the current trace (clamped)."""
+        if self.trace is not None:
+            self.cursor = max(0, min(int(cursor), len(self.trace) - 1))
+            self._stepped()
+
+    def trace_data(self) -> RecurrentTrace | MLPTrace | None:
+        """The current trace's arrays, gathered once per trace."""
+        if self.trace is None:
+            return None
+        if self._trace_data is None or self._trace_data.trace is not self.trace:
+            s = self.session
+            if s.cfg.is_recurrent:
+                self._trace_data = recurrent_trace(
+                    self.trace, iteration=self.trace_iteration or 0, kind=s.model.kind, activation=s.cfg.activation,
+                    targets=self.trace_targets, vocab=getattr(s.task, "vocab", None), truncation=s.cfg.truncation)
+            else:
+                self._trace_data = mlp_trace(self.trace, iteration=self.trace_iteration or 0,
+                                             activations=[a.name for a in s.model.activations])
+        return self._trace_data
+
+    # ------------------------------------------------------------------ settings and sessions
+    def set_hyper(self, **changes: Any) -> None:
+        """Non-structural settings, applied live. Raises the engine's ValueError if invalid."""
+        self.session.set_hyper(**changes)
+        if "truncation" in changes:
+            self._trace_data = None  # its window annotations depend on the setting
+        self.version += 1
+        self.message.emit("Applied " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
+        self.state_changed.emit()
+
+    def rebuild(self, cfg: Config) -> None:
+        """A new session from ``cfg`` (structural change, reset or preset). Raises ValueError."""
+        session = Session(cfg)
+        self.replace_session(session)
+
+    def replace_session(self, session: Session) -> None:
+        was_playing = self.playing
+        self.pause()
+        self.session = session
+        self.trace = None
+        self._trace_data = None
+        self.trace_iteration = None
+        self.cursor = 0
+        self.generation += 1
+        self.version += 1
+        self.spectral = SpectralHistory()
+        self._record_spectrum()
+        for b in self.bindings:
+            b.last_key = None
+            b.last_push = -math.inf
+        self.session_replaced.emit()
+        self.state_changed.emit()
+        self.paint()
+        if was_playing:
+            self.play()
+
+    def reset(self) -> None:
+        """Start again from iteration 0 with the same configuration."""
+        try:
+            self.rebuild(self.session.cfg)
+        except Exception as e:  # noqa: BLE001
+            self._report(e, "resetting")
+            return
+        self.message.emit("Reset: iteration 0")
+
+    def load_preset(self, name: str) -> None:
+        from engine.presets import load_preset
+
+        self.rebuild(load_preset(name))
+        self.message.emit(f"Loaded preset {name}")
+
+    def rollback(self) -> None:
+        """Restore the last finite parameters after a blow-up."""
+        if self.session.blowup is None:
+            self.message.emit("Nothing to roll back: all values are finite.")
+            return
+        self.session.rollback()
+        self.trace = None
+        self._trace_data = None
+        self.version += 1
+        self.message.emit("Rolled back to the last finite parameters.")
+        self.state_changed.emit()
+        self.paint()
+
+    def _blew_up(self) -> None:
+        b = self.session.blowup
+        if b is None:
+            return
+        was = self.playing
+        self.playing = False
+        self._train.stop()
+        if was:
+            self.playing_changed.emit(False)
+        self.version += 1
+        self.blowup.emit(b.message())
+
+    def _record_spectrum(self) -> None:
+        try:
+            self.spectral.add(self.session.iteration, spectral_stats(self.session))
+        except Exception as e:  # noqa: BLE001 - e.g. an SVD on non-finite weights
+            self._report(e, "computing singular values")
+        self._last_spectral = time.perf_counter()
+
+    # ------------------------------------------------------------------ painting
+    def paint(self, urgent_only: bool = False) -> int:
+        """Push changed data to the visible views; returns how many views were updated."""
+        now = time.perf_counter()
+        pushed = 0
+        for b in self.bindings:
+            if urgent_only and not b.urgent:
+                continue
+            try:
+                if not b.on_screen():
+                    continue
+                if b.animating and b.animate is not None:
+                    b.animating = bool(b.animate())
+                key = b.key()
+                if key == b.last_key:
+                    continue
+                if self.playing and now - b.last_push < b.min_interval:
+                    continue
+                b.last_key = key
+                b.last_push = now
+                b.push()
+                b.pushes += 1
+                b.animating = b.animate is not None
+                pushed += 1
+            except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
+                self._report(e, f"drawing the {b.name}")
+        if pushed:
+            self.frames += 1
+        return pushed
+
+    def refresh_all(self) -> None:
+        """Forget what every view has shown and push everything visible now (theme, zoom)."""
+        for b in self.bindings:
+            b.last_key = None
+            b.last_push = -math.inf
+        playing, self.playing = self.playing, False
+        try:
+            self.paint()
+        finally:
+            self.playing = playing
+
+    # ------------------------------------------------------------------ read-outs
+    def status(self) -> dict[str, Any]:
+        """What the status bar shows."""
+        s = self.session
+        rec = self.record if not self.playing else None
+        phase, where = record_status(rec, s.cfg.seq_len if s.cfg.is_recurrent else None)
+        if rec is not None and self.trace_iteration is not None:
+            iteration = self.trace_iteration + 1
+        else:
+            iteration = s.iteration
+        loss = None
+        if rec is not None and self.trace is not None:
+            loss = self.trace.loss
+        elif s.history["loss"].n:
+            loss = s.history["loss"].last()
+        return {"iteration": iteration, "phase": phase, "where": where, "loss": loss,
+                "loss_label": loss_label(s), "playing": self.playing,
+                "cursor": self.cursor if self.trace is not None else None,
+                "records": len(self.trace) if self.trace is not None else 0,
+                "blowup": s.blowup.message() if s.blowup is not None else ""}
+
+    def _report(self, exc: BaseException, where: str) -> None:
+        summary = f"Error while {where}: {type(exc).__name__}: {exc}"
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.last_error = (summary, details)
+        print(details, file=sys.stderr)
+        self.error.emit(summary, details)

@@ -1,0 +1,493 @@
+"""The main window: the unrolled graph in the centre, the other views in dock widgets around it,
+the transport bar, the status bar, the keyboard, zoom and full screen, and the remembered layout.
+
+The window wires views to the controller with ``ViewBinding``s; it never calls the engine to
+train or step (that is the controller's job) and views never see the session.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from engine.presets import list_presets
+
+from .controller import Controller, ViewBinding
+from .presenters.decay import decay_frame
+from .presenters.graph_frame import mlp_frame, recurrent_frame
+from .presenters.panels import available_quantities, deltas_frame, loss_frame, recurrent_matrix_name, weights_frame
+from .presenters.trace_data import MLPTrace, skeleton
+from .theme import DIVERGING_NAMES, Theme
+from .views.config_panel import ConfigPanel
+from .views.decay_view import DecayView
+from .views.deltas_view import DeltasView
+from .views.graph_view import GraphView
+from .views.loss_view import LossView
+from .views.shortcut_overlay import ShortcutOverlay
+from .views.task_view import TaskView
+from .views.transport import TransportBar
+from .views.weights_view import WeightsView
+
+SETTINGS_VERSION = 1
+ZOOM_STEP = 1.15
+ZOOM_LIMITS = (0.6, 3.0)
+
+
+def default_settings() -> QtCore.QSettings:
+    """The user's settings file (an INI file in the platform's config directory)."""
+    return QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                            "bpttviz", "bpttviz")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """``MainWindow(controller, settings=None)``: docks, actions, keyboard, status bar."""
+
+    def __init__(self, controller: Controller, settings: QtCore.QSettings | None = None,
+                 theme: Theme | None = None) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.controller = controller
+        self.settings = settings if settings is not None else default_settings()
+        self.theme = theme or Theme()
+        self._base_points = QtWidgets.QApplication.font().pointSizeF() if QtWidgets.QApplication.instance() else 10.0
+        self._shown_errors: set[str] = set()
+        self._decay_history: deque[np.ndarray] = deque(maxlen=12)
+        self._decay_last = (-1, -math.inf)  # (iteration, time) of the last curve kept in the history
+        self.dialogs: list[QtWidgets.QMessageBox] = []
+        self._sized = False
+        self._restored = False
+
+        # ---- views
+        self.graph = GraphView(self.theme)
+        self.graph.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.deltas = DeltasView(self.theme)
+        self.weights = WeightsView(self.theme)
+        self.decay = DecayView(self.theme)
+        self.loss = LossView(self.theme)
+        self.task = TaskView(self.theme)
+        self.config = ConfigPanel(self.theme, list_presets())
+        self.setCentralWidget(self.graph)
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        for name, title, widget in (("config", "Configuration", self.config), ("weights", "Weights", self.weights),
+                                    ("task", "Task", self.task), ("deltas", "Deltas", self.deltas),
+                                    ("decay", "Gradient decay", self.decay), ("loss", "Loss", self.loss)):
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            self.docks[name] = dock
+        self.overlay = ShortcutOverlay(self, self.theme)
+
+        # ---- actions, menus, transport, status bar
+        self._make_actions()
+        self.transport = TransportBar([self.act["play"], None, self.act["back"], self.act["step"],
+                                       self.act["phase"], self.act["iteration"], None, self.act["reset"]],
+                                      self.theme, self)
+        self.transport.speed_changed.connect(self.controller.set_speed)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, self.transport)
+        self._make_menus()
+        self._make_status_bar()
+        self.default_layout()
+        self._default_state = self.saveState(SETTINGS_VERSION)
+
+        # ---- wiring
+        c = self.controller
+        c.state_changed.connect(self._update_status)
+        c.playing_changed.connect(self._playing_changed)
+        c.session_replaced.connect(self._session_replaced)
+        c.error.connect(self.show_error)
+        c.blowup.connect(self.show_blowup)
+        c.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.config.live_changed.connect(self._apply_live)
+        self.config.rebuild_requested.connect(self._rebuild)
+        self.config.preset_requested.connect(self._load_preset)
+        self.graph.mode_changed.connect(lambda _m: self._refresh("graph"))
+        self.deltas.quantity_changed.connect(lambda _q: self._refresh("deltas"))
+        self.weights.parameter_changed.connect(lambda _p: self._refresh("weights"))
+        self._bind_views()
+        self._session_replaced()
+        self.restore_settings()
+        self.apply_theme(self.theme)
+
+    # ------------------------------------------------------------------ layout
+    def default_layout(self) -> None:
+        """Configuration (and the task, in a tab) left, weights right, deltas/decay/loss along the bottom."""
+        for d in self.docks.values():
+            d.setFloating(False)
+            d.show()
+        L, R, B = (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+                   QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.addDockWidget(L, self.docks["config"])
+        self.addDockWidget(L, self.docks["task"])
+        self.tabifyDockWidget(self.docks["config"], self.docks["task"])
+        self.docks["config"].raise_()
+        self.addDockWidget(R, self.docks["weights"])
+        self.addDockWidget(B, self.docks["deltas"])
+        self.splitDockWidget(self.docks["deltas"], self.docks["decay"], QtCore.Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.docks["decay"], self.docks["loss"], QtCore.Qt.Orientation.Horizontal)
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        w = max(self.width(), 1000)
+        h = max(self.height(), 700)
+        H = QtCore.Qt.Orientation.Horizontal
+        self.resizeDocks([self.docks["config"], self.docks["weights"]], [int(w * 0.19), int(w * 0.30)], H)
+        self.resizeDocks([self.docks["deltas"], self.docks["decay"], self.docks["loss"]], [1, 1, 1], H)
+        self.resizeDocks([self.docks["deltas"]], [int(h * 0.40)], QtCore.Qt.Orientation.Vertical)
+
+    def showEvent(self, ev: QtGui.QShowEvent) -> None:
+        super().showEvent(ev)
+        if not self._sized:  # dock sizes only take once the window has its real size
+            self._sized = True
+            if not self._restored:
+                QtCore.QTimer.singleShot(0, self._size_docks)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, SETTINGS_VERSION)
+        self.default_layout()
+
+    def restore_settings(self) -> None:
+        s = self.settings
+        geom = s.value("window/geometry")
+        if isinstance(geom, (QtCore.QByteArray, bytes)):
+            self.restoreGeometry(QtCore.QByteArray(geom))
+        state = s.value("window/state")
+        if isinstance(state, (QtCore.QByteArray, bytes)):
+            self._restored = bool(self.restoreState(QtCore.QByteArray(state), SETTINGS_VERSION))
+        try:
+            scale = float(s.value("view/zoom", 1.0))
+        except (TypeError, ValueError):
+            scale = 1.0
+        div = s.value("view/diverging", self.theme.diverging)
+        if div not in DIVERGING_NAMES:
+            div = self.theme.diverging
+        self.theme = self.theme.with_(scale=min(max(scale, ZOOM_LIMITS[0]), ZOOM_LIMITS[1]), diverging=div)
+        self.act["colourblind"].setChecked(div != DIVERGING_NAMES[0])
+        mode = s.value("view/graph_mode", "activation")
+        self.graph.set_mode(mode if mode in ("activation", "delta") else "activation")
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("view/zoom", self.theme.scale)
+        s.setValue("view/diverging", self.theme.diverging)
+        s.setValue("view/graph_mode", self.graph.current_mode())
+        s.sync()
+
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
+        self.save_settings()
+        self.controller.stop()
+        super().closeEvent(ev)
+
+    # ------------------------------------------------------------------ actions
+    def _action(self, name: str, text: str, slot, keys=(), tip: str = "", checkable: bool = False,
+                context=QtCore.Qt.ShortcutContext.ApplicationShortcut) -> QtGui.QAction:
+        a = QtGui.QAction(text, self)
+        a.setObjectName(name)
+        a.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+        a.setShortcutContext(context)
+        a.setCheckable(checkable)
+        shown = " / ".join(QtGui.QKeySequence(k).toString(QtGui.QKeySequence.SequenceFormat.NativeText)
+                           for k in keys)
+        a.setToolTip(f"{tip or text} ({shown})" if shown else (tip or text))
+        a.triggered.connect(slot)
+        self.addAction(a)
+        self.act[name] = a
+        return a
+
+    def _make_actions(self) -> None:
+        self.act: dict[str, QtGui.QAction] = {}
+        c = self.controller
+        K = QtCore.Qt.Key
+        M = QtCore.Qt.KeyboardModifier
+        seq = lambda *parts: QtGui.QKeySequence(QtCore.QKeyCombination(*parts))  # noqa: E731
+        self._action("play", "▶ Play", c.toggle_play, [K.Key_Space], "Play / pause training")
+        self._action("step", "Step ▸", c.step_record, [K.Key_Right, K.Key_PageDown],
+                     "Next record: one timestep of the forward or backward pass")
+        self._action("back", "◂ Back", c.step_back, [K.Key_Left, K.Key_PageUp],
+                     "Previous record of this iteration (replay)")
+        self._action("phase", "Phase ▸▸", c.step_phase, [seq(M.ShiftModifier, K.Key_Right)], "Next phase")
+        self._action("phase_back", "◂◂ Phase", c.step_phase_back, [seq(M.ShiftModifier, K.Key_Left)],
+                     "Start of this phase / the previous phase")
+        self._action("iteration", "Iteration ▸▸▸", c.step_iteration, [seq(M.ControlModifier, K.Key_Right)],
+                     "One whole iteration")
+        self._action("reset", "Reset", self._reset, [K.Key_R], "Start again from iteration 0")
+        self._action("rollback", "Roll back", c.rollback, [QtGui.QKeySequence.StandardKey.Undo],
+                     "Restore the last finite parameters after a blow-up")
+        self._action("fullscreen", "Full screen", self.toggle_full_screen, [K.Key_F11], checkable=True)
+        self._action("leave_fullscreen", "Leave full screen", self.leave_full_screen, [K.Key_Escape],
+                     context=QtCore.Qt.ShortcutContext.WindowShortcut)
+        self._action("zoom_in", "Zoom in", lambda: self.zoom(ZOOM_STEP),
+                     [QtGui.QKeySequence.StandardKey.ZoomIn, seq(M.ControlModifier, K.Key_Equal)])
+        self._action("zoom_out", "Zoom out", lambda: self.zoom(1 / ZOOM_STEP),
+                     [QtGui.QKeySequence.StandardKey.ZoomOut, seq(M.ControlModifier, K.Key_Minus)])
+        self._action("zoom_reset", "Actual size", lambda: self.zoom(None), [seq(M.ControlModifier, K.Key_0)])
+        self._action("shortcuts", "Keyboard shortcuts", self.show_shortcuts, [K.Key_Question, K.Key_F1])
+        self._action("colour_mode", "Colour nodes by delta size", self.toggle_graph_mode, [K.Key_D], checkable=True)
+        self._action("colourblind", "Colour-blind-safe colour map", self.toggle_colourblind, [], checkable=True)
+        self._action("reset_layout", "Reset layout", self.reset_layout, [])
+        self._action("quit", "Quit", self.close, [QtGui.QKeySequence.StandardKey.Quit])
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&Run")
+        for n in ("play", "step", "back", "phase", "phase_back", "iteration", None, "reset", "rollback", None,
+                  "quit"):
+            m.addSeparator() if n is None else m.addAction(self.act[n])
+        presets = mb.addMenu("&Presets")
+        for name in list_presets():
+            presets.addAction(name, lambda n=name: self._load_preset(n, ask=True))
+        v = mb.addMenu("&View")
+        for d in self.docks.values():
+            v.addAction(d.toggleViewAction())
+        v.addSeparator()
+        for n in ("colour_mode", "colourblind", None, "zoom_in", "zoom_out", "zoom_reset", "fullscreen", None,
+                  "reset_layout"):
+            v.addSeparator() if n is None else v.addAction(self.act[n])
+        h = mb.addMenu("&Help")
+        h.addAction(self.act["shortcuts"])
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return [("Space", "play / pause training"), ("→  /  ←", "next / previous record (timestep)"),
+                ("Shift+→  /  Shift+←", "next phase / back to the phase start"),
+                ("Ctrl+→", "one whole iteration"), ("R", "reset to iteration 0"),
+                ("D", "colour nodes by activation / by delta size"), ("Ctrl+Z", "roll back after a blow-up"),
+                ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"), ("F11  /  Esc", "full screen / leave it"),
+                ("?", "this overview")]
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        sb.setObjectName("status")
+        self.status_labels = {k: QtWidgets.QLabel("") for k in ("iteration", "phase", "loss", "state")}
+        for k, lab in self.status_labels.items():
+            lab.setObjectName(f"status_{k}")
+            lab.setContentsMargins(8, 0, 8, 0)
+            sb.addPermanentWidget(lab)
+
+    # ------------------------------------------------------------------ bindings
+    def _bind_views(self) -> None:
+        c = self.controller
+
+        def trace_key():
+            return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1)
+
+        def push_graph():
+            td = c.trace_data() or skeleton(c.session)
+            cur = c.cursor if c.trace is not None else -1
+            mode = self.graph.current_mode()
+            if isinstance(td, MLPTrace):
+                self.graph.show_frame(mlp_frame(td, cur, c.session.model.params, mode))
+            else:
+                self.graph.show_frame(recurrent_frame(td, cur, mode))
+
+        def push_deltas():
+            td = c.trace_data() or skeleton(c.session)
+            self.deltas.set_quantities(available_quantities(td))
+            cur = c.cursor if c.trace is not None else -1
+            self.deltas.show_frame(deltas_frame(td, cur, self.deltas.current_quantity()))
+
+        def push_weights():
+            s = c.session
+            names = list(s.model.params)
+            default = recurrent_matrix_name(s) or names[0]
+            self.weights.set_parameters(names, default)
+            name = self.weights.current_parameter() or default
+            stepping = c.trace is not None and not c.playing
+            self.weights.show_frame(weights_frame(s, name, c.trace if stepping else None,
+                                                  c.cursor if stepping else None))
+            x, series = c.spectral.data()
+            title = ("recurrent matrix over training" if s.cfg.is_recurrent
+                     else "largest singular value of each layer over training")
+            self.weights.show_spectrum(x, series, title)
+
+        def push_decay():
+            s = c.session
+            f = decay_frame(s, list(self._decay_history))
+            if isinstance(f, str):
+                self.decay.show_message(f)
+                return
+            self.decay.show_frame(f)
+            it, t_last = self._decay_last
+            now = time.perf_counter()
+            if s.iteration != it and (not c.playing or now - t_last > 0.6):
+                self._decay_history.append(f.curve)
+                self._decay_last = (s.iteration, now)
+
+        def push_loss():
+            self.loss.show_frame(loss_frame(c.session))
+
+        def push_task():
+            s = c.session
+            view = s.task.view(s.model)
+            self.task.show_view(view, list(s.samples), s.task.describe())
+
+        gen_it = lambda: (c.generation, c.session.iteration)  # noqa: E731
+        c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
+                           push_graph, min_interval=0.0, urgent=True, animate=self.graph.animate, needs_trace=True))
+        c.bind(ViewBinding("deltas view", self.deltas, lambda: trace_key() + (self.deltas.current_quantity(),),
+                           push_deltas, min_interval=0.0, urgent=True, needs_trace=True))
+        c.bind(ViewBinding("weights view", self.weights,
+                           lambda: trace_key() + gen_it() + (self.weights.current_parameter(), c.playing),
+                           push_weights, min_interval=0.1, urgent=True))
+        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=1 / 30))
+        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=0.25))
+        c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0))
+
+    def _refresh(self, name: str) -> None:
+        """Repaint one view now (after its own control changed)."""
+        key = {"graph": "unrolled graph", "deltas": "deltas view", "weights": "weights view"}[name]
+        b = self.controller.binding(key)
+        b.last_key = None
+        b.last_push = -math.inf
+        self.controller.paint(urgent_only=True)
+        if name == "graph":
+            self.act["colour_mode"].setChecked(self.graph.current_mode() == "delta")
+
+    # ------------------------------------------------------------------ reactions
+    def _session_replaced(self) -> None:
+        s = self.controller.session
+        self.config.set_config(s.cfg)
+        self._decay_history.clear()
+        self._decay_last = (-1, -math.inf)
+        title = s.cfg.title or s.task.describe()
+        self.setWindowTitle(f"bpttviz — {title}")
+        self._update_status()
+
+    def _apply_live(self, changes: dict) -> None:
+        try:
+            self.controller.set_hyper(**changes)
+        except ValueError as e:
+            self.config.show_error(str(e))
+            return
+        self.config.cfg = self.controller.session.cfg
+        self.config.show_error(None)
+        self._update_status()
+
+    def _rebuild(self, cfg) -> None:
+        try:
+            self.controller.rebuild(cfg)
+        except ValueError as e:
+            self.config.show_error(str(e))
+            return
+        self.statusBar().showMessage("Rebuilt the model: iteration 0", 6000)
+
+    def _load_preset(self, name: str, ask: bool = False) -> None:
+        if ask and not self.config.confirm(f"Load the preset '{name}'?\nTraining restarts from iteration 0."):
+            return
+        try:
+            self.controller.load_preset(name)
+        except ValueError as e:
+            self.config.show_error(str(e))
+
+    def _reset(self) -> None:
+        self.controller.reset()
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.act["play"].setText("❚❚ Pause" if playing else "▶ Play")
+        self._update_status()
+
+    def _update_status(self) -> None:
+        st = self.controller.status()
+        lab = self.status_labels
+        lab["iteration"].setText(f"iteration {st['iteration']}")
+        where = f"{st['phase']}" + (f", {st['where']}" if st["where"] else "")
+        if st["cursor"] is not None and not st["playing"]:
+            where += f"  (record {st['cursor'] + 1}/{st['records']})"
+        lab["phase"].setText(where or ("training" if st["playing"] else "—"))
+        loss = "—" if st["loss"] is None else f"{st['loss']:.4g}"
+        lab["loss"].setText(f"{st['loss_label']}: {loss}")
+        lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
+
+    def show_error(self, summary: str, details: str = "") -> None:
+        """An error from stepping or painting: a status message always, a dialog once per error."""
+        self.statusBar().showMessage(summary, 15000)
+        if summary in self._shown_errors:
+            return
+        self._shown_errors.add(summary)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "bpttviz: something went wrong",
+                                    summary + "\n\nThe app is still running. The details below can be copied "
+                                    "into a bug report.", QtWidgets.QMessageBox.StandardButton.Close, self)
+        box.setDetailedText(details)
+        box.setModal(False)
+        box.setObjectName("error_dialog")
+        box.show()
+        self.dialogs.append(box)
+
+    def show_blowup(self, message: str) -> None:
+        self.statusBar().showMessage(message, 0)
+        self._update_status()
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Non-finite value", message,
+                                    QtWidgets.QMessageBox.StandardButton.NoButton, self)
+        roll = box.addButton("Roll back", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep paused", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        roll.clicked.connect(self.controller.rollback)
+        box.setModal(False)
+        box.setObjectName("blowup_dialog")
+        box.show()
+        self.dialogs.append(box)
+
+    # ------------------------------------------------------------------ view options
+    def toggle_graph_mode(self) -> None:
+        self.graph.set_mode("activation" if self.graph.current_mode() == "delta" else "delta")
+
+    def toggle_colourblind(self) -> None:
+        div = DIVERGING_NAMES[1] if self.act["colourblind"].isChecked() else DIVERGING_NAMES[0]
+        self.apply_theme(self.theme.with_(diverging=div))
+
+    def zoom(self, factor: float | None) -> None:
+        """Scale every font of the window, plot axes included; None = actual size."""
+        scale = 1.0 if factor is None else self.theme.scale * factor
+        scale = min(max(scale, ZOOM_LIMITS[0]), ZOOM_LIMITS[1])
+        self.apply_theme(self.theme.with_(scale=scale))
+        self.statusBar().showMessage(f"Zoom {scale * 100:.0f}%", 2000)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        f = theme.font(1.0)
+        self.setFont(f)
+        self.menuBar().setFont(f)
+        self.statusBar().setFont(f)
+        for lab in self.status_labels.values():
+            lab.setFont(f)
+        for d in self.docks.values():
+            d.setFont(f)
+        self.setStyleSheet(f"QMainWindow {{ background: {theme.panel}; }}"
+                           f"QDockWidget {{ font-size: {theme.points(1.0):.1f}pt; }}"
+                           f"QDockWidget::title {{ background: {theme.panel}; padding: 3px 6px; }}")
+        self.overlay.theme = theme
+        for v in (self.graph, self.deltas, self.weights, self.decay, self.loss, self.task, self.config,
+                  self.transport):
+            v.apply_theme(theme)
+        self.controller.refresh_all()
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        self.act["fullscreen"].setChecked(self.isFullScreen())
+
+    def leave_full_screen(self) -> None:
+        if self.overlay.isVisible():
+            self.overlay.hide()
+        elif self.isFullScreen():
+            self.showNormal()
+            self.act["fullscreen"].setChecked(False)
+
+    def show_shortcuts(self) -> None:
+        self.overlay.theme = self.theme
+        self.overlay.show_for(self.shortcut_rows())
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        if self.overlay.isVisible():
+            self.overlay.setGeometry(self.rect())

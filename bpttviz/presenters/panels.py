@@ -1,0 +1,287 @@
+"""Plain data for the deltas, weights, loss, spectrum and status read-outs (no Qt here)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.activations import ACTIVATIONS
+from engine.records import BackwardStep, ForwardStep, LayerBackward, LayerForward
+from engine.session import Session
+
+from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
+
+Array = np.ndarray
+
+
+# ---------------------------------------------------------------------------------- labels
+def loss_label(session: Session) -> str:
+    """What the plotted loss is, stated explicitly (DESIGN.md: the reduction is always labelled)."""
+    cfg = session.cfg
+    if cfg.loss_label:
+        return cfg.loss_label
+    name = "cross-entropy" if session.task.loss == "cross_entropy" else "squared error"
+    over_time = cfg.is_recurrent and session.task.output == "all"
+    if cfg.reduction == "sum":
+        how = "sum over batch and time" if over_time else "sum over batch"
+    else:
+        how = "mean over batch, sum over time" if over_time else "mean over batch"
+    return f"{name} loss ({how})"
+
+
+# ---------------------------------------------------------------------------------- deltas
+DELTA_QUANTITIES = {
+    "dh": "dL/dhₜ (state delta)",
+    "dpre": "dL/dzₜ (pre-activation delta)",
+    "dc": "dL/dcₜ (LSTM cell-state delta)",
+}
+
+
+@dataclass
+class DeltasFrame:
+    """A heatmap (rows: units, columns: timesteps or layers) and norms per column."""
+
+    image: Array  # float32 (rows, cols), NaN where not computed yet
+    level: float  # symmetric colour levels (-level, level)
+    title: str
+    x_label: str
+    y_label: str
+    columns: Array  # (cols,) x positions
+    norms: dict[str, Array]  # label -> (cols,) norms (NaN: not yet)
+    current: float | None = None
+    column_ticks: list[tuple[float, str]] | None = None
+    row_breaks: list[float] = field(default_factory=list)  # gate boundaries in a stacked image
+
+
+def available_quantities(td) -> list[str]:
+    if isinstance(td, MLPTrace):
+        return ["dpre"]
+    return ["dh", "dpre"] + (["dc"] if td.dc is not None else [])
+
+
+def deltas_frame(td, cursor: int, quantity: str = "dh") -> DeltasFrame:
+    """Deltas revealed up to record ``cursor``; levels are fixed for the whole iteration."""
+    if isinstance(td, MLPTrace):
+        return _mlp_deltas(td, cursor)
+    return _recurrent_deltas(td, cursor, quantity)
+
+
+def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasFrame:
+    if quantity == "dc" and td.dc is None:
+        quantity = "dh"
+    full = {"dh": td.dh, "dpre": td.dpre, "dc": td.dc}[quantity]
+    on = td.revealed_backward(cursor)
+    shown = np.where(on[:, None], full, np.nan)
+    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1e-12
+    rec = td.trace[cursor] if 0 <= cursor < len(td.trace) else None
+    current = float(rec.t) if isinstance(rec, (BackwardStep, ForwardStep)) else None
+    norms = {
+        "‖dL/dhₜ‖": np.where(on, td.dh_norm, np.nan),
+        "from yₜ (dyₜ W_hyᵀ)": np.where(on, td.dh_out_norm, np.nan),
+        "from the future": np.where(on, td.dh_future_norm, np.nan),
+    }
+    if td.dc is not None:
+        norms["‖dL/dcₜ‖"] = np.where(on, td.dc_norm, np.nan)
+    G = full.shape[1]
+    gates = G // td.H if quantity == "dpre" else 1
+    breaks = [float(k * td.H) - 0.5 for k in range(1, gates)]
+    names = {"lstm": "i f g o", "gru": "r z n"}.get(td.kind, "")
+    y_label = "unit" if gates == 1 else f"gate × unit ({names})"
+    return DeltasFrame(image=np.ascontiguousarray(shown.T, dtype=np.float32), level=max(level, 1e-12),
+                       title=f"{DELTA_QUANTITIES[quantity]}, sequence 1 of {td.B}",
+                       x_label="timestep t", y_label=y_label, columns=np.arange(td.T, dtype=float),
+                       norms=norms, current=current, row_breaks=breaks)
+
+
+def _mlp_deltas(td: MLPTrace, cursor: int) -> DeltasFrame:
+    L = td.L
+    rows = max(td.sizes[1:])
+    img = np.full((rows, L), np.nan)
+    full = np.full((rows, L), np.nan)
+    norms = np.full(L, np.nan)
+    for l in range(1, L + 1):
+        if td.dz[l] is None:
+            continue
+        col = np.asarray(td.dz[l]).sum(0)
+        full[: col.size, l - 1] = col
+        if td.bwd_at[l] <= cursor:
+            img[: col.size, l - 1] = col
+            norms[l - 1] = float(np.sqrt(np.sum(np.square(td.dz[l]))))
+    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1e-12
+    rec = td.trace[cursor] if 0 <= cursor < len(td.trace) else None
+    current = float(rec.index - 1) if isinstance(rec, (LayerBackward, LayerForward)) else None
+    ticks = [(float(l - 1), f"z{sub(l)}") for l in range(1, L + 1)]
+    return DeltasFrame(image=np.ascontiguousarray(img, dtype=np.float32), level=max(level, 1e-12),
+                       title="dL/dz per layer, summed over the batch (= dL/db)", x_label="layer",
+                       y_label="unit", columns=np.arange(L, dtype=float), norms={"‖dL/dz‖": norms},
+                       current=current, column_ticks=ticks)
+
+
+# ---------------------------------------------------------------------------------- weights
+@dataclass
+class WeightsFrame:
+    name: str
+    value: Array  # float32 2-D
+    grad: Array | None
+    value_level: float
+    grad_level: float
+    grad_title: str
+    shape: tuple[int, ...]
+
+
+def _as_image(a: Array) -> Array:
+    a = np.asarray(a, dtype=np.float32)
+    return a[None, :] if a.ndim == 1 else a
+
+
+def weights_frame(session: Session, name: str, trace=None, cursor: int | None = None) -> WeightsFrame:
+    """Parameter ``name`` and its gradient: accumulated up to the cursor while stepping through a
+    trace, else the raw gradient of the last update."""
+    p = session.model.params[name]
+    grad = None
+    title = "gradient"
+    if trace is not None and cursor is not None:
+        grad = gradients_so_far(trace, cursor, name)
+        rec = trace[cursor]
+        if isinstance(rec, BackwardStep):
+            title = f"gradient so far (backward, t = {rec.t}…{_last_t(trace)})"
+        elif isinstance(rec, LayerBackward):
+            title = f"gradient (backward reached layer {rec.index})"
+        elif grad is None:
+            title = "gradient (not computed yet)"
+        else:
+            title = "gradient of this iteration"
+    elif session.last_update is not None:
+        grad = np.asarray(session.last_update.grads[name])
+        title = "gradient of the last update (before clipping)"
+    v = _as_image(p)
+    g = _as_image(grad) if grad is not None else None
+    return WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(g),
+                        grad_title=title, shape=p.shape)
+
+
+def _last_t(trace) -> int:
+    return max((r.t for r in trace if isinstance(r, ForwardStep)), default=0)
+
+
+def _level(a: Array | None) -> float:
+    if a is None or a.size == 0:
+        return 1e-12
+    f = np.abs(a[np.isfinite(a)])
+    return float(f.max()) if f.size and f.max() > 0 else 1e-12
+
+
+def recurrent_matrix_name(session: Session) -> str | None:
+    return getattr(session.model, "W_H", None) if session.cfg.is_recurrent else None
+
+
+# ---------------------------------------------------------------------------------- spectrum
+def spectral_stats(session: Session) -> dict[str, float]:
+    """Singular values (and the spectral radius) of the recurrent matrix; per gate block for
+    LSTM/GRU; for an MLP, the largest singular value of each weight matrix. Exact SVDs: the
+    controller calls this a few times a second at most."""
+    m = session.model
+    out: dict[str, float] = {}
+    if not session.cfg.is_recurrent:
+        for name, W in m.params.items():
+            if W.ndim == 2:
+                out[f"σ_max({name})"] = float(np.linalg.norm(W, 2))
+        return out
+    W = m.params[m.W_H]
+    H = m.hidden_size
+    if W.shape[1] == H:
+        s = np.linalg.svd(W, compute_uv=False)
+        for k in range(min(3, s.size)):
+            out[f"σ{sub(k + 1)}({m.W_H})"] = float(s[k])
+        out[f"ρ({m.W_H}) spectral radius"] = float(np.max(np.abs(np.linalg.eigvals(W))))
+    else:
+        gates = {"lstm": "ifgo", "gru": "rzn"}.get(m.kind, "abcd")
+        for k in range(W.shape[1] // H):
+            out[f"σ_max({m.W_H}, {gates[k]})"] = float(np.linalg.norm(W[:, k * H:(k + 1) * H], 2))
+    return out
+
+
+class SpectralHistory:
+    """A bounded record of ``spectral_stats`` over training (iteration -> values)."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self.iterations: deque[int] = deque(maxlen=capacity)
+        self.values: dict[str, deque[float]] = {}
+        self.capacity = capacity
+
+    def add(self, iteration: int, stats: dict[str, float]) -> None:
+        if self.iterations and self.iterations[-1] == iteration:
+            return
+        self.iterations.append(iteration)
+        for k, v in stats.items():
+            self.values.setdefault(k, deque(maxlen=self.capacity)).append(v)
+
+    def data(self) -> tuple[Array, dict[str, Array]]:
+        x = np.array(self.iterations, dtype=float)
+        return x, {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+
+    def __len__(self) -> int:
+        return len(self.iterations)
+
+
+# ---------------------------------------------------------------------------------- loss
+@dataclass
+class LossFrame:
+    x: Array
+    loss: Array
+    smooth: Array
+    val_x: Array
+    val: Array
+    metric_name: str
+    baseline: float | None
+    norm_x: Array
+    norm: Array
+    clip_x: Array
+    clip_y: Array
+    clip_threshold: float | None
+    loss_label: str
+
+
+def smooth(y: Array, window: int | None = None) -> Array:
+    """A trailing moving average (window ~2% of the points, at least 5)."""
+    n = y.size
+    if n == 0:
+        return y
+    w = window or max(5, n // 50)
+    c = np.cumsum(np.insert(np.where(np.isfinite(y), y, 0.0), 0, 0.0))
+    idx = np.arange(1, n + 1)
+    lo = np.maximum(0, idx - w)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def loss_frame(session: Session) -> LossFrame:
+    x, y = session.history["loss"].data()
+    vx, vy = session.history["val_metric"].data()
+    nx, ny = session.history["grad_norm"].data()
+    cx, cy = session.clip_events.data()
+    cfg = session.cfg
+    return LossFrame(x=x, loss=y, smooth=smooth(y), val_x=vx, val=vy, metric_name=session.task.metric_name,
+                     baseline=session.task.baseline, norm_x=nx, norm=ny, clip_x=cx, clip_y=cy,
+                     clip_threshold=cfg.clip_threshold if cfg.clip == "norm" else None,
+                     loss_label=loss_label(session))
+
+
+# ---------------------------------------------------------------------------------- status
+def activation_gamma(session: Session) -> float:
+    """Bound of |f'| for the recurrent nonlinearity (Pascanu et al. 2013's gamma)."""
+    if session.cfg.model in ("lstm", "gru"):
+        return 1.0
+    return ACTIVATIONS[session.cfg.activation].gamma
+
+
+def record_status(rec, T: int | None = None) -> tuple[str, str]:
+    """(phase, where) of a record, e.g. ("backward", "t = 12") or ("forward", "layer 2")."""
+    if rec is None:
+        return "", ""
+    if isinstance(rec, (ForwardStep, BackwardStep)):
+        return rec.phase, f"t = {rec.t}" + (f" of {T}" if T else "")
+    if isinstance(rec, (LayerForward, LayerBackward)):
+        return rec.phase, f"layer {rec.index}"
+    return rec.phase, ""

@@ -1,0 +1,211 @@
+"""Colours, colour maps, fonts and pens: one place that decides how the app looks.
+
+The palette is Okabe & Ito's (2008) colour-blind-safe set. Signed quantities (deltas, gradients,
+weights) use a diverging map with symmetric levels; magnitudes use a sequential map. Views never
+pick colours themselves: they read them from the ``Theme`` they are given, so lecture mode (a
+larger, lighter theme) and zoom are a change of one object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+# Okabe-Ito
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+
+#: diverging maps: name -> (negative end, middle, positive end) and the stops between
+_DIVERGING = {
+    # ColorBrewer RdBu, reversed so that negative is blue and positive red
+    "blue-red": ["#2166AC", "#4393C3", "#92C5DE", "#D1E5F0", "#F7F7F7",
+                 "#FDDBC7", "#F4A582", "#D6604D", "#B2182B"],
+    # ColorBrewer PuOr: distinguishable under the common colour-vision deficiencies
+    "purple-orange (colour-blind safe)": ["#542788", "#8073AC", "#B2ABD2", "#D8DAEB", "#F7F7F7",
+                                          "#FEE0B6", "#FDB863", "#E08214", "#B35806"],
+}
+DIVERGING_NAMES = tuple(_DIVERGING)
+
+
+def _hex(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+def diverging_map(name: str) -> pg.ColorMap:
+    """A diverging colour map (white at zero) for signed data shown with levels ``(-m, m)``."""
+    stops = _DIVERGING.get(name, _DIVERGING["blue-red"])
+    pos = np.linspace(0.0, 1.0, len(stops))
+    return pg.ColorMap(pos, [_hex(c) for c in stops], name=name)
+
+
+def magnitude_map() -> pg.ColorMap:
+    """A sequential map for magnitudes in [0, 1]: cividis, readable for every colour vision."""
+    return pg.colormap.get("cividis")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """How the app looks. ``scale`` multiplies every font size (zoom, lecture mode)."""
+
+    background: str = "#FBFBF8"
+    panel: str = "#F0F0EC"
+    foreground: str = "#2B2B2B"
+    muted: str = "#8A8A8A"
+    grid_alpha: float = 0.15
+    forward: str = BLUE
+    backward: str = VERMILLION
+    highlight: str = ORANGE
+    accent: str = GREEN
+    diverging: str = "blue-red"
+    base_points: float = 10.0
+    scale: float = 1.0
+    line_width: float = 2.0
+
+    def points(self, factor: float = 1.0) -> float:
+        """A font size in points, scaled by zoom."""
+        return max(5.0, self.base_points * self.scale * factor)
+
+    def font(self, factor: float = 1.0, bold: bool = False, mono: bool = False) -> QtGui.QFont:
+        f = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont) if mono else QtGui.QFont()
+        f.setPointSizeF(self.points(factor))
+        f.setBold(bold)
+        return f
+
+    def pen(self, color: str, width: float | None = None, style=None, alpha: int = 255) -> QtGui.QPen:
+        c = QtGui.QColor(color)
+        c.setAlpha(alpha)
+        p = pg.mkPen(c, width=self.line_width if width is None else width)
+        if style is not None:
+            p.setStyle(style)
+        return p
+
+    def cmap(self) -> pg.ColorMap:
+        return diverging_map(self.diverging)
+
+    def with_(self, **changes) -> Theme:
+        return replace(self, **changes)
+
+
+def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> None:
+    """Apply the theme's fonts and colours to a PlotItem's axes and title."""
+    tick_font = theme.font(0.9)
+    label_css = {"color": theme.foreground, "font-size": f"{theme.points(0.95):.1f}pt"}
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(theme.muted))
+        ax.setTextPen(pg.mkPen(theme.foreground))
+        ax.setStyle(tickFont=tick_font, tickTextOffset=max(3, int(4 * theme.scale)))
+        ax.enableAutoSIPrefix(False)
+        if name in ("left", "right"):
+            ax.setTickDensity(0.7)  # plots in docks are short: fewer, readable labels
+        if ax.labelText or ax.labelUnits:
+            ax.setLabel(ax.labelText, units=ax.labelUnits or None, **label_css)
+    if title is not None:
+        plot.setTitle(title or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+    elif plot.titleLabel.text:
+        plot.setTitle(plot.titleLabel.text, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+    shrinkable(plot.titleLabel)
+
+
+def shrinkable(label: pg.LabelItem) -> None:
+    """Let a LabelItem be narrower than its text: pyqtgraph makes the text width the label's
+    minimum, so one long title would force its plot wider than the dock (and stay so)."""
+    if getattr(label, "_bpttviz_shrinkable", False):
+        return
+
+    def update_min() -> None:
+        h = label.itemRect().height()
+        label.setMinimumWidth(1)
+        label.setMinimumHeight(h)
+        label._sizeHint = {
+            QtCore.Qt.SizeHint.MinimumSize: (1, h),
+            QtCore.Qt.SizeHint.PreferredSize: (1, h),
+            QtCore.Qt.SizeHint.MaximumSize: (-1, -1),
+            QtCore.Qt.SizeHint.MinimumDescent: (0, 0),
+        }
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    label.opts["justify"] = "left"  # clipped on the right, never on both sides
+    label._bpttviz_shrinkable = True
+    update_min()
+
+
+def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> None:
+    plot.setLabel(side, text, color=theme.foreground, **{"font-size": f"{theme.points(0.95):.1f}pt"})
+
+
+def legend_html(entries: list[tuple[str, str, str]], theme: Theme, title: str = "") -> str:
+    """A one-line legend as rich text for a plot title: (label, colour, "line"/"dash"/"dot") each."""
+    marks = {"line": "━━", "dash": "╍╍", "dot": "●", "faint": "──"}
+    parts = [f'<span style="color:{c}{"; opacity:0.4" if kind == "faint" else ""}">{marks.get(kind, "━━")}</span>'
+             f'&nbsp;{label}' for label, c, kind in entries]
+    head = f"{title}&nbsp;&nbsp;" if title else ""
+    return head + "&nbsp;&nbsp;&nbsp;".join(parts)
+
+
+def set_log_ticks(plot: pg.PlotItem, side: str = "left") -> None:
+    """On a log axis, label the decades only: minor labels collide in small plots."""
+    plot.getAxis(side).setStyle(maxTextLevel=0)
+
+
+def _num(v: float) -> str:
+    if 1e-3 <= v < 1e4:
+        return f"{v:g}"
+    e = int(np.floor(np.log10(v)))
+    m = v / 10**e
+    return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:g}e{e}"
+
+
+def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
+    """Ticks for a log axis (positions in log10 units) covering ``values``: decades, thinned to at
+    most ``max_ticks``; within a single decade, 1-2-5 steps so there is always something to read."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return []
+    lo, hi = np.log10(v.min()), np.log10(v.max())
+    d0, d1 = int(np.floor(lo)), int(np.ceil(hi))
+    if d1 - d0 <= 1:
+        cands = [m * 10.0**d for d in range(d0, d1 + 1) for m in (1, 2, 5)]
+        cands = [c for c in cands if lo - 0.05 <= np.log10(c) <= hi + 0.05] or [10.0**d0]
+        return [(float(np.log10(c)), _num(c)) for c in cands]
+    step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
+    return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
+
+
+def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:
+    """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 50...) giving at most ``max_ticks``."""
+    if n <= 1:
+        return [(0.0, "0")]
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        if (n - 1) // step + 1 <= max_ticks:
+            return [(float(i), str(i)) for i in range(0, n, step)]
+    return [(0.0, "0"), (float(n - 1), str(n - 1))]
+
+
+def symmetric_level(*arrays: np.ndarray) -> float:
+    """``m`` for levels ``(-m, m)``: the largest finite magnitude (1e-12 when all are zero)."""
+    m = 0.0
+    for a in arrays:
+        if a is None or a.size == 0:
+            continue
+        finite = a[np.isfinite(a)] if not np.all(np.isfinite(a)) else a
+        if finite.size:
+            m = max(m, float(np.max(np.abs(finite))))
+    return m if m > 0 else 1e-12
+
+
+def configure_pyqtgraph() -> None:
+    """Global pyqtgraph options, set once at application start (never in a widget)."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, useOpenGL=False,
+                        background=Theme.background, foreground=Theme.foreground)

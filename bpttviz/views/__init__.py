@@ -1,0 +1,1 @@
+"""Plain widgets that take data and draw it (no engine imports)."""

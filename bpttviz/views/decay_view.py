@@ -1,0 +1,125 @@
+"""The gradient-norm decay view: ``||dL_T/dh_{T-1-k}||`` against k on a log axis, the Jacobian
+reference line ``(sigma_max * gamma)^k``, and a faint history of earlier iterations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..presenters.decay import DecayFrame
+from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, style_plot
+
+HISTORY = 12
+
+
+class DecayView(QtWidgets.QWidget):
+    """``show_frame(DecayFrame)``, or ``show_message(text)`` when there is nothing to plot (MLP)."""
+
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("decay_view")
+        self.theme = theme
+        self.plotw = pg.PlotWidget()
+        self.plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.plot: pg.PlotItem = self.plotw.getPlotItem()
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+        self.history_items = [pg.PlotDataItem() for _ in range(HISTORY)]
+        for it in self.history_items:
+            self.plot.addItem(it)
+        self.ref = self.plot.plot([], [])
+        self.cell = self.plot.plot([], [])
+        self.curve = self.plot.plot([], [])
+        self.message = pg.TextItem(anchor=(0.5, 0.5))
+        self.plot.addItem(self.message, ignoreBounds=True)
+        self.note = QtWidgets.QLabel(" ")
+        self.note.setWordWrap(True)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        lay.addWidget(self.plotw, 1)
+        lay.addWidget(self.note)
+        self.frame: DecayFrame | None = None
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.plotw.setBackground(theme.background)
+        style_plot(self.plot, theme)
+        set_axis_label(self.plot, "bottom", "k (steps back from the last timestep)", theme)
+        set_axis_label(self.plot, "left", "‖dL_T / dh_(T−1−k)‖", theme)
+        self.curve.setPen(theme.pen(theme.backward, 2.6))
+        self.curve.setSymbol("o")
+        self.curve.setSymbolSize(5)
+        self.curve.setSymbolBrush(theme.backward)
+        self.curve.setSymbolPen(None)
+        self.cell.setPen(theme.pen(GREEN, 2.0))
+        self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
+        self.message.setFont(theme.font(1.0))
+        self.message.setColor(theme.muted)
+        self.note.setFont(theme.font(0.85))
+        self.note.setStyleSheet(f"color: {theme.muted};")
+        n = len(self.history_items)
+        for i, it in enumerate(self.history_items):
+            c = QtGui.QColor(theme.backward)
+            c.setAlpha(int(25 + 70 * (i + 1) / n))
+            it.setPen(pg.mkPen(c, width=1))
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    @staticmethod
+    def _positive(y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=float)
+        return np.where(y > 0, y, np.nan)
+
+    def show_frame(self, f: DecayFrame) -> None:
+        self.frame = f
+        th = self.theme
+        self.message.setText("")
+        curve = self._positive(f.curve)
+        self.curve.setData(f.k, curve, connect="finite")
+        entries = [("now", th.backward, "line")]
+        if f.reference is not None:
+            self.ref.setData(f.k, self._positive(f.reference), connect="finite")
+            entries.append(("bound (σ_max·γ)^k", th.foreground, "dash"))
+        else:
+            self.ref.setData([], [])
+        if f.cell is not None:
+            self.cell.setData(f.k, self._positive(f.cell), connect="finite")
+            entries.append(("via cell state c", GREEN, "line"))
+        else:
+            self.cell.setData([], [])
+        hist = f.history[-HISTORY:]
+        if hist:
+            entries.append(("earlier", th.backward, "faint"))
+        style_plot(self.plot, th, title=legend_html(entries, th))
+        pad = HISTORY - len(hist)
+        for i, it in enumerate(self.history_items):
+            if i < pad:
+                it.setData([], [])
+            else:
+                h = hist[i - pad]
+                it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
+        # the y range follows the curves (a growing bound may leave the top of the plot)
+        vals = np.concatenate([curve] + [self._positive(h) for h in hist]
+                              + ([self._positive(f.cell)] if f.cell is not None else []))
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            lo, hi = np.log10(vals.min()), np.log10(vals.max())
+            self.plot.setYRange(lo - 0.3, max(hi + 0.8, lo + 1.0), padding=0)
+            self.plot.getAxis("left").setTicks([decade_ticks(vals)])
+            self.plot.setXRange(0, max(1.0, float(f.k[-1]) if f.k.size else 1.0), padding=0.02)
+        self.note.setText(f.note + (f";  {f.reference_label}" if f.reference is not None else ""))
+
+    def show_message(self, text: str) -> None:
+        self.frame = None
+        for it in [self.curve, self.ref, self.cell, *self.history_items]:
+            it.setData([], [])
+        style_plot(self.plot, self.theme, title="")
+        self.message.setText(text)
+        self.message.setPos(0.5, 0)
+        self.note.setText("")

@@ -1,0 +1,141 @@
+"""The deltas view: a heatmap time x hidden units of the per-timestep deltas (signed, diverging,
+symmetric levels) above the norm of each timestep's delta on a log axis, split into what came
+from the output at that step and what came from the future."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
+from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, style_plot
+from .heatmap import Heatmap
+
+
+class DeltasView(QtWidgets.QWidget):
+    """``show_frame(DeltasFrame)``; ``quantity_changed`` when the user picks dh / dz / dc."""
+
+    quantity_changed = QtCore.Signal(str)
+
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("deltas_view")
+        self.theme = theme
+        self.quantity = QtWidgets.QComboBox()
+        self.quantity.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self._set_quantities(["dh", "dpre"])
+        self.quantity.currentIndexChanged.connect(lambda _i: self.quantity_changed.emit(self.current_quantity()))
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.heat = Heatmap(self.glw.ci, theme, row=0, col=0, x_label="", y_label="unit")
+        self.norms_plot: pg.PlotItem = self.glw.addPlot(row=1, col=0)
+        self.norms_plot.hideButtons()
+        self.norms_plot.setMenuEnabled(False)
+        self.norms_plot.setMouseEnabled(x=False, y=False)
+        self.norms_plot.setLogMode(y=True)
+        # keep the columns of both plots aligned: same left-axis width, and a blank where the
+        # heatmap has its colour bar
+        self.spacer = pg.GraphicsWidget()
+        self.norms_plot.layout.addItem(self.spacer, 2, 5)
+        self.norms_plot.showGrid(x=False, y=True, alpha=theme.grid_alpha)
+        self.glw.ci.layout.setRowStretchFactor(0, 3)
+        self.glw.ci.layout.setRowStretchFactor(1, 2)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.marker = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(theme.highlight, 2))
+        self.norms_plot.addItem(self.marker)
+        self.marker.hide()
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        lay.addWidget(self.quantity)
+        lay.addWidget(self.glw, 1)
+        self.frame: DeltasFrame | None = None
+        self.apply_theme(theme)
+
+    def _set_quantities(self, names: list[str]) -> None:
+        cur = self.current_quantity() if self.quantity.count() else "dh"
+        if [self.quantity.itemData(i) for i in range(self.quantity.count())] == names:
+            return
+        self.quantity.blockSignals(True)
+        self.quantity.clear()
+        for n in names:
+            self.quantity.addItem(DELTA_QUANTITIES[n], n)
+        i = self.quantity.findData(cur)
+        self.quantity.setCurrentIndex(max(0, i))
+        self.quantity.blockSignals(False)
+
+    def set_quantities(self, names: list[str]) -> None:
+        """The choices offered (dh, dpre, and dc for an LSTM)."""
+        self._set_quantities(names)
+        self.quantity.setVisible(len(names) > 1)
+
+    def current_quantity(self) -> str:
+        return self.quantity.currentData() or "dh"
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.glw.setBackground(theme.background)
+        self.heat.apply_theme(theme)
+        style_plot(self.norms_plot, theme)
+        set_axis_label(self.norms_plot, "left", "norm", theme)
+        self.quantity.setFont(theme.font(0.9))
+        self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
+        axis_w = int(48 * theme.scale)
+        self.heat.plot.getAxis("left").setWidth(axis_w)
+        self.norms_plot.getAxis("left").setWidth(axis_w)
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def _style(self, i: int) -> tuple[str, str]:
+        th = self.theme
+        return [th.foreground, th.forward, th.backward, GREEN][i % 4], ["line", "line", "dash", "dot"][i % 4]
+
+    def _curve(self, i: int, name: str) -> pg.PlotDataItem:
+        if name not in self.curves:
+            th = self.theme
+            c, kind = self._style(i)
+            style = {"dash": QtCore.Qt.PenStyle.DashLine, "dot": QtCore.Qt.PenStyle.DotLine}.get(kind)
+            width = 2.5 if i == 0 else 1.8
+            item = self.norms_plot.plot([], [], pen=th.pen(c, width, style=style),
+                                        symbol="o" if i == 0 else None, symbolSize=6, symbolBrush=c,
+                                        symbolPen=None, connect="finite")
+            self.curves[name] = item
+        return self.curves[name]
+
+    def show_frame(self, f: DeltasFrame) -> None:
+        self.frame = f
+        self.heat.set_labels(f.title, "", f.y_label)
+        self.heat.set_image(f.image, f.level)
+        self.heat.set_marker(f.current)
+        self.heat.set_breaks(f.row_breaks)
+        if f.column_ticks:
+            self.heat.plot.getAxis("bottom").setTicks([f.column_ticks])
+            self.norms_plot.getAxis("bottom").setTicks([f.column_ticks])
+        else:
+            self.heat.plot.getAxis("bottom").setTicks(None)
+            self.norms_plot.getAxis("bottom").setTicks(None)
+        set_axis_label(self.norms_plot, "bottom", f.x_label, self.theme)
+        self.heat.plot.getAxis("bottom").setLabel("")
+        x0, x1 = float(f.columns[0]) - 0.5, float(f.columns[-1]) + 0.5
+        self.norms_plot.setXRange(x0, x1, padding=0)
+        self.spacer.setFixedWidth(self.heat.bar.width() + 2)
+        self.norms_plot.getAxis("left").setTicks([decade_ticks(np.concatenate(list(f.norms.values())))])
+        entries = [(name, *self._style(i)) for i, name in enumerate(f.norms)]
+        style_plot(self.norms_plot, self.theme, title=legend_html(entries, self.theme))
+        if list(self.curves) != list(f.norms):
+            for item in self.curves.values():
+                self.norms_plot.removeItem(item)
+            self.curves.clear()
+        for i, (name, v) in enumerate(f.norms.items()):
+            v = np.asarray(v, dtype=float)
+            y = np.where(v > 0, v, np.nan)  # log axis: a zero (no future at T-1) is simply absent
+            if np.any(np.isfinite(y)):
+                self._curve(i, name).setData(f.columns, y, connect="finite")
+            else:
+                self._curve(i, name).setData([], [])
+        if f.current is None:
+            self.marker.hide()
+        else:
+            self.marker.setValue(f.current)
+            self.marker.show()

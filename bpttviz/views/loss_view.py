@@ -1,0 +1,119 @@
+"""The loss view: training loss (raw and smoothed), the validation metric against its trivial
+baseline, and the pre-clip gradient norm with the clip events marked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..presenters.panels import LossFrame
+from ..theme import GREEN, Theme, decade_ticks, set_axis_label, style_plot
+
+
+def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
+    p = glw.addPlot(row=row, col=0)
+    p.hideButtons()
+    p.setMenuEnabled(False)
+    p.setMouseEnabled(x=False, y=False)
+    p.enableAutoRange()
+    return p
+
+
+class LossView(QtWidgets.QWidget):
+    """``show_frame(LossFrame)``."""
+
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("loss_view")
+        self.theme = theme
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.loss_plot = _plot(self.glw, 0)
+        self.metric_plot = _plot(self.glw, 1)
+        self.norm_plot = _plot(self.glw, 2)
+        self.norm_plot.setLogMode(y=True)
+        for p in (self.metric_plot, self.norm_plot):
+            p.setXLink(self.loss_plot)
+        self.glw.ci.layout.setRowStretchFactor(0, 3)
+        self.glw.ci.layout.setRowStretchFactor(1, 2)
+        self.glw.ci.layout.setRowStretchFactor(2, 2)
+        self.raw = self.loss_plot.plot([], [])
+        self.smooth = self.loss_plot.plot([], [])
+        self.metric_curve = self.metric_plot.plot([], [])
+        self.baseline = pg.InfiniteLine(angle=0, movable=False)
+        self.baseline.hide()
+        self.metric_plot.addItem(self.baseline)
+        self.baseline_text = pg.TextItem(anchor=(0, 1))
+        self.metric_plot.addItem(self.baseline_text, ignoreBounds=True)
+        self.norm = self.norm_plot.plot([], [])
+        self.clips = pg.ScatterPlotItem()
+        self.norm_plot.addItem(self.clips)
+        self.threshold = pg.InfiniteLine(angle=0, movable=False)
+        self.threshold.hide()
+        self.norm_plot.addItem(self.threshold)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.addWidget(self.glw)
+        self.frame: LossFrame | None = None
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.glw.setBackground(theme.background)
+        for p in (self.loss_plot, self.metric_plot, self.norm_plot):
+            p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+            style_plot(p, theme)
+        set_axis_label(self.norm_plot, "bottom", "iteration", theme)
+        raw = QtGui.QColor(theme.forward)
+        raw.setAlpha(70)
+        self.raw.setPen(pg.mkPen(raw, width=1))
+        self.smooth.setPen(theme.pen(theme.forward, 2.5))
+        self.metric_curve.setPen(theme.pen(GREEN, 2.2))
+        self.metric_curve.setSymbol("o")
+        self.metric_curve.setSymbolSize(5)
+        self.metric_curve.setSymbolBrush(GREEN)
+        self.metric_curve.setSymbolPen(None)
+        self.baseline.setPen(theme.pen(theme.muted, 1.5, style=QtCore.Qt.PenStyle.DashLine))
+        self.baseline_text.setColor(theme.muted)
+        self.baseline_text.setFont(theme.font(0.8))
+        self.norm.setPen(theme.pen(theme.foreground, 1.2, alpha=160))
+        self.clips.setBrush(pg.mkBrush(theme.backward))
+        self.clips.setPen(None)
+        self.clips.setSize(6)
+        self.threshold.setPen(theme.pen(theme.backward, 1.5, style=QtCore.Qt.PenStyle.DashLine))
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def show_frame(self, f: LossFrame) -> None:
+        self.frame = f
+        th = self.theme
+        style_plot(self.loss_plot, th, title=f.loss_label)
+        style_plot(self.metric_plot, th, title=f.metric_name)
+        n_clip = len(f.clip_x)
+        style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
+        self.raw.setData(f.x, f.loss, connect="finite")
+        self.smooth.setData(f.x, f.smooth, connect="finite")
+        self.metric_curve.setData(f.val_x, f.val, connect="finite")
+        if f.baseline is not None and np.isfinite(f.baseline):
+            self.baseline.setValue(f.baseline)
+            self.baseline.show()
+            self.baseline_text.setText(f"trivial baseline {f.baseline:.3g}")
+            x0 = float(f.val_x[0]) if len(f.val_x) else 0.0
+            self.baseline_text.setPos(x0, f.baseline)
+        else:
+            self.baseline.hide()
+            self.baseline_text.setText("")
+        pos = np.where(f.norm > 0, f.norm, np.nan)
+        self.norm.setData(f.norm_x, pos, connect="finite")
+        ticks = np.concatenate([pos, [f.clip_threshold] if f.clip_threshold else []])
+        self.norm_plot.getAxis("left").setTicks([decade_ticks(ticks, 3)])
+        if n_clip:
+            self.clips.setData(f.clip_x, np.log10(np.maximum(f.clip_y, 1e-300)))
+        else:
+            self.clips.setData([], [])
+        if f.clip_threshold is not None:
+            self.threshold.setValue(np.log10(f.clip_threshold))
+            self.threshold.show()
+        else:
+            self.threshold.hide()

@@ -1,0 +1,113 @@
+"""The weights view: a parameter matrix and its gradient as heatmaps with colour bars, and the
+singular values / spectral radius of the recurrent matrix over training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ..presenters.panels import WeightsFrame
+from ..theme import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, Theme, legend_html, set_axis_label, style_plot
+from .heatmap import Heatmap
+
+LINE_COLOURS = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY]
+
+
+class WeightsView(QtWidgets.QWidget):
+    """``set_parameters(names, default)``, ``show_frame(WeightsFrame)``,
+    ``show_spectrum(iterations, {label: values})``."""
+
+    parameter_changed = QtCore.Signal(str)
+
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("weights_view")
+        self.theme = theme
+        self.param = QtWidgets.QComboBox()
+        self.param.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.param.setToolTip("Which parameter to show")
+        self.param.currentIndexChanged.connect(lambda _i: self.parameter_changed.emit(self.current_parameter()))
+        self.info = QtWidgets.QLabel(" ")
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.value = Heatmap(self.glw.ci, theme, row=0, col=0, title="value")
+        self.grad = Heatmap(self.glw.ci, theme, row=0, col=2, title="gradient")
+        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0, colspan=4)
+        self.spec.hideButtons()
+        self.spec.setMenuEnabled(False)
+        self.spec.setMouseEnabled(x=False, y=False)
+        self.spec.showGrid(x=False, y=True, alpha=theme.grid_alpha)
+        self.unit = pg.InfiniteLine(angle=0, pos=1.0, movable=False,
+                                    pen=theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DashLine))
+        self.spec.addItem(self.unit)
+        self.glw.ci.layout.setRowStretchFactor(0, 5)
+        self.glw.ci.layout.setRowStretchFactor(1, 3)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.param)
+        top.addWidget(self.info, 1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.glw, 1)
+        self.frame: WeightsFrame | None = None
+        self.apply_theme(theme)
+
+    def set_parameters(self, names: list[str], default: str | None) -> None:
+        if [self.param.itemData(i) for i in range(self.param.count())] == names:
+            return
+        self.param.blockSignals(True)
+        self.param.clear()
+        for n in names:
+            self.param.addItem(n, n)
+        self.param.setCurrentIndex(max(0, self.param.findData(default)))
+        self.param.blockSignals(False)
+        for item in self.curves.values():
+            self.spec.removeItem(item)
+        self.curves.clear()
+
+    def current_parameter(self) -> str:
+        return self.param.currentData() or ""
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.glw.setBackground(theme.background)
+        self.value.apply_theme(theme)
+        self.grad.apply_theme(theme)
+        style_plot(self.spec, theme)
+        set_axis_label(self.spec, "bottom", "iteration", theme)
+        self.param.setFont(theme.font(0.95))
+        self.info.setFont(theme.font(0.85))
+        self.info.setStyleSheet(f"color: {theme.muted};")
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def show_frame(self, f: WeightsFrame) -> None:
+        self.frame = f
+        shape = "×".join(map(str, f.shape))
+        self.value.set_labels(f"{f.name} ({shape})", "", "")
+        self.value.set_image(f.value, f.value_level)
+        if f.grad is not None:
+            self.grad.set_image(f.grad, f.grad_level)
+            gn = float(np.sqrt(np.sum(np.square(f.grad.astype(float)))))
+            self.info.setText(f"‖{f.name}‖ = {np.sqrt(np.sum(np.square(f.value.astype(float)))):.3g}   "
+                              f"‖grad‖ = {gn:.3g}")
+        else:
+            self.grad.set_image(np.full(f.value.shape, np.nan, dtype=np.float32), 1.0)
+            self.info.setText(f"‖{f.name}‖ = {np.sqrt(np.sum(np.square(f.value.astype(float)))):.3g}")
+        self.grad.set_labels(f.grad_title, "", "")
+
+    def show_spectrum(self, x: np.ndarray, series: dict[str, np.ndarray], title: str) -> None:
+        entries = []
+        for i, (name, y) in enumerate(series.items()):
+            c = LINE_COLOURS[i % len(LINE_COLOURS)]
+            dashed = "ρ" in name
+            if name not in self.curves:
+                self.curves[name] = self.spec.plot(
+                    [], [], pen=self.theme.pen(c, 2.2 if i == 0 else 1.6,
+                                               style=QtCore.Qt.PenStyle.DashLine if dashed else None))
+            self.curves[name].setData(x, y)
+            entries.append((name.split(" ")[0], c, "dash" if dashed else "line"))
+        style_plot(self.spec, self.theme, title=legend_html(entries, self.theme))
