@@ -23,8 +23,8 @@ from engine.data import load_names  # noqa: E402
 from engine.session import Session  # noqa: E402
 
 RUNS = [  # preset, iterations (full), iterations (quick)
-    ("adding-rnn", 3000, 600),
-    ("adding-lstm", 3000, 600),
+    ("adding-rnn", 2500, 600),
+    ("adding-lstm", 2500, 600),
     ("parity-rnn", 1000, 300),
     ("sine-rnn", 1500, 300),
     ("xor-mlp", 300, 100),
