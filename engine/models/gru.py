@@ -113,7 +113,7 @@ class GRU(RecurrentModel):
         np.multiply(dh, Kz, out=dax[..., H:2 * H])
         dah = dax.copy()
         dah[..., 2 * H:] *= r
-        dprev = dah @ self.params["W_h"].T
+        dprev = (dah.reshape(S * B, 3 * H) @ self.params["W_h"].T).reshape(S, B, H)
         dprev += dh * z
         return dax, dah, (dprev,)
 

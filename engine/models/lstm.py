@@ -145,7 +145,8 @@ class LSTM(RecurrentModel):
         np.multiply(dc[:, :, None, :], M[:, :3 * H].reshape(B, 3, H), out=da[..., :3 * H].reshape(S, B, 3, H))
         np.multiply(dh, M[:, 3 * H:], out=da[..., 3 * H:])
         dc *= fw.cell["gates"][t, :, H:2 * H]
-        return da, da, (da @ self.params["W_h"].T, dc)
+        dh_prev = (da.reshape(S * B, 4 * H) @ self.params["W_h"].T).reshape(S, B, H)
+        return da, da, (dh_prev, dc)
 
     # ------------------------------------------------------------------ step records
     def _pre(self, fw: Forward, t: int) -> Array:

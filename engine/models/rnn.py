@@ -59,4 +59,5 @@ class RNN(RecurrentModel):
 
     def _step_backward(self, D, t, fw):
         dz = D[0] * self._derivative(fw)[t]
-        return dz, dz, (dz @ self.params["W_hh"].T,)
+        S, B, H = dz.shape  # one (S*B, H) product: a stack of S deltas is one BLAS call, not S
+        return dz, dz, ((dz.reshape(S * B, H) @ self.params["W_hh"].T).reshape(S, B, H),)
