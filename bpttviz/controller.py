@@ -2,8 +2,10 @@
 
 Two timers, no threads, fully deterministic:
 
-- the **training timer** advances the session in time-budgeted slices (at most ``budget_ms`` of
-  engine work per tick, or ``speed`` iterations per second). The first iteration of a slice is
+- the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
+  per second. At full speed the slice adapts to the cost of painting: about twice the time the
+  event loop spent between slices (so training keeps ~2/3 of the time however many views are
+  on screen), within ``budget_ms`` .. ``max_budget_ms``. The first iteration of a slice is
   *narrated* (a ``Trace`` of step records) whenever a view that draws traces is on screen, so the
   unrolled graph and the deltas stay live while training; the others take the fast path;
 - the **paint timer** runs at a fixed rate and pushes the latest state to the views that are
@@ -72,11 +74,14 @@ class Controller(QtCore.QObject):
     blowup = QtCore.Signal(str)  # the engine's message about a non-finite value
     message = QtCore.Signal(str)  # a short status message
 
-    def __init__(self, session: Session, *, budget_ms: float = 12.0, fps: float = 60.0,
-                 parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, session: Session, *, budget_ms: float = 10.0, max_budget_ms: float = 25.0,
+                 fps: float = 60.0, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.budget = budget_ms / 1000.0
+        self.max_budget = max(budget_ms, max_budget_ms) / 1000.0
+        self.train_share = 0.65  # the fraction of time training aims for at full speed
+        self._gap = None  # EMA of the time the event loop spends between two slices
         self.trace: Trace | None = None
         self.cursor = 0
         self.trace_iteration: int | None = None
@@ -93,6 +98,7 @@ class Controller(QtCore.QObject):
         self.last_error: tuple[str, str] | None = None
         self._credit = 0.0
         self._last_tick = time.perf_counter()
+        self._last_end: float | None = None
         self._last_trace_time = -math.inf
         self._last_spectral = -math.inf
         self._train = QtCore.QTimer(self)
@@ -131,6 +137,7 @@ class Controller(QtCore.QObject):
         self.playing = True
         self._credit = 0.0
         self._last_tick = time.perf_counter()
+        self._last_end = None
         self._train.start(0 if self.speed is None else 5)
         self.playing_changed.emit(True)
         self.state_changed.emit()
@@ -160,6 +167,9 @@ class Controller(QtCore.QObject):
         if not self.playing:
             return
         start = time.perf_counter()
+        if self._last_end is not None:
+            gap = start - self._last_end
+            self._gap = gap if self._gap is None else 0.8 * self._gap + 0.2 * min(gap, 0.2)
         if self.speed is None:
             allowed = math.inf
         else:
@@ -172,6 +182,7 @@ class Controller(QtCore.QObject):
         narrate = self.wants_trace() and (self.speed is not None and self.speed <= 30
                                           or start - self._last_trace_time >= self.trace_interval)
         done = 0
+        budget = self.slice_budget()
         try:
             while done < allowed:
                 if narrate and done == 0:
@@ -183,7 +194,7 @@ class Controller(QtCore.QObject):
                 if not ok or self.session.blowup is not None:
                     self._blew_up()
                     break
-                if time.perf_counter() - start >= self.budget:
+                if time.perf_counter() - start >= budget:
                     break
         except Exception as e:  # noqa: BLE001 - reported, the app stays usable
             self._report(e, "training")
@@ -195,6 +206,14 @@ class Controller(QtCore.QObject):
             if time.perf_counter() - self._last_spectral >= 0.25:
                 self._record_spectrum()
             self.state_changed.emit()
+        self._last_end = time.perf_counter()
+
+    def slice_budget(self) -> float:
+        """Seconds of training in the next slice (see the module docstring)."""
+        if self.speed is not None or self._gap is None:
+            return self.budget
+        share = self.train_share / (1 - self.train_share)
+        return min(self.max_budget, max(self.budget, share * self._gap))
 
     # ------------------------------------------------------------------ stepping
     @property

@@ -332,14 +332,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
         gen_it = lambda: (c.generation, c.session.iteration)  # noqa: E731
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
-                           push_graph, min_interval=0.0, urgent=True, animate=self.graph.animate, needs_trace=True))
+                           push_graph, min_interval=1 / 30, urgent=True, animate=self.graph.animate, needs_trace=True))
         c.bind(ViewBinding("deltas view", self.deltas, lambda: trace_key() + (self.deltas.current_quantity(),),
-                           push_deltas, min_interval=0.0, urgent=True, needs_trace=True))
+                           push_deltas, min_interval=1 / 20, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: trace_key() + gen_it() + (self.weights.current_parameter(), c.playing),
-                           push_weights, min_interval=0.1, urgent=True))
-        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=1 / 30))
-        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=0.25))
+                           push_weights, min_interval=0.25, urgent=True))
+        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=0.2))
+        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=0.3))
         c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0))
 
     def _refresh(self, name: str) -> None:
@@ -456,8 +456,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setFont(f)
         self.menuBar().setFont(f)
         self.statusBar().setFont(f)
-        for lab in self.status_labels.values():
+        fm = QtGui.QFontMetrics(f)
+        widths = {"iteration": "iteration 000000", "phase": "backward, t = 00 of 00  (record 00/00)",
+                  "loss": "", "state": "⚠ non-finite: paused"}
+        for k, lab in self.status_labels.items():
             lab.setFont(f)
+            if widths[k]:  # fixed widths: changing numbers must not relayout the status bar
+                lab.setMinimumWidth(fm.horizontalAdvance(widths[k]) + 16)
         for d in self.docks.values():
             d.setFont(f)
         self.setStyleSheet(f"QMainWindow {{ background: {theme.panel}; }}"

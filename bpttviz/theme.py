@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 # Okabe-Ito
 BLACK = "#000000"
@@ -80,9 +80,18 @@ class Theme:
         f.setBold(bold)
         return f
 
-    def pen(self, color: str, width: float | None = None, style=None, alpha: int = 255) -> QtGui.QPen:
+    def pen(self, color: str, width: float | None = None, style=None, alpha: int = 255,
+            opaque: bool = False) -> QtGui.QPen:
+        """A cosmetic pen; ``opaque`` blends ``alpha`` with the background instead (same look on
+        the background, much cheaper to draw for wide lines)."""
         c = QtGui.QColor(color)
-        c.setAlpha(alpha)
+        if opaque and alpha < 255:
+            bg = QtGui.QColor(self.background)
+            a = alpha / 255
+            c = QtGui.QColor(round(c.red() * a + bg.red() * (1 - a)), round(c.green() * a + bg.green() * (1 - a)),
+                             round(c.blue() * a + bg.blue() * (1 - a)))
+        else:
+            c.setAlpha(alpha)
         p = pg.mkPen(c, width=self.line_width if width is None else width)
         if style is not None:
             p.setStyle(style)
@@ -96,7 +105,12 @@ class Theme:
 
 
 def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> None:
-    """Apply the theme's fonts and colours to a PlotItem's axes and title."""
+    """Apply the theme's fonts and colours to a PlotItem's axes and title (a no-op when nothing
+    changed: restyling invalidates every axis picture, which is what painting costs)."""
+    labels = tuple((n, plot.getAxis(n).labelText) for n in ("left", "bottom", "right", "top"))
+    sig = (theme, plot.titleLabel.text if title is None else title, labels)
+    if getattr(plot, "_bpttviz_style", None) == sig:
+        return
     tick_font = theme.font(0.9)
     label_css = {"color": theme.foreground, "font-size": f"{theme.points(0.95):.1f}pt"}
     for name in ("left", "bottom", "right", "top"):
@@ -105,6 +119,8 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
         ax.setTextPen(pg.mkPen(theme.foreground))
         ax.setStyle(tickFont=tick_font, tickTextOffset=max(3, int(4 * theme.scale)))
         ax.enableAutoSIPrefix(False)
+        # a pixmap per axis: repainting the plot then blits it instead of replaying its picture
+        ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         if name in ("left", "right"):
             ax.setTickDensity(0.7)  # plots in docks are short: fewer, readable labels
         if ax.labelText or ax.labelUnits:
@@ -114,6 +130,17 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
     elif plot.titleLabel.text:
         plot.setTitle(plot.titleLabel.text, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
     shrinkable(plot.titleLabel)
+    plot.titleLabel.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    plot._bpttviz_style = (theme, plot.titleLabel.text if title is None else title,
+                           tuple((n, plot.getAxis(n).labelText) for n in ("left", "bottom", "right", "top")))
+
+
+def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
+    """``axis.setTicks`` only when the ticks differ (setting them repaints the axis)."""
+    if getattr(axis, "_bpttviz_ticks", "unset") == ticks:
+        return
+    axis._bpttviz_ticks = ticks
+    axis.setTicks(None if ticks is None else [ticks])
 
 
 def shrinkable(label: pg.LabelItem) -> None:
@@ -141,6 +168,10 @@ def shrinkable(label: pg.LabelItem) -> None:
 
 
 def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> None:
+    ax = plot.getAxis(side)
+    if getattr(ax, "_bpttviz_label", None) == (text, theme):
+        return
+    ax._bpttviz_label = (text, theme)
     plot.setLabel(side, text, color=theme.foreground, **{"font-size": f"{theme.points(0.95):.1f}pt"})
 
 
@@ -191,6 +222,27 @@ def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:
         if (n - 1) // step + 1 <= max_ticks:
             return [(float(i), str(i)) for i in range(0, n, step)]
     return [(0.0, "0"), (float(n - 1), str(n - 1))]
+
+
+def nice_ceil(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= v: colour-bar levels that change rarely
+    (calmer to watch, and a colour bar is only redrawn when its level changes)."""
+    if not np.isfinite(v) or v <= 0:
+        return 1e-12
+    e = np.floor(np.log10(v))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * 10**e >= v * (1 - 1e-12):
+            return float(m * 10**e)
+    return float(10 ** (e + 1))
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Render every axis of a plot (a ColorBarItem too) through a pixmap cache."""
+    for name in ("left", "bottom", "right", "top"):
+        try:
+            plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        except Exception:  # noqa: BLE001 - a plot without that axis
+            pass
 
 
 def symmetric_level(*arrays: np.ndarray) -> float:

@@ -174,7 +174,8 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
         if isinstance(r, BackwardStep):
             bwd_at[r.t] = i
     has_output = np.array([r.y is not None for r in fwd])
-    h = np.stack([r.h[0] for r in fwd])
+    HS = np.stack([r.h for r in fwd])  # (T, B, H)
+    h = HS[:, 0]
     z = np.stack([r.pre[0] for r in fwd])
     y = np.full((T, O or 1), np.nan)
     p_target = np.full(T, np.nan)
@@ -212,20 +213,30 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
     lstm = "c" in fwd[0].extras
     dc = np.full((T, H), np.nan) if lstm else None
     dc_n = np.full(T, np.nan) if lstm else None
-    for t, r in bwd.items():
-        dh[t], dh_out[t], dh_fut[t], dpre[t] = r.dh[0], r.dh_out[0], r.dh_future[0], r.dpre[0]
-        dh_n[t], dho_n[t], dhf_n[t], dp_n[t] = norm(r.dh), norm(r.dh_out), norm(r.dh_future), norm(r.dpre)
-        windows[t] = r.window
-        if lstm and "dc" in r.extras:
-            dc[t] = r.extras["dc"][0]
-            dc_n[t] = norm(r.extras["dc"])
+    ts = sorted(bwd)
+    if ts:  # stack once, then take norms over (batch, units) in one call each
+        def stacked(get):
+            return np.stack([get(bwd[t]) for t in ts])
+
+        def norms(a: Array) -> Array:
+            return np.sqrt(np.einsum("tbh,tbh->t", a, a))
+
+        DH, DO, DF, DP = (stacked(lambda r, f=f: getattr(r, f)) for f in ("dh", "dh_out", "dh_future", "dpre"))
+        dh[ts], dh_out[ts], dh_fut[ts], dpre[ts] = DH[:, 0], DO[:, 0], DF[:, 0], DP[:, 0]
+        dh_n[ts], dho_n[ts], dhf_n[ts], dp_n[ts] = norms(DH), norms(DO), norms(DF), norms(DP)
+        for t in ts:
+            windows[t] = bwd[t].window
+        if lstm and "dc" in bwd[ts[0]].extras:
+            DC = stacked(lambda r: r.extras["dc"])
+            dc[ts] = DC[:, 0]
+            dc_n[ts] = norms(DC)
     gate_names = [k for k in fwd[0].extras if k not in ("c", "tanh_c", "hn")]
     gates = {k: np.stack([r.extras[k][0] for r in fwd]) for k in gate_names}
     return RecurrentTrace(
         trace=trace, iteration=iteration, kind=kind, activation=activation, T=T, B=B, H=H,
         has_output=has_output, x_labels=x_labels, y_labels=y_labels, fwd_at=fwd_at, bwd_at=bwd_at,
         loss_at=loss_at, grad_at=grad_at, update_at=update_at, h=h, h0=np.array(fwd[0].h_prev[0]),
-        h_rms=np.array([np.sqrt(np.mean(np.square(r.h))) for r in fwd]), z=z, y=y, p_target=p_target,
+        h_rms=np.sqrt(np.einsum("tbh,tbh->t", HS, HS) / (B * H)), z=z, y=y, p_target=p_target,
         per_step_loss=per_step, dy_norm=dy_norm, dh=dh, dh_out=dh_out, dh_future=dh_fut, dpre=dpre,
         dh_norm=dh_n, dh_out_norm=dho_n, dh_future_norm=dhf_n, dpre_norm=dp_n, windows=windows,
         c=np.stack([r.extras["c"][0] for r in fwd]) if lstm else None, dc=dc, dc_norm=dc_n, gates=gates,

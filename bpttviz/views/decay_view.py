@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.decay import DecayFrame
-from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, style_plot
+from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, set_ticks, style_plot
 
 HISTORY = 12
 
@@ -62,6 +62,7 @@ class DecayView(QtWidgets.QWidget):
         self.message.setFont(theme.font(1.0))
         self.message.setColor(theme.muted)
         self.note.setFont(theme.font(0.85))
+        self.note.setFixedHeight(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
         self.note.setStyleSheet(f"color: {theme.muted};")
         n = len(self.history_items)
         for i, it in enumerate(self.history_items):
@@ -111,7 +112,7 @@ class DecayView(QtWidgets.QWidget):
         if vals.size:
             lo, hi = np.log10(vals.min()), np.log10(vals.max())
             self.plot.setYRange(lo - 0.3, max(hi + 0.8, lo + 1.0), padding=0)
-            self.plot.getAxis("left").setTicks([decade_ticks(vals)])
+            set_ticks(self.plot.getAxis("left"), decade_ticks(vals))
             self.plot.setXRange(0, max(1.0, float(f.k[-1]) if f.k.size else 1.0), padding=0.02)
         self.note.setText(f.note + (f";  {f.reference_label}" if f.reference is not None else ""))
 

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
-from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, style_plot
+from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, set_ticks, style_plot
 from .heatmap import Heatmap
 
 
@@ -110,17 +110,16 @@ class DeltasView(QtWidgets.QWidget):
         self.heat.set_marker(f.current)
         self.heat.set_breaks(f.row_breaks)
         if f.column_ticks:
-            self.heat.plot.getAxis("bottom").setTicks([f.column_ticks])
-            self.norms_plot.getAxis("bottom").setTicks([f.column_ticks])
+            set_ticks(self.heat.plot.getAxis("bottom"), f.column_ticks)
+            set_ticks(self.norms_plot.getAxis("bottom"), f.column_ticks)
         else:
-            self.heat.plot.getAxis("bottom").setTicks(None)
-            self.norms_plot.getAxis("bottom").setTicks(None)
+            set_ticks(self.heat.plot.getAxis("bottom"), None)
+            set_ticks(self.norms_plot.getAxis("bottom"), None)
         set_axis_label(self.norms_plot, "bottom", f.x_label, self.theme)
-        self.heat.plot.getAxis("bottom").setLabel("")
         x0, x1 = float(f.columns[0]) - 0.5, float(f.columns[-1]) + 0.5
         self.norms_plot.setXRange(x0, x1, padding=0)
         self.spacer.setFixedWidth(self.heat.bar.width() + 2)
-        self.norms_plot.getAxis("left").setTicks([decade_ticks(np.concatenate(list(f.norms.values())))])
+        set_ticks(self.norms_plot.getAxis("left"), decade_ticks(np.concatenate(list(f.norms.values()))))
         entries = [(name, *self._style(i)) for i, name in enumerate(f.norms)]
         style_plot(self.norms_plot, self.theme, title=legend_html(entries, self.theme))
         if list(self.curves) != list(f.norms):

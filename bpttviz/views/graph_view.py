@@ -14,42 +14,11 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.graph_frame import BACKWARD, FORWARD, GraphFrame
-from ..theme import Theme, magnitude_map, style_plot
+from ..theme import Theme, magnitude_map, set_ticks, style_plot
+from .graph_items import EdgesItem, NodesItem
 
 PULSE_SECONDS = 0.45
 PULSE_STOP = 0.72  # the moving dot rests this far along its edge, like an arrowhead
-
-
-class EdgesItem(pg.GraphicsObject):
-    """Straight edges with one cosmetic pen (colour, pixel width) per edge."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lines: list[tuple[QtGui.QPen, list[QtCore.QLineF]]] = []
-        self._rect = QtCore.QRectF()
-
-    def set_edges(self, p0: np.ndarray, p1: np.ndarray, pens: list[QtGui.QPen]) -> None:
-        groups: dict[tuple, tuple[QtGui.QPen, list[QtCore.QLineF]]] = {}
-        for (x0, y0), (x1, y1), pen in zip(p0, p1, pens):
-            key = (pen.color().rgba(), round(pen.widthF(), 1), int(pen.style().value))
-            groups.setdefault(key, (pen, []))[1].append(QtCore.QLineF(x0, y0, x1, y1))
-        # draw thin/idle edges first so the wide backward ones sit on top
-        self._lines = sorted(groups.values(), key=lambda g: g[0].widthF())
-        if len(p0):
-            pts = np.vstack([p0, p1])
-            lo, hi = pts.min(0), pts.max(0)
-            self._rect = QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]).adjusted(-0.5, -0.5, 0.5, 0.5)
-        self.prepareGeometryChange()
-        self.update()
-
-    def paint(self, p: QtGui.QPainter, *args) -> None:
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        for pen, lines in self._lines:
-            p.setPen(pen)
-            p.drawLines(lines)
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return self._rect
 
 
 class GraphView(QtWidgets.QWidget):
@@ -105,15 +74,12 @@ class GraphView(QtWidgets.QWidget):
         self.region_text.setZValue(30)
         self.edges = EdgesItem()
         self.edges.setZValue(-10)
-        self.nodes = pg.ScatterPlotItem(hoverable=True, tip=self._tip, hoverPen=pg.mkPen(theme.highlight, width=3))
+        self.nodes = NodesItem(tip=self._tip)
         self.nodes.setZValue(0)
-        self.rings = pg.ScatterPlotItem()
-        self.rings.setZValue(5)
         self.pulses = pg.ScatterPlotItem()
         self.pulses.setZValue(10)
-        for item in (self.band, self.region, self.edges, self.nodes, self.rings, self.pulses, self.region_text):
+        for item in (self.band, self.region, self.edges, self.nodes, self.pulses, self.region_text):
             pi.addItem(item)
-        self.labels: list[pg.TextItem] = []
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.caption, 1)
@@ -140,14 +106,27 @@ class GraphView(QtWidgets.QWidget):
         self.plot.setBackground(theme.background)
         style_plot(self.pi, theme)
         self.caption.setFont(theme.font(1.15))
+        # two lines, always: a caption that rewraps would resize (and relayout) the plot each step
+        self.caption.setFixedHeight(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.legend.setFont(theme.font(0.85))
+        self.legend.setFixedHeight(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
         self.legend.setStyleSheet(f"color: {theme.muted};")
         self.mode.setFont(theme.font(0.9))
         self.region_text.setFont(theme.font(0.9))
         self.region_text.setColor(theme.backward)
-        for t in self.labels:
-            t.setFont(theme.font(1.0, mono=True))
+        self.nodes.label_font = theme.font(1.0, mono=True)
+        self.nodes.label_pen = QtGui.QPen(QtGui.QColor(theme.foreground))
+        self.nodes.ring_pen = QtGui.QPen(QtGui.QColor(theme.highlight), max(3.0, 3.0 * theme.scale))
+        self.nodes.hover_pen = QtGui.QPen(QtGui.QColor(theme.highlight), 2)
+        band = QtGui.QColor(theme.highlight)
+        band.setAlpha(38)
+        self.band.setBrush(QtGui.QBrush(band))
+        self.band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        region = QtGui.QColor(theme.backward)
+        region.setAlpha(22)
+        self.region.setBrush(QtGui.QBrush(region))
+        self.region.setPen(theme.pen(theme.backward, 1.5, alpha=180))
         if self.frame is not None:
             self._structure = None
             self.show_frame(self.frame)
@@ -161,13 +140,13 @@ class GraphView(QtWidgets.QWidget):
             self.pi.setXRange(*f.x_range, padding=0)
             self.pi.setYRange(*f.y_range, padding=0)
             mlp = f.key[0] == "mlp"
-            self.pi.getAxis("left").setTicks([f.left_ticks])
+            set_ticks(self.pi.getAxis("left"), f.left_ticks)
             self.pi.showAxis("left", not mlp)
             self.pi.showAxis("top", not mlp)
             self.pi.getAxis("bottom").setLabel("layer" if mlp else "timestep t")
             style_plot(self.pi, th)
-        self.pi.getAxis("bottom").setTicks([f.bottom_ticks])
-        self.pi.getAxis("top").setTicks([f.top_ticks])
+        set_ticks(self.pi.getAxis("bottom"), f.bottom_ticks)
+        set_ticks(self.pi.getAxis("top"), f.top_ticks)
         self.caption.setText(f.caption or " ")
         self.legend.setText(f.legend)
         self._draw()
@@ -203,120 +182,120 @@ class GraphView(QtWidgets.QWidget):
         unit = 1.0 if f.key[0] == "rnn" else 0.9
         return float(np.clip(min(px_x * 0.62, px_y * unit * 0.5), 7.0, 46.0 * self.theme.scale))
 
+    def _styles(self):
+        """Brushes for 64 levels of the colour map and the fixed pens, made once per theme."""
+        th = self.theme
+        if getattr(self, "_style_theme", None) is not th:
+            self._style_theme = th
+            cols = self._cmap.map(np.linspace(0, 1, 64), mode=pg.ColorMap.QCOLOR)
+            self._brushes = [pg.mkBrush(c) for c in cols]
+            self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
+                           pg.mkBrush("#E4E4DE"))
+        return self._fixed
+
+    def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
+        """Opaque edge pens, cached per state and half-pixel width."""
+        th = self.theme
+        if getattr(self, "_pen_theme", None) is not th:
+            self._pen_theme = th
+            self._pens: dict[tuple[int, float], QtGui.QPen] = {}
+        key = (state, round(width * 2) / 2)
+        pen = self._pens.get(key)
+        if pen is None:
+            colour, alpha = {BACKWARD: (th.backward, 170), FORWARD: (th.forward, 150)}.get(state, (th.muted, 110))
+            pen = self._pens[key] = th.pen(colour, key[1], alpha=alpha, opaque=True)
+        return pen
+
     def _resized(self) -> None:
         if self.frame is not None:
             self._draw()
 
     def _draw(self) -> None:
         f = self.frame
-        th = self.theme
         npx = self._node_px()
         pos = f.pos
         vals = f.node_value
-        cols = self._cmap.map(np.nan_to_num(np.clip(vals, 0, 1)), mode=pg.ColorMap.QCOLOR)
-        hollow = pg.mkBrush(th.background)
-        muted = pg.mkPen(th.muted, width=1)
-        dark = pg.mkPen(th.foreground, width=1)
-        brushes = [hollow if not np.isfinite(v) else pg.mkBrush(c) for v, c in zip(vals, cols)]
-        pens = [muted if not np.isfinite(v) else dark for v in vals]
+        hollow, muted, dark, neutral = self._styles()
+        finite = np.isfinite(vals)
+        levels = np.rint(np.clip(np.nan_to_num(vals), 0, 1) * (len(self._brushes) - 1)).astype(int)
+        brushes = [self._brushes[q] if ok else hollow for q, ok in zip(levels, finite)]
+        pens = [dark if ok else muted for ok in finite]
         rnn = f.key[0] == "rnn"
         T = f.key[2] if rnn else 0
         symbols = ["o"] * len(pos)
         if rnn:
             symbols[:T] = ["s"] * T
             symbols[3 * T:4 * T] = ["d"] * T
-            for i in range(T):  # inputs are data, not activations: a light neutral square
-                if np.isfinite(vals[i]) and f.key[0] == "rnn" and self.current_mode() != "delta":
-                    brushes[i] = pg.mkBrush("#E4E4DE")
+            if self.current_mode() != "delta":  # inputs are data, not activations: a neutral square
+                for i in range(T):
+                    if finite[i]:
+                        brushes[i] = neutral
         keep = f.node_size > 0
         idx = np.nonzero(keep)[0]
-        self.nodes.setData(pos=pos[keep], size=(f.node_size[keep] * npx), brush=[brushes[i] for i in idx],
-                           pen=[pens[i] for i in idx], symbol=[symbols[i] for i in idx], data=idx)
+        where = {int(i): k for k, i in enumerate(idx)}
+        labels = {where[i]: text for i, text in f.node_labels if i in where} if npx >= 12 else {}
+        rings = [where[i] for i in f.highlight if i in where]
+        self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, [brushes[i] for i in idx],
+                             [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings)
         # edges
         E = len(f.edges)
         if E:
             p0, p1 = pos[f.edges[:, 0]], pos[f.edges[:, 1]]
             maxw = max(3.0, 0.3 * npx)
             pens_e = []
-            idle = th.pen(th.muted, 1, alpha=110)
-            fwd = th.pen(th.forward, 1.5, alpha=150)
             for s, w in zip(f.edge_state, f.edge_width):
                 if s == BACKWARD:
-                    pens_e.append(th.pen(th.backward, 1.0 + (maxw - 1.0) * float(w), alpha=170))
+                    pens_e.append(self._edge_pen(BACKWARD, 1.0 + (maxw - 1.0) * float(w)))
                 elif s == FORWARD:
-                    pens_e.append(fwd if w <= 0 else th.pen(th.forward, 1.0 + 3 * float(w), alpha=150))
+                    pens_e.append(self._edge_pen(FORWARD, 1.5 if w <= 0 else 1.0 + 3 * float(w)))
                 else:
-                    pens_e.append(idle)
+                    pens_e.append(self._edge_pen(0, 1.0))
             self.edges.set_edges(p0, p1, pens_e)
         else:
             self.edges.set_edges(np.zeros((0, 2)), np.zeros((0, 2)), [])
-        # highlight rings
-        if f.highlight:
-            hl = np.array(f.highlight, dtype=int)
-            self.rings.setData(pos=pos[hl], size=f.node_size[hl] * npx + 12, brush=None,
-                               pen=pg.mkPen(th.highlight, width=max(3, int(3 * th.scale))), symbol="o")
-        else:
-            self.rings.setData([])
-        # the current column
+        # the current column and the truncation window (changed only when they differ: every
+        # change repaints the whole plot)
         y0, y1 = f.y_range
-        if f.column is not None:
-            self.band.setRect(QtCore.QRectF(f.column - 0.48, y0 + 0.05, 0.96, y1 - y0 - 0.1))
-            c = QtGui.QColor(th.highlight)
-            c.setAlpha(38)
-            self.band.setBrush(QtGui.QBrush(c))
-            self.band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-            self.band.show()
-        else:
-            self.band.hide()
-        # the truncation window
+        band = None if f.column is None else QtCore.QRectF(f.column - 0.48, y0 + 0.05, 0.96, y1 - y0 - 0.1)
+        self._set_rect(self.band, band)
+        region = None
+        label_pos = None
         if f.region is not None:
             x0, x1, ry0, ry1 = f.region
-            self.region.setRect(QtCore.QRectF(x0, ry0, x1 - x0, ry1 - ry0))
-            c = QtGui.QColor(th.backward)
-            c.setAlpha(22)
-            self.region.setBrush(QtGui.QBrush(c))
-            pen = th.pen(th.backward, 1.5, style=QtCore.Qt.PenStyle.DashLine if f.region_dashed else None, alpha=180)
-            self.region.setPen(pen)
-            self.region.show()
-            self.region_text.setText(f.region_label)
-            self.region_text.setPos(x0, ry1)
-            self.region_text.show()
+            region = QtCore.QRectF(x0, ry0, x1 - x0, ry1 - ry0)
+            label_pos = (x0, ry1)
         elif f.region_label:
-            self.region.hide()
-            self.region_text.setText(f.region_label)
-            self.region_text.setPos(f.x_range[0] + 0.6, f.y_range[1] - 0.02)
-            self.region_text.show()
-        else:
-            self.region.hide()
+            label_pos = (f.x_range[0] + 0.6, f.y_range[1] - 0.02)
+        self._set_rect(self.region, region)
+        dashed = QtCore.Qt.PenStyle.DashLine if f.region_dashed else QtCore.Qt.PenStyle.SolidLine
+        if region is not None and self.region.pen().style() != dashed:
+            pen = self.region.pen()
+            pen.setStyle(dashed)
+            self.region.setPen(pen)
+        if label_pos is None:
             self.region_text.hide()
-        self._draw_labels(npx)
+        else:
+            if self.region_text.toPlainText() != f.region_label:
+                self.region_text.setText(f.region_label)
+            if (self.region_text.pos().x(), self.region_text.pos().y()) != label_pos:
+                self.region_text.setPos(*label_pos)
+            self.region_text.show()
         key = (f.key, tuple(f.pulses), f.caption)
         if key != self._pulse_key:
             self._pulse_key = key
             self._pulse_t0 = time.perf_counter()
         self.animate()
 
-    def _draw_labels(self, npx: float) -> None:
-        """Text on nodes (the input tokens inside the input squares)."""
-        f = self.frame
-        texts = [(f.pos[i, 0], f.pos[i, 1], s) for i, s in f.node_labels]
-        while len(self.labels) < len(texts):
-            t = pg.TextItem(anchor=(0.5, 0.5), color=self.theme.foreground)
-            t.setFont(self.theme.font(1.0, mono=True))
-            t.setZValue(8)
-            self.pi.addItem(t)
-            self.labels.append(t)
-        for item, (x, y, s) in zip(self.labels, texts):
-            item.setText(s)
-            item.setPos(x, y)
-            item.setVisible(npx >= 12)
-        for item in self.labels[len(texts):]:
-            item.setVisible(False)
+    @staticmethod
+    def _set_rect(item: QtWidgets.QGraphicsRectItem, rect: QtCore.QRectF | None) -> None:
+        if rect is None:
+            if item.isVisible():
+                item.hide()
+            return
+        if item.rect() != rect:
+            item.setRect(rect)
+        if not item.isVisible():
+            item.show()
 
-    def _tip(self, x: float = 0.0, y: float = 0.0, data=None) -> str:
-        if self.frame is None or data is None:
-            return ""
-        try:
-            return self.frame.tip(int(data))
-        except Exception as e:  # a tooltip must never take the app down
-            return f"(no details: {e})"
+    def _tip(self, node: int) -> str:
+        return self.frame.tip(node) if self.frame is not None else ""

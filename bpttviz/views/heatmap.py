@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from ..theme import Theme, nice_ticks, set_axis_label, style_plot
+from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot
 
 
 class Heatmap:
@@ -27,6 +27,7 @@ class Heatmap:
         self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=theme.cmap(), interactive=False, width=14,
                                    colorMapMenu=False, pen=theme.muted)
         self.bar.setImageItem(self.image, insert_in=self.plot)
+        cache_axes(self.bar)
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(theme.highlight, 2))
         self.marker.setZValue(10)
         self.marker.hide()
@@ -59,7 +60,7 @@ class Heatmap:
         ``x0 + 0.5 + j``."""
         img = np.ascontiguousarray(image, dtype=np.float32)
         rows, cols = img.shape
-        level = float(level) if np.isfinite(level) and level > 0 else 1e-12
+        level = nice_ceil(float(level)) if np.isfinite(level) and level > 0 else 1e-12
         self.level = level
         self.image.setImage(img, levels=(-level, level), autoLevels=False)
         if self._shape != (rows, cols):
@@ -68,9 +69,10 @@ class Heatmap:
             self.plot.setXRange(x0, x0 + cols, padding=0)
             self.plot.setYRange(y0, y0 + rows, padding=0)
             if self.auto_ticks:
-                self.plot.getAxis("bottom").setTicks([nice_ticks(cols, 4)] if x0 == -0.5 else None)
-                self.plot.getAxis("left").setTicks([nice_ticks(rows, 4)] if y0 == -0.5 else None)
-        self.bar.setLevels((-level, level))
+                set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 4) if x0 == -0.5 else None)
+                set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 4) if y0 == -0.5 else None)
+        if self.bar.levels() != (-level, level):
+            self.bar.setLevels((-level, level))
 
     def set_marker(self, x: float | None) -> None:
         if x is None:

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import LossFrame
-from ..theme import GREEN, Theme, decade_ticks, set_axis_label, style_plot
+from ..theme import GREEN, Theme, decade_ticks, nice_ceil, set_axis_label, set_ticks, style_plot
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
@@ -92,6 +92,8 @@ class LossView(QtWidgets.QWidget):
         style_plot(self.metric_plot, th, title=f.metric_name)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
+        x_end = nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0
+        self.loss_plot.setXRange(0, max(10.0, x_end), padding=0.02)
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
         self.metric_curve.setData(f.val_x, f.val, connect="finite")
@@ -107,7 +109,7 @@ class LossView(QtWidgets.QWidget):
         pos = np.where(f.norm > 0, f.norm, np.nan)
         self.norm.setData(f.norm_x, pos, connect="finite")
         ticks = np.concatenate([pos, [f.clip_threshold] if f.clip_threshold else []])
-        self.norm_plot.getAxis("left").setTicks([decade_ticks(ticks, 3)])
+        set_ticks(self.norm_plot.getAxis("left"), decade_ticks(ticks, 3))
         if n_clip:
             self.clips.setData(f.clip_x, np.log10(np.maximum(f.clip_y, 1e-300)))
         else:
