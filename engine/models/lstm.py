@@ -144,9 +144,9 @@ class LSTM(RecurrentModel):
         da = np.empty((S, B, 4 * H))
         np.multiply(dc[:, :, None, :], M[:, :3 * H].reshape(B, 3, H), out=da[..., :3 * H].reshape(S, B, 3, H))
         np.multiply(dh, M[:, 3 * H:], out=da[..., 3 * H:])
-        dc *= fw.cell["gates"][t, :, H:2 * H]
+        fw.cell["dc_at"] = (t, dc)  # kept for step t's record, so narrating need not recompute it
         dh_prev = (da.reshape(S * B, 4 * H) @ self.params["W_h"].T).reshape(S, B, H)
-        return da, da, (dh_prev, dc)
+        return da, da, (dh_prev, dc * fw.cell["gates"][t, :, H:2 * H])
 
     # ------------------------------------------------------------------ step records
     def _pre(self, fw: Forward, t: int) -> Array:
@@ -167,6 +167,8 @@ class LSTM(RecurrentModel):
         (the slices of ``dpre``), each (B, H)."""
         H = self.hidden_size
         out = {"d" + name: dax[:, k * H:(k + 1) * H] for k, name in enumerate(self.GATE_NAMES)}
-        out["dc"] = self._cell_delta(fw, t, D).sum(0)
-        out["dc_future"] = D[1].sum(0)
+        at = fw.cell.get("dc_at")
+        dc = at[1] if at is not None and at[0] == t else self._cell_delta(fw, t, D)
+        out["dc"] = dc[0] if len(dc) == 1 else dc.sum(0)
+        out["dc_future"] = D[1][0] if len(D[1]) == 1 else D[1].sum(0)
         return out

@@ -34,7 +34,8 @@ across the boundary; ``return_state=True`` hands that state back.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,21 @@ def _scatter_rows(ids: Array, rows: Array, n: int) -> Array:
     return out.reshape(n, G)
 
 
+# The narrated loop builds its two per-timestep records positionally, for speed: fail at import,
+# not silently, if records.py ever reorders their fields.
+_FIELDS = {ForwardStep: ("index", "x", "h_prev", "pre", "h", "y", "p", "extras"),
+           BackwardStep: ("index", "dh_out", "dh_future", "dh", "dpre", "grads", "extras", "window")}
+for _cls, _names in _FIELDS.items():
+    if tuple(f.name for f in fields(_cls)) != _names:  # pragma: no cover - a guard
+        raise ImportError(f"{_cls.__name__} fields changed; update the narrated loop in recurrent.py")
+
+
+def _readonly(d: Mapping[str, Array]) -> Mapping[str, Array]:
+    """``frozen_dict`` that leaves arrays that are read-only already (views of the locked forward
+    buffers) as they are."""
+    return MappingProxyType({k: v if not v.flags.writeable else frozen(v) for k, v in d.items()})
+
+
 class _LazyGrads(Mapping):
     """A read-only mapping of one timestep's parameter-gradient contributions, each computed on
     first access (then kept, read-only). Materialising an ``(H, G)`` outer product per timestep
@@ -75,10 +91,10 @@ class _LazyGrads(Mapping):
     inputs (forward buffers, the step's deltas) are never written again, so the value is the same
     whenever it is asked for."""
 
-    __slots__ = ("_names", "_fn", "_args", "_cache")
+    __slots__ = ("_names", "_fn", "_context", "_t", "_cache")
 
-    def __init__(self, names: tuple[str, ...], fn, args: tuple) -> None:
-        self._names, self._fn, self._args = names, fn, args
+    def __init__(self, names: tuple[str, ...], fn, context: tuple, t: int) -> None:
+        self._names, self._fn, self._context, self._t = names, fn, context, t
         self._cache: dict[str, Array] = {}
 
     def __getitem__(self, name: str) -> Array:
@@ -86,7 +102,7 @@ class _LazyGrads(Mapping):
         if value is None:
             if name not in self._names:
                 raise KeyError(name)
-            value = self._cache[name] = frozen(self._fn(name, *self._args))
+            value = self._cache[name] = frozen(self._fn(name, self._context, self._t))
         return value
 
     def __iter__(self):
@@ -330,15 +346,19 @@ class RecurrentModel:
                 if isinstance(buf, np.ndarray):
                     buf.flags.writeable = False
             Hro, Yro, Pro = frozen(Hs), frozen(Y), frozen(probs)
+            # whether the cell adds extras to its records (the vanilla RNN does not)
+            fx = type(self)._forward_extras is not RecurrentModel._forward_extras
+            bx = type(self)._backward_extras is not RecurrentModel._backward_extras
             Xro = frozen(batch.ids if batch.ids is not None else batch.X)
             for t in range(T):
                 has_y = not last or t == T - 1
                 y = (Yro if last else Yro[t]) if has_y else None
                 pt = (Pro if last else Pro[t]) if (has_y and Pro is not None) else None
                 pre = self._pre(fw, t)
-                extras = self._forward_extras(fw, t)
-                yield ForwardStep(t, x=Xro[t], h_prev=Hro[t], pre=frozen(pre) if pre.flags.writeable else pre,
-                                  h=Hro[t + 1], y=y, p=pt, extras=frozen_dict(extras) if extras else EMPTY)
+                extras = _readonly(self._forward_extras(fw, t)) if fx else EMPTY
+                # positional (a third faster than keywords); _FIELDS pins the order
+                yield ForwardStep(t, Xro[t], Hro[t], frozen(pre) if pre.flags.writeable else pre,
+                                  Hro[t + 1], y, pt, extras)
 
         if narrate:
             per_step = (losses.sum(-1) * scale if not last
@@ -362,6 +382,7 @@ class RecurrentModel:
             dAHro = dAXro if dAH is dAX else frozen(dAH)
             Oro = frozen(dHout) if not last else None
             cell_grads = (self.W_X, self.W_H, self.B_X) + ((self.B_H,) if self.B_H is not None else ())
+            context = (batch, fw, dAXro, dAHro)
         # D: deltas on the state at time t+1 coming from the future, one stack per state component
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
@@ -397,12 +418,9 @@ class RecurrentModel:
             if narrate:
                 window = range(t, T if k is None else min(T, t + k)) if not last else (
                     range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
-                extras = self._backward_extras(fw, t, Din, dAX[t], dAH[t])
-                yield BackwardStep(
-                    t, dh_out=Oro[t] if Oro is not None else frozen(out_t), dh_future=frozen(future),
-                    dh=frozen(dh), dpre=dAXro[t],
-                    grads=_LazyGrads(cell_grads, self._step_grad, (batch, fw, t, dAXro[t], dAHro[t])),
-                    extras=frozen_dict(extras) if extras else EMPTY, window=window)
+                extras = _readonly(self._backward_extras(fw, t, Din, dAXro[t], dAHro[t])) if bx else EMPTY
+                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), frozen(future), frozen(dh),
+                                   dAXro[t], _LazyGrads(cell_grads, self._step_grad, context, t), extras, window)
             if merged:
                 D = Dprev
             else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
@@ -435,9 +453,12 @@ class RecurrentModel:
             return dA[:, 0].sum(0)
         return dA.sum((0, 1))
 
-    def _step_grad(self, name: str, batch: Batch, fw: Forward, t: int, dax: Array, dah: Array) -> Array:
+    def _step_grad(self, name: str, context: tuple, t: int) -> Array:
         """Timestep t's contribution to the recurrent-cell parameter ``name`` (narration only):
-        ``x_t^T dax``, ``h_{t-1}^T dah``, or the bias deltas summed over the batch."""
+        ``x_t^T dax_t``, ``h_{t-1}^T dah_t``, or the bias deltas summed over the batch.
+        context: ``(batch, fw, dAX, dAH)`` of the iteration, deltas ``(T, B, G)``."""
+        batch, fw, dAX, dAH = context
+        dax, dah = dAX[t], dAH[t]
         if name == self.W_X:
             if batch.ids is not None:
                 return _scatter_rows(batch.ids[t], dax, self.input_size)

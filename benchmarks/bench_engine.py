@@ -1,0 +1,219 @@
+"""The engine benchmark: one table of milliseconds per iteration, next to PyTorch when installed.
+
+    python benchmarks/bench_engine.py [--quick] [--default-threads]
+
+Rows: the classic character model (vanilla tanh RNN, B=1, T=25, H=100, vocabulary 65, token-id
+inputs, softmax cross-entropy, "mean" reduction) and larger ones (H=256 and H=512 at B=1, B=32 at
+H=100), the same for LSTM and GRU, and training with the gradient-flow diagnostics on vs off.
+
+Columns:
+- ``ours``: ms per ``model.loss_and_grads`` (forward + backward + all gradients);
+- ``narrated``: ms per ``list(model.steps(...))`` (every step record) and its overhead over ``ours``;
+- ``torch64``: PyTorch CPU doing the same forward+backward (``nn.RNN``/``nn.LSTM``/``nn.GRU`` +
+  ``nn.Linear`` + ``cross_entropy``) in float64, the engine's precision, on one-hot inputs built
+  once outside the timing; ``x`` = torch64 / ours (above 1: we are faster). ``torch32``: the same
+  in PyTorch's default float32, for reference.
+
+Threads: both sides single-threaded by default (``torch.set_num_threads(1)``, and the BLAS/OpenMP
+thread variables set to 1 before NumPy loads, unless already set): the same work on the same core,
+and far steadier on a small shared machine. ``--default-threads`` leaves both at their defaults
+(PyTorch and OpenBLAS then use every core; our B=1 products are too small for BLAS to split).
+
+Timing: for every row the contenders run in interleaved rounds (so a noisy moment hits all of
+them); each round times a batch of calls; a row reports the best round per contender and the
+*median over rounds* of the per-round ratio. Targets (issue 2/3): classic size >= 2.5x PyTorch;
+never slower than PyTorch up to H=512 at B=1; narration <= 30% over loss_and_grads; diagnostics
+on cost <= 25% of training throughput.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_THREADS = "--default-threads" in sys.argv
+if not DEFAULT_THREADS:
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")  # must happen before NumPy is imported
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
+
+import engine  # noqa: E402
+from engine.diagnostics import Diagnostics  # noqa: E402
+from engine.optim import Clipper, apply_update, make_optimizer  # noqa: E402
+
+try:  # optional: never a runtime dependency
+    import torch
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+V, T = 65, 25
+MODELS = {"rnn": engine.RNN, "lstm": engine.LSTM, "gru": engine.GRU}
+ROWS = [  # kind, B, H
+    ("rnn", 1, 100), ("rnn", 1, 256), ("rnn", 1, 512), ("rnn", 32, 100),
+    ("lstm", 1, 100), ("lstm", 1, 512), ("lstm", 32, 100),
+    ("gru", 1, 100), ("gru", 1, 512), ("gru", 32, 100),
+]
+
+
+def per_call_ms(fn: Callable[[], object], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e3
+
+
+def calls_for(fn: Callable[[], object], budget_s: float) -> int:
+    """How many calls fill about ``budget_s`` seconds (at least 3)."""
+    fn()
+    t = per_call_ms(fn, 3) / 1e3
+    return max(3, int(budget_s / max(t, 1e-6)))
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], rounds: int, budget_s: float) -> dict[str, list[float]]:
+    """ms per call of each contender, one entry per round, rounds interleaved."""
+    n = {k: calls_for(f, budget_s) for k, f in contenders.items()}
+    out: dict[str, list[float]] = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for k, f in contenders.items():
+            out[k].append(per_call_ms(f, n[k]))
+    return out
+
+
+def torch_step(kind: str, B: int, H: int, x: np.ndarray, y: np.ndarray, dtype) -> Callable[[], None]:
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    net = cls(V, H, batch_first=True).to(dtype)
+    lin = torch.nn.Linear(H, V).to(dtype)
+    onehot = torch.nn.functional.one_hot(torch.from_numpy(x), V).to(dtype)
+    tgt = torch.from_numpy(y).reshape(-1)
+    params = list(net.parameters()) + list(lin.parameters())
+
+    def step() -> None:
+        for p in params:
+            p.grad = None
+        out, _ = net(onehot)
+        loss = torch.nn.functional.cross_entropy(lin(out).reshape(-1, V), tgt, reduction="sum") / B
+        loss.backward()
+
+    return step
+
+
+def model_rows(rounds: int, budget_s: float, rows) -> list[dict]:
+    results = []
+    for kind, B, H in rows:
+        rng = np.random.default_rng(0)
+        x, y = rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+        model = MODELS[kind](V, H, V, seed=0)
+        c = {"ours": lambda m=model, x=x, y=y: m.loss_and_grads(x, y),
+             "narrated": lambda m=model, x=x, y=y: list(m.steps(x, y))}
+        if torch is not None:
+            c["torch64"] = torch_step(kind, B, H, x, y, torch.float64)
+            c["torch32"] = torch_step(kind, B, H, x, y, torch.float32)
+        ms = interleaved(c, rounds, budget_s)
+        row = {"kind": kind, "B": B, "H": H, **{k: min(v) for k, v in ms.items()},
+               "overhead": statistics.median(n / o - 1 for n, o in zip(ms["narrated"], ms["ours"]))}
+        if torch is not None:
+            row["x64"] = statistics.median(t / o for t, o in zip(ms["torch64"], ms["ours"]))
+            row["x32"] = statistics.median(t / o for t, o in zip(ms["torch32"], ms["ours"]))
+        results.append(row)
+        print(f"  measured {kind} B={B} H={H}", file=sys.stderr, flush=True)
+    return results
+
+
+def training_row(kind: str, rounds: int, iterations: int) -> dict:
+    """Throughput of a plain training loop (loss_and_grads, clip by value 5, Adagrad 0.1: the
+    classic character model) with and without ``Diagnostics`` (default budget throttle)."""
+    rng = np.random.default_rng(1)
+    batches = [(rng.integers(0, V, (1, T)), rng.integers(0, V, (1, T))) for _ in range(64)]
+
+    def run(diag_on: bool) -> tuple[float, int, float]:
+        model = MODELS[kind](V, 100, V, seed=0, init="small")
+        opt, clip = make_optimizer("adagrad", 0.1), Clipper("value", 5.0)
+        diag = Diagnostics() if diag_on else None
+        passes, pass_s = 0, 0.0
+        t0 = time.perf_counter()
+        for i in range(iterations):
+            xb, yb = batches[i % len(batches)]
+            _, grads = model.loss_and_grads(xb, yb)
+            up = apply_update(model.params, grads, opt, clip, i)
+            if diag is not None:
+                snap = diag.step(i, model, xb, yb, update=up)
+                if snap is not None:
+                    passes += 1
+                    pass_s += snap.seconds
+        elapsed = time.perf_counter() - t0
+        return iterations / elapsed, passes, (pass_s / passes * 1e3 if passes else 0.0)
+
+    run(False)
+    run(True)
+    off, on, npass, pass_ms = [], [], [], []
+    for _ in range(rounds):
+        off.append(run(False)[0])
+        r = run(True)
+        on.append(r[0])
+        npass.append(r[1])
+        pass_ms.append(r[2])
+    return {"kind": kind, "off": max(off), "on": max(on),
+            "drop": statistics.median(1 - a / b for a, b in zip(on, off)),
+            "passes": statistics.median(npass), "pass_ms": statistics.median(pass_ms), "iterations": iterations}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
+    ap.add_argument("--default-threads", action="store_true",
+                    help="leave PyTorch and BLAS at their default thread counts (default: 1 thread each)")
+    args = ap.parse_args()
+    if torch is not None and not args.default_threads:
+        torch.set_num_threads(1)
+    rounds, budget_s, train_iters = (5, 0.1, 600) if args.quick else (11, 0.2, 2000)
+
+    rows = model_rows(rounds, budget_s, ROWS)
+    train = [training_row(k, max(3, rounds // 2), train_iters) for k in ("rnn", "lstm")]
+
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")  # what NumPy's OpenBLAS was given
+    print(f"\nbpttviz engine benchmark  (Python {platform.python_version()}, NumPy {np.__version__} with "
+          f"BLAS threads={blas}, {os.cpu_count()} CPUs; "
+          + (f"PyTorch {torch.__version__} with {torch.get_num_threads()} thread(s))" if torch else
+             "PyTorch not installed: no comparison)"))
+    print(f"T={T}, vocabulary {V}, token-id inputs, cross-entropy, reduction 'mean'; best of {rounds} "
+          f"interleaved rounds, ratios are medians over rounds")
+    head = f"{'model':<6}{'B':>4}{'H':>5} | {'ours ms':>8} | {'narrated ms':>11} {'(+%)':>6} |"
+    if torch:
+        head += f" {'torch64 ms':>10} {'x':>6} | {'torch32 ms':>10} {'x':>6} | target"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        line = (f"{r['kind']:<6}{r['B']:>4}{r['H']:>5} | {r['ours']:8.3f} | {r['narrated']:11.3f} "
+                f"{100 * r['overhead']:+5.0f}% |")
+        if torch:
+            target = ""
+            if r["kind"] == "rnn" and r["B"] == 1:
+                need = 2.5 if r["H"] == 100 else 1.0
+                target = f"x64 >= {need:g}: {'met' if r['x64'] >= need else 'MISSED'}"
+            line += f" {r['torch64']:10.3f} {r['x64']:6.2f} | {r['torch32']:10.3f} {r['x32']:6.2f} | {target}"
+        print(line)
+    worst = max(r["overhead"] for r in rows)
+    print(f"narration overhead: classic {100 * rows[0]['overhead']:+.0f}%, worst row {100 * worst:+.0f}% "
+          f"(target <= +30%)")
+    print()
+    print(f"{'training (B=1, H=100, Adagrad)':<32} | {'off it/s':>9} | {'on it/s':>9} | {'drop':>6} | "
+          f"{'passes':>6} | {'ms/pass':>7} | target")
+    for t in train:
+        print(f"{t['kind'] + ' + Diagnostics()':<32} | {t['off']:9.0f} | {t['on']:9.0f} | {100 * t['drop']:5.1f}% | "
+              f"{t['passes']:6.0f} | {t['pass_ms']:7.2f} | drop <= 25%: {'met' if t['drop'] <= 0.25 else 'MISSED'}")
+    print(f"(passes: diagnostics passes in {train[0]['iterations']} iterations under the default budget "
+          f"throttle; ms/pass: one full pass)")
+
+
+if __name__ == "__main__":
+    main()
