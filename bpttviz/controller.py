@@ -33,7 +33,7 @@ from engine.config import Config
 from engine.session import Session
 from engine.trace import Trace
 
-from .presenters.panels import SpectralHistory, loss_label, record_status, spectral_stats
+from .presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
 from .presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
 
 #: iterations per second offered by the speed control; None = as fast as the budget allows
@@ -93,6 +93,7 @@ class Controller(QtCore.QObject):
         self.version = 0  # bumps on every change a view could show
         self.bindings: list[ViewBinding] = []
         self.spectral = SpectralHistory()
+        self._spectrum = Spectrum()
         self.trace_interval = 1 / 30  # narrate at most this often while playing at full speed
         self.frames = 0
         self.last_error: tuple[str, str] | None = None
@@ -342,6 +343,7 @@ class Controller(QtCore.QObject):
         self.generation += 1
         self.version += 1
         self.spectral = SpectralHistory()
+        self._spectrum = Spectrum()
         self._record_spectrum()
         for b in self.bindings:
             b.last_key = None
@@ -394,7 +396,8 @@ class Controller(QtCore.QObject):
 
     def _record_spectrum(self) -> None:
         try:
-            self.spectral.add(self.session.iteration, spectral_stats(self.session))
+            if self.session.blowup is None:
+                self.spectral.add(self.session.iteration, self._spectrum.measure(self.session))
         except Exception as e:  # noqa: BLE001 - e.g. an SVD on non-finite weights
             self._report(e, "computing singular values")
         self._last_spectral = time.perf_counter()

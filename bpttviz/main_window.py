@@ -193,11 +193,16 @@ class MainWindow(QtWidgets.QMainWindow):
                 context=QtCore.Qt.ShortcutContext.ApplicationShortcut) -> QtGui.QAction:
         a = QtGui.QAction(text, self)
         a.setObjectName(name)
-        a.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+        seqs: list[QtGui.QKeySequence] = []
+        for k in keys:  # standard keys may repeat an explicit one: duplicates make shortcuts ambiguous
+            for q in (QtGui.QKeySequence.keyBindings(k) if isinstance(k, QtGui.QKeySequence.StandardKey)
+                      else [QtGui.QKeySequence(k)]):
+                if q not in seqs and not q.isEmpty():
+                    seqs.append(q)
+        a.setShortcuts(seqs)
         a.setShortcutContext(context)
         a.setCheckable(checkable)
-        shown = " / ".join(QtGui.QKeySequence(k).toString(QtGui.QKeySequence.SequenceFormat.NativeText)
-                           for k in keys)
+        shown = " / ".join(q.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for q in seqs)
         a.setToolTip(f"{tip or text} ({shown})" if shown else (tip or text))
         a.triggered.connect(slot)
         self.addAction(a)
@@ -231,7 +236,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("zoom_out", "Zoom out", lambda: self.zoom(1 / ZOOM_STEP),
                      [QtGui.QKeySequence.StandardKey.ZoomOut, seq(M.ControlModifier, K.Key_Minus)])
         self._action("zoom_reset", "Actual size", lambda: self.zoom(None), [seq(M.ControlModifier, K.Key_0)])
-        self._action("shortcuts", "Keyboard shortcuts", self.show_shortcuts, [K.Key_Question, K.Key_F1])
+        self._action("shortcuts", "Keyboard shortcuts", self.show_shortcuts,
+                     [K.Key_Question, seq(M.ShiftModifier, K.Key_Question), K.Key_F1])
         self._action("colour_mode", "Colour nodes by delta size", self.toggle_graph_mode, [K.Key_D], checkable=True)
         self._action("colourblind", "Colour-blind-safe colour map", self.toggle_colourblind, [], checkable=True)
         self._action("reset_layout", "Reset layout", self.reset_layout, [])

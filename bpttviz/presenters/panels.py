@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine import diagnostics
 from engine.activations import ACTIVATIONS
 from engine.records import BackwardStep, ForwardStep, LayerBackward, LayerForward
 from engine.session import Session
@@ -132,7 +133,8 @@ class WeightsFrame:
 
 
 def _as_image(a: Array) -> Array:
-    a = np.asarray(a, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # a blown-up matrix is shown as it is
+        a = np.asarray(a, dtype=np.float32)
     return a[None, :] if a.ndim == 1 else a
 
 
@@ -178,33 +180,39 @@ def recurrent_matrix_name(session: Session) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- spectrum
-def spectral_stats(session: Session) -> dict[str, float]:
-    """Singular values (and the spectral radius) of the recurrent matrix; per gate block for
-    LSTM/GRU; for an MLP, the largest singular value of each weight matrix. Exact SVDs: the
-    controller calls this a few times a second at most."""
-    m = session.model
-    out: dict[str, float] = {}
-    if not session.cfg.is_recurrent:
-        for name, W in m.params.items():
-            if W.ndim == 2:
-                out[f"σ_max({name})"] = float(np.linalg.norm(W, 2))
+class Spectrum:
+    """``measure(session) -> {label: value}``: the largest singular value and the spectral radius
+    of each recurrent matrix (per gate block for LSTM/GRU), by the engine's warm-started power
+    iterations (cheap at any size, unlike exact SVDs); for an MLP, sigma_max of each weight matrix."""
+
+    def __init__(self) -> None:
+        self._warm: dict[str, np.ndarray] = {}
+
+    def measure(self, session: Session) -> dict[str, float]:
+        m = session.model
+        out: dict[str, float] = {}
+        with np.errstate(all="ignore"):
+            if not session.cfg.is_recurrent:
+                for name, W in m.params.items():
+                    if W.ndim == 2:
+                        out[f"σ_max({name})"] = self._sigma(name, W)
+                return out
+            for name, W in diagnostics.recurrent_matrices(m).items():
+                out[f"σ_max({name})"] = self._sigma(name, W)
+                if m.kind == "rnn":
+                    rho, self._warm["ρ" + name] = diagnostics.spectral_radius(
+                        W, self._warm.get("ρ" + name), iters=12 if "ρ" + name in self._warm else 100)
+                    out[f"ρ({name}) spectral radius"] = rho
         return out
-    W = m.params[m.W_H]
-    H = m.hidden_size
-    if W.shape[1] == H:
-        s = np.linalg.svd(W, compute_uv=False)
-        for k in range(min(3, s.size)):
-            out[f"σ{sub(k + 1)}({m.W_H})"] = float(s[k])
-        out[f"ρ({m.W_H}) spectral radius"] = float(np.max(np.abs(np.linalg.eigvals(W))))
-    else:
-        gates = {"lstm": "ifgo", "gru": "rzn"}.get(m.kind, "abcd")
-        for k in range(W.shape[1] // H):
-            out[f"σ_max({m.W_H}, {gates[k]})"] = float(np.linalg.norm(W[:, k * H:(k + 1) * H], 2))
-    return out
+
+    def _sigma(self, name: str, W: np.ndarray) -> float:
+        warm = self._warm.get(name)
+        sigma, self._warm[name] = diagnostics.largest_singular_value(W, warm, iters=12 if warm is not None else 100)
+        return sigma
 
 
 class SpectralHistory:
-    """A bounded record of ``spectral_stats`` over training (iteration -> values)."""
+    """A bounded record of ``Spectrum.measure`` over training (iteration -> values)."""
 
     def __init__(self, capacity: int = 2000) -> None:
         self.iterations: deque[int] = deque(maxlen=capacity)

@@ -33,6 +33,7 @@ class DecayView(QtWidgets.QWidget):
             self.plot.addItem(it)
         self.ref = self.plot.plot([], [])
         self.cell = self.plot.plot([], [])
+        self.jacobian = self.plot.plot([], [])
         self.curve = self.plot.plot([], [])
         self.message = pg.TextItem(anchor=(0.5, 0.5))
         self.plot.addItem(self.message, ignoreBounds=True)
@@ -58,6 +59,7 @@ class DecayView(QtWidgets.QWidget):
         self.curve.setSymbolBrush(theme.backward)
         self.curve.setSymbolPen(None)
         self.cell.setPen(theme.pen(GREEN, 2.0))
+        self.jacobian.setPen(theme.pen(theme.forward, 1.6, style=QtCore.Qt.PenStyle.DotLine))
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.message.setFont(theme.font(1.0))
         self.message.setColor(theme.muted)
@@ -89,6 +91,11 @@ class DecayView(QtWidgets.QWidget):
             entries.append(("bound (σ_max·γ)^k", th.foreground, "dash"))
         else:
             self.ref.setData([], [])
+        if f.jacobian is not None and len(f.jacobian) == len(f.k):
+            self.jacobian.setData(f.k, self._positive(f.jacobian), connect="finite")
+            entries.append(("‖∏∂h/∂h‖", th.forward, "dot"))
+        else:
+            self.jacobian.setData([], [])
         if f.cell is not None:
             self.cell.setData(f.k, self._positive(f.cell), connect="finite")
             entries.append(("via cell state c", GREEN, "line"))
@@ -118,7 +125,7 @@ class DecayView(QtWidgets.QWidget):
 
     def show_message(self, text: str) -> None:
         self.frame = None
-        for it in [self.curve, self.ref, self.cell, *self.history_items]:
+        for it in [self.curve, self.ref, self.cell, self.jacobian, *self.history_items]:
             it.setData([], [])
         style_plot(self.plot, self.theme, title="")
         self.message.setText(text)

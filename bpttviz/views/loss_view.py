@@ -110,8 +110,9 @@ class LossView(QtWidgets.QWidget):
         self.norm.setData(f.norm_x, pos, connect="finite")
         ticks = np.concatenate([pos, [f.clip_threshold] if f.clip_threshold else []])
         set_ticks(self.norm_plot.getAxis("left"), decade_ticks(ticks, 3))
-        if n_clip:
-            self.clips.setData(f.clip_x, np.log10(np.maximum(f.clip_y, 1e-300)))
+        ok = np.isfinite(f.clip_y) & (f.clip_y > 0)
+        if np.any(ok):
+            self.clips.setData(f.clip_x[ok], np.log10(f.clip_y[ok]))
         else:
             self.clips.setData([], [])
         if f.clip_threshold is not None:

@@ -1,0 +1,54 @@
+"""Fixtures for the app tests: a main window on a small, fast session, settings in a temp dir.
+
+QT_QPA_PLATFORM=offscreen is set by tests/conftest.py before Qt is imported. Keyboard shortcuts
+only fire on an active window, so ``make_window`` shows and activates it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6 import QtCore
+
+import bpttviz  # noqa: F401  (one BLAS thread before numpy loads)
+from engine.config import Config
+from engine.session import Session
+
+SMALL = dict(task="chars", corpus="names", model="rnn", hidden_size=12, seq_len=6, batch_size=2,
+             optimizer="adagrad", lr=0.1, clip="value", clip_threshold=5.0, init="small", reduction="sum",
+             eval_every=20, sample_every=20, sample_length=40)
+
+
+def small_session(**changes) -> Session:
+    return Session(Config.from_dict({**SMALL, **changes}, "test"))
+
+
+@pytest.fixture
+def settings_path(tmp_path):
+    return str(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, settings_path):
+    """``make_window(session=None, preset=None, size=(1280, 800))`` -> a shown, active window."""
+    from bpttviz.app import build_window
+
+    made = []
+
+    def make(session: Session | None = None, preset: str | None = None, size=(1280, 800), show: bool = True):
+        settings = QtCore.QSettings(settings_path, QtCore.QSettings.Format.IniFormat)
+        if session is None and preset is None:
+            session = small_session()
+        win = build_window(session, preset=preset or "min-char-rnn", settings=settings, size=size)
+        qtbot.addWidget(win)
+        made.append(win)
+        if show:
+            with qtbot.waitActive(win):
+                win.show()
+                win.activateWindow()
+            win.graph.setFocus()
+        return win
+
+    yield make
+    for win in made:
+        win.controller.stop()
+        for box in win.dialogs:
+            box.close()
