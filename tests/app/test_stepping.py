@@ -136,7 +136,6 @@ def test_transport_buttons_do_what_the_keys_do(qtbot, make_window):
 
 def test_graph_highlights_the_current_step_and_the_moving_delta(qtbot, make_window):
     win = make_window()
-    c = win.controller
     for _ in range(9):  # ... backward t=4
         press(qtbot, win, Key.Key_Right)
     f = win.graph.frame
