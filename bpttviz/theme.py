@@ -236,6 +236,33 @@ def nice_ceil(v: float) -> float:
     return float(10 ** (e + 1))
 
 
+def fit_range(plot: pg.PlotItem, axis: str, values, *, log: bool = False, pad: float = 0.08,
+              include: tuple[float, ...] = ()) -> None:
+    """Set an axis range to the data explicitly, with hysteresis: the range grows at once but
+    shrinks only when the data use less than half of it. pyqtgraph's auto-range is computed
+    while painting and then changes the view, which costs a second repaint and a new axis every
+    frame; this costs neither while the data stay inside the range."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = np.concatenate([v, np.asarray(include, dtype=float)])
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if v.size == 0:
+        return
+    if log:
+        v = np.log10(v)
+    lo, hi = float(v.min()), float(v.max())
+    span = max(hi - lo, 1e-9 if not log else 0.3, abs(hi) * 1e-6)
+    want = (lo - pad * span, hi + pad * span)
+    vb = plot.getViewBox()
+    cur = vb.viewRange()[0 if axis == "x" else 1]
+    inside = cur[0] <= want[0] and want[1] <= cur[1]
+    if inside and (want[1] - want[0]) >= 0.5 * (cur[1] - cur[0]):
+        return
+    if axis == "x":
+        plot.setXRange(*want, padding=0)
+    else:
+        plot.setYRange(*want, padding=0)
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Render every axis of a plot (a ColorBarItem too) through a pixmap cache."""
     for name in ("left", "bottom", "right", "top"):

@@ -47,9 +47,9 @@ class GraphFrame:
     region_dashed: bool = False
     column: float | None = None  # x of the current step's column
     bottom_ticks: list[tuple[float, str]] = field(default_factory=list)
-    top_ticks: list[tuple[float, str]] = field(default_factory=list)
     left_ticks: list[tuple[float, str]] = field(default_factory=list)
     node_labels: list[tuple[int, str]] = field(default_factory=list)  # text drawn on node i
+    texts: list[tuple[float, float, str]] = field(default_factory=list)  # text at data positions
     caption: str = ""
     legend: str = ""
     tip: Callable[[int], str] = lambda i: ""
@@ -208,8 +208,10 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
     step = 1 if T <= 30 else int(np.ceil(T / 25))
     bottom = [(float(t), f"{t}") for t in range(0, T, step)]
     node_labels = [(X + t, td.x_labels[t]) for t in range(T) if td.x_labels[t]]
-    top = [(float(t), td.y_labels[t]) for t in range(0, T, step) if td.y_labels[t]]
+    texts = [(float(t), 3.5, td.y_labels[t]) for t in range(T) if td.y_labels[t]]  # the targets
     left = [(0.0, "input x"), (1.0, "state h"), (2.0, "output y"), (3.0, "loss L")]
+    if texts:
+        left.append((3.5, "target"))
 
     def tip(i: int) -> str:
         return _recurrent_tip(td, cursor, i)
@@ -218,8 +220,8 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
         key=("rnn", td.kind, T, tuple(out)), pos=pos, node_value=value, node_size=size, edges=edges_a,
         edge_state=state, edge_width=width, highlight=hl, pulses=pulses, region=region,
         region_label=region_label, region_dashed=dashed, column=column, bottom_ticks=bottom,
-        top_ticks=top, left_ticks=left, node_labels=node_labels, caption=caption, legend=legend, tip=tip,
-        x_range=(-1.6, T - 0.4), y_range=(-0.55, 3.55))
+        left_ticks=left, node_labels=node_labels, texts=texts, caption=caption, legend=legend, tip=tip,
+        x_range=(-1.6, T - 0.4), y_range=(-0.55, 3.8))
 
 
 def _recurrent_caption(td: RecurrentTrace, rec) -> str:

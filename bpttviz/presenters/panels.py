@@ -115,7 +115,7 @@ def _mlp_deltas(td: MLPTrace, cursor: int) -> DeltasFrame:
     current = float(rec.index - 1) if isinstance(rec, (LayerBackward, LayerForward)) else None
     ticks = [(float(l - 1), f"z{sub(l)}") for l in range(1, L + 1)]
     return DeltasFrame(image=np.ascontiguousarray(img, dtype=np.float32), level=max(level, 1e-12),
-                       title="dL/dz per layer, summed over the batch (= dL/db)", x_label="layer",
+                       title="dL/dz per layer, Σ over batch (= dL/db)", x_label="layer",
                        y_label="unit", columns=np.arange(L, dtype=float), norms={"‖dL/dz‖": norms},
                        current=current, column_ticks=ticks)
 
@@ -148,24 +148,20 @@ def weights_frame(session: Session, name: str, trace=None, cursor: int | None = 
         grad = gradients_so_far(trace, cursor, name)
         rec = trace[cursor]
         if isinstance(rec, BackwardStep):
-            title = f"gradient so far (backward, t = {rec.t}…{_last_t(trace)})"
+            title = f"gradient so far (t ≥ {rec.t})"
         elif isinstance(rec, LayerBackward):
-            title = f"gradient (backward reached layer {rec.index})"
+            title = f"gradient so far (layers ≥ {rec.index})"
         elif grad is None:
-            title = "gradient (not computed yet)"
+            title = "gradient: not yet"
         else:
-            title = "gradient of this iteration"
+            title = "gradient (this iteration)"
     elif session.last_update is not None:
         grad = np.asarray(session.last_update.grads[name])
-        title = "gradient of the last update (before clipping)"
+        title = "gradient (last update)"
     v = _as_image(p)
     g = _as_image(grad) if grad is not None else None
     return WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(g),
                         grad_title=title, shape=p.shape)
-
-
-def _last_t(trace) -> int:
-    return max((r.t for r in trace if isinstance(r, ForwardStep)), default=0)
 
 
 def _level(a: Array | None) -> float:

@@ -40,10 +40,23 @@ def norm(a: Array | None) -> float:
     return float(np.sqrt(np.sum(np.square(a)))) if a is not None else float("nan")
 
 
+_LABELS: dict[tuple[int, int], str] = {}
+
+
 def token_label(vocab, token: int, width: int = 4) -> str:
-    """A short printable label for a token id: characters made visible, words shortened."""
+    """A short printable label for a token id: characters made visible, words shortened (cached)."""
     if vocab is None:
         return str(int(token))
+    key = (id(vocab), int(token))
+    label = _LABELS.get(key)
+    if label is None:
+        if len(_LABELS) > 50_000:
+            _LABELS.clear()
+        label = _LABELS[key] = _token_label(vocab, int(token), width)
+    return label
+
+
+def _token_label(vocab, token: int, width: int) -> str:
     if hasattr(vocab, "chars"):
         ch = vocab.decode([int(token)])
         return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(ch, ch)

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.decay import DecayFrame
-from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import GREEN, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
 
 HISTORY = 12
 
@@ -27,6 +27,7 @@ class DecayView(QtWidgets.QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLogMode(y=True)
+        self.plot.disableAutoRange()
         self.plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
         self.history_items = [pg.PlotDataItem() for _ in range(HISTORY)]
         for it in self.history_items:
@@ -35,14 +36,18 @@ class DecayView(QtWidgets.QWidget):
         self.cell = self.plot.plot([], [])
         self.jacobian = self.plot.plot([], [])
         self.curve = self.plot.plot([], [])
-        self.message = pg.TextItem(anchor=(0.5, 0.5))
-        self.plot.addItem(self.message, ignoreBounds=True)
         self.note = QtWidgets.QLabel(" ")
         self.note.setWordWrap(True)
+        self.message = QtWidgets.QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.pages = QtWidgets.QStackedWidget()
+        self.pages.addWidget(self.plotw)
+        self.pages.addWidget(self.message)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
-        lay.addWidget(self.plotw, 1)
+        lay.addWidget(self.pages, 1)
         lay.addWidget(self.note)
         self.frame: DecayFrame | None = None
         self.apply_theme(theme)
@@ -61,8 +66,8 @@ class DecayView(QtWidgets.QWidget):
         self.cell.setPen(theme.pen(GREEN, 2.0))
         self.jacobian.setPen(theme.pen(theme.forward, 1.6, style=QtCore.Qt.PenStyle.DotLine))
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
-        self.message.setFont(theme.font(1.0))
-        self.message.setColor(theme.muted)
+        self.message.setFont(theme.font(1.05))
+        self.message.setStyleSheet(f"color: {theme.muted}; background: {theme.background};")
         self.note.setFont(theme.font(0.85))
         self.note.setFixedHeight(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
         self.note.setStyleSheet(f"color: {theme.muted};")
@@ -82,23 +87,23 @@ class DecayView(QtWidgets.QWidget):
     def show_frame(self, f: DecayFrame) -> None:
         self.frame = f
         th = self.theme
-        self.message.setText("")
+        self.pages.setCurrentWidget(self.plotw)
         curve = self._positive(f.curve)
         self.curve.setData(f.k, curve, connect="finite")
-        entries = [("now", th.backward, "line")]
+        entries = [("this iteration", th.backward, "line")]
         if f.reference is not None:
             self.ref.setData(f.k, self._positive(f.reference), connect="finite")
-            entries.append(("bound (σ_max·γ)^k", th.foreground, "dash"))
+            entries.append(("bound", th.foreground, "dash"))
         else:
             self.ref.setData([], [])
         if f.jacobian is not None and len(f.jacobian) == len(f.k):
             self.jacobian.setData(f.k, self._positive(f.jacobian), connect="finite")
-            entries.append(("‖∏∂h/∂h‖", th.forward, "dot"))
+            entries.append(("Jacobians", th.forward, "dot"))
         else:
             self.jacobian.setData([], [])
         if f.cell is not None:
             self.cell.setData(f.k, self._positive(f.cell), connect="finite")
-            entries.append(("via cell state c", GREEN, "line"))
+            entries.append(("via c", GREEN, "line"))
         else:
             self.cell.setData([], [])
         hist = f.history[-HISTORY:]
@@ -117,10 +122,11 @@ class DecayView(QtWidgets.QWidget):
                               + ([self._positive(f.cell)] if f.cell is not None else []))
         vals = vals[np.isfinite(vals)]
         if vals.size:
-            lo, hi = np.log10(vals.min()), np.log10(vals.max())
-            self.plot.setYRange(lo - 0.3, max(hi + 0.8, lo + 1.0), padding=0)
+            fit_range(self.plot, "y", vals, log=True, pad=0.1)
             set_ticks(self.plot.getAxis("left"), decade_ticks(vals))
-            self.plot.setXRange(0, max(1.0, float(f.k[-1]) if f.k.size else 1.0), padding=0.02)
+            x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0)
+            if self.plot.getViewBox().viewRange()[0][1] < x1 or self.plot.getViewBox().viewRange()[0][1] > x1 + 1:
+                self.plot.setXRange(0, x1, padding=0.02)
         self.note.setText(f.note + (f";  {f.reference_label}" if f.reference is not None else ""))
 
     def show_message(self, text: str) -> None:
@@ -129,5 +135,5 @@ class DecayView(QtWidgets.QWidget):
             it.setData([], [])
         style_plot(self.plot, self.theme, title="")
         self.message.setText(text)
-        self.message.setPos(0.5, 0)
+        self.pages.setCurrentWidget(self.message)
         self.note.setText("")

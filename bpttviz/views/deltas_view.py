@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
-from ..theme import GREEN, Theme, decade_ticks, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import GREEN, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
 from .heatmap import Heatmap
 
 
@@ -34,6 +34,7 @@ class DeltasView(QtWidgets.QWidget):
         self.norms_plot.setMenuEnabled(False)
         self.norms_plot.setMouseEnabled(x=False, y=False)
         self.norms_plot.setLogMode(y=True)
+        self.norms_plot.disableAutoRange()
         # keep the columns of both plots aligned: same left-axis width, and a blank where the
         # heatmap has its colour bar
         self.spacer = pg.GraphicsWidget()
@@ -97,9 +98,7 @@ class DeltasView(QtWidgets.QWidget):
             c, kind = self._style(i)
             style = {"dash": QtCore.Qt.PenStyle.DashLine, "dot": QtCore.Qt.PenStyle.DotLine}.get(kind)
             width = 2.5 if i == 0 else 1.8
-            item = self.norms_plot.plot([], [], pen=th.pen(c, width, style=style),
-                                        symbol="o" if i == 0 else None, symbolSize=6, symbolBrush=c,
-                                        symbolPen=None, connect="finite")
+            item = self.norms_plot.plot([], [], pen=th.pen(c, width, style=style), connect="finite")
             self.curves[name] = item
         return self.curves[name]
 
@@ -117,7 +116,9 @@ class DeltasView(QtWidgets.QWidget):
             set_ticks(self.norms_plot.getAxis("bottom"), None)
         set_axis_label(self.norms_plot, "bottom", f.x_label, self.theme)
         x0, x1 = float(f.columns[0]) - 0.5, float(f.columns[-1]) + 0.5
-        self.norms_plot.setXRange(x0, x1, padding=0)
+        if self.norms_plot.getViewBox().viewRange()[0] != [x0, x1]:
+            self.norms_plot.setXRange(x0, x1, padding=0)
+        fit_range(self.norms_plot, "y", np.concatenate(list(f.norms.values())), log=True)
         self.spacer.setFixedWidth(self.heat.bar.width() + 2)
         set_ticks(self.norms_plot.getAxis("left"), decade_ticks(np.concatenate(list(f.norms.values()))))
         entries = [(name, *self._style(i)) for i, name in enumerate(f.norms)]

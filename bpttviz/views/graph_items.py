@@ -21,15 +21,15 @@ class EdgesItem(pg.GraphicsObject):
         self._key = None
 
     def set_edges(self, p0: np.ndarray, p1: np.ndarray, pens: list[QtGui.QPen]) -> None:
-        key = (p0.tobytes(), p1.tobytes(), tuple((p.color().rgba(), round(p.widthF(), 1), int(p.style().value))
-                                                 for p in pens))
+        """``pens`` should be shared objects (one per look): edges are grouped by pen identity."""
+        key = (p0.tobytes(), p1.tobytes(), tuple(map(id, pens)))
         if key == self._key:
             return
         self._key = key
-        groups: dict[tuple, tuple[QtGui.QPen, list[QtCore.QLineF]]] = {}
-        for (x0, y0), (x1, y1), pen in zip(p0, p1, pens):
-            k = (pen.color().rgba(), round(pen.widthF(), 1), int(pen.style().value))
-            groups.setdefault(k, (pen, []))[1].append(QtCore.QLineF(x0, y0, x1, y1))
+        self._pens = pens  # keep them alive while their ids are in the key
+        groups: dict[int, tuple[QtGui.QPen, list[QtCore.QLineF]]] = {}
+        for (x0, y0), (x1, y1), pen in zip(p0.tolist(), p1.tolist(), pens):
+            groups.setdefault(id(pen), (pen, []))[1].append(QtCore.QLineF(x0, y0, x1, y1))
         # thin and idle edges first, so the wide backward ones sit on top
         self._lines = sorted(groups.values(), key=lambda g: g[0].widthF())
         if len(p0):
@@ -66,6 +66,7 @@ class NodesItem(pg.GraphicsObject):
         self.symbols: list[str] = []
         self.ids = np.zeros(0, dtype=int)
         self.labels: dict[int, str] = {}
+        self.texts: list[tuple[float, float, str]] = []
         self.rings: list[int] = []
         self.ring_pen = QtGui.QPen(QtGui.QColor("#E69F00"), 3)
         self.label_font = QtGui.QFont()
@@ -78,12 +79,14 @@ class NodesItem(pg.GraphicsObject):
 
     def set_nodes(self, pos: np.ndarray, sizes: np.ndarray, brushes: list[QtGui.QBrush], pens: list[QtGui.QPen],
                   symbols: list[str], ids: np.ndarray, labels: dict[int, str] | None = None,
-                  rings: list[int] | None = None) -> None:
+                  rings: list[int] | None = None, texts: list[tuple[float, float, str]] | None = None) -> None:
         """Positions ``(N, 2)``, pixel sizes ``(N,)``, one brush/pen/symbol each; ``ids`` are the
         frame's node indices; ``labels`` text drawn on the node at that position in the arrays;
-        ``rings``: positions in the arrays to circle in the highlight colour."""
+        ``rings``: positions in the arrays to circle in the highlight colour; ``texts``: (x, y, text)
+        drawn centred at data positions (cheaper than a TextItem or axis ticks each)."""
         key = (pos.tobytes(), sizes.tobytes(), tuple(id(b) for b in brushes), tuple(id(p) for p in pens),
-               tuple(symbols), tuple(sorted((labels or {}).items())), tuple(rings or ()), self.ring_pen.widthF())
+               tuple(symbols), tuple(sorted((labels or {}).items())), tuple(rings or ()), self.ring_pen.widthF(),
+               tuple(texts or ()))
         if key == self._key:
             return
         self._key = key
@@ -91,6 +94,7 @@ class NodesItem(pg.GraphicsObject):
         self.ids = ids
         self.labels = labels or {}
         self.rings = list(rings or ())
+        self.texts = list(texts or ())
         if len(pos):
             lo, hi = pos.min(0), pos.max(0)
             m = self.MARGIN
@@ -106,7 +110,7 @@ class NodesItem(pg.GraphicsObject):
         return self._rect
 
     def _device_points(self, p: QtGui.QPainter) -> list[QtCore.QPointF]:
-        tr = p.transform()
+        tr = self._tr = p.transform()
         return [tr.map(QtCore.QPointF(float(x), float(y))) for x, y in self.points]
 
     def _sprite(self, sym: str, size: float, brush: QtGui.QBrush, pen: QtGui.QPen) -> QtGui.QPixmap:
@@ -158,14 +162,19 @@ class NodesItem(pg.GraphicsObject):
             p.setPen(self.hover_pen)
             r = self.sizes[self.hovered] / 2 + 3
             p.drawEllipse(pts[self.hovered], r, r)
-        if self.labels:
+        flags = QtCore.Qt.AlignmentFlag.AlignCenter
+        if self.labels or self.texts:
             p.setFont(self.label_font)
             p.setPen(self.label_pen)
-            flags = QtCore.Qt.AlignmentFlag.AlignCenter
-            for i, text in self.labels.items():
-                s = max(self.sizes[i], 12.0)
-                c = pts[i]
-                p.drawText(QtCore.QRectF(c.x() - s, c.y() - s / 2, 2 * s, s), flags, text)
+            h = QtGui.QFontMetricsF(self.label_font).height()
+        for i, text in self.labels.items():
+            s = max(self.sizes[i], 12.0)
+            c = pts[i]
+            p.drawText(QtCore.QRectF(c.x() - s, c.y() - s / 2, 2 * s, s), flags, text)
+        tr = self._tr
+        for x, y, text in self.texts:
+            c = tr.map(QtCore.QPointF(x, y))
+            p.drawText(QtCore.QRectF(c.x() - 2 * h, c.y() - h / 2, 4 * h, h), flags, text)
         p.restore()
 
     # ------------------------------------------------------------------ hover

@@ -18,7 +18,7 @@ from ..theme import Theme, magnitude_map, set_ticks, style_plot
 from .graph_items import EdgesItem, NodesItem
 
 PULSE_SECONDS = 0.45
-PULSE_STOP = 0.72  # the moving dot rests this far along its edge, like an arrowhead
+PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead
 
 
 class GraphView(QtWidgets.QWidget):
@@ -55,10 +55,8 @@ class GraphView(QtWidgets.QWidget):
         pi.hideButtons()
         pi.setMenuEnabled(False)
         pi.setMouseEnabled(x=False, y=False)
-        pi.showAxis("top")
-        for side in ("left", "top", "bottom"):
+        for side in ("left", "bottom"):
             pi.getAxis(side).setStyle(tickLength=0)
-        pi.getAxis("top").setLabel("target")
         pi.getAxis("bottom").setLabel("timestep t")
         vb = pi.getViewBox()
         vb.setDefaultPadding(0.0)
@@ -70,7 +68,7 @@ class GraphView(QtWidgets.QWidget):
         self.region = QtWidgets.QGraphicsRectItem()
         self.region.setZValue(-15)
         self.region.hide()
-        self.region_text = pg.TextItem(anchor=(0, 1))
+        self.region_text = pg.TextItem(anchor=(0, 0))  # hangs down from the region's top-left corner
         self.region_text.setZValue(30)
         self.edges = EdgesItem()
         self.edges.setZValue(-10)
@@ -142,11 +140,9 @@ class GraphView(QtWidgets.QWidget):
             mlp = f.key[0] == "mlp"
             set_ticks(self.pi.getAxis("left"), f.left_ticks)
             self.pi.showAxis("left", not mlp)
-            self.pi.showAxis("top", not mlp)
             self.pi.getAxis("bottom").setLabel("layer" if mlp else "timestep t")
             style_plot(self.pi, th)
         set_ticks(self.pi.getAxis("bottom"), f.bottom_ticks)
-        set_ticks(self.pi.getAxis("top"), f.top_ticks)
         self.caption.setText(f.caption or " ")
         self.legend.setText(f.legend)
         self._draw()
@@ -165,7 +161,7 @@ class GraphView(QtWidgets.QWidget):
         dst = f.pos[[b for _, b, _ in f.pulses]]
         pts = src + (dst - src) * s
         colours = [self.theme.backward if k == "backward" else self.theme.forward for _, _, k in f.pulses]
-        size = max(8.0, 0.45 * self._node_px())
+        size = max(9.0, 0.6 * self._node_px())
         self.pulses.setData(pos=pts, size=size, brush=[pg.mkBrush(c) for c in colours],
                             pen=pg.mkPen(self.theme.background, width=2), symbol="o")
         return prog < 1.0
@@ -236,7 +232,8 @@ class GraphView(QtWidgets.QWidget):
         labels = {where[i]: text for i, text in f.node_labels if i in where} if npx >= 12 else {}
         rings = [where[i] for i in f.highlight if i in where]
         self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, [brushes[i] for i in idx],
-                             [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings)
+                             [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings,
+                             f.texts if npx >= 10 else [])
         # edges
         E = len(f.edges)
         if E:

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import LossFrame
-from ..theme import GREEN, Theme, decade_ticks, nice_ceil, set_axis_label, set_ticks, style_plot
+from ..theme import GREEN, Theme, decade_ticks, fit_range, nice_ceil, set_axis_label, set_ticks, style_plot
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
@@ -16,7 +16,7 @@ def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
     p.hideButtons()
     p.setMenuEnabled(False)
     p.setMouseEnabled(x=False, y=False)
-    p.enableAutoRange()
+    p.disableAutoRange()  # ranges are set from the data (fit_range): no second repaint per update
     return p
 
 
@@ -92,8 +92,14 @@ class LossView(QtWidgets.QWidget):
         style_plot(self.metric_plot, th, title=f.metric_name)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
-        x_end = nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0
-        self.loss_plot.setXRange(0, max(10.0, x_end), padding=0.02)
+        x_end = max(10.0, nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0)
+        if self.loss_plot.getViewBox().viewRange()[0][1] != x_end * 1.02:
+            self.loss_plot.setXRange(0, x_end, padding=0.02)
+        recent = f.loss[len(f.loss) // 5:] if len(f.loss) > 20 else f.loss  # the first spike may leave
+        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth]))
+        fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
+        fit_range(self.norm_plot, "y", f.norm, log=True,
+                  include=(f.clip_threshold,) if f.clip_threshold else ())
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
         self.metric_curve.setData(f.val_x, f.val, connect="finite")

@@ -51,6 +51,8 @@ class TaskView(QtWidgets.QStackedWidget):
         self.s_input = self.sp.plot([], [], name="input")
         self.s_target = self.sp.plot([], [], name="target")
         self.s_pred = self.sp.plot([], [], name="prediction")
+        self.s_marks = pg.ScatterPlotItem(size=12, symbol="t1")
+        self.sp.addItem(self.s_marks)
         self.seq_text = QtWidgets.QLabel()
         self.seq_text.setWordWrap(True)
         seq_page = QtWidgets.QWidget()
@@ -131,6 +133,7 @@ class TaskView(QtWidgets.QStackedWidget):
         style_plot(self.bp, self.theme, title=title or "decision boundary (colour: predicted class)")
 
     def _show_series(self, view, samples, title) -> None:
+        self.s_marks.setData([], [])
         t = np.arange(len(view["target"]), dtype=float)
         self.s_input.setData(t, view["input"])
         self.s_target.setData(t, view["target"])
@@ -146,10 +149,16 @@ class TaskView(QtWidgets.QStackedWidget):
         out = np.asarray(view["outputs"], dtype=float)
         t = np.arange(x.shape[0], dtype=float)
         self.s_input.setData(t, x[:, 0] if x.ndim > 1 else x)
+        if x.ndim > 1 and x.shape[1] == 2 and set(np.unique(x[:, 1])) <= {0.0, 1.0}:  # adding: marked values
+            m = x[:, 1] > 0
+            self.s_marks.setData(t[m], x[m, 0], brush=pg.mkBrush(self.theme.backward), pen=None)
+        else:
+            self.s_marks.setData([], [])
         if out.ndim == 1 and tg.ndim <= 1 and np.issubdtype(tg.dtype, np.floating):  # adding: one number
             self.s_target.setData([], [])
             self.s_pred.setData([], [])
-            txt = f"target {float(np.ravel(tg)[0]):.3f}   prediction {float(out[0]):.3f}"
+            txt = (f"sum of the two marked values: target {float(np.ravel(tg)[0]):.3f}, "
+                   f"prediction {float(out[0]):.3f}")
         elif out.ndim == 1:  # many-to-one classification (parity): class scores
             self.s_target.setData([], [])
             self.s_pred.setData([], [])

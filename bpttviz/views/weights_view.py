@@ -8,7 +8,20 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..presenters.panels import WeightsFrame
-from ..theme import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, Theme, legend_html, set_axis_label, style_plot
+from ..theme import (
+    BLUE,
+    GREEN,
+    ORANGE,
+    PURPLE,
+    SKY,
+    VERMILLION,
+    Theme,
+    fit_range,
+    legend_html,
+    nice_ceil,
+    set_axis_label,
+    style_plot,
+)
 from .heatmap import Heatmap
 
 LINE_COLOURS = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY]
@@ -38,6 +51,7 @@ class WeightsView(QtWidgets.QWidget):
         self.spec.setMenuEnabled(False)
         self.spec.setMouseEnabled(x=False, y=False)
         self.spec.showGrid(x=False, y=True, alpha=theme.grid_alpha)
+        self.spec.disableAutoRange()
         self.unit = pg.InfiniteLine(angle=0, pos=1.0, movable=False,
                                     pen=theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DashLine))
         self.spec.addItem(self.unit)
@@ -111,3 +125,8 @@ class WeightsView(QtWidgets.QWidget):
             self.curves[name].setData(x, y)
             entries.append((name.split(" ")[0], c, "dash" if dashed else "line"))
         style_plot(self.spec, self.theme, title=legend_html(entries, self.theme))
+        if len(x):
+            end = max(10.0, nice_ceil(float(x[-1]) + 1))
+            if self.spec.getViewBox().viewRange()[0][1] != end:
+                self.spec.setXRange(0, end, padding=0)
+            fit_range(self.spec, "y", np.concatenate(list(series.values())), include=(0.0, 1.0))
