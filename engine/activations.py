@@ -8,8 +8,8 @@ wrong variable, the mistake USERS.md item 5 describes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

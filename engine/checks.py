@@ -7,7 +7,8 @@ allowed, so nobody meets a NumPy broadcasting error from deep inside a backward 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -17,8 +17,8 @@ Clipping (Pascanu et al. 2013 for the global norm):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 

@@ -7,7 +7,7 @@ same records, because they are immutable and nothing is recomputed.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .records import GradientStep, LossStep, Step
 
