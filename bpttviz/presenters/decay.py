@@ -60,10 +60,9 @@ def decay_frame(session: Session, history: list[Array]) -> DecayFrame | str:
     label = ""
     if ref is not None:
         sigma = float(jac.reference[1]) / activation_gamma(session) if len(jac.reference) > 1 else float("nan")
-        label = f"bound (σ_max·γ)^k: σ_max={sigma:.3g}, γ={activation_gamma(session):g}"
+        label = f"σ_max={sigma:.3g}, γ={activation_gamma(session):g}"
     note = ""
     if curve.size > 1 and curve[0] > 0:
-        note = (f"iteration {session.iteration}: {curve[-1] / curve[0]:.2e} of the last step's error "
-                f"reaches {curve.size - 1} steps back")
+        note = f"{curve[-1] / curve[0]:.1e} of the last step's error reaches {curve.size - 1} steps back"
     return DecayFrame(k=k, curve=curve, reference=ref, reference_label=label, cell=cell,
                       jacobian=scale * jac.norms, history=list(history), iteration=session.iteration, note=note)

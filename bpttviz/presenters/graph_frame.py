@@ -243,13 +243,15 @@ def _recurrent_caption(td: RecurrentTrace, rec) -> str:
                 f"dL/dyₜ = {'p − onehot(target)' if rec.loss == 'cross_entropy' else 'y − target'}")
     if isinstance(rec, BackwardStep):
         t = rec.t
-        parts = []
+        parts, names = [], []
         if td.has_output[t]:
-            parts.append(f"dy{sub(t)} W_hyᵀ (from y{sub(t)})")
+            parts.append(f"dy{sub(t)} W_hyᵀ")
+            names.append("from the output")
         if t < td.T - 1:
-            parts.append(f"(dL/dh{sub(t + 1)}) ∂h{sub(t + 1)}/∂h{sub(t)} (from the future)")
-        rhs = " + ".join(parts) or "0"
-        return f"Backward, step t={t}:  dL/dh{sub(t)} = {rhs}"
+            parts.append(f"dL/dh{sub(t + 1)} · ∂h{sub(t + 1)}/∂h{sub(t)}")
+            names.append("from the future")
+        rhs = "  +  ".join(parts) or "0"
+        return f"Backward, step t={t}:  dL/dh{sub(t)} = {rhs}   ({' + '.join(names) or 'no loss reaches it'})"
     if isinstance(rec, GradientStep):
         return ("Gradients complete: each parameter's gradient is the sum of its per-step contributions "
                 f"(loss {rec.loss:.4g})")

@@ -75,7 +75,7 @@ def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasF
     full = {"dh": td.dh, "dpre": td.dpre, "dc": td.dc}[quantity]
     on = td.revealed_backward(cursor)
     shown = np.where(on[:, None], full, np.nan)
-    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1e-12
+    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1.0
     rec = td.trace[cursor] if 0 <= cursor < len(td.trace) else None
     current = float(rec.t) if isinstance(rec, (BackwardStep, ForwardStep)) else None
     norms = {
@@ -110,7 +110,7 @@ def _mlp_deltas(td: MLPTrace, cursor: int) -> DeltasFrame:
         if td.bwd_at[l] <= cursor:
             img[: col.size, l - 1] = col
             norms[l - 1] = float(np.sqrt(np.sum(np.square(td.dz[l]))))
-    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1e-12
+    level = float(np.nanmax(np.abs(full))) if np.any(np.isfinite(full)) else 1.0
     rec = td.trace[cursor] if 0 <= cursor < len(td.trace) else None
     current = float(rec.index - 1) if isinstance(rec, (LayerBackward, LayerForward)) else None
     ticks = [(float(l - 1), f"z{sub(l)}") for l in range(1, L + 1)]

@@ -127,7 +127,7 @@ class DecayView(QtWidgets.QWidget):
             x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0)
             if self.plot.getViewBox().viewRange()[0][1] < x1 or self.plot.getViewBox().viewRange()[0][1] > x1 + 1:
                 self.plot.setXRange(0, x1, padding=0.02)
-        self.note.setText(f.note + (f";  {f.reference_label}" if f.reference is not None else ""))
+        self.note.setText(f.note + (f"  ·  bound with {f.reference_label}" if f.reference is not None else ""))
 
     def show_message(self, text: str) -> None:
         self.frame = None

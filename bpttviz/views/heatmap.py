@@ -69,8 +69,8 @@ class Heatmap:
             self.plot.setXRange(x0, x0 + cols, padding=0)
             self.plot.setYRange(y0, y0 + rows, padding=0)
             if self.auto_ticks:
-                set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 4) if x0 == -0.5 else None)
-                set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 4) if y0 == -0.5 else None)
+                set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 3) if x0 == -0.5 else None)
+                set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 3) if y0 == -0.5 else None)
         if self.bar.levels() != (-level, level):
             self.bar.setLevels((-level, level))
 

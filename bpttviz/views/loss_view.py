@@ -64,6 +64,7 @@ class LossView(QtWidgets.QWidget):
         for p in (self.loss_plot, self.metric_plot, self.norm_plot):
             p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
             style_plot(p, theme)
+            p.getAxis("left").setTickDensity(0.45)  # three short plots: two or three labels each
         set_axis_label(self.norm_plot, "bottom", "iteration", theme)
         raw = QtGui.QColor(theme.forward)
         raw.setAlpha(70)

@@ -1,0 +1,116 @@
+"""The presenters turn traces into view data without Qt: check the numbers they hand over."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, log_scale, mlp_frame, recurrent_frame
+from bpttviz.presenters.panels import deltas_frame, loss_label, weights_frame
+from bpttviz.presenters.trace_data import gradients_so_far, mlp_trace, recurrent_trace, skeleton
+from engine.records import BackwardStep, LossStep
+from engine.session import Session
+
+from .conftest import small_session
+
+
+def _trace(session: Session):
+    it = session.iteration
+    tr = session.narrated_step()
+    return tr, recurrent_trace(tr, iteration=it, kind=session.model.kind, activation=session.cfg.activation,
+                               targets=session.last_batch[1], vocab=session.task.vocab,
+                               truncation=session.cfg.truncation)
+
+
+def test_gradients_so_far_add_up_to_the_full_gradient():
+    s = small_session()
+    tr, _ = _trace(s)
+    for name in s.model.params:
+        full = np.asarray(tr.gradients.grads[name])
+        last_backward = max(i for i, r in enumerate(tr) if isinstance(r, BackwardStep))
+        np.testing.assert_allclose(gradients_so_far(tr, last_backward, name), full, rtol=1e-10, atol=1e-12)
+    loss_at = next(i for i, r in enumerate(tr) if isinstance(r, LossStep))
+    assert gradients_so_far(tr, loss_at - 1, "W_hh") is None  # nothing before the loss
+    assert gradients_so_far(tr, loss_at, "W_hh") is None  # the loss step gives only W_hy, b_y
+    np.testing.assert_allclose(gradients_so_far(tr, loss_at, "W_hy"), tr[loss_at].grads["W_hy"])
+
+
+def test_trace_arrays_match_the_records():
+    s = small_session(batch_size=3)
+    tr, td = _trace(s)
+    for r in tr:
+        if isinstance(r, BackwardStep):
+            np.testing.assert_array_equal(td.dh[r.t], r.dh[0])
+            assert np.isclose(td.dh_norm[r.t], np.linalg.norm(r.dh))
+            np.testing.assert_allclose(td.dh_out[r.t] + td.dh_future[r.t], td.dh[r.t])
+    np.testing.assert_allclose(td.per_step_loss.sum(), tr.loss)
+    assert all(len(lab) == 1 for lab in td.x_labels)  # one character per input
+
+
+def test_graph_frame_reveals_in_record_order_and_keeps_its_scales():
+    s = small_session()
+    tr, td = _trace(s)
+    T = td.T
+    first = recurrent_frame(td, 0, "activation")
+    assert np.isfinite(first.node_value[T]) and np.all(np.isnan(first.node_value[T + 1:2 * T]))
+    assert all(st != BACKWARD for st in first.edge_state)
+    t4 = next(i for i, r in enumerate(tr) if isinstance(r, BackwardStep) and r.t == T - 2)
+    f = recurrent_frame(td, t4, "delta")
+    revealed = np.isfinite(f.node_value[T:2 * T])
+    assert revealed.tolist() == [False] * (T - 2) + [True, True]
+    full = recurrent_frame(td, len(tr) - 1, "delta")
+    np.testing.assert_allclose(full.node_value[2 * T - 2:2 * T], f.node_value[2 * T - 2:2 * T])  # same scale
+    assert np.all((full.edge_width >= 0) & (full.edge_width <= 1))
+    assert np.sum(full.edge_state == FORWARD) + np.sum(full.edge_state == BACKWARD) == len(full.edges)
+
+
+def test_truncation_window_in_the_graph_frame():
+    s = small_session(truncation=2)
+    tr, td = _trace(s)
+    i = next(i for i, r in enumerate(tr) if isinstance(r, BackwardStep) and r.t == 1)
+    f = recurrent_frame(td, i, "activation")
+    assert tr[i].window == range(1, 3)
+    x0, x1, _, _ = f.region
+    assert x0 < 1 < x1 and x0 < 2 < x1 and not (x0 < 3 < x1)
+    assert "window k=2" in f.region_label
+    before = recurrent_frame(td, 0, "activation")
+    assert before.region_dashed and "BPTT window k=2" in before.region_label
+
+
+def test_log_scale_maps_decades():
+    v = log_scale(np.array([1.0, 0.1, 1e-4, 1e-9, np.nan]), 1.0, decades=4)
+    np.testing.assert_allclose(v[:4], [1.0, 0.75, 0.0, 0.0])
+    assert np.isnan(v[4])
+
+
+def test_deltas_frame_hides_what_is_not_computed_yet():
+    s = small_session()
+    tr, td = _trace(s)
+    f = deltas_frame(td, 0, "dh")
+    assert np.all(np.isnan(f.image))
+    full = deltas_frame(td, len(tr) - 1, "dpre")
+    assert full.image.shape == (12, 6) and np.all(np.isfinite(full.image))
+    assert full.level == np.nanmax(np.abs(td.dpre))
+
+
+def test_weights_frame_and_labels():
+    s = small_session(reduction="mean")
+    tr, _ = _trace(s)
+    f = weights_frame(s, "W_hh", tr, len(tr) - 1)
+    assert f.value.shape == (12, 12) and f.grad is not None
+    assert loss_label(s) == "cross-entropy loss (mean over batch, sum over time)"
+    mlp = Session.from_preset("xor-mlp")
+    assert loss_label(mlp) == "cross-entropy loss (mean over batch)"
+
+
+def test_mlp_frame_and_skeletons():
+    s = Session.from_preset("xor-mlp")
+    it = s.iteration
+    tr = s.narrated_step()
+    td = mlp_trace(tr, iteration=it, activations=[a.name for a in s.model.activations])
+    f = mlp_frame(td, len(tr) - 1, s.model.params, "delta")
+    assert len(f.pos) == sum(s.model.layer_sizes) + 1
+    assert np.all(np.isfinite(f.node_value[s.model.layer_sizes[0]:]))  # every non-input unit has a delta
+    sk = skeleton(small_session())
+    assert sk.T == 6 and len(sk.trace) == 0
+    g = recurrent_frame(sk, -1, "activation")
+    assert "Press →" in g.caption and np.all(np.isnan(g.node_value[:24]))
