@@ -131,3 +131,28 @@ def test_lstm_offers_the_cell_state_delta(qtbot, make_window):
     np.testing.assert_allclose(img[:, 5], np.asarray(c.record.extras["dc"][0], dtype=np.float32))
     assert "‖dL/dcₜ‖" in win.deltas.curves
     assert win.weights.current_parameter() == "W_h"
+
+
+def test_training_in_the_app_is_deterministic(qtbot, make_window):
+    """Which iterations get narrated depends on timing; the numbers must not."""
+    win = make_window()
+    c = win.controller
+    c.play()
+    qtbot.waitUntil(lambda: c.session.iteration >= 40, timeout=10000)
+    c.pause()
+    n = c.session.iteration
+    headless = small_session()
+    headless.train(n)
+    for name, p in headless.model.params.items():
+        np.testing.assert_array_equal(c.session.model.params[name], p)
+
+
+def test_colour_blind_safe_map(qtbot, make_window):
+    win = make_window()
+    win.controller.step_iteration()
+    before = win.deltas.heat.bar.colorMap().getColors()
+    win.act["colourblind"].trigger()
+    assert win.theme.diverging.startswith("purple-orange")
+    after = win.deltas.heat.bar.colorMap().getColors()
+    assert not np.array_equal(before, after)
+    assert tuple(after[0][:3]) == (0x54, 0x27, 0x88)  # PuOr's purple end for negative values

@@ -172,3 +172,18 @@ def test_hover_tooltip_shows_vector_norm_and_equation(qtbot, make_window):
     k = list(nodes.ids).index(10)
     pt = QtCore.QPointF(*nodes.points[k])
     assert nodes.node_at(pt) == k
+
+
+def test_hovering_a_node_shows_its_tooltip(qtbot, make_window):
+    from PySide6 import QtWidgets
+
+    win = make_window()
+    for _ in range(9):
+        qtbot.keyClick(win.graph, Key.Key_Right)
+    nodes = win.graph.nodes
+    k = list(nodes.ids).index(6 + 4)  # h_4
+    view = win.graph.plot
+    pos = view.mapFromScene(nodes.mapToScene(QtCore.QPointF(*nodes.points[k])))
+    qtbot.mouseMove(view.viewport(), pos)
+    qtbot.waitUntil(lambda: nodes.hovered == k, timeout=2000)
+    assert QtWidgets.QToolTip.text().startswith("h₄ = tanh(")
