@@ -27,6 +27,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from engine.config import Config
@@ -186,18 +187,8 @@ class Controller(QtCore.QObject):
         done = 0
         budget = self.slice_budget()
         try:
-            while done < allowed:
-                if narrate and done == 0:
-                    ok = self._fetch_trace(cursor=None)
-                    self._last_trace_time = start
-                else:
-                    ok = self.session.train_step() is not None
-                done += 1
-                if not ok or self.session.blowup is not None:
-                    self._blew_up()
-                    break
-                if time.perf_counter() - start >= budget:
-                    break
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them
+                done = self._run_slice(allowed, narrate, start, budget)
         except Exception as e:  # noqa: BLE001 - reported, the app stays usable
             self._report(e, "training")
             self.pause()
@@ -209,6 +200,23 @@ class Controller(QtCore.QObject):
                 self._record_spectrum()
             self.state_changed.emit()
         self._last_end = time.perf_counter()
+
+    def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
+        """Iterations until ``allowed`` or the time budget is used; the first one narrated if asked."""
+        done = 0
+        while done < allowed:
+            if narrate and done == 0:
+                ok = self._fetch_trace(cursor=None)
+                self._last_trace_time = start
+            else:
+                ok = self.session.train_step() is not None
+            done += 1
+            if not ok or self.session.blowup is not None:
+                self._blew_up()
+                break
+            if time.perf_counter() - start >= budget:
+                break
+        return done
 
     def slice_budget(self) -> float:
         """Seconds of training in the next slice (see the module docstring)."""
@@ -247,7 +255,8 @@ class Controller(QtCore.QObject):
             self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
             return
         try:
-            fn()
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                fn()
         except Exception as e:  # noqa: BLE001
             self._report(e, what)
             return
@@ -424,7 +433,8 @@ class Controller(QtCore.QObject):
                 b.last_key = key
                 b.last_push = now
                 t0 = time.perf_counter()
-                b.push()
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    b.push()
                 b.seconds += time.perf_counter() - t0
                 b.pushes += 1
                 b.animating = b.animate is not None
