@@ -177,7 +177,7 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> Non
 
 def legend_html(entries: list[tuple[str, str, str]], theme: Theme, title: str = "") -> str:
     """A one-line legend as rich text for a plot title: (label, colour, "line"/"dash"/"dot") each."""
-    marks = {"line": "━━", "dash": "╍╍", "dot": "●", "faint": "──"}
+    marks = {"line": "━━", "dash": "╍╍", "dot": "┈┈", "faint": "──"}
     parts = [f'<span style="color:{c}{"; opacity:0.4" if kind == "faint" else ""}">{marks.get(kind, "━━")}</span>'
              f'&nbsp;{label}' for label, c, kind in entries]
     head = f"{title}&nbsp;&nbsp;" if title else ""
@@ -250,7 +250,7 @@ def fit_range(plot: pg.PlotItem, axis: str, values, *, log: bool = False, pad: f
     if log:
         v = np.log10(v)
     lo, hi = float(v.min()), float(v.max())
-    span = max(hi - lo, 1e-9 if not log else 0.3, abs(hi) * 1e-6)
+    span = max(hi - lo, 0.3 if log else max(1e-9, 0.05 * abs(hi)))  # one point: a readable range
     want = (lo - pad * span, hi + pad * span)
     vb = plot.getViewBox()
     cur = vb.viewRange()[0 if axis == "x" else 1]

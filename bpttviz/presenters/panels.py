@@ -80,8 +80,8 @@ def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasF
     current = float(rec.t) if isinstance(rec, (BackwardStep, ForwardStep)) else None
     norms = {
         "‖dL/dhₜ‖": np.where(on, td.dh_norm, np.nan),
-        "from yₜ (dyₜ W_hyᵀ)": np.where(on, td.dh_out_norm, np.nan),
-        "from the future": np.where(on, td.dh_future_norm, np.nan),
+        "from yₜ": np.where(on, td.dh_out_norm, np.nan),
+        "from hₜ₊₁ (the future)": np.where(on, td.dh_future_norm, np.nan),
     }
     if td.dc is not None:
         norms["‖dL/dcₜ‖"] = np.where(on, td.dc_norm, np.nan)

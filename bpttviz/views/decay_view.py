@@ -119,7 +119,8 @@ class DecayView(QtWidgets.QWidget):
                 it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
         # the y range follows the curves (a growing bound may leave the top of the plot)
         vals = np.concatenate([curve] + [self._positive(h) for h in hist]
-                              + ([self._positive(f.cell)] if f.cell is not None else []))
+                              + ([self._positive(f.cell)] if f.cell is not None else [])
+                              + ([self._positive(f.jacobian)] if f.jacobian is not None else []))
         vals = vals[np.isfinite(vals)]
         if vals.size:
             fit_range(self.plot, "y", vals, log=True, pad=0.1)
