@@ -15,7 +15,7 @@ buffers for every iteration. Field names, not positions, are the interface.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -39,7 +39,35 @@ def frozen_dict(d: Mapping[str, Array]) -> Mapping[str, Array]:
     return MappingProxyType({k: frozen(v) for k, v in d.items()})
 
 
-@dataclass(frozen=True)
+def record(cls):
+    """``@dataclass(frozen=True)`` with a faster constructor.
+
+    A frozen dataclass sets each field through ``object.__setattr__``, about 1.6 µs for a
+    backward record; narration builds ~2T+2 records per iteration, which at the classic size was
+    a quarter of an iteration's time. The generated ``__init__`` fills the instance dict in one
+    call (same signature, same defaults); attribute assignment stays forbidden."""
+    cls = dataclass(frozen=True)(cls)
+    params, names, env = [], [], {"_MISSING": MISSING}
+    for f in fields(cls):
+        names.append(f.name)
+        if f.default is not MISSING:
+            env[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not MISSING:
+            env[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+        else:
+            params.append(f.name)
+    body = [f"    if {n} is _MISSING: {n} = _f_{n}()" for n in names if f"_f_{n}" in env]
+    body.append("    self.__dict__.update(" + ", ".join(f"{n}={n}" for n in names) + ")")
+    src = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
+    exec(src, env)  # noqa: S102 - generated from the class's own field names only
+    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = env["__init__"]
+    return cls
+
+
+@record
 class Step:
     """Base of all records. ``phase`` groups them; ``index`` is a timestep or a layer."""
 
@@ -51,7 +79,7 @@ class Step:
         return f"{self.phase} {self.index}"
 
 
-@dataclass(frozen=True)
+@record
 class ForwardStep(Step):
     """Forward pass of a recurrent model at timestep ``t = index``.
 
@@ -77,7 +105,7 @@ class ForwardStep(Step):
         return self.index
 
 
-@dataclass(frozen=True)
+@record
 class LossStep(Step):
     """The loss of the whole iteration (index is always 0).
 
@@ -99,7 +127,7 @@ class LossStep(Step):
     grads: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
 
 
-@dataclass(frozen=True)
+@record
 class BackwardStep(Step):
     """Backward pass through timestep ``t = index`` (visited T-1 down to 0).
 
@@ -127,7 +155,7 @@ class BackwardStep(Step):
         return self.index
 
 
-@dataclass(frozen=True)
+@record
 class LayerForward(Step):
     """MLP forward through layer ``l = index`` (1-based): ``z = a_in W_l + b_l``, ``a = f(z)``.
 
@@ -141,7 +169,7 @@ class LayerForward(Step):
     p: Array | None = None
 
 
-@dataclass(frozen=True)
+@record
 class LayerBackward(Step):
     """MLP backward through layer ``l = index`` (visited L down to 1).
 
@@ -155,7 +183,7 @@ class LayerBackward(Step):
     grads: Mapping[str, Array]
 
 
-@dataclass(frozen=True)
+@record
 class GradientStep(Step):
     """End of the backward pass: the loss and the full gradients, identical to what
     ``loss_and_grads`` returns; ``state``: the final hidden state (tuple; empty for an MLP)."""
@@ -166,7 +194,7 @@ class GradientStep(Step):
     state: tuple = ()
 
 
-@dataclass(frozen=True)
+@record
 class UpdateStep(Step):
     """An optimiser update (index: the iteration number).
 

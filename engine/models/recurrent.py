@@ -419,10 +419,18 @@ class RecurrentModel:
                 window = range(t, T if k is None else min(T, t + k)) if not last else (
                     range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
                 extras = _readonly(self._backward_extras(fw, t, Din, dAXro[t], dAHro[t])) if bx else EMPTY
-                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), frozen(future), frozen(dh),
+                if merged:  # fresh arrays nobody writes again: lock them in place, no view needed
+                    dh.flags.writeable = False
+                    fut = future if not future.flags.writeable else frozen(future)
+                else:
+                    fut, dh = frozen(future), frozen(dh)
+                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), fut, dh,
                                    dAXro[t], _LazyGrads(cell_grads, self._step_grad, context, t), extras, window)
             if merged:
                 D = Dprev
+                if narrate:  # the next step's dh_future is a row of these: make it read-only once
+                    for d in D:
+                        d.flags.writeable = False
             else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
                 D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in Dprev)
 
