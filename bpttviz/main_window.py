@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engine.presets import list_presets
 
 from .controller import Controller, ViewBinding
-from .presenters.decay import decay_frame
+from .presenters.decay import DecayPresenter
 from .presenters.graph_frame import mlp_frame, recurrent_frame
 from .presenters.panels import available_quantities, deltas_frame, loss_frame, recurrent_matrix_name, weights_frame
 from .presenters.trace_data import MLPTrace, skeleton
@@ -314,9 +314,11 @@ class MainWindow(QtWidgets.QMainWindow):
                      else "largest singular value of each layer over training")
             self.weights.show_spectrum(x, series, title)
 
+        decay = DecayPresenter()
+
         def push_decay():
             s = c.session
-            f = decay_frame(s, list(self._decay_history))
+            f = decay.frame(s, list(self._decay_history))
             if isinstance(f, str):
                 self.decay.show_message(f)
                 return

@@ -39,30 +39,46 @@ class DecayFrame:
     note: str = ""
 
 
+class DecayPresenter:
+    """Builds ``DecayFrame``s, keeping the power iteration's vectors between calls (warm start:
+    the model changes little from one frame to the next, so a few rounds suffice)."""
+
+    def __init__(self) -> None:
+        self._warm = None
+
+    def frame(self, session: Session, history: list[Array]) -> DecayFrame | str:
+        """A ``DecayFrame`` for the decay view, or a message explaining why there is none."""
+        if not session.cfg.is_recurrent:
+            return "The decay curve is about recurrence: an MLP has no steps back in time."
+        if session.last_batch is None:
+            return "Train or step once to see how the gradient decays."
+        if session.blowup is not None:
+            return "The weights are not finite: roll back (Ctrl+Z) or reset (R)."
+        m = session.model
+        x, y = session.last_batch
+        opts = session.options()
+        with np.errstate(all="ignore"):
+            curve = diagnostics.gradient_decay(m, x, y, **opts)
+            cell = diagnostics.gradient_decay(m, x, y, state="c", **opts) if "c" in m.STATE else None
+            warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
+            jac = diagnostics.jacobian_norms(m, x, iters=6 if warm is not None else 30, warm=warm)
+        self._warm = jac.vectors
+        k = np.arange(curve.size, dtype=float)
+        scale = float(curve[0]) if curve.size and np.isfinite(curve[0]) and curve[0] > 0 else 1.0
+        ref = None if jac.reference is None else scale * jac.reference
+        label = ""
+        if ref is not None:
+            gamma = activation_gamma(session)
+            sigma = float(jac.reference[1]) / gamma if len(jac.reference) > 1 else float("nan")
+            label = f"σ_max={sigma:.3g}, γ={gamma:g}"
+        note = ""
+        if curve.size > 1 and curve[0] > 0:
+            note = f"{curve[-1] / curve[0]:.1e} of the last step's error reaches {curve.size - 1} steps back"
+        return DecayFrame(k=k, curve=curve, reference=ref, reference_label=label, cell=cell,
+                          jacobian=scale * jac.norms, history=list(history), iteration=session.iteration,
+                          note=note)
+
+
 def decay_frame(session: Session, history: list[Array]) -> DecayFrame | str:
-    """A ``DecayFrame`` for the decay view, or a message explaining why there is none."""
-    if not session.cfg.is_recurrent:
-        return "The decay curve is about recurrence: an MLP has no steps back in time."
-    if session.last_batch is None:
-        return "Train or step once to see how the gradient decays."
-    if session.blowup is not None:
-        return "The weights are not finite: roll back (Ctrl+Z) or reset (R)."
-    m = session.model
-    x, y = session.last_batch
-    opts = session.options()
-    with np.errstate(all="ignore"):
-        curve = diagnostics.gradient_decay(m, x, y, **opts)
-        cell = diagnostics.gradient_decay(m, x, y, state="c", **opts) if "c" in m.STATE else None
-        jac = diagnostics.jacobian_norms(m, x, iters=20)
-    k = np.arange(curve.size, dtype=float)
-    scale = float(curve[0]) if curve.size and np.isfinite(curve[0]) and curve[0] > 0 else 1.0
-    ref = None if jac.reference is None else scale * jac.reference
-    label = ""
-    if ref is not None:
-        sigma = float(jac.reference[1]) / activation_gamma(session) if len(jac.reference) > 1 else float("nan")
-        label = f"σ_max={sigma:.3g}, γ={activation_gamma(session):g}"
-    note = ""
-    if curve.size > 1 and curve[0] > 0:
-        note = f"{curve[-1] / curve[0]:.1e} of the last step's error reaches {curve.size - 1} steps back"
-    return DecayFrame(k=k, curve=curve, reference=ref, reference_label=label, cell=cell,
-                      jacobian=scale * jac.norms, history=list(history), iteration=session.iteration, note=note)
+    """One frame without a warm start (see ``DecayPresenter``)."""
+    return DecayPresenter().frame(session, history)

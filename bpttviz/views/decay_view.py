@@ -50,6 +50,7 @@ class DecayView(QtWidgets.QWidget):
         lay.addWidget(self.pages, 1)
         lay.addWidget(self.note)
         self.frame: DecayFrame | None = None
+        self._history_ids: list = []
         self.apply_theme(theme)
 
     def apply_theme(self, theme: Theme) -> None:
@@ -111,12 +112,15 @@ class DecayView(QtWidgets.QWidget):
             entries.append(("earlier", th.backward, "faint"))
         style_plot(self.plot, th, title=legend_html(entries, th))
         pad = HISTORY - len(hist)
-        for i, it in enumerate(self.history_items):
-            if i < pad:
-                it.setData([], [])
-            else:
-                h = hist[i - pad]
-                it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
+        ids = [None] * pad + [id(h) for h in hist]
+        if ids != self._history_ids:  # the faint curves change only when one is added
+            self._history_ids = ids
+            for i, it in enumerate(self.history_items):
+                if i < pad:
+                    it.setData([], [])
+                else:
+                    h = hist[i - pad]
+                    it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
         # the y range follows the curves (a growing bound may leave the top of the plot)
         vals = np.concatenate([curve] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
@@ -134,6 +138,7 @@ class DecayView(QtWidgets.QWidget):
         self.frame = None
         for it in [self.curve, self.ref, self.cell, self.jacobian, *self.history_items]:
             it.setData([], [])
+        self._history_ids = []
         style_plot(self.plot, self.theme, title="")
         self.message.setText(text)
         self.pages.setCurrentWidget(self.message)

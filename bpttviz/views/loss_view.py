@@ -40,6 +40,10 @@ class LossView(QtWidgets.QWidget):
         self.glw.ci.layout.setRowStretchFactor(2, 2)
         self.raw = self.loss_plot.plot([], [])
         self.smooth = self.loss_plot.plot([], [])
+        # thousands of points in a few hundred pixels: draw per-pixel peaks, not every segment
+        for curve in (self.raw, self.smooth):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
         self.metric_curve = self.metric_plot.plot([], [])
         self.baseline = pg.InfiniteLine(angle=0, movable=False)
         self.baseline.hide()
@@ -47,6 +51,8 @@ class LossView(QtWidgets.QWidget):
         self.baseline_text = pg.TextItem(anchor=(0, 1))
         self.metric_plot.addItem(self.baseline_text, ignoreBounds=True)
         self.norm = self.norm_plot.plot([], [])
+        self.norm.setDownsampling(auto=True, method="peak")
+        self.norm.setClipToView(True)
         self.clips = pg.ScatterPlotItem()
         self.norm_plot.addItem(self.clips)
         self.threshold = pg.InfiniteLine(angle=0, movable=False)
