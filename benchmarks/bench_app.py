@@ -76,7 +76,8 @@ class PaintCounter:
             w.installEventFilter(self.filter)
 
 
-def measure_training(preset: str, seconds: float) -> dict:
+def measure_training(preset: str, seconds: float, rounds: int = 6) -> dict:
+    """Alternate headless and live slices; totals over all rounds, and the per-round spread."""
     from engine.session import Session
 
     win, app, views = _window(preset)
@@ -85,15 +86,15 @@ def measure_training(preset: str, seconds: float) -> dict:
     headless = Session.from_preset(preset)
     h_iters = h_time = l_iters = l_time = 0.0
     frames = 0
-    rounds = 4
+    totals = dict.fromkeys(counters, 0)
+    rounds_out = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         n = 0
         while time.perf_counter() - t0 < seconds / rounds * 0.6:
             headless.train_step()
             n += 1
-        h_time += time.perf_counter() - t0
-        h_iters += n
+        h_dt = time.perf_counter() - t0
         before = {k: ctr.count for k, ctr in counters.items()}
         it0 = c.session.iteration
         c.play()
@@ -101,14 +102,15 @@ def measure_training(preset: str, seconds: float) -> dict:
         while time.perf_counter() - t0 < seconds / rounds:
             app.processEvents()
         c.pause()
-        l_time += time.perf_counter() - t0
-        l_iters += c.session.iteration - it0
-        frames += counters["graph"].count - before["graph"]
+        l_dt = time.perf_counter() - t0
+        l_n = c.session.iteration - it0
+        f = counters["graph"].count - before["graph"]
+        h_iters, h_time, l_iters, l_time, frames = h_iters + n, h_time + h_dt, l_iters + l_n, l_time + l_dt, frames + f
         for k, ctr in counters.items():
-            ctr.total = getattr(ctr, "total", 0) + ctr.count - before[k]
-    per_view = {k: round(getattr(ctr, "total", 0) / l_time, 1) for k, ctr in counters.items()}
+            totals[k] += ctr.count - before[k]
+        rounds_out.append({"fps": f / l_dt, "ratio": (l_n / l_dt) / (n / h_dt)})
     result = {"headless_its": h_iters / h_time, "live_its": l_iters / l_time, "fps": frames / l_time,
-              "per_view_fps": per_view}
+              "per_view_fps": {k: round(v / l_time, 1) for k, v in totals.items()}, "rounds": rounds_out}
     result["ratio"] = result["live_its"] / result["headless_its"]
     c.stop()
     win.close()
@@ -213,12 +215,15 @@ def main() -> int:
          res["startup_s"] < 2.0),
     ]
     w = max(len(r[0]) for r in rows)
-    print(f"bpttviz app benchmark: preset {args.preset}, 1280x800 offscreen, every view visible")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"bpttviz app benchmark: preset {args.preset}, 1280x800 offscreen, every view visible "
+          f"({os.cpu_count()} CPUs, load average {load})")
     print(f"{'measure':{w}s}  {'value':>14s}  {'target':>14s}")
     for name, value, target, ok in rows:
         mark = "" if ok is None else ("ok" if ok else "MISSED")
         print(f"{name:{w}s}  {value:>14s}  {target:>14s}  {mark}")
     print("repaints per second while training: " + ", ".join(f"{k} {v}" for k, v in res["per_view_fps"].items()))
+    print("per round (fps / ratio): " + ", ".join(f"{r['fps']:.0f}/{r['ratio']:.2f}" for r in res["rounds"]))
     return 0
 
 
