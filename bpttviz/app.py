@@ -22,12 +22,13 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _needs_offscreen(screenshot: bool) -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return False
-    if screenshot:
-        return True
+def _no_display() -> bool:
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _needs_offscreen(screenshot: bool) -> bool:
+    """A screenshot renders offscreen unless the user chose a platform plugin."""
+    return screenshot and not os.environ.get("QT_QPA_PLATFORM")
 
 
 def application(argv: list[str] | None = None):
@@ -112,6 +113,9 @@ def run_gui(args: Any) -> int:
     screenshot = getattr(args, "screenshot", None)
     if _needs_offscreen(bool(screenshot)):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif not screenshot and _no_display() and not os.environ.get("QT_QPA_PLATFORM"):
+        raise ValueError("no display to show the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                         "run it in a desktop session, or use --screenshot PATH to render offscreen")
     size = _parse_size(getattr(args, "size", "1280x800") or "1280x800") if screenshot else None
     steps = int(getattr(args, "steps", 20) or 0)
     if steps < 0:

@@ -53,7 +53,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller = controller
         self.settings = settings if settings is not None else default_settings()
         self.theme = theme or Theme()
-        self._base_points = QtWidgets.QApplication.font().pointSizeF() if QtWidgets.QApplication.instance() else 10.0
         self._shown_errors: set[str] = set()
         self._decay_history: deque[np.ndarray] = deque(maxlen=12)
         self._decay_last = (-1, -math.inf)  # (iteration, time) of the last curve kept in the history

@@ -160,3 +160,17 @@ def test_a_blow_up_pauses_and_offers_a_roll_back(qtbot, make_window):
     roll.click()
     assert c.session.blowup is None
     assert all(np.all(np.isfinite(p)) for p in c.session.model.params.values())
+
+
+def test_gui_without_a_display_says_so(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "bpttviz"], capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 2 and "no display" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_unknown_preset_is_one_line_and_exit_2():
+    res = subprocess.run([sys.executable, "-m", "bpttviz", "--preset", "nosuch", "--screenshot", "x.png"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "unknown preset 'nosuch'" in res.stderr and res.stderr.count("\n") == 1
