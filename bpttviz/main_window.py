@@ -265,8 +265,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Shift+→  /  Shift+←", "next phase / back to the phase start"),
                 ("Ctrl+→", "one whole iteration"), ("R", "reset to iteration 0"),
                 ("D", "colour nodes by activation / by delta size"), ("Ctrl+Z", "roll back after a blow-up"),
-                ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"), ("F11  /  Esc", "full screen / leave it"),
-                ("?", "this overview")]
+                ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"),
+                ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
+                ("Page Down / Page Up", "next / previous record (presenter clickers)"), ("?", "this overview")]
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -491,11 +492,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act["fullscreen"].setChecked(self.isFullScreen())
 
     def leave_full_screen(self) -> None:
+        """Esc: close the overlay, or leave full screen; and give the keyboard back to the graph
+        (out of a settings field), so the arrows step again."""
         if self.overlay.isVisible():
             self.overlay.hide()
         elif self.isFullScreen():
             self.showNormal()
             self.act["fullscreen"].setChecked(False)
+        self.graph.setFocus()
 
     def show_shortcuts(self) -> None:
         self.overlay.theme = self.theme

@@ -129,3 +129,14 @@ def test_loss_reduction_is_labelled(qtbot, make_window):
     assert "mean over batch, sum over time" in win.status_labels["loss"].text()
     c.refresh_all()
     assert "mean over batch" in win.loss.loss_plot.titleLabel.text
+
+
+def test_escape_gives_the_keyboard_back_to_stepping(qtbot, make_window):
+    win = make_window()
+    edit = win.config.widgets["hidden_size"]
+    edit.setFocus()
+    qtbot.keyClick(edit, Key.Key_Right)  # inside a field, the arrows edit
+    assert win.controller.trace is None
+    qtbot.keyClick(edit, Key.Key_Escape)
+    qtbot.keyClick(win.focusWidget() or win, Key.Key_Right)
+    assert win.controller.trace is not None
