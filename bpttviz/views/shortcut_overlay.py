@@ -32,7 +32,7 @@ class ShortcutOverlay(QtWidgets.QWidget):
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         shade = QtGui.QColor(th.foreground)
-        shade.setAlpha(150)
+        shade.setAlpha(170)
         p.fillRect(self.rect(), shade)
         title_font = th.font(1.6, bold=True)
         key_font = th.font(1.25, bold=True, mono=True)
@@ -43,7 +43,7 @@ class ShortcutOverlay(QtWidgets.QWidget):
         key_w = max((fm_k.horizontalAdvance(k) for k, _ in self.rows), default=0) + 30
         text_w = max((fm_t.horizontalAdvance(t) for _, t in self.rows), default=0)
         w = min(self.width() - 40, key_w + text_w + 80)
-        h = min(self.height() - 40, line * (len(self.rows) + 3))
+        h = min(self.height() - 40, int(line * (len(self.rows) + 3.8)))
         box = QtCore.QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
         p.setBrush(QtGui.QColor(th.background))
         p.setPen(QtCore.Qt.PenStyle.NoPen)
