@@ -251,20 +251,24 @@ class Controller(QtCore.QObject):
 
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
         self.pause()
-        if self.session.blowup is not None and what != "stepping back":
-            self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
-            return
+        blown = self.session.blowup is not None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 fn()
         except Exception as e:  # noqa: BLE001
             self._report(e, what)
             return
-        if self.session.blowup is not None:
+        if self.session.blowup is not None and not blown:
             self._blew_up()
         self._stepped()
 
     def _new_iteration(self, cursor: int | None) -> None:
+        """Narrate the next iteration -- unless training stopped on a non-finite value: then the
+        records of the iteration that blew up can still be stepped through, but no new one runs."""
+        if self.session.blowup is not None:
+            self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
+                              "The records of this iteration can still be stepped through.")
+            return
         if self._fetch_trace(cursor):
             self._record_spectrum()
 

@@ -50,6 +50,7 @@ class GraphFrame:
     left_ticks: list[tuple[float, str]] = field(default_factory=list)
     node_labels: list[tuple[int, str]] = field(default_factory=list)  # text drawn on node i
     texts: list[tuple[float, float, str]] = field(default_factory=list)  # text at data positions
+    node_bad: Array | None = None  # (N,) bool: the node's value is NaN or infinite
     caption: str = ""
     legend: str = ""
     tip: Callable[[int], str] = lambda i: ""
@@ -133,6 +134,12 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
         legend = ("colour: h = RMS activation, y = probability given to the target, L = loss at that step; "
                   "edge width: delta flowing back")
     value[H0] = 0.3 if mode != "delta" else np.nan
+    bad = np.zeros(4 * T + 1, dtype=bool)  # non-finite values (a blow-up): drawn in red
+    bad[Hn:Hn + T] = (fwd_on & ~np.isfinite(td.h_rms)) | (bwd_on & ~np.isfinite(td.dh_norm))
+    bad[Y:Y + T] = fwd_on & out & ~np.all(np.isfinite(td.y), axis=1)
+    bad[Lo:Lo + T] = loss_on & out & ~np.isfinite(td.per_step_loss)
+    if bad.any():
+        legend += "   ·   red: NaN or Inf"
 
     edges, kinds, ts_e = [], [], []
     for t in range(T):
@@ -220,7 +227,7 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
         key=("rnn", td.kind, T, tuple(out)), pos=pos, node_value=value, node_size=size, edges=edges_a,
         edge_state=state, edge_width=width, highlight=hl, pulses=pulses, region=region,
         region_label=region_label, region_dashed=dashed, column=column, bottom_ticks=bottom,
-        left_ticks=left, node_labels=node_labels, texts=texts, caption=caption, legend=legend, tip=tip,
+        left_ticks=left, node_labels=node_labels, texts=texts, node_bad=bad, caption=caption, legend=legend, tip=tip,
         x_range=(-1.6, T - 0.4), y_range=(-0.55, 3.8))
 
 

@@ -187,6 +187,7 @@ class GraphView(QtWidgets.QWidget):
             self._brushes = [pg.mkBrush(c) for c in cols]
             self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
                            pg.mkBrush("#E4E4DE"))
+            self._bad = (pg.mkBrush(th.backward), pg.mkPen(th.foreground, width=2))
         return self._fixed
 
     def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
@@ -216,6 +217,9 @@ class GraphView(QtWidgets.QWidget):
         levels = np.rint(np.clip(np.nan_to_num(vals), 0, 1) * (len(self._brushes) - 1)).astype(int)
         brushes = [self._brushes[q] if ok else hollow for q, ok in zip(levels, finite)]
         pens = [dark if ok else muted for ok in finite]
+        if f.node_bad is not None and f.node_bad.any():
+            for i in np.nonzero(f.node_bad)[0]:
+                brushes[i], pens[i] = self._bad
         rnn = f.key[0] == "rnn"
         T = f.key[2] if rnn else 0
         symbols = ["o"] * len(pos)

@@ -174,3 +174,25 @@ def test_unknown_preset_is_one_line_and_exit_2():
     res = subprocess.run([sys.executable, "-m", "bpttviz", "--preset", "nosuch", "--screenshot", "x.png"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "unknown preset 'nosuch'" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_the_iteration_that_blew_up_can_be_stepped_through(qtbot, make_window):
+    from .conftest import small_session
+
+    win = make_window(small_session(task="sine", activation="relu", optimizer="sgd", lr=1.0, clip="none",
+                                    init="xavier", init_scale=3.0))
+    c = win.controller
+    for _ in range(20):
+        qtbot.keyClick(win.graph, Key.Key_Right, Mod.ControlModifier)
+        if c.session.blowup is not None:
+            break
+    assert c.session.blowup is not None
+    n = c.session.iteration
+    trace = c.trace
+    qtbot.keyClick(win.graph, Key.Key_Right, Mod.ControlModifier)  # no new iteration on NaN
+    assert c.session.iteration == n and c.trace is trace
+    c.go_to(0)
+    while c.cursor < len(trace) - 1 and not win.graph.frame.node_bad.any():
+        qtbot.keyClick(win.graph, Key.Key_Right)
+    assert win.graph.frame.node_bad.any()  # the non-finite node shows in red
+    assert "NaN or Inf" in win.graph.legend.text()
