@@ -214,6 +214,18 @@ def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, st
     return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
 
 
+def sparse_ticks(lo: float, hi: float, max_ticks: int = 3) -> list[tuple[float, str]]:
+    """At most ``max_ticks`` round values inside [lo, hi], for plots only a few lines tall."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return []
+    inset = 0.1 * (hi - lo)  # a label at the very edge would be cut in half
+    lo, hi = lo + inset, hi - inset
+    step = nice_ceil((hi - lo) / max_ticks)
+    first = np.ceil(lo / step) * step
+    vals = [first + i * step for i in range(max_ticks + 1) if first + i * step <= hi]
+    return [(float(v), f"{v:.4g}") for v in vals[:max_ticks]]
+
+
 def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:
     """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 50...) giving at most ``max_ticks``."""
     if n <= 1:

@@ -43,7 +43,7 @@ def norm(a: Array | None) -> float:
 _LABELS: dict[tuple[int, int], str] = {}
 
 
-def token_label(vocab, token: int, width: int = 4) -> str:
+def token_label(vocab, token: int, width: int = 12) -> str:
     """A short printable label for a token id: characters made visible, words shortened (cached)."""
     if vocab is None:
         return str(int(token))

@@ -70,6 +70,7 @@ class NodesItem(pg.GraphicsObject):
         self.rings: list[int] = []
         self.ring_pen = QtGui.QPen(QtGui.QColor("#E69F00"), 3)
         self.label_font = QtGui.QFont()
+        self.label_width = 0.0  # pixels a label may take (a column); longer ones are elided
         self.label_pen = QtGui.QPen(QtGui.QColor("#2B2B2B"))
         self.hovered = -1
         self.hover_pen = QtGui.QPen(QtGui.QColor("#E69F00"), 2)
@@ -166,15 +167,17 @@ class NodesItem(pg.GraphicsObject):
         if self.labels or self.texts:
             p.setFont(self.label_font)
             p.setPen(self.label_pen)
-            h = QtGui.QFontMetricsF(self.label_font).height()
+            fm = QtGui.QFontMetrics(self.label_font)
+            h = fm.height()
+            w = int(self.label_width) if self.label_width > 0 else 4 * h
+            elide = QtCore.Qt.TextElideMode.ElideRight
         for i, text in self.labels.items():
-            s = max(self.sizes[i], 12.0)
             c = pts[i]
-            p.drawText(QtCore.QRectF(c.x() - s, c.y() - s / 2, 2 * s, s), flags, text)
+            p.drawText(QtCore.QRectF(c.x() - w / 2, c.y() - h / 2, w, h), flags, fm.elidedText(text, elide, w))
         tr = self._tr
         for x, y, text in self.texts:
             c = tr.map(QtCore.QPointF(x, y))
-            p.drawText(QtCore.QRectF(c.x() - 2 * h, c.y() - h / 2, 4 * h, h), flags, text)
+            p.drawText(QtCore.QRectF(c.x() - w / 2, c.y() - h / 2, w, h), flags, fm.elidedText(text, elide, w))
         p.restore()
 
     # ------------------------------------------------------------------ hover

@@ -178,6 +178,11 @@ class GraphView(QtWidgets.QWidget):
         unit = 1.0 if f.key[0] == "rnn" else 0.9
         return float(np.clip(min(px_x * 0.62, px_y * unit * 0.5), 7.0, 46.0 * self.theme.scale))
 
+    def _column_px(self) -> float:
+        f = self.frame
+        w = self.pi.getViewBox().width()
+        return w / max(1e-9, f.x_range[1] - f.x_range[0]) if f is not None and w > 0 else 30.0
+
     def _styles(self):
         """Brushes for 64 levels of the colour map and the fixed pens, made once per theme."""
         th = self.theme
@@ -235,6 +240,7 @@ class GraphView(QtWidgets.QWidget):
         where = {int(i): k for k, i in enumerate(idx)}
         labels = {where[i]: text for i, text in f.node_labels if i in where} if npx >= 12 else {}
         rings = [where[i] for i in f.highlight if i in where]
+        self.nodes.label_width = self._column_px() * 0.96
         self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, [brushes[i] for i in idx],
                              [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings,
                              f.texts if npx >= 10 else [])

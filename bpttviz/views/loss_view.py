@@ -8,7 +8,17 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import LossFrame
-from ..theme import GREEN, Theme, decade_ticks, fit_range, nice_ceil, set_axis_label, set_ticks, style_plot
+from ..theme import (
+    GREEN,
+    Theme,
+    decade_ticks,
+    fit_range,
+    nice_ceil,
+    set_axis_label,
+    set_ticks,
+    sparse_ticks,
+    style_plot,
+)
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
@@ -70,7 +80,7 @@ class LossView(QtWidgets.QWidget):
         for p in (self.loss_plot, self.metric_plot, self.norm_plot):
             p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
             style_plot(p, theme)
-            p.getAxis("left").setTickDensity(0.45)  # three short plots: two or three labels each
+            p.getAxis("left").setTickDensity(0.3)  # three short plots: two or three labels each
         set_axis_label(self.norm_plot, "bottom", "iteration", theme)
         raw = QtGui.QColor(theme.forward)
         raw.setAlpha(70)
@@ -107,6 +117,9 @@ class LossView(QtWidgets.QWidget):
         fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
+        for plot in (self.loss_plot, self.metric_plot):  # short plots: two or three round labels
+            lo, hi = plot.getViewBox().viewRange()[1]
+            set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, 2))
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
         self.metric_curve.setData(f.val_x, f.val, connect="finite")
