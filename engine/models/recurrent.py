@@ -383,6 +383,8 @@ class RecurrentModel:
             Oro = frozen(dHout) if not last else None
             cell_grads = (self.W_X, self.W_H, self.B_X) + ((self.B_H,) if self.B_H is not None else ())
             context = (batch, fw, dAXro, dAHro)
+            DHbuf, FUTbuf = np.empty((T, B, H)), np.empty((T, B, H))
+            DHro, FUTro = frozen(DHbuf), frozen(FUTbuf)  # row t is written once, at step t
         # D: deltas on the state at time t+1 coming from the future, one stack per state component
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
@@ -419,18 +421,14 @@ class RecurrentModel:
                 window = range(t, T if k is None else min(T, t + k)) if not last else (
                     range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
                 extras = _readonly(self._backward_extras(fw, t, Din, dAXro[t], dAHro[t])) if bx else EMPTY
-                if merged:  # fresh arrays nobody writes again: lock them in place, no view needed
-                    dh.flags.writeable = False
-                    fut = future if not future.flags.writeable else frozen(future)
-                else:
-                    fut, dh = frozen(future), frozen(dh)
-                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), fut, dh,
+                # copied into per-iteration buffers so the loop's temporaries are freed and reused
+                # (keeping them alive in the records cost more than the copies)
+                DHbuf[t] = dh
+                FUTbuf[t] = future
+                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), FUTro[t], DHro[t],
                                    dAXro[t], _LazyGrads(cell_grads, self._step_grad, context, t), extras, window)
             if merged:
                 D = Dprev
-                if narrate:  # the next step's dh_future is a row of these: make it read-only once
-                    for d in D:
-                        d.flags.writeable = False
             else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
                 D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in Dprev)
 
