@@ -12,6 +12,7 @@ import time
 from collections import deque
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.presets import list_presets
@@ -21,7 +22,7 @@ from .presenters.decay import DecayPresenter
 from .presenters.graph_frame import mlp_frame, recurrent_frame
 from .presenters.panels import available_quantities, deltas_frame, loss_frame, recurrent_matrix_name, weights_frame
 from .presenters.trace_data import MLPTrace, skeleton
-from .theme import DIVERGING_NAMES, Theme
+from .theme import DIVERGING_NAMES, Theme, tune_view
 from .views.config_panel import ConfigPanel
 from .views.decay_view import DecayView
 from .views.deltas_view import DeltasView
@@ -108,6 +109,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.graph.mode_changed.connect(lambda _m: self._refresh("graph"))
         self.deltas.quantity_changed.connect(lambda _q: self._refresh("deltas"))
         self.weights.parameter_changed.connect(lambda _p: self._refresh("weights"))
+        for view in self.findChildren(pg.GraphicsView):
+            tune_view(view)
         self._bind_views()
         self._session_replaced()
         self.restore_settings()

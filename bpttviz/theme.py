@@ -275,6 +275,15 @@ def fit_range(plot: pg.PlotItem, axis: str, values, *, log: bool = False, pad: f
         plot.setYRange(*want, padding=0)
 
 
+def tune_view(view: QtWidgets.QGraphicsView) -> None:
+    """Cheaper repaints for a pyqtgraph view: one bounding rectangle per update instead of a
+    region of many, and no antialiasing margins around exposed areas (our items draw inside
+    their bounds)."""
+    QGV = QtWidgets.QGraphicsView
+    view.setViewportUpdateMode(QGV.ViewportUpdateMode.BoundingRectViewportUpdate)
+    view.setOptimizationFlag(QGV.OptimizationFlag.DontAdjustForAntialiasing, True)
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Render every axis of a plot (a ColorBarItem too) through a pixmap cache."""
     for name in ("left", "bottom", "right", "top"):
