@@ -199,17 +199,22 @@ def _num(v: float) -> str:
 
 def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
     """Ticks for a log axis (positions in log10 units) covering ``values``: decades, thinned to at
-    most ``max_ticks``; within a single decade, 1-2-5 steps so there is always something to read."""
+    most ``max_ticks``; when the data span less than about two decades, 1-2-5 steps inside the
+    data range, so there is always something to read."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return []
     lo, hi = np.log10(v.min()), np.log10(v.max())
-    d0, d1 = int(np.floor(lo)), int(np.ceil(hi))
-    if d1 - d0 <= 1:
-        cands = [m * 10.0**d for d in range(d0, d1 + 1) for m in (1, 2, 5)]
-        cands = [c for c in cands if lo - 0.05 <= np.log10(c) <= hi + 0.05] or [10.0**d0]
-        return [(float(np.log10(c)), _num(c)) for c in cands]
+    if hi - lo < 1.8:
+        cands = [m * 10.0**d for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
+        inside = [c for c in cands if lo - 0.02 <= np.log10(c) <= hi + 0.02]
+        if len(inside) > max_ticks:
+            inside = [c for c in inside if abs(np.log10(c) - round(np.log10(c))) < 1e-9] or inside[::2]
+        if not inside:  # less than one 1-2-5 step: the middle of the range
+            inside = [float(f"{10 ** ((lo + hi) / 2):.2g}")]
+        return [(float(np.log10(c)), _num(c)) for c in inside]
+    d0, d1 = int(np.ceil(lo - 0.02)), int(np.floor(hi + 0.02))
     step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
     return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
 

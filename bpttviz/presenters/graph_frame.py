@@ -337,7 +337,7 @@ def mlp_frame(td: MLPTrace, cursor: int, weights: dict[str, Array], mode: str = 
     value = np.full(N, np.nan)
     size = np.ones(N)
     if not unit_level:
-        size[:-1] = 1.6
+        size[:-1] = 1.0
     size[loss_node] = 1.2
 
     # per-node magnitudes

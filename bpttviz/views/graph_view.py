@@ -161,7 +161,7 @@ class GraphView(QtWidgets.QWidget):
         dst = f.pos[[b for _, b, _ in f.pulses]]
         pts = src + (dst - src) * s
         colours = [self.theme.backward if k == "backward" else self.theme.forward for _, _, k in f.pulses]
-        size = max(9.0, 0.6 * self._node_px())
+        size = float(np.clip(0.6 * self._node_px(), 9.0, 18.0 * self.theme.scale))
         self.pulses.setData(pos=pts, size=size, brush=[pg.mkBrush(c) for c in colours],
                             pen=pg.mkPen(self.theme.background, width=2), symbol="o")
         return prog < 1.0

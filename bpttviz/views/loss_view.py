@@ -58,7 +58,7 @@ class LossView(QtWidgets.QWidget):
         self.baseline = pg.InfiniteLine(angle=0, movable=False)
         self.baseline.hide()
         self.metric_plot.addItem(self.baseline)
-        self.baseline_text = pg.TextItem(anchor=(0, 1))
+        self.baseline_text = pg.TextItem(anchor=(1, 1))
         self.metric_plot.addItem(self.baseline_text, ignoreBounds=True)
         self.norm = self.norm_plot.plot([], [])
         self.norm.setDownsampling(auto=True, method="peak")
@@ -81,6 +81,7 @@ class LossView(QtWidgets.QWidget):
             p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
             style_plot(p, theme)
             p.getAxis("left").setTickDensity(0.3)  # three short plots: two or three labels each
+            p.getAxis("left").setWidth(int(44 * theme.scale))  # aligned: the x axes line up
         set_axis_label(self.norm_plot, "bottom", "iteration", theme)
         raw = QtGui.QColor(theme.forward)
         raw.setAlpha(70)
@@ -127,8 +128,8 @@ class LossView(QtWidgets.QWidget):
             self.baseline.setValue(f.baseline)
             self.baseline.show()
             self.baseline_text.setText(f"trivial baseline {f.baseline:.3g}")
-            x0 = float(f.val_x[0]) if len(f.val_x) else 0.0
-            self.baseline_text.setPos(x0, f.baseline)
+            x_end = self.loss_plot.getViewBox().viewRange()[0][1]
+            self.baseline_text.setPos(x_end, f.baseline)
         else:
             self.baseline.hide()
             self.baseline_text.setText("")
