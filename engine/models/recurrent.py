@@ -389,12 +389,15 @@ class RecurrentModel:
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
             out_t = (dHout_last if t == T - 1 else zeros) if last else dHout[t]
+            in_buf = False
             if merged:
                 future = D[0][0]
                 if drop:  # bug lab
                     dh = out_t.copy()
                 elif overwrite and t < T - 1:  # bug lab
                     dh = future.copy()
+                elif narrate:  # straight into the record's buffer (same sum, no temporary)
+                    dh, in_buf = np.add(out_t, future, out=DHbuf[t]), True
                 else:
                     dh = out_t + future
                 Din = (dh[None],) + D[1:]
@@ -423,7 +426,8 @@ class RecurrentModel:
                 extras = _readonly(self._backward_extras(fw, t, Din, dAXro[t], dAHro[t])) if bx else EMPTY
                 # copied into per-iteration buffers so the loop's temporaries are freed and reused
                 # (keeping them alive in the records cost more than the copies)
-                DHbuf[t] = dh
+                if not in_buf:
+                    DHbuf[t] = dh
                 FUTbuf[t] = future
                 yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), FUTro[t], DHro[t],
                                    dAXro[t], _LazyGrads(cell_grads, self._step_grad, context, t), extras, window)
