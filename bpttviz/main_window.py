@@ -342,7 +342,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         gen_it = lambda: (c.generation, c.session.iteration)  # noqa: E731
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
-                           push_graph, min_interval=1 / 60, urgent=True, animate=self.graph.animate, needs_trace=True))
+                           push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
         c.bind(ViewBinding("deltas view", self.deltas, lambda: trace_key() + (self.deltas.current_quantity(),),
                            push_deltas, min_interval=1 / 10, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
