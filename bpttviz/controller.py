@@ -3,13 +3,16 @@
 Two timers, no threads, fully deterministic:
 
 - the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
-  per second. At full speed the slice adapts to the cost of painting: about twice the time the
-  event loop spent between slices (so training keeps ~2/3 of the time however many views are
-  on screen), within ``budget_ms`` .. ``max_budget_ms``. The first iteration of a slice is
-  *narrated* (a ``Trace`` of step records) whenever a view that draws traces is on screen, so the
-  unrolled graph and the deltas stay live while training; the others take the fast path;
-- the **paint timer** runs at a fixed rate and pushes the latest state to the views that are
-  visible and whose data changed (``ViewBinding``). Heavy views carry a minimum interval.
+  per second. At full speed the slice adapts to the cost of painting: ``train_share / (1 -
+  train_share)`` times the time the event loop spent painting between slices (so training keeps
+  ~60% of the time however many views are on screen), within ``budget_ms`` .. ``max_budget_ms``.
+  The first iteration of a slice is *narrated* (a ``Trace`` of step records) whenever a view that
+  draws traces is on screen, so the unrolled graph and the deltas stay live while training; the
+  others take the fast path (the numbers are identical either way: the engine guarantees it).
+  Each slice is followed by a paint, so every slice is a frame;
+- the **paint timer** runs at a fixed rate (animations, stepping, changes while paused) and pushes
+  the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
+  views carry a minimum interval between pushes while training.
 
 Single-stepping keeps the current ``Trace`` and a cursor into it: stepping forward moves the
 cursor (fetching a new narrated iteration at the end), stepping back only moves the cursor (the
