@@ -204,7 +204,7 @@ class GraphView(QtWidgets.QWidget):
         key = (state, round(width * 2) / 2)
         pen = self._pens.get(key)
         if pen is None:
-            colour, alpha = {BACKWARD: (th.backward, 170), FORWARD: (th.forward, 150)}.get(state, (th.muted, 110))
+            colour, alpha = {BACKWARD: (th.backward, 150), FORWARD: (th.forward, 150)}.get(state, (th.muted, 110))
             pen = self._pens[key] = th.pen(colour, key[1], alpha=alpha, opaque=True)
         return pen
 

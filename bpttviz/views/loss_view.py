@@ -106,7 +106,8 @@ class LossView(QtWidgets.QWidget):
     def show_frame(self, f: LossFrame) -> None:
         self.frame = f
         th = self.theme
-        style_plot(self.loss_plot, th, title=f.loss_label)
+        # the loss kind is in the status bar; the title keeps what matters here: the reduction
+        style_plot(self.loss_plot, th, title="loss " + f.loss_label.split(" loss ", 1)[-1])
         style_plot(self.metric_plot, th, title=f.metric_name)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
