@@ -26,7 +26,7 @@ BUILTIN_CORPORA = ("names", "tempest", "midsummer")
 
 #: fields that change the model's shape or data: changing one rebuilds the session.
 STRUCTURAL = frozenset({
-    "task", "corpus", "model", "hidden_size", "hidden_layers", "activation", "seq_len", "lag",
+    "task", "corpus", "model", "hidden_size", "hidden_layers", "activation", "seq_len", "stride", "lag",
     "init", "init_scale", "recurrent_norm", "forget_bias", "batch_size", "seed", "vocab_size",
     "n_samples", "noise", "test_fraction", "optimizer", "n_remember",
 })
@@ -45,6 +45,7 @@ class Config:
     hidden_layers: tuple[int, ...] = (8, 8)
     activation: str = "tanh"
     seq_len: int = 25
+    stride: int | None = None
     lag: int | None = None
     n_remember: int = 3
     truncation: int | None = None
@@ -213,6 +214,7 @@ CHECKS = {
     "hidden_layers": _layers,
     "activation": _choice(*ACTIVATIONS),
     "seq_len": _int(1, 1000),
+    "stride": _int(1, 1000, optional=True),
     "lag": _int(1, 1000, optional=True),
     "n_remember": _int(1, 20),
     "truncation": _int(1, 1000, optional=True),
@@ -248,7 +250,9 @@ FIELD_HELP = {
     "task": "what to train on", "corpus": "text for chars/words: built-in name or file path",
     "model": "rnn, lstm, gru or mlp", "hidden_size": "hidden units H (recurrent models)",
     "hidden_layers": "hidden layer sizes (mlp)", "activation": "hidden nonlinearity (rnn, mlp)",
-    "seq_len": "timesteps T per training sequence", "lag": "distance the task must remember",
+    "seq_len": "timesteps T per training sequence",
+    "stride": "tokens between chunk starts for language models (null = seq_len: contiguous chunks)",
+    "lag": "distance the task must remember",
     "truncation": "BPTT window k (null = full)", "reduction": "sum or mean (sum / batch size)",
     "optimizer": "sgd, momentum, adagrad, adam", "lr": "learning rate",
     "clip": "none, value (element-wise) or norm (global)", "clip_threshold": "clipping threshold",

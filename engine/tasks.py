@@ -76,7 +76,8 @@ class LanguageModelTask(Task):
         if len(self.train_ids) < cfg.seq_len * cfg.batch_size + 1:
             raise ValueError(f"corpus {cfg.corpus!r}: {len(self.train_ids)} training tokens are too few for "
                              f"batch_size {cfg.batch_size} x seq_len {cfg.seq_len}")
-        self.stream = data.chunk_stream(self.train_ids, cfg.seq_len, batch_size=cfg.batch_size, drop_last=True)
+        self.stream = data.chunk_stream(self.train_ids, cfg.seq_len, stride=cfg.stride, batch_size=cfg.batch_size,
+                                        drop_last=True)
         self._iter = None
         self.input_size = self.output_size = self.vocab.size
         self.epoch = 0

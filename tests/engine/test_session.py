@@ -148,3 +148,11 @@ def test_bad_corpus_files(tmp_path, content, match):
 def test_missing_corpus_file():
     with pytest.raises(ValueError, match="corpus: no such file"):
         Session(load_preset("min-char-rnn").replace(corpus="/nonexistent/file.txt"))
+
+
+def test_stride_is_settable_for_language_models():
+    s = Session(load_preset("min-char-rnn").replace(seq_len=10, stride=5))
+    x1, y1 = s.next_batch()
+    x2, _ = s.next_batch()
+    np.testing.assert_array_equal(x2[:, :5], x1[:, 5:])  # overlapping chunks, 5 tokens apart
+    np.testing.assert_array_equal(y1[:, :-1], x1[:, 1:])  # targets: next token along time
