@@ -30,7 +30,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
@@ -38,6 +37,8 @@ from typing import NamedTuple
 
 import shiboken6
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
+
+from engine.atomic import atomic_write
 
 __all__ = ["SUFFIXES", "AnimationRecorder", "export_png", "export_svg", "export_window"]
 
@@ -51,25 +52,8 @@ PathLike = str | os.PathLike
 
 
 def _atomic_write(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory + ``os.replace``."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"path: the folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (``engine.atomic``: temp file + ``os.replace``)."""
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def _check_widget(target: object, name: str = "widget") -> QtWidgets.QWidget:

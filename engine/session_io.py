@@ -58,7 +58,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -68,6 +67,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .atomic import atomic_write
 from .config import BUILTIN_CORPORA, Config
 from .session import HISTORY_SERIES, Blowup, Series, Session
 from .tasks import ClassificationTask, LanguageModelTask
@@ -114,7 +114,7 @@ def save_session(session: Session, path: str | os.PathLike[str], position: Mappi
     if total > MAX_FILE_BYTES:
         raise ValueError(f"cannot save session to {path}: it would take {total / 2**20:.0f} MB, more than the "
                          f"{MAX_FILE_BYTES // 2**20} MB a session file may hold")
-    _atomic_write(path, lambda f: _write_archive(f, meta_bytes, arrays))
+    atomic_write(path, lambda f: _write_archive(f, meta_bytes, arrays))
     return path
 
 
@@ -221,59 +221,6 @@ def _write_archive(f: io.BufferedIOBase, meta_bytes: bytes, arrays: Mapping[str,
         for name, arr in arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=arr.nbytes > 2**30) as member:
                 np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(f)`` on a temporary file next to ``path``, fsync it, then ``os.replace`` it
-    onto ``path``. The temporary file is removed on any failure."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode = path.stat().st_mode & 0o777  # keep the permissions of the file being replaced
-        except OSError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux); else 0o022."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (POSIX); not possible on Windows, where it is skipped."""
-    if sys.platform == "win32":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ====================================================================================== loading
