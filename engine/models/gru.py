@@ -89,11 +89,7 @@ class GRU(RecurrentModel):
         if cell["back"] is None:
             H = self.hidden_size
             a, gates, ah, Hs = cell["a"], cell["gates"], cell["ah"], cell["h"]
-            wrong = "deriv_wrong_variable" in self.bugs  # bug lab: derivative at the pre-activation
-
-            def deriv(act, z, y):
-                return act.deriv(y, z) if wrong else act.deriv(z, y)
-
+            deriv = self._deriv  # the bug lab may evaluate it at the wrong variable
             r, z, n = (gates[..., k * H:(k + 1) * H] for k in range(3))
             Kn = (1.0 - z) * deriv(_TANH, a[..., 2 * H:], n)
             Kz = (Hs[:-1] - n) * deriv(_SIGMOID, a[..., H:2 * H], z)

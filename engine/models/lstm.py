@@ -113,11 +113,7 @@ class LSTM(RecurrentModel):
         if cell["back"] is None:
             H = self.hidden_size
             a, gates, tc, c = cell["a"], cell["gates"], cell["tc"], cell["c"]
-            wrong = "deriv_wrong_variable" in self.bugs  # bug lab: derivative at the pre-activation
-
-            def deriv(act, z, y):
-                return act.deriv(y, z) if wrong else act.deriv(z, y)
-
+            deriv = self._deriv  # the bug lab may evaluate it at the wrong variable
             i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
             M = np.empty_like(gates)
             M[..., :H] = g * deriv(_SIGMOID, a[..., :H], i)

@@ -458,6 +458,13 @@ class RecurrentModel:
 
     _separate_dah = False  # True when a cell's recurrent delta differs from its input delta (GRU)
 
+    def _deriv(self, act, z: Array, y: Array) -> Array:
+        """``act'`` from pre-activation ``z`` and activation ``y``; the bug lab's
+        ``deriv_wrong_variable`` swaps the two (e.g. ``1 - z²`` in place of ``1 - h²``)."""
+        if "deriv_wrong_variable" in self.bugs:  # bug lab
+            return act.deriv(y, z)
+        return act.deriv(z, y)
+
     def _bias_grad(self, dA: Array) -> Array:
         if "bias_not_summed" in self.bugs:  # bug lab: first example only
             return dA[:, 0].sum(0)

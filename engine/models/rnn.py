@@ -51,10 +51,7 @@ class RNN(RecurrentModel):
         """``f'(z_t)`` for all t at once, ``(T, B, H)``, computed once per backward pass."""
         cell = fw.cell
         if cell["dfdz"] is None:
-            z, h = cell["z"], cell["h"][1:]
-            if "deriv_wrong_variable" in self.bugs:  # bug lab: swap z and h
-                z, h = h, z
-            cell["dfdz"] = self.activation.deriv(z, h)
+            cell["dfdz"] = self._deriv(self.activation, cell["z"], cell["h"][1:])
         return cell["dfdz"]
 
     def _step_backward(self, D, t, fw):
