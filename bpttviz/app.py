@@ -52,16 +52,13 @@ def application(argv: list[str] | None = None):
 
 
 def _icon_path() -> Path | None:
+    """The app icon shipped in assets/ (the same file the desktop entry installs)."""
     try:
-        from engine.data.paths import asset_path
+        from .desktop import icon_asset
 
-        for name in ("icons/bpttviz.svg", "icons/io.github.bpttviz.bpttviz.svg", "bpttviz.svg"):
-            p = asset_path(name)
-            if p.is_file():
-                return p
-    except Exception:  # noqa: BLE001 - an icon is a nicety
+        return icon_asset()
+    except Exception:  # noqa: BLE001 - an icon is a nicety; a broken install still starts
         return None
-    return None
 
 
 def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, size: tuple[int, int] | None = None,
