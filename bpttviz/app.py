@@ -149,4 +149,30 @@ def run_gui(args: Any) -> int:
         return 0
     window.show()
     window.graph.setFocus()
+    _start_autosave(app, window)
     return int(app.exec())
+
+
+def _start_autosave(app, window) -> None:
+    """Offer to restore what a crashed or killed session left, then keep autosaving."""
+    from PySide6 import QtWidgets
+
+    from .autosaver import Autosaver, crashed_autosave, restore_autosave
+
+    crashed = crashed_autosave()
+    if crashed is not None:
+        if "error" in crashed:
+            window.show_error("The autosaved session could not be read and was not restored.", crashed["error"])
+        else:
+            answer = QtWidgets.QMessageBox.question(
+                window, "Restore session?",
+                f"bpttviz did not exit cleanly last time. Restore the autosaved session "
+                f"(iteration {crashed['iteration']}, saved {crashed['created']})?",
+                QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No)
+            if answer == QtWidgets.QMessageBox.StandardButton.Yes:
+                try:
+                    restore_autosave(window.controller)
+                except ValueError as e:
+                    window.show_error("The autosaved session could not be restored.", str(e))
+    window.autosaver = Autosaver(window.controller, interval_s=60.0, parent=window)
+    app.aboutToQuit.connect(window.autosaver.close)
