@@ -40,6 +40,8 @@ def load_text(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) 
     """
     max_bytes = check_int("max_bytes", max_bytes, 1)
     p = Path(path)
+    if p.exists() and not p.is_file():  # a folder, a FIFO or a device would block or fail oddly
+        raise ValueError(f"'{p}' is not a regular file; choose a plain UTF-8 text file")
     with p.open("rb") as f:
         # Read one byte past the limit rather than trusting st_size (pipes, growing files).
         data = f.read(max_bytes + 1)

@@ -52,3 +52,12 @@ def test_corpus_with_one_enormous_line_is_capped(tmp_path):
     f.write_bytes(b"a" * 3_000_000)  # one 3 MB line: over the 2 MB limit
     with pytest.raises(ValueError, match="line.txt"):
         load_text(f)
+
+
+def test_fifo_corpus_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_text(fifo)
