@@ -78,6 +78,7 @@ class Controller(QtCore.QObject):
     error = QtCore.Signal(str, str)  # one-line summary, details (traceback)
     blowup = QtCore.Signal(str)  # the engine's message about a non-finite value
     message = QtCore.Signal(str)  # a short status message
+    preset_loaded = QtCore.Signal(str)  # a preset was loaded by name (its guided scenario may start)
 
     def __init__(self, session: Session, *, budget_ms: float = 10.0, max_budget_ms: float = 20.0,
                  fps: float = 60.0, parent: QtCore.QObject | None = None) -> None:
@@ -94,6 +95,7 @@ class Controller(QtCore.QObject):
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
         self.speed: float | None = None
+        self.until: int | None = None  # playing trains no iteration past this one (a scenario's "train N")
         self.generation = 0  # bumps when the session is replaced
         self.version = 0  # bumps on every change a view could show
         self.bindings: list[ViewBinding] = []
@@ -213,6 +215,8 @@ class Controller(QtCore.QObject):
     def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
         """Iterations until ``allowed`` or the time budget is used; the first one narrated if asked."""
         done = 0
+        if self.until is not None:
+            allowed = min(allowed, self.until - self.session.iteration)
         while done < allowed:
             if narrate and done == 0:
                 ok = self._fetch_trace(cursor=None)
@@ -391,6 +395,7 @@ class Controller(QtCore.QObject):
 
         self.rebuild(load_preset(name))
         self.message.emit(f"Loaded preset {name}")
+        self.preset_loaded.emit(name)
 
     def rollback(self) -> None:
         """Restore the last finite parameters after a blow-up."""

@@ -115,6 +115,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._session_replaced()
         self.restore_settings()
         self.apply_theme(self.theme)
+        from .classroom import install_classroom  # lecture mode, explain, scenarios, side by side, files (issue 7)
+
+        install_classroom(self)
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
@@ -270,7 +273,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("D", "colour nodes by activation / by delta size"), ("Ctrl+Z", "roll back after a blow-up"),
                 ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"),
                 ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
-                ("Page Down / Page Up", "next / previous record (presenter clickers)"), ("?", "this overview")]
+                ("Page Down / Page Up", "next / previous record, or scenario stop (presenter clickers)"),
+                *getattr(self, "extra_shortcut_rows", ()), ("?", "this overview")]
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -485,6 +489,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for v in (self.graph, self.deltas, self.weights, self.decay, self.loss, self.task, self.config,
                   self.transport):
             v.apply_theme(theme)
+        if getattr(self, "classroom", None) is not None:
+            self.classroom.apply_theme(theme)
         self.controller.refresh_all()
 
     def toggle_full_screen(self) -> None:

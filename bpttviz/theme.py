@@ -69,6 +69,7 @@ class Theme:
     base_points: float = 10.0
     scale: float = 1.0
     line_width: float = 2.0
+    line_scale: float = 1.0  # multiplies every pen width (lecture mode: thicker lines)
 
     def points(self, factor: float = 1.0) -> float:
         """A font size in points, scaled by zoom."""
@@ -92,7 +93,7 @@ class Theme:
                              round(c.blue() * a + bg.blue() * (1 - a)))
         else:
             c.setAlpha(alpha)
-        p = pg.mkPen(c, width=self.line_width if width is None else width)
+        p = pg.mkPen(c, width=(self.line_width if width is None else width) * self.line_scale)
         if style is not None:
             p.setStyle(style)
         return p

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.decay import DecayFrame
-from ..theme import GREEN, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import GREEN, PURPLE, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
 
 HISTORY = 12
 
@@ -36,6 +36,9 @@ class DecayView(QtWidgets.QWidget):
         self.cell = self.plot.plot([], [])
         self.jacobian = self.plot.plot([], [])
         self.curve = self.plot.plot([], [])
+        # a second model's curve, side by side: (this model's label, its label, k, curve)
+        self.overlay: tuple[str, str, np.ndarray, np.ndarray] | None = None
+        self.overlay_curve = self.plot.plot([], [])
         self.note = QtWidgets.QLabel(" ")
         self.note.setWordWrap(True)
         self.message = QtWidgets.QLabel("")
@@ -65,6 +68,11 @@ class DecayView(QtWidgets.QWidget):
         self.curve.setSymbolBrush(theme.backward)
         self.curve.setSymbolPen(None)
         self.cell.setPen(theme.pen(GREEN, 2.0))
+        self.overlay_curve.setPen(theme.pen(PURPLE, 2.6))
+        self.overlay_curve.setSymbol("s")
+        self.overlay_curve.setSymbolSize(5)
+        self.overlay_curve.setSymbolBrush(PURPLE)
+        self.overlay_curve.setSymbolPen(None)
         self.jacobian.setPen(theme.pen(theme.forward, 1.6, style=QtCore.Qt.PenStyle.DotLine))
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.message.setFont(theme.font(1.05))
@@ -91,7 +99,13 @@ class DecayView(QtWidgets.QWidget):
         self.pages.setCurrentWidget(self.plotw)
         curve = self._positive(f.curve)
         self.curve.setData(f.k, curve, connect="finite")
-        entries = [("this iteration", th.backward, "line")]
+        entries = [(self.overlay[0] if self.overlay else "this iteration", th.backward, "line")]
+        over = self._positive(self.overlay[3]) if self.overlay else np.array([])
+        if self.overlay:
+            self.overlay_curve.setData(self.overlay[2], over, connect="finite")
+            entries.append((self.overlay[1], PURPLE, "line"))
+        else:
+            self.overlay_curve.setData([], [])
         if f.reference is not None:
             self.ref.setData(f.k, self._positive(f.reference), connect="finite")
             entries.append(("bound", th.foreground, "dash"))
@@ -122,24 +136,33 @@ class DecayView(QtWidgets.QWidget):
                     h = hist[i - pad]
                     it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
         # the y range follows the curves (a growing bound may leave the top of the plot)
-        vals = np.concatenate([curve] + [self._positive(h) for h in hist]
+        vals = np.concatenate([curve, over] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
                               + ([self._positive(f.jacobian)] if f.jacobian is not None else []))
         vals = vals[np.isfinite(vals)]
         if vals.size:
             fit_range(self.plot, "y", vals, log=True, pad=0.1)
             set_ticks(self.plot.getAxis("left"), decade_ticks(vals))
-            x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0)
+            x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0, float(len(over) - 1))
             if self.plot.getViewBox().viewRange()[0][1] < x1 or self.plot.getViewBox().viewRange()[0][1] > x1 + 1:
                 self.plot.setXRange(0, x1, padding=0.02)
         self.note.setText(f.note + (f"  ·  bound with {f.reference_label}" if f.reference is not None else ""))
 
     def show_message(self, text: str) -> None:
         self.frame = None
-        for it in [self.curve, self.ref, self.cell, self.jacobian, *self.history_items]:
+        for it in [self.curve, self.ref, self.cell, self.jacobian, self.overlay_curve, *self.history_items]:
             it.setData([], [])
         self._history_ids = []
         style_plot(self.plot, self.theme, title="")
         self.message.setText(text)
         self.pages.setCurrentWidget(self.message)
         self.note.setText("")
+
+    def set_overlay(self, overlay: tuple[str, str, np.ndarray, np.ndarray] | None) -> None:
+        """Overlay a second model's decay curve ``(this model's label, its label, k, curve)``, or
+        None to remove it; redrawn with the current frame."""
+        self.overlay = overlay
+        if self.frame is not None:
+            self.show_frame(self.frame)
+        elif overlay is None:
+            self.overlay_curve.setData([], [])

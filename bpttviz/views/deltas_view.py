@@ -9,7 +9,17 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
-from ..theme import GREEN, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import (
+    GREEN,
+    Theme,
+    decade_ticks,
+    fit_range,
+    legend_html,
+    nice_ticks,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+)
 from .heatmap import Heatmap
 
 
@@ -111,9 +121,10 @@ class DeltasView(QtWidgets.QWidget):
         if f.column_ticks:
             set_ticks(self.heat.plot.getAxis("bottom"), f.column_ticks)
             set_ticks(self.norms_plot.getAxis("bottom"), f.column_ticks)
-        else:
-            set_ticks(self.heat.plot.getAxis("bottom"), None)
-            set_ticks(self.norms_plot.getAxis("bottom"), None)
+        else:  # whole timesteps / layers only (a wide plot would otherwise label t = 2.5)
+            ticks = nice_ticks(len(f.columns), 6) if np.array_equal(f.columns, np.arange(len(f.columns))) else None
+            set_ticks(self.heat.plot.getAxis("bottom"), ticks)
+            set_ticks(self.norms_plot.getAxis("bottom"), ticks)
         set_axis_label(self.norms_plot, "bottom", f.x_label, self.theme)
         x0, x1 = float(f.columns[0]) - 0.5, float(f.columns[-1]) + 0.5
         if self.norms_plot.getViewBox().viewRange()[0] != [x0, x1]:

@@ -10,9 +10,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..presenters.panels import LossFrame
 from ..theme import (
     GREEN,
+    PURPLE,
     Theme,
     decade_ticks,
     fit_range,
+    legend_html,
     nice_ceil,
     set_axis_label,
     set_ticks,
@@ -54,6 +56,11 @@ class LossView(QtWidgets.QWidget):
         for curve in (self.raw, self.smooth):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
+        # a second model's smoothed loss, side by side: (this model's label, its label, x, loss)
+        self.overlay: tuple[str, str, np.ndarray, np.ndarray] | None = None
+        self.overlay_curve = self.loss_plot.plot([], [])
+        self.overlay_curve.setDownsampling(auto=True, method="peak")
+        self.overlay_curve.setClipToView(True)
         self.metric_curve = self.metric_plot.plot([], [])
         self.baseline = pg.InfiniteLine(angle=0, movable=False)
         self.baseline.hide()
@@ -87,6 +94,7 @@ class LossView(QtWidgets.QWidget):
         raw.setAlpha(70)
         self.raw.setPen(pg.mkPen(raw, width=1))
         self.smooth.setPen(theme.pen(theme.forward, 2.5))
+        self.overlay_curve.setPen(theme.pen(PURPLE, 2.5))
         self.metric_curve.setPen(theme.pen(GREEN, 2.2))
         self.metric_curve.setSymbol("o")
         self.metric_curve.setSymbolSize(5)
@@ -107,7 +115,10 @@ class LossView(QtWidgets.QWidget):
         self.frame = f
         th = self.theme
         # the loss kind is in the status bar; the title keeps what matters here: the reduction
-        style_plot(self.loss_plot, th, title="loss " + f.loss_label.split(" loss ", 1)[-1])
+        title = "loss " + f.loss_label.split(" loss ", 1)[-1]
+        if self.overlay:
+            title = legend_html([(self.overlay[0], th.forward, "line"), (self.overlay[1], PURPLE, "line")], th, title)
+        style_plot(self.loss_plot, th, title=title)
         style_plot(self.metric_plot, th, title=f.metric_name)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
@@ -115,7 +126,9 @@ class LossView(QtWidgets.QWidget):
         if self.loss_plot.getViewBox().viewRange()[0][1] != x_end * 1.02:
             self.loss_plot.setXRange(0, x_end, padding=0.02)
         recent = f.loss[len(f.loss) // 5:] if len(f.loss) > 20 else f.loss  # the first spike may leave
-        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth]))
+        over = self.overlay[3] if self.overlay else np.array([])
+        over_recent = over[len(over) // 5:] if len(over) > 20 else over
+        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]))
         fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
@@ -124,6 +137,10 @@ class LossView(QtWidgets.QWidget):
             set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, 2))
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
+        if self.overlay:
+            self.overlay_curve.setData(self.overlay[2], over, connect="finite")
+        else:
+            self.overlay_curve.setData([], [])
         self.metric_curve.setData(f.val_x, f.val, connect="finite")
         if f.baseline is not None and np.isfinite(f.baseline):
             self.baseline.setValue(f.baseline)
@@ -148,3 +165,12 @@ class LossView(QtWidgets.QWidget):
             self.threshold.show()
         else:
             self.threshold.hide()
+
+    def set_overlay(self, overlay: tuple[str, str, np.ndarray, np.ndarray] | None) -> None:
+        """Overlay a second model's smoothed loss ``(this model's label, its label, x, loss)`` on
+        the loss plot, or None to remove it; redrawn with the current frame."""
+        self.overlay = overlay
+        if self.frame is not None:
+            self.show_frame(self.frame)
+        elif overlay is None:
+            self.overlay_curve.setData([], [])

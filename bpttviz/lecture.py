@@ -1,0 +1,246 @@
+"""Lecture mode: the window as a presenter needs it on a projector.
+
+Entering it (F5, Ctrl+L, View ▸ Lecture mode, or ``--lecture``) makes the window full screen,
+scales every font of the window -- plot axes included -- through the theme (the zoom machinery),
+draws thicker lines, switches to a high-contrast light theme with the colour-blind-safe diverging
+map, hides the configuration panel and the menu bar, and swaps the transport bar for a presenter's
+bar (back, step, play, the scenario's stops). Leaving it restores the previous layout exactly:
+dock and toolbar state, geometry, full-screen state, menu bar and theme are remembered on entry
+and put back on exit. Closing the window in lecture mode leaves it first, so the remembered
+layout saved at exit is the normal one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .theme import DIVERGING_NAMES, Theme
+
+#: font scale of lecture mode on a screen 800 pixels high (relative to the normal 10 pt body
+#: text); taller screens get proportionally more, so text takes the same share of the picture
+LECTURE_SCALE = 1.5
+SCALE_LIMITS = (1.4, 2.8)
+#: pen widths are multiplied by this
+LECTURE_LINES = 1.6
+
+
+#: the lecture layout: dock area -> docks tabbed together there, the first one raised
+GROUPS = (
+    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "buglab")),
+    (QtCore.Qt.DockWidgetArea.RightDockWidgetArea, ("compare",)),
+    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck")),
+)
+#: share of the window's width (left, right) and height (bottom) the groups get
+SHARES = {"left": 0.32, "right": 0.3, "bottom": 0.4}
+#: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
+#: than the screen, which would drop it out of full screen)
+MIN_VIEW = (120, 90)
+
+
+def lecture_scale(screen_height: int) -> float:
+    """The font scale for a screen ``screen_height`` pixels high (see ``LECTURE_SCALE``)."""
+    lo, hi = SCALE_LIMITS
+    return round(min(hi, max(lo, LECTURE_SCALE * screen_height / 800)), 2)
+
+
+def lecture_theme(theme: Theme, scale: float = LECTURE_SCALE) -> Theme:
+    """A light, high-contrast projector theme: white background, near-black text, a darker
+    "muted" grey (projectors wash light greys out), stronger grid, the colour-blind-safe diverging
+    map, large fonts (``scale``, never smaller than the current zoom) and thicker lines."""
+    return theme.with_(background="#FFFFFF", panel="#ECECE8", foreground="#111111", muted="#4A4A4A",
+                       grid_alpha=0.3, diverging=DIVERGING_NAMES[1], scale=max(theme.scale, scale),
+                       line_scale=LECTURE_LINES)
+
+
+@dataclass
+class _Saved:
+    theme: Theme
+    state: QtCore.QByteArray
+    geometry: QtCore.QByteArray
+    window_state: QtCore.Qt.WindowState
+    menu_visible: bool
+    colourblind: bool
+    minimums: dict
+    graph_mode_visible: bool
+
+
+class LectureMode(QtCore.QObject):
+    """``LectureMode(window, presenter_bar)``: ``enter()``, ``leave()``, ``toggle()``, ``active``.
+
+    ``presenter_bar`` is a toolbar holding the presenter's actions; it replaces the window's
+    transport bar while lecture mode is on."""
+
+    toggled = QtCore.Signal(bool)
+
+    def __init__(self, window: QtWidgets.QMainWindow, presenter_bar: QtWidgets.QToolBar,
+                 extra_docks: dict[str, QtWidgets.QDockWidget] | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.bar = presenter_bar
+        self.extra_docks = dict(extra_docks or {})  # docks the window does not list in ``docks``
+        self._saved: _Saved | None = None
+        window.installEventFilter(self)
+
+    @property
+    def active(self) -> bool:
+        return self._saved is not None
+
+    def toggle(self) -> None:
+        self.leave() if self.active else self.enter()
+
+    def enter(self, full_screen: bool = True) -> None:
+        """Switch to lecture mode (``full_screen=False`` for offscreen renders at a fixed size)."""
+        w = self.window
+        if self.active:
+            return
+        docks = {**w.docks, **self.extra_docks}
+        self._saved = _Saved(theme=w.theme, state=w.saveState(), geometry=w.saveGeometry(),
+                             window_state=w.windowState(), menu_visible=w.menuBar().isVisible(),
+                             colourblind=w.act["colourblind"].isChecked(),
+                             minimums={d: d.widget().minimumSize() for d in docks.values() if d.widget() is not None},
+                             graph_mode_visible=not w.graph.mode.isHidden())
+        for d in self._saved.minimums:
+            d.widget().setMinimumSize(*MIN_VIEW)
+        w.graph.mode.hide()  # D switches the colouring; the caption gets the room
+        w.docks["config"].hide()
+        w.transport.hide()
+        self.bar.show()
+        w.menuBar().hide()
+        w.act["colourblind"].setChecked(True)
+        screen = w.screen().geometry() if full_screen and w.screen() is not None else w.geometry()
+        w.apply_theme(lecture_theme(w.theme, lecture_scale(screen.height())))
+        self._layout()
+        if full_screen:
+            w.showFullScreen()
+            w.act["fullscreen"].setChecked(True)
+        self._size(screen.width(), screen.height())
+        QtCore.QTimer.singleShot(50, self._settle)
+        self._sync_action(True)
+        w.statusBar().showMessage("Lecture mode: F5 or Ctrl+L leaves it; Page Down / Page Up step", 8000)
+        self.toggled.emit(True)
+
+    def leave(self) -> None:
+        """Back to the layout, geometry, window state and theme from before ``enter``."""
+        s = self._saved
+        if s is None:
+            return
+        w = self.window
+        self._saved = None
+        w.act["colourblind"].setChecked(s.colourblind)
+        w.apply_theme(s.theme)
+        if s.window_state & QtCore.Qt.WindowState.WindowFullScreen:
+            w.showFullScreen()
+        else:
+            if w.isFullScreen():
+                w.showNormal()
+            w.setWindowState(s.window_state)
+            w.restoreGeometry(s.geometry)
+        w.act["fullscreen"].setChecked(w.isFullScreen())
+        for d, size in s.minimums.items():
+            d.widget().setMinimumSize(size)
+        w.graph.mode.setVisible(s.graph_mode_visible)
+        w.restoreState(s.state)
+        w.menuBar().setVisible(s.menu_visible)
+        QtCore.QTimer.singleShot(50, lambda: tidy_tab_bars(w))
+        self._sync_action(False)
+        self.toggled.emit(False)
+
+    def _settle(self) -> None:
+        """Once the window has its full-screen size: the dock sizes again, stale tab bars hidden."""
+        if self.active:
+            self._size(self.window.width(), self.window.height())
+        tidy_tab_bars(self.window)
+
+    def _layout(self) -> None:
+        """The docks tabbed in three groups (``GROUPS``) around the graph; each keeps its visibility."""
+        w = self.window
+        docks = {**w.docks, **self.extra_docks}
+        for area, names in GROUPS:
+            group = [docks[n] for n in names if n in docks]
+            for d in group:
+                d.setFloating(False)
+                w.addDockWidget(area, d)
+            shown = [d for d in group if not d.isHidden()]
+            for d in shown[1:]:
+                w.tabifyDockWidget(shown[0], d)
+            if shown:
+                shown[0].raise_()
+
+    def _size(self, width: int, height: int) -> None:
+        w = self.window
+        first = {}
+        docks = {**w.docks, **self.extra_docks}
+        for (_area, names), side in zip(GROUPS, ("left", "right", "bottom")):
+            shown = [docks[n] for n in names if n in docks and not docks[n].isHidden()]
+            if shown:
+                first[side] = shown[0]
+        H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
+        sides = [s for s in ("left", "right") if s in first]
+        if sides:
+            w.resizeDocks([first[s] for s in sides], [int(width * SHARES[s]) for s in sides], H)
+        if "bottom" in first:
+            w.resizeDocks([first["bottom"]], [int(height * SHARES["bottom"])], V)
+
+    def _sync_action(self, on: bool) -> None:
+        a = self.window.act.get("lecture")
+        if a is not None and a.isChecked() != on:
+            a.setChecked(on)
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        # closing in lecture mode: restore the normal layout first, so that is what gets saved
+        if obj is self.window and ev.type() == QtCore.QEvent.Type.Close and self.active:
+            self.leave()
+        return False
+
+
+class PresenterBar(QtWidgets.QToolBar):
+    """The lecture-mode transport: only the given actions (None: a separator), hidden until
+    lecture mode shows it in place of the transport bar."""
+
+    def __init__(self, actions: list[QtGui.QAction | None], theme: Theme,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("Presenter", parent)
+        self.setObjectName("presenter_bar")
+        self.setMovable(False)
+        self.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toggleViewAction().setVisible(False)
+        for a in actions:
+            if a is None:
+                self.addSeparator()
+                continue
+            self.addAction(a)
+            b = self.widgetForAction(a)
+            if b is not None:
+                b.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+                b.setObjectName(f"presenter_{a.objectName()}")
+        self.hide()
+        self.apply_theme(theme)
+
+    def apply_theme(self, theme: Theme) -> None:
+        f = theme.font(1.0)
+        self.setFont(f)
+        for a in self.actions():
+            b = self.widgetForAction(a)
+            if b is not None:
+                b.setFont(f)
+
+
+def tidy_tab_bars(window: QtWidgets.QMainWindow) -> int:
+    """Hide the dock tab bars Qt left on screen after docks moved (it hides an unused tab bar only
+    at some later relayout; until then it is drawn over whatever is there now). A tab bar in use
+    sits right under (or over) the dock of its current tab. Returns how many were hidden."""
+    docks = [d for d in window.findChildren(QtWidgets.QDockWidget)
+             if d.parent() is window and d.isVisible() and not d.isFloating()]
+    hidden = 0
+    for tb in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+        if not tb.isVisible():
+            continue
+        g = tb.geometry()
+        used = any(abs(g.x() - d.x()) <= 4 and (abs(g.top() - d.geometry().bottom()) <= 8
+                                                or abs(g.bottom() - d.geometry().top()) <= 8) for d in docks)
+        if not used:
+            tb.hide()
+            hidden += 1
+    return hidden

@@ -1,0 +1,116 @@
+"""The explain panel: the equation the current step record applies, with the actual numbers of one
+selected unit (from ``engine.explain``), and one sentence of plain-language commentary.
+
+The view only shows what it is given (``show_explanation`` / ``show_message``); the unit selector
+is a spin box reachable with the keyboard (Tab, or the U / Shift+U actions of the window).
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..theme import Theme
+
+
+class ExplainView(QtWidgets.QWidget):
+    """``show_explanation(explanation)`` or ``show_message(text)``; ``unit_changed(int)``."""
+
+    unit_changed = QtCore.Signal(int)
+
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("explain_view")
+        self.theme = theme
+        self.title = ""  # the title of what is shown (the explanation's, or "" for a message)
+        self._explanation = None
+        self._message = ""
+
+        self.unit_label = QtWidgets.QLabel("unit")
+        self.unit = QtWidgets.QSpinBox()
+        self.unit.setObjectName("explain_unit")
+        self.unit.setRange(0, 0)
+        self.unit.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.unit.setToolTip("Which hidden unit the numbers are for (U / Shift+U); Esc returns to stepping")
+        self.unit.setAccessibleName("hidden unit")
+        self.unit_label.setBuddy(self.unit)
+        self.unit.valueChanged.connect(self.unit_changed.emit)
+        self.hint = QtWidgets.QLabel("numbers of example 1 in the batch")
+        self.text = QtWidgets.QTextBrowser()
+        self.text.setObjectName("explain_text")
+        self.text.setOpenLinks(False)
+        self.text.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.text.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.unit_label)
+        top.addWidget(self.unit)
+        top.addSpacing(12)
+        top.addWidget(self.hint, 1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(4)
+        lay.addLayout(top)
+        lay.addWidget(self.text, 1)
+        self.apply_theme(theme)
+
+    # ------------------------------------------------------------------ public
+    def current_unit(self) -> int:
+        return int(self.unit.value())
+
+    def set_unit_count(self, n: int) -> None:
+        """Units 0..n-1 can be chosen (the current one is kept when it still exists)."""
+        n = max(1, int(n))
+        if self.unit.maximum() != n - 1:
+            self.unit.blockSignals(True)
+            self.unit.setRange(0, n - 1)
+            self.unit.blockSignals(False)
+        self.unit_label.setText(f"unit (0–{n - 1})")
+
+    def step_unit(self, delta: int) -> None:
+        """The next (+1) or previous (-1) unit, wrapping around."""
+        n = self.unit.maximum() + 1
+        self.unit.setValue((self.current_unit() + delta) % n)
+
+    def body_pixels(self) -> int:
+        """The body text size in pixels (``Explanation.html`` takes pixels)."""
+        return max(8, QtGui.QFontInfo(self.theme.font(1.0)).pixelSize())
+
+    def show_explanation(self, explanation) -> None:
+        """An ``engine.explain.Explanation``."""
+        self._explanation, self._message = explanation, ""
+        self.title = explanation.title
+        self._render()
+
+    def show_message(self, text: str) -> None:
+        self._explanation, self._message = None, text
+        self.title = ""
+        self._render()
+
+    def plain_text(self) -> str:
+        return self.text.toPlainText()
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        f = theme.font(0.95)
+        for w in (self.unit_label, self.unit):
+            w.setFont(f)
+        self.hint.setFont(theme.font(0.85))
+        self.hint.setStyleSheet(f"color: {theme.muted};")
+        self.text.setStyleSheet(f"QTextBrowser {{ background: {theme.background}; color: {theme.foreground}; }}")
+        self._render()
+
+    # ------------------------------------------------------------------ drawing
+    def _render(self) -> None:
+        if self._explanation is not None:
+            html = self._explanation.html(self.body_pixels())
+        else:
+            px = self.body_pixels()
+            html = f"<div style='font-size:{px}px; color:{self.theme.muted}'>{_escape(self._message)}</div>"
+        bar = self.text.verticalScrollBar()
+        pos = bar.value()
+        self.text.setHtml(html)
+        bar.setValue(pos)  # stepping must not jump the text back to its top
+
+
+def _escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
