@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,42 +57,100 @@ def check_file(path: str | os.PathLike, *, timeout: float = 60.0, eps: float = 1
                tol: float = 1e-5) -> FileCheck:
     """Check the ``loss_and_grads`` of the file at ``path`` on its ``example()``, in a child
     process that is killed after ``timeout`` seconds."""
-    from engine.doctor import Report
+    return CheckRun(path, timeout=timeout, eps=eps, tol=tol).wait()
 
-    p = Path(path)
-    if not p.exists():
-        return FileCheck(problem=f"{path}: no such file")
-    if p.is_dir():
-        return FileCheck(problem=f"{path}: is a folder, not a Python file")
-    budget = min(20.0, max(1.0, timeout / 3))  # numerical gradients shrink to fit the time limit
-    with tempfile.TemporaryDirectory(prefix="bpttviz-check-") as tmp:
-        out = Path(tmp)
-        cmd = [sys.executable, "-c", _BOOT, _ROOT, str(p.resolve()), tmp, repr(eps), repr(tol), repr(budget)]
+
+class CheckRun:
+    """One check of a file running in a child process, for callers that must not block (the app):
+    ``poll()`` is None while it runs and the ``FileCheck`` once the child ended or the time limit
+    passed (the child is then killed); ``wait()`` blocks; ``cancel()`` kills it and cleans up."""
+
+    def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0, eps: float = 1e-5,
+                 tol: float = 1e-5, more_time: str = "allow more time with --timeout") -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.more_time = more_time  # the last words of the time-limit message
+        self.result: FileCheck | None = None
+        self.proc: subprocess.Popen | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        p = self.path
+        if not p.exists():
+            self.result = FileCheck(problem=f"{path}: no such file")
+            return
+        if p.is_dir():
+            self.result = FileCheck(problem=f"{path}: is a folder, not a Python file")
+            return
+        budget = min(20.0, max(1.0, timeout / 3))  # numerical gradients shrink to fit the time limit
+        self._tmp = tempfile.TemporaryDirectory(prefix="bpttviz-check-")
+        self._out = Path(self._tmp.name)
+        cmd = [sys.executable, "-c", _BOOT, _ROOT, str(p.resolve()), self._tmp.name, repr(eps), repr(tol),
+               repr(budget)]
         env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}  # plt.show() must not block
-        with open(out / "stderr", "wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                    start_new_session=os.name == "posix")
-            timed_out = False
+        with open(self._out / "stderr", "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                         env=env, start_new_session=os.name == "posix")
+        self._deadline = time.monotonic() + timeout
+
+    def poll(self) -> FileCheck | None:
+        """The outcome once there is one (never blocks)."""
+        if self.result is None and self.proc is not None:
+            rc = self.proc.poll()
+            if rc is not None:
+                self._finish(rc, timed_out=False)
+            elif time.monotonic() >= self._deadline:
+                _kill(self.proc)
+                self._finish(self.proc.returncode, timed_out=True)
+        return self.result
+
+    def wait(self) -> FileCheck:
+        """Block until the outcome (Ctrl-C kills the child: it runs in its own session)."""
+        if self.result is None and self.proc is not None:
             try:
-                rc = proc.wait(timeout=timeout)
+                rc = self.proc.wait(timeout=max(0.0, self._deadline - time.monotonic()))
+                self._finish(rc, timed_out=False)
             except subprocess.TimeoutExpired:
-                _kill(proc)
-                rc, timed_out = proc.returncode, True
-            except BaseException:  # Ctrl-C: the child runs in its own session and would outlive us
-                _kill(proc)
+                _kill(self.proc)
+                self._finish(self.proc.returncode, timed_out=True)
+            except BaseException:
+                self.cancel()
                 raise
+        assert self.result is not None
+        return self.result
+
+    def cancel(self) -> None:
+        """Kill the child (and anything it started) and remove its files."""
+        if self.result is None and self.proc is not None:
+            _kill(self.proc)
+            self.result = FileCheck(problem=f"{self.path.name}: the check was stopped")
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _finish(self, rc: int, timed_out: bool) -> None:
+        try:
+            self.result = self._read(rc, timed_out)
+        finally:
+            self._cleanup()
+
+    def _read(self, rc: int, timed_out: bool) -> FileCheck:
+        from engine.doctor import Report
+
+        out, p, timeout = self._out, self.path, self.timeout
         phase = _read_text(out / "phase")
         if timed_out and not (out / "result.json").exists():  # (a result means only a leftover thread hung)
             why = " (a loop that never ends, or one call that takes very long?)" if phase == "checking" else ""
             return FileCheck(problem=f"{p.name} did not finish within {timeout:g} s {_PHASES.get(phase, '')}{why}; "
-                                     "allow more time with --timeout")
+                                     + self.more_time)
         try:
             result = json.loads((out / "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return FileCheck(problem=_crash(p.name, rc, out / "stderr", phase))
-    if result.get("kind") == "report":
-        return FileCheck(report=Report.from_dict(result["report"]))
-    return FileCheck(problem=str(result.get("reason", "the file could not be used")))
+        if result.get("kind") == "report":
+            return FileCheck(report=Report.from_dict(result["report"]))
+        return FileCheck(problem=str(result.get("reason", "the file could not be used")))
 
 
 def run_check(args: argparse.Namespace) -> int:
