@@ -115,6 +115,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._session_replaced()
         self.restore_settings()
         self.apply_theme(self.theme)
+        from .gradient_lab import install_gradient_lab  # the gradient check, bug lab and banner (issue 6)
+
+        install_gradient_lab(self)
         from .classroom import install_classroom  # lecture mode, explain, scenarios, side by side, files (issue 7)
 
         install_classroom(self)
@@ -489,6 +492,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for v in (self.graph, self.deltas, self.weights, self.decay, self.loss, self.task, self.config,
                   self.transport):
             v.apply_theme(theme)
+        if getattr(self, "gradient_lab", None) is not None:
+            self.gradient_lab.apply_theme(theme)
         if getattr(self, "classroom", None) is not None:
             self.classroom.apply_theme(theme)
         self.controller.refresh_all()
