@@ -140,6 +140,10 @@ def run_gui(args: Any) -> int:
         tmp = tempfile.mkdtemp(prefix="bpttviz-shot-")
         settings = QtCore.QSettings(str(Path(tmp) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     window = build_window(session, settings=settings, size=size)
+    from .classroom import apply_command_line  # --open's saved position, a lecture preset's scenario, --lecture
+
+    apply_command_line(window, lecture=bool(getattr(args, "lecture", False)), opened=bool(opened),
+                       position=_position if opened else None, full_screen=not screenshot)
     if screenshot:
         window.show()
         out = render_screenshot(window, screenshot, steps)

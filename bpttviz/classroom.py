@@ -287,9 +287,12 @@ class Classroom(QtCore.QObject):
         stop = self.player.current
         if stop is not None and stop.focus and stop.focus in self.window.docks:
             self.window.last_raised_view = stop.focus
+            if not self.player.busy:
+                self.window.docks[stop.focus].raise_()  # e.g. after lecture mode laid the docks out anew
 
     def _comparison_changed(self) -> None:
         on = self.comparison.active
+        self.compare_dock.setWindowTitle(f"Second model: {self.comparison.labels()[1]}" if on else "Second model")
         if on and not self.compare_dock.isVisible():
             self.compare_dock.show()
             self.compare_dock.raise_()
@@ -328,10 +331,9 @@ def apply_command_line(window, *, lecture: bool = False, position: dict | None =
 
     room = install_classroom(window)
     c = window.controller
+    if lecture:
+        room.lecture.enter(full_screen=full_screen)
     if opened:
         apply_session(window, c.session, position)
     elif c.session.cfg.extras.get("scenario") is not None:
         room.player.start(c.session.cfg)
-    if lecture:
-        room.lecture.enter(full_screen=full_screen)
-        window.act["lecture"].setChecked(True)

@@ -75,6 +75,7 @@ class Comparison(QtCore.QObject):
         self.graph = GraphView(window.theme)
         self.graph.setObjectName("compare_graph")
         self.graph.mode.hide()  # the colouring follows the main graph's
+        self.graph.legend.hide()  # the same as the main graph's
         self._pending = False
         controller.state_changed.connect(self.follow)
         controller.session_replaced.connect(self._rebuild)
@@ -182,17 +183,20 @@ class Comparison(QtCore.QObject):
         return self.session is not None and self.session.iteration == self.controller.session.iteration
 
     # ------------------------------------------------------------------ what the views show
-    def decay_overlay(self) -> tuple[str, str, np.ndarray, np.ndarray] | None:
+    def decay_overlay(self) -> tuple | None:
+        """(first label, second label, k, ||dL_T/dh||, ||dL_T/dc|| or None) of the second model."""
         s2 = self.session
         if s2 is None or s2.last_batch is None or not s2.cfg.is_recurrent:
             return None
         first, second = self.labels()
         if s2.blowup is not None:
-            return first, second + " (not finite)", np.zeros(0), np.zeros(0)
+            return first, second + " (not finite)", np.zeros(0), np.zeros(0), None
         x, y = s2.last_batch
+        m = s2.model
         with np.errstate(all="ignore"):
-            curve = diagnostics.gradient_decay(s2.model, x, y, **s2.options())
-        return first, second, np.arange(curve.size, dtype=float), curve
+            curve = diagnostics.gradient_decay(m, x, y, **s2.options())
+            cell = diagnostics.gradient_decay(m, x, y, state="c", **s2.options()) if "c" in m.STATE else None
+        return first, second, np.arange(curve.size, dtype=float), curve, cell
 
     def loss_overlay(self) -> tuple[str, str, np.ndarray, np.ndarray] | None:
         s2 = self.session

@@ -34,6 +34,8 @@ GROUPS = (
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
 SHARES = {"left": 0.32, "right": 0.3, "bottom": 0.4}
+#: the bottom group's share while a scenario stop focuses one of its views (plots need the height)
+BOTTOM_FOCUSED = 0.55
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
 #: than the screen, which would drop it out of full screen)
 MIN_VIEW = (120, 90)
@@ -58,7 +60,8 @@ def lecture_theme(theme: Theme, scale: float = LECTURE_SCALE) -> Theme:
 class _Saved:
     theme: Theme
     state: QtCore.QByteArray
-    geometry: QtCore.QByteArray
+    geometry: QtCore.QRect  # the normal (not full-screen, not maximised) geometry
+    geometry_bytes: QtCore.QByteArray  # saveGeometry(): what the window's settings remember
     window_state: QtCore.Qt.WindowState
     menu_visible: bool
     colourblind: bool
@@ -80,6 +83,7 @@ class LectureMode(QtCore.QObject):
         self.window = window
         self.bar = presenter_bar
         self.extra_docks = dict(extra_docks or {})  # docks the window does not list in ``docks``
+        self.bottom_share = SHARES["bottom"]
         self._saved: _Saved | None = None
         window.installEventFilter(self)
 
@@ -96,7 +100,9 @@ class LectureMode(QtCore.QObject):
         if self.active:
             return
         docks = {**w.docks, **self.extra_docks}
-        self._saved = _Saved(theme=w.theme, state=w.saveState(), geometry=w.saveGeometry(),
+        self.bottom_share = SHARES["bottom"]
+        self._saved = _Saved(theme=w.theme, state=w.saveState(), geometry_bytes=w.saveGeometry(),
+                             geometry=w.normalGeometry() if w.isFullScreen() or w.isMaximized() else w.geometry(),
                              window_state=w.windowState(), menu_visible=w.menuBar().isVisible(),
                              colourblind=w.act["colourblind"].isChecked(),
                              minimums={d: d.widget().minimumSize() for d in docks.values() if d.widget() is not None},
@@ -118,7 +124,6 @@ class LectureMode(QtCore.QObject):
         self._size(screen.width(), screen.height())
         QtCore.QTimer.singleShot(50, self._settle)
         self._sync_action(True)
-        w.statusBar().showMessage("Lecture mode: F5 or Ctrl+L leaves it; Page Down / Page Up step", 8000)
         self.toggled.emit(True)
 
     def leave(self) -> None:
@@ -136,16 +141,28 @@ class LectureMode(QtCore.QObject):
             if w.isFullScreen():
                 w.showNormal()
             w.setWindowState(s.window_state)
-            w.restoreGeometry(s.geometry)
+            if not s.window_state & QtCore.Qt.WindowState.WindowMaximized:
+                w.setGeometry(s.geometry)  # not restoreGeometry: that one clamps to the screen
         w.act["fullscreen"].setChecked(w.isFullScreen())
         for d, size in s.minimums.items():
             d.widget().setMinimumSize(size)
         w.graph.mode.setVisible(s.graph_mode_visible)
         w.restoreState(s.state)
         w.menuBar().setVisible(s.menu_visible)
-        QtCore.QTimer.singleShot(50, lambda: tidy_tab_bars(w))
+        QtCore.QTimer.singleShot(50, lambda: self._restore_late(s))
         self._sync_action(False)
         self.toggled.emit(False)
+
+    def _restore_late(self, s: _Saved) -> None:
+        """Once the window is back to its size (a window manager applies it a moment later): the
+        geometry and the dock sizes once more, which only hold at that size, and no stale tab bars."""
+        w = self.window
+        if self.active:
+            return
+        if not w.isFullScreen() and not w.isMaximized() and w.geometry() != s.geometry:
+            w.setGeometry(s.geometry)
+        w.restoreState(s.state)
+        tidy_tab_bars(w)
 
     def _settle(self) -> None:
         """Once the window has its full-screen size: the dock sizes again, stale tab bars hidden."""
@@ -181,7 +198,15 @@ class LectureMode(QtCore.QObject):
         if sides:
             w.resizeDocks([first[s] for s in sides], [int(width * SHARES[s]) for s in sides], H)
         if "bottom" in first:
-            w.resizeDocks([first["bottom"]], [int(height * SHARES["bottom"])], V)
+            w.resizeDocks([first["bottom"]], [int(height * self.bottom_share)], V)
+
+    def emphasise(self, view: str) -> None:
+        """A scenario stop focuses ``view``: the bottom group grows when it is one of its plots and
+        shrinks back for the graph, the explain panel or the task (lecture mode only)."""
+        share = BOTTOM_FOCUSED if view in GROUPS[2][1] else SHARES["bottom"]
+        if self.active and share != self.bottom_share:
+            self.bottom_share = share
+            self._size(self.window.width(), self.window.height())
 
     def _sync_action(self, on: bool) -> None:
         a = self.window.act.get("lecture")
@@ -189,10 +214,26 @@ class LectureMode(QtCore.QObject):
             a.setChecked(on)
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
-        # closing in lecture mode: restore the normal layout first, so that is what gets saved
+        # Closing in lecture mode: the window saves its settings (layout, zoom, colour map) as it
+        # closes; they must be the normal ones. Re-laying the window out while it closes is not
+        # safe, so let it save, then put the remembered pre-lecture values in their place.
         if obj is self.window and ev.type() == QtCore.QEvent.Type.Close and self.active:
-            self.leave()
+            s = self._saved
+            self.window.closeEvent(ev)
+            if ev.isAccepted():
+                self._remember(s)
+            return True
         return False
+
+    def _remember(self, s: _Saved) -> None:
+        st = getattr(self.window, "settings", None)
+        if st is None:
+            return
+        st.setValue("window/geometry", s.geometry_bytes)
+        st.setValue("window/state", s.state)
+        st.setValue("view/zoom", s.theme.scale)
+        st.setValue("view/diverging", s.theme.diverging)
+        st.sync()
 
 
 class PresenterBar(QtWidgets.QToolBar):

@@ -227,6 +227,9 @@ class ScenarioPlayer(QtCore.QObject):
 
     def _focus(self, view: str) -> bool:
         w = self.window
+        lecture = getattr(w, "lecture", None)
+        if lecture is not None:
+            lecture.emphasise(view)
         if view == "graph":
             w.graph.setFocus()
             return False

@@ -83,7 +83,11 @@ class CaptionBar(QtWidgets.QFrame):
         """Height for the caption's lines at the current width (a wrapped label does not tell its
         dock area by itself)."""
         m = self.layout().contentsMargins()
-        w = self.caption.width() if self.caption.width() > 50 else max(200, self.width() - 300)
+        # before the first layout the bar's own width means nothing: estimate from the window's
+        # (a caption measured too narrow asks for many lines and makes the window grow)
+        outer = self.width() if self.isVisible() and self.width() > 300 else self.window().width()
+        w = max(200, outer - m.left() - m.right() - self.counter.sizeHint().width() - self.side.width()
+                - 2 * self.layout().spacing())
         lines_h = max(self.caption.heightForWidth(w), self.side.heightForWidth(self.side.width()),
                       QtGui.QFontMetrics(self.caption.font()).lineSpacing())
         h = lines_h + m.top() + m.bottom() + 2

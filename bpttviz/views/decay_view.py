@@ -36,9 +36,11 @@ class DecayView(QtWidgets.QWidget):
         self.cell = self.plot.plot([], [])
         self.jacobian = self.plot.plot([], [])
         self.curve = self.plot.plot([], [])
-        # a second model's curve, side by side: (this model's label, its label, k, curve)
-        self.overlay: tuple[str, str, np.ndarray, np.ndarray] | None = None
+        # a second model's curve, side by side: (this model's label, its label, k, curve, its curve
+        # through the cell state or None)
+        self.overlay: tuple | None = None
         self.overlay_curve = self.plot.plot([], [])
+        self.overlay_cell = self.plot.plot([], [])
         self.note = QtWidgets.QLabel(" ")
         self.note.setWordWrap(True)
         self.message = QtWidgets.QLabel("")
@@ -73,6 +75,7 @@ class DecayView(QtWidgets.QWidget):
         self.overlay_curve.setSymbolSize(5)
         self.overlay_curve.setSymbolBrush(PURPLE)
         self.overlay_curve.setSymbolPen(None)
+        self.overlay_cell.setPen(theme.pen(PURPLE, 2.0, style=QtCore.Qt.PenStyle.DashLine))
         self.jacobian.setPen(theme.pen(theme.forward, 1.6, style=QtCore.Qt.PenStyle.DotLine))
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.message.setFont(theme.font(1.05))
@@ -101,11 +104,18 @@ class DecayView(QtWidgets.QWidget):
         self.curve.setData(f.k, curve, connect="finite")
         entries = [(self.overlay[0] if self.overlay else "this iteration", th.backward, "line")]
         over = self._positive(self.overlay[3]) if self.overlay else np.array([])
+        over_c = (self._positive(self.overlay[4]) if self.overlay and len(self.overlay) > 4
+                  and self.overlay[4] is not None else np.array([]))
         if self.overlay:
             self.overlay_curve.setData(self.overlay[2], over, connect="finite")
             entries.append((self.overlay[1], PURPLE, "line"))
         else:
             self.overlay_curve.setData([], [])
+        if over_c.size:
+            self.overlay_cell.setData(self.overlay[2], over_c, connect="finite")
+            entries.append((f"{self.overlay[1]} via c", PURPLE, "dash"))
+        else:
+            self.overlay_cell.setData([], [])
         if f.reference is not None:
             self.ref.setData(f.k, self._positive(f.reference), connect="finite")
             entries.append(("bound", th.foreground, "dash"))
@@ -136,7 +146,7 @@ class DecayView(QtWidgets.QWidget):
                     h = hist[i - pad]
                     it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
         # the y range follows the curves (a growing bound may leave the top of the plot)
-        vals = np.concatenate([curve, over] + [self._positive(h) for h in hist]
+        vals = np.concatenate([curve, over, over_c] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
                               + ([self._positive(f.jacobian)] if f.jacobian is not None else []))
         vals = vals[np.isfinite(vals)]
@@ -150,7 +160,8 @@ class DecayView(QtWidgets.QWidget):
 
     def show_message(self, text: str) -> None:
         self.frame = None
-        for it in [self.curve, self.ref, self.cell, self.jacobian, self.overlay_curve, *self.history_items]:
+        for it in [self.curve, self.ref, self.cell, self.jacobian, self.overlay_curve, self.overlay_cell,
+                   *self.history_items]:
             it.setData([], [])
         self._history_ids = []
         style_plot(self.plot, self.theme, title="")
@@ -158,11 +169,12 @@ class DecayView(QtWidgets.QWidget):
         self.pages.setCurrentWidget(self.message)
         self.note.setText("")
 
-    def set_overlay(self, overlay: tuple[str, str, np.ndarray, np.ndarray] | None) -> None:
-        """Overlay a second model's decay curve ``(this model's label, its label, k, curve)``, or
-        None to remove it; redrawn with the current frame."""
+    def set_overlay(self, overlay: tuple | None) -> None:
+        """Overlay a second model's decay curve ``(this model's label, its label, k, curve[,
+        cell curve])``, or None to remove it; redrawn with the current frame."""
         self.overlay = overlay
         if self.frame is not None:
             self.show_frame(self.frame)
         elif overlay is None:
             self.overlay_curve.setData([], [])
+            self.overlay_cell.setData([], [])

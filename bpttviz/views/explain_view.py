@@ -25,7 +25,7 @@ class ExplainView(QtWidgets.QWidget):
         self._explanation = None
         self._message = ""
 
-        self.unit_label = QtWidgets.QLabel("unit")
+        self.unit_label = QtWidgets.QLabel("unit (0–0)")
         self.unit = QtWidgets.QSpinBox()
         self.unit.setObjectName("explain_unit")
         self.unit.setRange(0, 0)
@@ -35,6 +35,7 @@ class ExplainView(QtWidgets.QWidget):
         self.unit_label.setBuddy(self.unit)
         self.unit.valueChanged.connect(self.unit_changed.emit)
         self.hint = QtWidgets.QLabel("numbers of example 1 in the batch")
+        self.hint.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.text = QtWidgets.QTextBrowser()
         self.text.setObjectName("explain_text")
         self.text.setOpenLinks(False)

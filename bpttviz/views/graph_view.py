@@ -142,7 +142,7 @@ class GraphView(QtWidgets.QWidget):
             self.pi.showAxis("left", not mlp)
             self.pi.getAxis("bottom").setLabel("layer" if mlp else "timestep t")
             style_plot(self.pi, th)
-        set_ticks(self.pi.getAxis("bottom"), f.bottom_ticks)
+        set_ticks(self.pi.getAxis("bottom"), self._thinned(f.bottom_ticks))
         self.caption.setText(f.caption or " ")
         self.legend.setText(f.legend)
         self._draw()
@@ -210,7 +210,18 @@ class GraphView(QtWidgets.QWidget):
 
     def _resized(self) -> None:
         if self.frame is not None:
+            set_ticks(self.pi.getAxis("bottom"), self._thinned(self.frame.bottom_ticks))
             self._draw()
+
+    def _thinned(self, ticks: list[tuple[float, str]] | None) -> list[tuple[float, str]] | None:
+        """Every n-th tick when the labels would collide at this width (large type, long T)."""
+        if not ticks or len(ticks) < 2:
+            return ticks
+        fm = QtGui.QFontMetrics(self.theme.font(0.9))
+        widest = max(fm.horizontalAdvance(str(label)) for _, label in ticks) + fm.horizontalAdvance("  ")
+        gap = self._column_px() * abs(ticks[1][0] - ticks[0][0])
+        n = 1 if gap <= 0 else int(np.ceil(widest / gap))
+        return ticks if n <= 1 else ticks[::n]
 
     def _draw(self) -> None:
         f = self.frame

@@ -1,0 +1,147 @@
+"""Lecture mode (F5 / Ctrl+L / --lecture) and the explain panel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PySide6 import QtCore, QtGui
+
+from bpttviz.lecture import LECTURE_LINES, lecture_scale
+from bpttviz.theme import DIVERGING_NAMES
+
+from .conftest import small_session
+
+Key = QtCore.Qt.Key
+Mod = QtCore.Qt.KeyboardModifier
+
+
+def _fonts(win) -> dict[str, float]:
+    return {
+        "status": win.status_labels["iteration"].font().pointSizeF(),
+        "graph caption": win.graph.caption.font().pointSizeF(),
+        "loss axis": win.loss.loss_plot.getAxis("bottom").style["tickFont"].pointSizeF(),
+        "decay axis": win.decay.plot.getAxis("left").style["tickFont"].pointSizeF(),
+        "explain": win.explain.unit.font().pointSizeF(),
+        "button": win.transport.widgetForAction(win.act["step"]).font().pointSizeF(),
+    }
+
+
+def _placed(win) -> dict[str, tuple[int, int, int, int]]:
+    return {n: d.geometry().getRect() for n, d in win.docks.items() if d.isVisible() and d.x() >= 0}
+
+
+def test_lecture_mode_scales_everything_and_leaving_restores_the_layout(qtbot, make_window):
+    win = make_window()
+    win.docks["loss"].hide()  # a layout of the user's own, to be restored exactly
+    win.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, win.docks["deltas"])
+    qtbot.wait(50)
+    before = _fonts(win)
+    geometry, placed = win.geometry(), _placed(win)
+    visible = {n: d.isVisible() for n, d in win.docks.items()}
+    areas = {n: win.dockWidgetArea(d) for n, d in win.docks.items()}
+    theme = win.theme
+
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    qtbot.waitUntil(win.isFullScreen, timeout=3000)
+    assert win.lecture.active and win.act["lecture"].isChecked()
+    after = _fonts(win)
+    for name, size in after.items():
+        assert size > before[name] * 1.3, f"{name}: {before[name]} -> {size}"
+    t = win.theme
+    assert t.diverging == DIVERGING_NAMES[1] and t.line_scale == LECTURE_LINES and t.background == "#FFFFFF"
+    assert win.decay.curve.opts["pen"].widthF() > 2.6  # thicker lines
+    assert not win.docks["config"].isVisible() and not win.menuBar().isVisible()
+    assert not win.transport.isVisible() and win.classroom.presenter.isVisible()
+    shown = {a.objectName() for a in win.classroom.presenter.actions() if a.objectName()}
+    assert {"back", "step", "play", "lecture"} <= shown and "reset" not in shown
+    assert not win.graph.mode.isVisible()
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # no scenario: the clicker steps records
+    assert win.controller.trace is not None and win.controller.cursor == 0
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    assert win.controller.cursor == 1
+    qtbot.keyClick(win.graph, Key.Key_PageUp)
+    assert win.controller.cursor == 0
+
+    qtbot.keyClick(win.graph, Key.Key_L, Mod.ControlModifier)  # Ctrl+L leaves it too
+    qtbot.waitUntil(lambda: not win.isFullScreen(), timeout=3000)
+    qtbot.wait(120)  # the dock sizes are restored once more when the window has its size back
+    assert not win.lecture.active and not win.act["lecture"].isChecked()
+    assert win.theme == theme and _fonts(win) == before
+    assert win.geometry() == geometry
+    assert {n: d.isVisible() for n, d in win.docks.items()} == visible
+    assert {n: win.dockWidgetArea(d) for n, d in win.docks.items()} == areas
+    now = _placed(win)
+    assert now.keys() == placed.keys()
+    for name, rect in placed.items():  # where every visible dock is, to the pixel (Qt may round by one)
+        assert all(abs(a - b) <= 1 for a, b in zip(now[name], rect)), (name, rect, now[name])
+    assert win.menuBar().isVisible() and win.transport.isVisible() and not win.classroom.presenter.isVisible()
+    assert win.graph.mode.isVisible()
+
+
+def test_closing_in_lecture_mode_remembers_the_normal_layout(qtbot, make_window):
+    win = make_window()
+    scale = win.theme.scale
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    assert win.lecture.active
+    win.close()
+    again = make_window()
+    assert again.theme.scale == scale and again.docks["config"].isVisible() and not again.lecture.active
+
+
+def test_lecture_scale_follows_the_screen_height():
+    assert lecture_scale(800) == pytest.approx(1.5)
+    assert lecture_scale(1080) > lecture_scale(800)
+    assert lecture_scale(100) >= 1.4 and lecture_scale(10000) <= 2.8
+
+
+def test_lecture_from_the_command_line(tmp_path):
+    out = tmp_path / "lecture.png"
+    r = subprocess.run([sys.executable, "-m", "bpttviz", "--preset", "lecture-1-bptt-tiny", "--lecture",
+                        "--screenshot", str(out), "--steps", "0", "--size", "1280x800"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    img = QtGui.QImage(str(out))
+    assert (img.width(), img.height()) == (1280, 800)
+
+
+def test_explain_panel_follows_the_current_record(qtbot, make_window):
+    win = make_window(session=small_session(hidden_size=5))
+    win.docks["explain"].raise_()
+    c = win.controller
+    c.refresh_all()
+    assert win.explain.title == "" and "Step" in win.explain.plain_text()
+    assert win.explain.unit.maximum() == 4
+    qtbot.keyClick(win.graph, Key.Key_Right)
+    assert "Forward" in win.explain.title and "t = 0" in win.explain.title
+    first = win.explain.title
+    assert first in win.explain.plain_text()
+    qtbot.keyClick(win.graph, Key.Key_Right)
+    assert win.explain.title != first and "t = 1" in win.explain.title
+    qtbot.keyClick(win.graph, Key.Key_U)  # the next unit
+    assert win.explain.current_unit() == 1 and "unit 1" in win.explain.title
+    qtbot.keyClick(win.graph, Key.Key_U, Mod.ShiftModifier)
+    qtbot.keyClick(win.graph, Key.Key_U, Mod.ShiftModifier)  # wraps around
+    assert win.explain.current_unit() == 4 and "unit 4" in win.explain.title
+    c.step_phase()
+    c.step_phase()
+    assert c.record.phase == "backward" and "Backward" in win.explain.title
+    text = win.explain.plain_text()
+    assert "future" in text  # the delta's two sources, with their numbers
+    # the unit selector is reachable from the keyboard
+    win.explain.unit.setFocus()
+    qtbot.keyClick(win.explain.unit, Key.Key_Down)
+    assert win.explain.current_unit() == 3 and "unit 3" in win.explain.title
+
+
+def test_explain_panel_is_legible_in_lecture_mode(qtbot, make_window):
+    win = make_window()
+    win.docks["explain"].raise_()
+    small = win.explain.body_pixels()
+    qtbot.keyClick(win.graph, Key.Key_Right)
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    assert win.explain.body_pixels() >= small * 1.4
+    assert win.docks["explain"].isVisible() and win.explain.title  # raised in its group, still shown
+    html = win.explain.text.toHtml()
+    assert f"font-size:{win.explain.body_pixels()}px" in html.replace(" ", "")
