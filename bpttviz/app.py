@@ -158,25 +158,10 @@ def run_gui(args: Any) -> int:
 
 
 def _start_autosave(app, window) -> None:
-    """Offer to restore what a crashed or killed session left, then keep autosaving."""
-    from PySide6 import QtWidgets
+    """Offer to restore what a crashed or killed session left (a bar across the window, never a
+    modal question), then keep autosaving; errors escaping Qt slots are shown, not just printed."""
+    from .crash import install_excepthook
+    from .restore_offer import start_autosave
 
-    from .autosaver import Autosaver, crashed_autosave, restore_autosave
-
-    crashed = crashed_autosave()
-    if crashed is not None:
-        if "error" in crashed:
-            window.show_error("The autosaved session could not be read and was not restored.", crashed["error"])
-        else:
-            answer = QtWidgets.QMessageBox.question(
-                window, "Restore session?",
-                f"bpttviz did not exit cleanly last time. Restore the autosaved session "
-                f"(iteration {crashed['iteration']}, saved {crashed['created']})?",
-                QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No)
-            if answer == QtWidgets.QMessageBox.StandardButton.Yes:
-                try:
-                    restore_autosave(window.controller)
-                except ValueError as e:
-                    window.show_error("The autosaved session could not be restored.", str(e))
-    window.autosaver = Autosaver(window.controller, interval_s=60.0, parent=window)
-    app.aboutToQuit.connect(window.autosaver.close)
+    install_excepthook(window)
+    start_autosave(app, window)

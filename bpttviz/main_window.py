@@ -118,6 +118,9 @@ class MainWindow(QtWidgets.QMainWindow):
         from .gradient_lab import install_gradient_lab  # the gradient check, bug lab and banner (issue 6)
 
         install_gradient_lab(self)
+        from .reliability import install_reliability  # Presets ▸ Open a preset file… (issue 8)
+
+        install_reliability(self)
         from .classroom import install_classroom  # lecture mode, explain, scenarios, side by side, files (issue 7)
 
         install_classroom(self)
@@ -429,31 +432,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_error(self, summary: str, details: str = "") -> None:
         """An error from stepping or painting: a status message always, a dialog once per error."""
-        self.statusBar().showMessage(summary, 15000)
-        if summary in self._shown_errors:
-            return
-        self._shown_errors.add(summary)
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "bpttviz: something went wrong",
-                                    summary + "\n\nThe app is still running. The details below can be copied "
-                                    "into a bug report.", QtWidgets.QMessageBox.StandardButton.Close, self)
-        box.setDetailedText(details)
-        box.setModal(False)
-        box.setObjectName("error_dialog")
-        box.show()
-        self.dialogs.append(box)
+        from .crash import show_error_dialog  # a details area and "Copy details" (issue 8)
+
+        show_error_dialog(self, summary, details)
 
     def show_blowup(self, message: str) -> None:
-        self.statusBar().showMessage(message, 0)
-        self._update_status()
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Non-finite value", message,
-                                    QtWidgets.QMessageBox.StandardButton.NoButton, self)
-        roll = box.addButton("Roll back", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Keep paused", QtWidgets.QMessageBox.ButtonRole.RejectRole)
-        roll.clicked.connect(self.controller.rollback)
-        box.setModal(False)
-        box.setObjectName("blowup_dialog")
-        box.show()
-        self.dialogs.append(box)
+        """Training paused on a non-finite value: where, what was kept, Roll back / Keep paused."""
+        from .crash import show_blowup_dialog
+
+        show_blowup_dialog(self, message)
 
     # ------------------------------------------------------------------ view options
     def toggle_graph_mode(self) -> None:
