@@ -78,6 +78,7 @@ class Classroom(QtCore.QObject):
         self.player.changed.connect(self._scenario_changed)
         self.comparison.changed.connect(self._comparison_changed)
         self.lecture.toggled.connect(lambda _on: self._scenario_changed())
+        c.session_replaced.connect(self._close_stale_dialogs)
         self._bind()
         self.comparison.bind()
         self._scenario_changed()
@@ -289,6 +290,16 @@ class Classroom(QtCore.QObject):
             self.window.last_raised_view = stop.focus
             if not self.player.busy:
                 self.window.docks[stop.focus].raise_()  # e.g. after lecture mode laid the docks out anew
+
+    def _close_stale_dialogs(self) -> None:
+        """A new session (a scenario's "start again", reset, a preset): the blow-up message of the
+        old one no longer applies (and would cover the projected picture)."""
+        for box in list(getattr(self.window, "dialogs", [])):
+            try:
+                if box.objectName() == "blowup_dialog" and box.isVisible():
+                    box.close()
+            except RuntimeError:  # already deleted
+                pass
 
     def _comparison_changed(self) -> None:
         on = self.comparison.active

@@ -66,7 +66,19 @@ class ViewBinding:
 
     def on_screen(self) -> bool:
         w = self.widget
-        return w.isVisible() and not w.visibleRegion().isEmpty()
+        return w.isVisible() and _shows(w, 3)
+
+
+def _shows(w: QtWidgets.QWidget, depth: int) -> bool:
+    """Some of ``w`` is on screen. A container its children cover entirely (the task view's current
+    page; a plot's viewport covers the plot widget) has no visible region of its own, so the
+    children are asked, ``depth`` levels down."""
+    if not w.visibleRegion().isEmpty():
+        return True
+    if depth <= 0:
+        return False
+    direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+    return any(ch.isVisible() and _shows(ch, depth - 1) for ch in w.findChildren(QtWidgets.QWidget, options=direct))
 
 
 class Controller(QtCore.QObject):

@@ -33,12 +33,14 @@ GROUPS = (
     (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck")),
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
-SHARES = {"left": 0.32, "right": 0.3, "bottom": 0.4}
+SHARES = {"left": 0.35, "right": 0.3, "bottom": 0.4}
 #: the bottom group's share while a scenario stop focuses one of its views (plots need the height)
 BOTTOM_FOCUSED = 0.55
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
 #: than the screen, which would drop it out of full screen)
 MIN_VIEW = (120, 90)
+#: the unrolled graph keeps at least this share of the window's height, whatever the docks ask
+GRAPH_MIN_HEIGHT = 0.33
 
 
 def lecture_scale(screen_height: int) -> float:
@@ -67,6 +69,7 @@ class _Saved:
     colourblind: bool
     minimums: dict
     graph_mode_visible: bool
+    graph_minimum: QtCore.QSize
 
 
 class LectureMode(QtCore.QObject):
@@ -106,7 +109,7 @@ class LectureMode(QtCore.QObject):
                              window_state=w.windowState(), menu_visible=w.menuBar().isVisible(),
                              colourblind=w.act["colourblind"].isChecked(),
                              minimums={d: d.widget().minimumSize() for d in docks.values() if d.widget() is not None},
-                             graph_mode_visible=not w.graph.mode.isHidden())
+                             graph_mode_visible=not w.graph.mode.isHidden(), graph_minimum=w.graph.minimumSize())
         for d in self._saved.minimums:
             d.widget().setMinimumSize(*MIN_VIEW)
         w.graph.mode.hide()  # D switches the colouring; the caption gets the room
@@ -121,6 +124,7 @@ class LectureMode(QtCore.QObject):
         if full_screen:
             w.showFullScreen()
             w.act["fullscreen"].setChecked(True)
+        w.graph.setMinimumHeight(int(screen.height() * GRAPH_MIN_HEIGHT))
         self._size(screen.width(), screen.height())
         QtCore.QTimer.singleShot(50, self._settle)
         self._sync_action(True)
@@ -147,6 +151,7 @@ class LectureMode(QtCore.QObject):
         for d, size in s.minimums.items():
             d.widget().setMinimumSize(size)
         w.graph.mode.setVisible(s.graph_mode_visible)
+        w.graph.setMinimumSize(s.graph_minimum)
         w.restoreState(s.state)
         w.menuBar().setVisible(s.menu_visible)
         QtCore.QTimer.singleShot(50, lambda: self._restore_late(s))
@@ -217,6 +222,10 @@ class LectureMode(QtCore.QObject):
         # Closing in lecture mode: the window saves its settings (layout, zoom, colour map) as it
         # closes; they must be the normal ones. Re-laying the window out while it closes is not
         # safe, so let it save, then put the remembered pre-lecture values in their place.
+        if (obj is self.window and ev.type() == QtCore.QEvent.Type.ChildPolished and self.active
+                and isinstance(ev.child(), QtWidgets.QDialog)):
+            for wid in (ev.child(), *ev.child().findChildren(QtWidgets.QWidget)):
+                wid.setFont(self.window.font())  # dialogs are windows: the window's font does not reach them
         if obj is self.window and ev.type() == QtCore.QEvent.Type.Close and self.active:
             s = self._saved
             self.window.closeEvent(ev)

@@ -128,7 +128,7 @@ class DecayView(QtWidgets.QWidget):
             self.jacobian.setData([], [])
         if f.cell is not None:
             self.cell.setData(f.k, self._positive(f.cell), connect="finite")
-            entries.append(("via c", GREEN, "line"))
+            entries.append((f"{self.overlay[0]} via c" if self.overlay else "via c", GREEN, "line"))
         else:
             self.cell.setData([], [])
         hist = f.history[-HISTORY:]

@@ -7,6 +7,10 @@ is a spin box reachable with the keyboard (Tab, or the U / Shift+U actions of th
 
 from __future__ import annotations
 
+import dataclasses
+import html as _html
+import re
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..theme import Theme
@@ -36,6 +40,12 @@ class ExplainView(QtWidgets.QWidget):
         self.unit.valueChanged.connect(self.unit_changed.emit)
         self.hint = QtWidgets.QLabel("numbers of example 1 in the batch")
         self.hint.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        # the one plain-language sentence comes first, above the equations: it is what a room reads
+        self.sentence = QtWidgets.QLabel("")
+        self.sentence.setObjectName("explain_sentence")
+        self.sentence.setWordWrap(True)
+        self.sentence.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.sentence.hide()
         self.text = QtWidgets.QTextBrowser()
         self.text.setObjectName("explain_text")
         self.text.setOpenLinks(False)
@@ -51,6 +61,7 @@ class ExplainView(QtWidgets.QWidget):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
         lay.addLayout(top)
+        lay.addWidget(self.sentence)
         lay.addWidget(self.text, 1)
         self.apply_theme(theme)
 
@@ -88,7 +99,9 @@ class ExplainView(QtWidgets.QWidget):
         self._render()
 
     def plain_text(self) -> str:
-        return self.text.toPlainText()
+        """Everything shown, as text: the sentence, then the title, equations and terms."""
+        lead = self.sentence.text() if self.sentence.isVisibleTo(self) else ""
+        return (re.sub(r"<[^>]+>", "", lead) + "\n" if lead else "") + self.text.toPlainText()
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -98,13 +111,20 @@ class ExplainView(QtWidgets.QWidget):
         self.hint.setFont(theme.font(0.85))
         self.hint.setStyleSheet(f"color: {theme.muted};")
         self.text.setStyleSheet(f"QTextBrowser {{ background: {theme.background}; color: {theme.foreground}; }}")
+        self.sentence.setFont(theme.font(1.0))
+        self.sentence.setStyleSheet(f"QLabel#explain_sentence {{ background: {theme.panel}; color: {theme.foreground};"
+                                    f" border-left: 4px solid {theme.highlight}; padding: 4px 8px; }}")
         self._render()
 
     # ------------------------------------------------------------------ drawing
     def _render(self) -> None:
         if self._explanation is not None:
-            html = self._explanation.html(self.body_pixels())
+            e = self._explanation
+            self.sentence.setText(re.sub(r"\^(\w+)", r"<sup>\1</sup>", _html.escape(e.sentence)))
+            self.sentence.setVisible(bool(e.sentence))
+            html = dataclasses.replace(e, sentence="").html(self.body_pixels())
         else:
+            self.sentence.hide()
             px = self.body_pixels()
             html = f"<div style='font-size:{px}px; color:{self.theme.muted}'>{_escape(self._message)}</div>"
         bar = self.text.verticalScrollBar()

@@ -129,6 +129,7 @@ def test_explain_panel_follows_the_current_record(qtbot, make_window):
     assert c.record.phase == "backward" and "Backward" in win.explain.title
     text = win.explain.plain_text()
     assert "future" in text  # the delta's two sources, with their numbers
+    assert win.explain.sentence.isVisible() and len(win.explain.sentence.text()) > 20  # the one-sentence reading
     # the unit selector is reachable from the keyboard
     win.explain.unit.setFocus()
     qtbot.keyClick(win.explain.unit, Key.Key_Down)

@@ -182,3 +182,22 @@ def test_exploding_lecture_blows_up_then_a_new_seed_starts_again(qtbot, make_win
     settle(qtbot, win)
     s = c.session
     assert s.blowup is None and s.iteration == 0 and s.cfg.clip == "norm" and s.cfg.clip_threshold == 1.0
+    assert not any(b.objectName() == "blowup_dialog" and b.isVisible() for b in win.dialogs)  # stale: closed
+
+
+def test_the_task_view_follows_the_scenario(qtbot, make_window):
+    """Lecture 7: the decision boundary is redrawn as it trains, and shows the spirals after the
+    stop that switches the task (the view's page covers it whole: it must still count as shown)."""
+    win = make_window()
+    win.scenario.train_factor = 0.05
+    win._load_preset("lecture-7-mlp")
+    settle(qtbot, win)
+    assert win.controller.binding("task view").on_screen()
+    first = win.task.boundary.image.copy()
+    for _ in range(3):
+        qtbot.keyClick(win.graph, Key.Key_PageDown)
+        settle(qtbot, win)
+    assert not np.array_equal(win.task.boundary.image, first)  # trained: the boundary moved
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    settle(qtbot, win)
+    assert "spirals" in win.task.bp.titleLabel.text
