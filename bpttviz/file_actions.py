@@ -7,7 +7,8 @@ Sessions (``engine.session_io``): the file holds the session as it is *now* -- a
 the iteration being stepped through, if any -- plus ``position``::
 
     {"record": cursor or None, "trace_iteration": i or None, "graph_mode": "activation",
-     "stop": scenario stop or None, "compare": the comparison's changes or None}
+     "stop": scenario stop or None, "scenario_base": the configuration the scenario started from,
+     "compare": the comparison's changes or None}
 
 Opening restores the parameters, optimiser, histories, random state and data position bit for bit
 (training on gives exactly what the saved session would have given). The records of a narrated
@@ -27,6 +28,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.config import Config
 from engine.session import Session
 from engine.session_io import load_session, save_session
 
@@ -51,6 +53,7 @@ def session_position(window) -> dict[str, Any]:
         "trace_iteration": int(c.trace_iteration) if c.trace is not None and c.trace_iteration is not None else None,
         "graph_mode": window.graph.current_mode(),
         "stop": int(player.index) if player is not None and player.active else None,
+        "scenario_base": player.base.to_dict() if player is not None and player.active and player.base else None,
         "compare": dict(comparison.changes) if comparison is not None and comparison.changes else None,
     }
 
@@ -91,7 +94,13 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
             c.message.emit(f"The saved comparison could not be rebuilt: {e}")
     stop = pos.get("stop")
     if player is not None and isinstance(stop, int) and not isinstance(stop, bool):
-        player.resume(session.cfg, stop)
+        base = None
+        if isinstance(pos.get("scenario_base"), dict):
+            try:
+                base = Config.from_dict(pos["scenario_base"], "the saved scenario's start")
+            except ValueError as e:
+                c.message.emit(f"Going back in the scenario replays from the opened session: {e}")
+        player.resume(session.cfg, stop, base)
     record = pos.get("record")
     if isinstance(record, int) and not isinstance(record, bool) and record >= 0 and session.blowup is None:
         c.step_record()  # narrates the next iteration (records are never saved), cursor on its first record

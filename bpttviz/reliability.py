@@ -51,6 +51,7 @@ def open_preset_file(window, path: str | Path) -> bool:
                           "".join(traceback.format_exception(type(e), e, e.__traceback__)))
         return False
     c.message.emit(f"Opened the preset file {name}: iteration 0")
+    c.preset_loaded.emit(p)  # a lecture preset's scenario starts; a running one ends
     return True
 
 

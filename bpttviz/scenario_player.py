@@ -121,18 +121,20 @@ class ScenarioPlayer(QtCore.QObject):
         self._run()
         return True
 
-    def resume(self, cfg: Config, index: int) -> bool:
+    def resume(self, cfg: Config, index: int, base: Config | None = None) -> bool:
         """Show stop ``index`` of ``cfg``'s scenario without running it (a session opened from a
-        file is already where that stop left it)."""
+        file is already where that stop left it). ``base``: the configuration the scenario started
+        from (what going back replays from; default ``cfg``)."""
+        base = base or cfg
         try:
-            stops = parse_scenario(cfg, "scenario")
+            stops = parse_scenario(base, "scenario")
         except ValueError as e:
             self._report(str(e))
             return False
         if not stops or not 0 <= index < len(stops):
             return False
         self._cancel()
-        self.stops, self.base, self.name, self.index = stops, cfg, cfg.title or "scenario", index
+        self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
         self.show_caption()
         self.changed.emit()
         return True

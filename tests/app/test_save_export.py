@@ -98,6 +98,7 @@ def test_open_restores_a_scenario_stop_and_a_comparison(qtbot, make_window, tmp_
     other = make_window()
     open_session_file(other, path)
     assert other.scenario.active and other.scenario.index == 1
+    assert other.scenario.base == win.scenario.base  # going back replays from the scenario's start
     assert other.classroom.caption.text() == win.scenario.stops[1].caption
     win.controller.step_iteration()  # the opened window narrated the next iteration: catch up
     qtbot.waitUntil(lambda: other.comparison.in_step and win.comparison.in_step, timeout=10000)

@@ -201,3 +201,25 @@ def test_the_task_view_follows_the_scenario(qtbot, make_window):
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     settle(qtbot, win)
     assert "spirals" in win.task.bp.titleLabel.text
+
+
+def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_path):
+    import json
+
+    from bpttviz.reliability import open_preset_file
+
+    win = make_window()
+    win._load_preset("lecture-1-bptt-tiny")
+    assert win.scenario.active
+    mine = {"task": "parity", "model": "rnn", "hidden_size": 8, "seq_len": 6,
+            "scenario": [{"caption": "My own first stop.", "step": 2}, {"caption": "And a second.", "train": 3}]}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(mine))
+    assert open_preset_file(win, path)
+    settle(qtbot, win)
+    assert win.scenario.index == 0 and win.classroom.caption.text() == "My own first stop."
+    assert win.controller.cursor == 1
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({k: v for k, v in mine.items() if k != "scenario"}))
+    assert open_preset_file(win, plain)
+    assert not win.scenario.active and not win.classroom.caption_bar.isVisible()
