@@ -27,6 +27,9 @@ from .views.bug_lab_view import BugBanner, BugLabPanel
 from .views.gradcheck_view import GradCheckView
 
 TITLE_MARK = " — ⚠ BUG LAB: "
+#: rows for the keyboard overview (``?``)
+SHORTCUT_ROWS = [("G", "check the model's gradients (the Gradient check view)"),
+                 ("Ctrl+Shift+O", "check your own code: loss_and_grads in a .py file")]
 
 
 def bug_reasons(session: Session) -> dict[str, str | None]:
@@ -47,6 +50,20 @@ def bug_reasons(session: Session) -> dict[str, str | None]:
     return out
 
 
+class BannerBar(QtWidgets.QToolBar):
+    """The tool bar row holding the banner: visible exactly while ``wanted`` (restoring a saved
+    window state, as lecture mode does on leaving, cannot bring back a stale banner)."""
+
+    wanted = False
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 - Qt's name
+        super().setVisible(bool(visible) and self.wanted)
+
+    def want(self, on: bool) -> None:
+        self.wanted = bool(on)
+        self.setVisible(on)
+
+
 class GradientLab(QtCore.QObject):
     """The wiring: actions, docks, banner, bug switches and gradient-check runs."""
 
@@ -56,6 +73,7 @@ class GradientLab(QtCore.QObject):
         self.controller = window.controller
         self.theme = window.theme
         self.wanted: frozenset[str] = frozenset()  # the bugs the user switched on
+        self.shortcut_rows = list(SHORTCUT_ROWS)
         self.job: FileCheckJob | None = None
         self.last_file: str | None = None
         self._shown_bugs: frozenset[str] | None = None
@@ -74,7 +92,16 @@ class GradientLab(QtCore.QObject):
         c.session_replaced.connect(self._session_replaced)
         c.state_changed.connect(self.sync)
         window.windowTitleChanged.connect(lambda _t: self._sync_title())
+        window.installEventFilter(self)  # closing the window stops a running file check
+        app = QtWidgets.QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
         self._session_replaced()
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
+            self.shutdown()
+        return False
 
     # ------------------------------------------------------------------ set-up
     def _make_actions(self) -> None:
@@ -117,7 +144,7 @@ class GradientLab(QtCore.QObject):
     def _make_banner(self) -> None:
         """The banner sits in its own full-width tool bar row under the transport bar."""
         w = self.window
-        bar = QtWidgets.QToolBar("Bug lab banner", w)
+        bar = BannerBar("Bug lab banner", w)
         bar.setObjectName("bug_banner_bar")
         bar.setMovable(False)
         bar.setFloatable(False)
@@ -221,7 +248,7 @@ class GradientLab(QtCore.QObject):
         self._shown_bugs = bugs
         self.panel.set_active(bugs)
         self.banner.show_bugs(bugs)
-        self.banner_bar.setVisible(bool(bugs))
+        self.banner_bar.want(bool(bugs))
         self.act_bugs_off.setEnabled(bool(bugs))
         self._sync_title()
 

@@ -280,7 +280,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"),
                 ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
                 ("Page Down / Page Up", "next / previous record, or scenario stop (presenter clickers)"),
-                *getattr(self, "extra_shortcut_rows", ()), ("?", "this overview")]
+                *getattr(self, "extra_shortcut_rows", ()),
+                *getattr(getattr(self, "gradient_lab", None), "shortcut_rows", ()), ("?", "this overview")]
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()

@@ -166,3 +166,20 @@ def test_zoom_reaches_the_view(qtbot, make_window):
     before = win.gradient_lab.view.verdict.font().pointSizeF()
     win.zoom(1.5)
     assert win.gradient_lab.view.verdict.font().pointSizeF() > before
+
+
+def test_the_keys_are_in_the_overview(qtbot, make_window):
+    win = make_window()
+    keys = dict(win.shortcut_rows())
+    assert "G" in keys and "Ctrl+Shift+O" in keys
+
+
+def test_closing_the_window_stops_a_running_check(qtbot, make_window, tmp_path):
+    win = make_window()
+    forever = tmp_path / "forever.py"
+    forever.write_text("while True:\n    pass\n", encoding="utf-8")
+    job = win.gradient_lab.check_file(str(forever), timeout=60)
+    proc = job.run.proc
+    assert proc.poll() is None
+    win.close()
+    assert proc.poll() is not None  # killed with the window, not left running for a minute
