@@ -10,12 +10,17 @@ An iteration is an ordered sequence of records:
 
 Every array in a record is read-only and never mutated afterwards: the engine allocates fresh
 buffers for every iteration. Field names, not positions, are the interface.
+
+The per-timestep records (``ForwardStep``, ``BackwardStep``; 2T of them per iteration) are
+``TapeStep``s: their fields are views into the iteration's buffers, made on first access and then
+kept, so narrating an iteration costs little more than computing it. The other records are
+frozen dataclasses built whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -79,8 +84,56 @@ class Step:
         return f"{self.phase} {self.index}"
 
 
-@record
-class ForwardStep(Step):
+class _Field:
+    """A field of a ``TapeStep``: read from the iteration's tape on first access, then kept in the
+    record (so ``r.h is r.h``, and a later read costs a dict lookup)."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, rec, owner=None):
+        if rec is None:
+            return self
+        value = getattr(rec._tape, self.name)(rec.index)
+        rec.__dict__[self.name] = value
+        return value
+
+
+class TapeStep(Step):
+    """A per-timestep record whose fields are read from the iteration's buffers on first access.
+
+    A narrated iteration makes 2T of these; building every field's view eagerly cost more than a
+    third of a classic-size iteration (issue 2 allows narration 30%). The record holds its index
+    and the iteration's *tape*: an object with one method per field name, ``tape.<field>(t)``,
+    reading only what never changes after the step was yielded (the iteration's read-only
+    buffers; not the model's parameters, not its bug-lab switches), so a field has the same
+    value whenever it is first read, and reading it recomputes nothing of the iteration. Fields
+    cannot be assigned; equality is identity (the records of timestep t in two iterations are two
+    different records)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, index: int, tape: Any) -> None:
+        d = self.__dict__  # (assignment is forbidden; two item stores are the cheapest way in)
+        d["index"] = index
+        d["_tape"] = tape
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r} of a step record")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r} of a step record")
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(index={self.index}, fields: {', '.join(self.FIELDS)})"
+
+
+class ForwardStep(TapeStep):
     """Forward pass of a recurrent model at timestep ``t = index``.
 
     x: ``(B, D)`` floats, or ``(B,)`` token ids; h_prev, h: ``(B, H)``;
@@ -92,13 +145,14 @@ class ForwardStep(Step):
     """
 
     phase: ClassVar[str] = "forward"
-    x: Array
-    h_prev: Array
-    pre: Array
-    h: Array
-    y: Array | None = None
-    p: Array | None = None
-    extras: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
+    FIELDS: ClassVar[tuple[str, ...]] = ("x", "h_prev", "pre", "h", "y", "p", "extras")
+    x = _Field()
+    h_prev = _Field()
+    pre = _Field()
+    h = _Field()
+    y = _Field()
+    p = _Field()
+    extras = _Field()
 
     @property
     def t(self) -> int:
@@ -127,8 +181,7 @@ class LossStep(Step):
     grads: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
 
 
-@record
-class BackwardStep(Step):
+class BackwardStep(TapeStep):
     """Backward pass through timestep ``t = index`` (visited T-1 down to 0).
 
     dh_out: the delta arriving from this step's output, ``dy_t W_hy^T`` ``(B, H)``;
@@ -142,13 +195,14 @@ class BackwardStep(Step):
     """
 
     phase: ClassVar[str] = "backward"
-    dh_out: Array
-    dh_future: Array
-    dh: Array
-    dpre: Array
-    grads: Mapping[str, Array]
-    extras: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
-    window: range = range(0)
+    FIELDS: ClassVar[tuple[str, ...]] = ("dh_out", "dh_future", "dh", "dpre", "grads", "extras", "window")
+    dh_out = _Field()
+    dh_future = _Field()
+    dh = _Field()
+    dpre = _Field()
+    grads = _Field()
+    extras = _Field()
+    window = _Field()
 
     @property
     def t(self) -> int:

@@ -101,7 +101,8 @@ class LSTM(RecurrentModel):
             c += ig
             np.tanh(c, out=TC[t])
             np.multiply(gt[:, 3 * H:], TC[t], out=Hs[t + 1])
-        return {"h": Hs, "c": Cs, "a": A, "gates": Gt, "tc": TC, "back": None}
+        # dcs[t]: the total cell delta of the backward pass at t, kept for step t's record
+        return {"h": Hs, "c": Cs, "a": A, "gates": Gt, "tc": TC, "back": None, "dcs": [None] * T}
 
     # ------------------------------------------------------------------ backward
     def _multipliers(self, fw: Forward) -> tuple[Array, Array]:
@@ -140,7 +141,7 @@ class LSTM(RecurrentModel):
         da = np.empty((S, B, 4 * H))
         np.multiply(dc[:, :, None, :], M[:, :3 * H].reshape(B, 3, H), out=da[..., :3 * H].reshape(S, B, 3, H))
         np.multiply(dh, M[:, 3 * H:], out=da[..., 3 * H:])
-        fw.cell["dc_at"] = (t, dc)  # kept for step t's record, so narrating need not recompute it
+        fw.cell["dcs"][t] = dc  # kept for step t's record, so narrating need not recompute it
         dh_prev = (da.reshape(S * B, 4 * H) @ self.params["W_h"].T).reshape(S, B, H)
         return da, da, (dh_prev, dc * fw.cell["gates"][t, :, H:2 * H])
 
@@ -163,8 +164,9 @@ class LSTM(RecurrentModel):
         (the slices of ``dpre``), each (B, H)."""
         H = self.hidden_size
         out = {"d" + name: dax[:, k * H:(k + 1) * H] for k, name in enumerate(self.GATE_NAMES)}
-        at = fw.cell.get("dc_at")
-        dc = at[1] if at is not None and at[0] == t else self._cell_delta(fw, t, D)
+        dc = fw.cell["dcs"][t]
+        if dc is None:
+            dc = self._cell_delta(fw, t, D)
         out["dc"] = dc[0] if len(dc) == 1 else dc.sum(0)
         out["dc_future"] = D[1][0] if len(D[1]) == 1 else D[1].sum(0)
         return out

@@ -34,7 +34,7 @@ across the boundary; ``return_state=True`` hands that state back.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -44,7 +44,6 @@ from .. import bugs as bug_lab
 from ..checks import choice, float_array, int_array, positive_int
 from ..losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
 from ..records import (
-    EMPTY,
     BackwardStep,
     ForwardStep,
     GradientStep,
@@ -67,15 +66,6 @@ def _scatter_rows(ids: Array, rows: Array, n: int) -> Array:
     out = np.zeros(n * G)
     np.add.at(out, (ids[:, None] * G + np.arange(G)).ravel(), rows.ravel())
     return out.reshape(n, G)
-
-
-# The narrated loop builds its two per-timestep records positionally, for speed: fail at import,
-# not silently, if records.py ever reorders their fields.
-_FIELDS = {ForwardStep: ("index", "x", "h_prev", "pre", "h", "y", "p", "extras"),
-           BackwardStep: ("index", "dh_out", "dh_future", "dh", "dpre", "grads", "extras", "window")}
-for _cls, _names in _FIELDS.items():
-    if tuple(f.name for f in fields(_cls)) != _names:  # pragma: no cover - a guard
-        raise ImportError(f"{_cls.__name__} fields changed; update the narrated loop in recurrent.py")
 
 
 def _readonly(d: Mapping[str, Array]) -> Mapping[str, Array]:
@@ -110,6 +100,97 @@ class _LazyGrads(Mapping):
 
     def __len__(self) -> int:
         return len(self._names)
+
+
+class _ForwardTape:
+    """The fields of one iteration's ``ForwardStep`` records (``records.TapeStep``): row t of the
+    iteration's forward buffers, which are locked read-only before the first record is yielded."""
+
+    def __init__(self, model: RecurrentModel, fw: Forward, probs: Array | None, last: bool) -> None:
+        batch = fw.batch
+        self._model, self._fw, self._last, self._T = model, fw, last, batch.T
+        self._X = frozen(batch.ids if batch.ids is not None else batch.X)
+        self._H, self._Y, self._P = frozen(fw.cell["h"]), frozen(fw.Y), frozen(probs)
+
+    def x(self, t: int) -> Array:
+        return self._X[t]
+
+    def h_prev(self, t: int) -> Array:
+        return self._H[t]
+
+    def h(self, t: int) -> Array:
+        return self._H[t + 1]
+
+    def pre(self, t: int) -> Array:
+        pre = self._model._pre(self._fw, t)
+        return frozen(pre) if pre.flags.writeable else pre
+
+    def _at(self, A: Array | None, t: int) -> Array | None:
+        if A is None:
+            return None
+        if self._last:  # many-to-one: only the last step has an output
+            return A if t == self._T - 1 else None
+        return A[t]
+
+    def y(self, t: int) -> Array | None:
+        return self._at(self._Y, t)
+
+    def p(self, t: int) -> Array | None:
+        return self._at(self._P, t)
+
+    def extras(self, t: int) -> Mapping[str, Array]:
+        return _readonly(self._model._forward_extras(self._fw, t))
+
+
+class _BackwardTape:
+    """The fields of one iteration's ``BackwardStep`` records (``records.TapeStep``).
+
+    The BPTT loop fills ``dhs``, ``futures`` and ``states`` at step t, before step t's record is
+    yielded, with arrays it never writes again: ``dh = dL/dh_t (B, H)``, ``future`` its part from
+    h_{t+1} ``(B, H)``, ``state`` the deltas on the state at t as the cell's backward step got
+    them (a tuple of ``(S, B, H)``; gated cells derive their extras from it)."""
+
+    def __init__(self, model: RecurrentModel, fw: Forward, opts: Options, dHout: Array | None,
+                 dHout_last: Array | None, dAX: Array, dAH: Array) -> None:
+        batch = fw.batch
+        T, B, H = batch.T, batch.B, model.hidden_size
+        self._model, self._fw, self._T = model, fw, T
+        self._k, self._last = opts.truncation, opts.output == "last"
+        self._out = frozen(dHout)
+        self._out_last, self._zeros = frozen(dHout_last), frozen(np.zeros((B, H)))
+        self._dAX = frozen(dAX)  # row t is filled at step t and never written again
+        self._dAH = self._dAX if dAH is dAX else frozen(dAH)
+        self._names = (model.W_X, model.W_H, model.B_X) + ((model.B_H,) if model.B_H is not None else ())
+        self._context = (batch, fw, self._dAX, self._dAH)
+        self.dhs: list[Array | None] = [None] * T
+        self.futures: list[Array | None] = [None] * T
+        self.states: list[tuple | None] = [None] * T
+
+    def dh_out(self, t: int) -> Array:
+        if self._out is not None:
+            return self._out[t]
+        return self._out_last if t == self._T - 1 else self._zeros
+
+    def dh_future(self, t: int) -> Array:
+        return frozen(self.futures[t])
+
+    def dh(self, t: int) -> Array:
+        return frozen(self.dhs[t])
+
+    def dpre(self, t: int) -> Array:
+        return self._dAX[t]
+
+    def grads(self, t: int) -> Mapping[str, Array]:
+        return _LazyGrads(self._names, self._model._step_grad, self._context, t)
+
+    def extras(self, t: int) -> Mapping[str, Array]:
+        return _readonly(self._model._backward_extras(self._fw, t, self.states[t], self._dAX[t], self._dAH[t]))
+
+    def window(self, t: int) -> range:
+        k, T = self._k, self._T
+        if not self._last:
+            return range(t, T if k is None else min(T, t + k))
+        return range(T - 1, T) if (k is None or T - 1 - t < k) else range(0)
 
 
 @dataclass(frozen=True)
@@ -339,26 +420,14 @@ class RecurrentModel:
             db_y = dY.sum((0, 1))
             dHout = dY @ p[self.W_Y].T  # (T, B, H): what each output sends into its h_t
         if narrate:
-            # Read-only views of whole buffers, made once: their rows are read-only views too, so
-            # the records need no per-field freezing (narration stays cheap; see _LazyGrads).
-            # The cell's forward buffers belong to this iteration alone: lock them in place.
+            # The cell's forward buffers belong to this iteration alone: lock them in place, so the
+            # records' fields (read-only views of them, built on first access) stay as they are.
             for buf in fw.cell.values():
                 if isinstance(buf, np.ndarray):
                     buf.flags.writeable = False
-            Hro, Yro, Pro = frozen(Hs), frozen(Y), frozen(probs)
-            # whether the cell adds extras to its records (the vanilla RNN does not)
-            fx = type(self)._forward_extras is not RecurrentModel._forward_extras
-            bx = type(self)._backward_extras is not RecurrentModel._backward_extras
-            Xro = frozen(batch.ids if batch.ids is not None else batch.X)
+            ftape = _ForwardTape(self, fw, probs, last)
             for t in range(T):
-                has_y = not last or t == T - 1
-                y = (Yro if last else Yro[t]) if has_y else None
-                pt = (Pro if last else Pro[t]) if (has_y and Pro is not None) else None
-                pre = self._pre(fw, t)
-                extras = _readonly(self._forward_extras(fw, t)) if fx else EMPTY
-                # positional (a third faster than keywords); _FIELDS pins the order
-                yield ForwardStep(t, Xro[t], Hro[t], frozen(pre) if pre.flags.writeable else pre,
-                                  Hro[t + 1], y, pt, extras)
+                yield ForwardStep(t, ftape)
 
         if narrate:
             per_step = (losses.sum(-1) * scale if not last
@@ -378,26 +447,18 @@ class RecurrentModel:
         zeros = np.zeros((B, H))
         drop, overwrite = "drop_dh_next" in bugs, "overwrite_dh_next" in bugs  # bug lab
         if narrate:
-            dAXro = frozen(dAX)  # row t is filled at step t and never written again
-            dAHro = dAXro if dAH is dAX else frozen(dAH)
-            Oro = frozen(dHout) if not last else None
-            cell_grads = (self.W_X, self.W_H, self.B_X) + ((self.B_H,) if self.B_H is not None else ())
-            context = (batch, fw, dAXro, dAHro)
-            DHbuf, FUTbuf = np.empty((T, B, H)), np.empty((T, B, H))
-            DHro, FUTro = frozen(DHbuf), frozen(FUTbuf)  # row t is written once, at step t
+            btape = _BackwardTape(self, fw, opts, dHout, dHout_last if last else None, dAX, dAH)
+            dhs, futures, states = btape.dhs, btape.futures, btape.states
         # D: deltas on the state at time t+1 coming from the future, one stack per state component
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
             out_t = (dHout_last if t == T - 1 else zeros) if last else dHout[t]
-            in_buf = False
             if merged:
                 future = D[0][0]
                 if drop:  # bug lab
                     dh = out_t.copy()
                 elif overwrite and t < T - 1:  # bug lab
                     dh = future.copy()
-                elif narrate:  # straight into the record's buffer (same sum, no temporary)
-                    dh, in_buf = np.add(out_t, future, out=DHbuf[t]), True
                 else:
                     dh = out_t + future
                 Din = (dh[None],) + D[1:]
@@ -420,17 +481,9 @@ class RecurrentModel:
                 np.sum(dax, 0, out=dAX[t])
                 if dAH is not dAX:
                     np.sum(dah, 0, out=dAH[t])
-            if narrate:
-                window = range(t, T if k is None else min(T, t + k)) if not last else (
-                    range(T - 1, T) if (k is None or T - 1 - t < k) else range(0))
-                extras = _readonly(self._backward_extras(fw, t, Din, dAXro[t], dAHro[t])) if bx else EMPTY
-                # copied into per-iteration buffers so the loop's temporaries are freed and reused
-                # (keeping them alive in the records cost more than the copies)
-                if not in_buf:
-                    DHbuf[t] = dh
-                FUTbuf[t] = future
-                yield BackwardStep(t, Oro[t] if Oro is not None else frozen(out_t), FUTro[t], DHro[t],
-                                   dAXro[t], _LazyGrads(cell_grads, self._step_grad, context, t), extras, window)
+            if narrate:  # the loop never writes these again (nor the rows of dAX, dAH at t)
+                dhs[t], futures[t], states[t] = dh, future, Din
+                yield BackwardStep(t, btape)
             if merged:
                 D = Dprev
             else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires

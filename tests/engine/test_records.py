@@ -120,3 +120,100 @@ def test_mlp_records():
     expect = np.array(p, copy=True)
     expect[np.arange(6), y] -= 1
     np.testing.assert_allclose(recs[4].dz, expect / 6, rtol=1e-13)
+
+
+def _snapshot(rec):
+    """Every field of a per-timestep record, copied (dicts of arrays as dicts of copies)."""
+    out = {}
+    for name in rec.FIELDS:
+        v = getattr(rec, name)
+        if v is None or isinstance(v, range):
+            out[name] = v
+        elif isinstance(v, np.ndarray):
+            out[name] = np.array(v, copy=True)
+        else:
+            out[name] = {k: np.array(a, copy=True) for k, a in v.items()}
+    return out
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        x, y = a[name], b[name]
+        if isinstance(x, dict):
+            assert x.keys() == y.keys(), name
+            for k in x:
+                np.testing.assert_array_equal(x[k], y[k], err_msg=f"{name}[{k}]")
+        elif isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            assert x == y, name
+
+
+GATED = {"rnn": lambda: engine.RNN(6, 4, 6, seed=3), "lstm": lambda: engine.LSTM(6, 4, 6, seed=3),
+         "gru": lambda: engine.GRU(6, 4, 6, seed=3)}
+
+
+@pytest.mark.parametrize("kind", sorted(GATED))
+@pytest.mark.parametrize("truncation", [None, 2])
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_fields_read_late_equal_fields_read_at_once(kind, truncation, output):
+    """Per-timestep records build their fields on first access: reading them only after the model
+    changed (parameters, bug-lab switches) and ran more iterations gives what reading them at
+    once gave, bit for bit."""
+    x, y = problem(4, B=3, T=6)
+    if output == "last":
+        y = y[:, 0]
+    opts = dict(truncation=truncation, output=output)
+    eager = [_snapshot(r) for r in GATED[kind]().steps(x, y, **opts) if hasattr(r, "FIELDS")]
+    model = GATED[kind]()
+    late = list(model.steps(x, y, **opts))
+    model.params[model.W_H] += 0.5
+    model.params[model.W_X] *= -1.0
+    model.set_bugs({"deriv_wrong_variable", "overwrite_dh_next", "bias_not_summed"})
+    for _ in range(2):
+        list(model.steps(x, y, **opts))
+        model.loss_and_grads(x, y, **opts)
+    late = [r for r in late if hasattr(r, "FIELDS")]
+    assert len(late) == len(eager) == 12
+    for e, r in zip(eager, late):
+        _assert_same(e, _snapshot(r))
+
+
+@pytest.mark.parametrize("kind", sorted(GATED))
+@pytest.mark.parametrize("truncation", [None, 1, 3])
+def test_every_backward_record_delta_is_output_plus_future(kind, truncation):
+    """dh = dh_out + dh_future at every step of every cell, read after the whole pass (a cell that
+    reused a buffer across steps would break this)."""
+    x, y = problem(5, B=2, T=7)
+    recs = list(GATED[kind]().steps(x, y, truncation=truncation))
+    bws = [r for r in recs if isinstance(r, BackwardStep)]
+    assert [r.t for r in bws] == list(range(6, -1, -1))
+    for r in bws:
+        np.testing.assert_allclose(r.dh, r.dh_out + r.dh_future, rtol=1e-13, atol=1e-16)
+    # not trivially: the future carries gradient except at the last step (and k = 1)
+    assert np.all(bws[0].dh_future == 0)
+    assert (truncation == 1) == all(np.all(r.dh_future == 0) for r in bws)
+
+
+@pytest.mark.parametrize("kind", sorted(GATED))
+def test_per_timestep_records_are_frozen(kind):
+    x, y = problem()
+    recs = [r for r in GATED[kind]().steps(x, y) if isinstance(r, (ForwardStep, BackwardStep))]
+    for r in recs:
+        assert r.h is r.h if isinstance(r, ForwardStep) else r.dh is r.dh  # read once, then kept
+        for name in r.FIELDS:
+            v = getattr(r, name)
+            arrays = [v] if isinstance(v, np.ndarray) else (list(v.values()) if hasattr(v, "values") else [])
+            for a in arrays:
+                assert not a.flags.writeable, f"{type(r).__name__}.{name}"
+            with pytest.raises(AttributeError):
+                setattr(r, name, None)
+        with pytest.raises(AttributeError):
+            r.index = 0
+        with pytest.raises(AttributeError):
+            del r.index
+        assert repr(r).startswith(type(r).__name__ + f"(index={r.index}")
+    # records are compared by identity: step t of two iterations are two different records
+    again = [r for r in GATED[kind]().steps(x, y) if isinstance(r, ForwardStep)]
+    assert recs[0] != again[0] and recs[0] == recs[0]
