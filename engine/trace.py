@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .records import GradientStep, LossStep, Step
+import numpy as np
+
+from .records import GradientStep, LossStep, Step, TapeStep
 
 
 class Trace(Sequence[Step]):
@@ -23,6 +25,9 @@ class Trace(Sequence[Step]):
 
     def __getitem__(self, i):
         return self.records[i]
+
+    def __iter__(self):  # the tuple's own iterator (Sequence's default indexes one by one)
+        return iter(self.records)
 
     @property
     def loss_step(self) -> LossStep:
@@ -39,6 +44,30 @@ class Trace(Sequence[Step]):
     @property
     def grads(self):
         return self.gradients.grads
+
+    def series(self, cls: type[TapeStep], name: str) -> np.ndarray:
+        """Field ``name`` of the trace's ``cls`` records (``ForwardStep`` or ``BackwardStep``) over
+        time: ``(T, ...)`` in timestep order t = 0..T-1, read-only.
+
+        When the trace holds every timestep of one iteration and the engine keeps that field as
+        one buffer, this is the buffer itself (no copy, no per-record reads: what a view plotting
+        ``dL/dh`` over time wants). Otherwise (a partial trace; a field kept per step, such as
+        ``extras``) the records' values, stacked."""
+        recs = sorted((r for r in self.records if isinstance(r, cls)), key=lambda r: r.index)
+        if not recs:
+            raise ValueError(f"series: the trace holds no {cls.__name__} records")
+        if name not in cls.FIELDS:
+            raise ValueError(f"series: {cls.__name__} has no field {name!r}; fields: {', '.join(cls.FIELDS)}")
+        tape = recs[0]._tape
+        whole = tape.series(name) if all(r._tape is tape for r in recs) else None
+        if whole is not None and len(whole) == len(recs) and recs[-1].index == len(recs) - 1:
+            return whole
+        values = [getattr(r, name) for r in recs]
+        if any(v is None or not isinstance(v, np.ndarray) for v in values):
+            raise ValueError(f"series: {cls.__name__}.{name} is not an array at every timestep")
+        out = np.stack(values)
+        out.flags.writeable = False
+        return out
 
     def phases(self) -> list[str]:
         """The phase of each record, in order."""

@@ -187,12 +187,12 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
         if isinstance(r, BackwardStep):
             bwd_at[r.t] = i
     has_output = np.array([r.y is not None for r in fwd])
-    HS = np.stack([r.h for r in fwd])  # (T, B, H)
-    h = HS[:, 0]
-    z = np.stack([r.pre[0] for r in fwd])
+    HS = trace.series(ForwardStep, "h")  # (T, B, H), the iteration's own buffer (read-only)
+    h = np.array(HS[:, 0])
+    z = np.array(trace.series(ForwardStep, "pre")[:, 0])
     y = np.full((T, O or 1), np.nan)
     p_target = np.full(T, np.nan)
-    x0 = [r.x[0] for r in fwd]
+    x0 = trace.series(ForwardStep, "x")[:, 0]
     tok = np.ndim(fwd[0].x) == 1
     x_labels = [token_label(vocab, int(v)) for v in x0] if tok else [""] * T
     y_labels = [""] * T
@@ -234,7 +234,7 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
         def norms(a: Array) -> Array:
             return np.sqrt(np.einsum("tbh,tbh->t", a, a))
 
-        DH, DO, DF, DP = (stacked(lambda r, f=f: getattr(r, f)) for f in ("dh", "dh_out", "dh_future", "dpre"))
+        DH, DO, DF, DP = (trace.series(BackwardStep, f) for f in ("dh", "dh_out", "dh_future", "dpre"))
         dh[ts], dh_out[ts], dh_fut[ts], dpre[ts] = DH[:, 0], DO[:, 0], DF[:, 0], DP[:, 0]
         dh_n[ts], dho_n[ts], dhf_n[ts], dp_n[ts] = norms(DH), norms(DO), norms(DF), norms(DP)
         for t in ts:

@@ -43,6 +43,7 @@ class GRU(RecurrentModel):
     W_X, W_H, B_X, B_H = "W_x", "W_h", "b_x", "b_h"
     STATE = ("h",)
     GATES = 3
+    PRE = "a"
     GATE_NAMES = ("r", "z", "n")
     _separate_dah = True
 
@@ -114,9 +115,6 @@ class GRU(RecurrentModel):
         return dax, dah, (dprev,)
 
     # ------------------------------------------------------------------ step records
-    def _pre(self, fw: Forward, t: int) -> Array:
-        return fw.cell["a"][t]
-
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
         """Gate activations ``r, z, n`` and ``hn`` = h_{t-1} W_hn + b_hn (what r scales), (B, H)."""
         H = self.hidden_size

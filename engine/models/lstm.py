@@ -51,6 +51,7 @@ class LSTM(RecurrentModel):
     W_X, W_H, B_X, B_H = "W_x", "W_h", "b", None
     STATE = ("h", "c")
     GATES = 4
+    PRE = "a"
     GATE_NAMES = ("i", "f", "g", "o")
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *, seed: int = 0,
@@ -146,9 +147,6 @@ class LSTM(RecurrentModel):
         return da, da, (dh_prev, dc * fw.cell["gates"][t, :, H:2 * H])
 
     # ------------------------------------------------------------------ step records
-    def _pre(self, fw: Forward, t: int) -> Array:
-        return fw.cell["a"][t]
-
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
         """Gate activations ``i, f, g, o`` and the cell state ``c`` (tanh(c) as ``tanh_c``), (B, H)."""
         H = self.hidden_size

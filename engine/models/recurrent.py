@@ -1,7 +1,7 @@
 """What every recurrent model shares: inputs, the output layer, the loss, window truncation, the
 backward loop over time, parameter-gradient assembly and the narrated step records.
 
-A cell (vanilla RNN, LSTM, GRU) supplies only three things:
+A cell (vanilla RNN, LSTM, GRU) supplies only these:
 
 - ``_sequence(AX, state0) -> dict`` runs its forward recurrence over time, given the input
   projection ``AX = x W_x + b_x`` of shape ``(T, B, G)`` (time-major inside the engine), and
@@ -10,7 +10,8 @@ A cell (vanilla RNN, LSTM, GRU) supplies only three things:
   (a tuple, one array per state component, each ``(S, B, H)``; S stacks independent deltas,
   see below), the deltas on the input projection ``dax (S, B, G)``, on the recurrent projection
   ``dah = d(h_{t-1} W_h + b_h) (S, B, G)``, and the deltas on the previous state;
-- ``_forward_extras(fw, t)`` / ``_backward_extras(...)``: what its step records add (gates...).
+- ``_forward_extras(fw, t)`` / ``_backward_extras(...)``: what its step records add (gates...),
+  and ``PRE``, the name of its ``(T, B, G)`` buffer of (gate) pre-activations.
 
 Backpropagation through time is the single reversed loop that carries ``dh_next`` (Werbos 1990):
 at step t, ``dL/dh_t = dy_t W_hy^T + dL/dh_{t+1} * dh_{t+1}/dh_t``. It *is* full BPTT; no nested
@@ -111,6 +112,20 @@ class _ForwardTape:
         self._model, self._fw, self._last, self._T = model, fw, last, batch.T
         self._X = frozen(batch.ids if batch.ids is not None else batch.X)
         self._H, self._Y, self._P = frozen(fw.cell["h"]), frozen(fw.Y), frozen(probs)
+        self._pre = frozen(fw.cell[model.PRE])
+
+    def series(self, name: str) -> Array | None:
+        """Field ``name`` of every timestep, ``(T, ...)``, read-only, no copy; None for fields
+        kept per step only (y and p of a many-to-one model, extras)."""
+        if name == "x":
+            return self._X
+        if name in ("h", "h_prev"):
+            return self._H[1:] if name == "h" else self._H[:-1]
+        if name == "pre":
+            return self._pre
+        if name in ("y", "p") and not self._last:
+            return self._Y if name == "y" else self._P
+        return None
 
     def x(self, t: int) -> Array:
         return self._X[t]
@@ -122,8 +137,7 @@ class _ForwardTape:
         return self._H[t + 1]
 
     def pre(self, t: int) -> Array:
-        pre = self._model._pre(self._fw, t)
-        return frozen(pre) if pre.flags.writeable else pre
+        return self._pre[t]
 
     def _at(self, A: Array | None, t: int) -> Array | None:
         if A is None:
@@ -145,10 +159,11 @@ class _ForwardTape:
 class _BackwardTape:
     """The fields of one iteration's ``BackwardStep`` records (``records.TapeStep``).
 
-    The BPTT loop fills ``dhs``, ``futures`` and ``states`` at step t, before step t's record is
-    yielded, with arrays it never writes again: ``dh = dL/dh_t (B, H)``, ``future`` its part from
-    h_{t+1} ``(B, H)``, ``state`` the deltas on the state at t as the cell's backward step got
-    them (a tuple of ``(S, B, H)``; gated cells derive their extras from it)."""
+    The BPTT loop fills row t of ``DH`` (``dL/dh_t``) and ``FUT`` (its part from h_{t+1}), both
+    ``(T, B, H)``, and ``states[t]`` (the deltas on the state at t as the cell's backward step got
+    them, a tuple of ``(S, B, H)``; gated cells derive their extras from it) at step t, before
+    step t's record is yielded, and never writes them again. (Copying the two rows costs less
+    than keeping the loop's temporaries alive, and gives whole-iteration series for free.)"""
 
     def __init__(self, model: RecurrentModel, fw: Forward, opts: Options, dHout: Array | None,
                  dHout_last: Array | None, dAX: Array, dAH: Array) -> None:
@@ -162,9 +177,23 @@ class _BackwardTape:
         self._dAH = self._dAX if dAH is dAX else frozen(dAH)
         self._names = (model.W_X, model.W_H, model.B_X) + ((model.B_H,) if model.B_H is not None else ())
         self._context = (batch, fw, self._dAX, self._dAH)
-        self.dhs: list[Array | None] = [None] * T
-        self.futures: list[Array | None] = [None] * T
+        self.DH, self.FUT = np.empty((T, B, H)), np.empty((T, B, H))
+        self._DH, self._FUT = frozen(self.DH), frozen(self.FUT)
         self.states: list[tuple | None] = [None] * T
+
+    def series(self, name: str) -> Array | None:
+        """Field ``name`` of every timestep in timestep order ``(T, ...)``, read-only, no copy;
+        None for fields kept per step only (grads, extras, window; dh_out of a many-to-one model).
+        Only complete once the loop has reached t = 0."""
+        if name == "dh":
+            return self._DH
+        if name == "dh_future":
+            return self._FUT
+        if name == "dpre":
+            return self._dAX
+        if name == "dh_out":
+            return self._out
+        return None
 
     def dh_out(self, t: int) -> Array:
         if self._out is not None:
@@ -172,10 +201,10 @@ class _BackwardTape:
         return self._out_last if t == self._T - 1 else self._zeros
 
     def dh_future(self, t: int) -> Array:
-        return frozen(self.futures[t])
+        return self._FUT[t]
 
     def dh(self, t: int) -> Array:
-        return frozen(self.dhs[t])
+        return self._DH[t]
 
     def dpre(self, t: int) -> Array:
         return self._dAX[t]
@@ -236,6 +265,8 @@ class RecurrentModel:
     STATE = ("h",)
     #: the gate count: G = GATES * H
     GATES = 1
+    #: the cell buffer (T, B, G) that records show as ``pre``: the (gate) pre-activations
+    PRE = "z"
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *, seed: int = 0,
                  init: str = "xavier", init_scale: float = 1.0, recurrent_init: str | None = None,
@@ -448,7 +479,7 @@ class RecurrentModel:
         drop, overwrite = "drop_dh_next" in bugs, "overwrite_dh_next" in bugs  # bug lab
         if narrate:
             btape = _BackwardTape(self, fw, opts, dHout, dHout_last if last else None, dAX, dAH)
-            dhs, futures, states = btape.dhs, btape.futures, btape.states
+            DH, FUT, states = btape.DH, btape.FUT, btape.states
         # D: deltas on the state at time t+1 coming from the future, one stack per state component
         D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
         for t in range(T - 1, -1, -1):
@@ -482,7 +513,7 @@ class RecurrentModel:
                 if dAH is not dAX:
                     np.sum(dah, 0, out=dAH[t])
             if narrate:  # the loop never writes these again (nor the rows of dAX, dAH at t)
-                dhs[t], futures[t], states[t] = dh, future, Din
+                DH[t], FUT[t], states[t] = dh, future, Din
                 yield BackwardStep(t, btape)
             if merged:
                 D = Dprev
@@ -543,9 +574,6 @@ class RecurrentModel:
 
     def _step_backward(self, D: tuple[Array, ...], t: int, fw: Forward):
         raise NotImplementedError
-
-    def _pre(self, fw: Forward, t: int) -> Array:
-        return fw.cell["z"][t]
 
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
         return {}

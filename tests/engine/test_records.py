@@ -217,3 +217,44 @@ def test_per_timestep_records_are_frozen(kind):
     # records are compared by identity: step t of two iterations are two different records
     again = [r for r in GATED[kind]().steps(x, y) if isinstance(r, ForwardStep)]
     assert recs[0] != again[0] and recs[0] == recs[0]
+
+
+@pytest.mark.parametrize("kind", sorted(GATED))
+@pytest.mark.parametrize("truncation", [None, 2])
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_trace_series_equal_the_records_fields_stacked(kind, truncation, output):
+    x, y = problem(6, B=2, T=5)
+    if output == "last":
+        y = y[:, 0]
+    trace = engine.Trace(GATED[kind]().steps(x, y, truncation=truncation, output=output))
+    fwd = [r for r in trace if isinstance(r, ForwardStep)]
+    bwd = sorted((r for r in trace if isinstance(r, BackwardStep)), key=lambda r: r.t)
+    names = [(ForwardStep, fwd, n) for n in ("x", "h_prev", "h", "pre")]
+    names += [(BackwardStep, bwd, n) for n in ("dh_out", "dh_future", "dh", "dpre")]
+    if output == "all":
+        names += [(ForwardStep, fwd, n) for n in ("y", "p")]
+    for cls, recs, name in names:
+        s = trace.series(cls, name)
+        assert not s.flags.writeable, name
+        np.testing.assert_array_equal(s, np.stack([getattr(r, name) for r in recs]), err_msg=name)
+    if kind == "lstm":
+        with pytest.raises(ValueError, match="not an array"):
+            trace.series(ForwardStep, "extras")
+    if output == "last":
+        with pytest.raises(ValueError, match="not an array"):
+            trace.series(ForwardStep, "y")
+
+
+def test_trace_series_of_a_partial_trace_and_bad_names():
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem(B=2, T=5)
+    recs = list(model.steps(x, y))
+    full = engine.Trace(recs)
+    partial = engine.Trace(recs[:5 + 1 + 2])  # forward, loss and the backward steps t = 4, 3
+    s = partial.series(BackwardStep, "dh")
+    assert s.shape == (2, 2, 4)
+    np.testing.assert_array_equal(s, full.series(BackwardStep, "dh")[3:])
+    with pytest.raises(ValueError, match="no field 'dz'; fields: dh_out"):
+        full.series(BackwardStep, "dz")
+    with pytest.raises(ValueError, match="no BackwardStep records"):
+        engine.Trace(recs[:5]).series(BackwardStep, "dh")
