@@ -374,6 +374,9 @@ class RecurrentModel:
             B, T = ids.shape
             ids_t, X_t = np.ascontiguousarray(ids.T), None
         else:
+            if a.ndim == 2 and (np.issubdtype(a.dtype, np.number) or a.dtype == bool):  # ids, not integers
+                raise ValueError(f"inputs: (batch, time) token ids must be integers, got dtype {a.dtype}; "
+                                 f"float features need shape (batch, time, {D})")
             X = float_array(a, "inputs", (None, None, D), what="(batch, time, input_size) or (batch, time) ids")
             B, T = X.shape[:2]
             ids_t, X_t = None, np.ascontiguousarray(X.transpose(1, 0, 2))

@@ -22,6 +22,9 @@ def rnn():
     (np.zeros((1, 2, 5)), np.zeros((1, 2)), r"targets: expected integer ids"),
     (np.zeros((0, 2, 5)), np.zeros((0, 2), int), r"inputs: expected at least one sequence"),
     ([["a", "b"]], np.zeros((1, 2), int), r"inputs: expected an array of numbers"),
+    (np.array([[0.0, 1.5]]), np.zeros((1, 2), int),
+     r"inputs: \(batch, time\) token ids must be integers, got dtype float64; float features need shape"),
+    (np.array([[True, False]]), np.zeros((1, 2), int), r"inputs: \(batch, time\) token ids must be integers"),
 ])
 def test_rnn_bad_arrays(rnn, inputs, targets, match):
     with pytest.raises(ValueError, match=match):
