@@ -86,9 +86,15 @@ class Step:
 
 class _Field:
     """A field of a ``TapeStep``: read from the iteration's tape on first access, then kept in the
-    record (so ``r.h is r.h``, and a later read costs a dict lookup)."""
+    record (so ``r.h is r.h``, and a later read costs a dict lookup). A *row* field is a row of
+    one of the iteration's buffers: the first read of any of a record's row fields fills them all
+    (``tape.rows(t)``, one call instead of one per field); the others (``extras``, ``grads``)
+    cost more to build and are read one by one (``tape.<field>(t)``)."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "row")
+
+    def __init__(self, *, row: bool) -> None:
+        self.row = row
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -96,8 +102,11 @@ class _Field:
     def __get__(self, rec, owner=None):
         if rec is None:
             return self
-        value = getattr(rec._tape, self.name)(rec.index)
-        rec.__dict__[self.name] = value
+        d = rec.__dict__
+        if self.row:
+            d.update(rec._tape.rows(rec.index))
+            return d[self.name]
+        value = d[self.name] = getattr(rec._tape, self.name)(rec.index)
         return value
 
 
@@ -106,12 +115,12 @@ class TapeStep(Step):
 
     A narrated iteration makes 2T of these; building every field's view eagerly cost more than a
     third of a classic-size iteration (issue 2 allows narration 30%). The record holds its index
-    and the iteration's *tape*: an object with one method per field name, ``tape.<field>(t)``,
-    reading only what never changes after the step was yielded (the iteration's read-only
-    buffers; not the model's parameters, not its bug-lab switches), so a field has the same
-    value whenever it is first read, and reading it recomputes nothing of the iteration. Fields
-    cannot be assigned; equality is identity (the records of timestep t in two iterations are two
-    different records)."""
+    and the iteration's *tape*: an object with ``rows(t)`` (a dict of the record's row fields)
+    and one method per other field, ``tape.<field>(t)``. They read only what never changes after
+    the step was yielded (the iteration's read-only buffers; not the model's parameters, not its
+    bug-lab switches), so a field has the same value whenever it is first read, and reading it
+    recomputes nothing of the iteration. Fields cannot be assigned; equality is identity (the
+    records of timestep t in two iterations are two different records)."""
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
@@ -146,13 +155,13 @@ class ForwardStep(TapeStep):
 
     phase: ClassVar[str] = "forward"
     FIELDS: ClassVar[tuple[str, ...]] = ("x", "h_prev", "pre", "h", "y", "p", "extras")
-    x = _Field()
-    h_prev = _Field()
-    pre = _Field()
-    h = _Field()
-    y = _Field()
-    p = _Field()
-    extras = _Field()
+    x = _Field(row=True)
+    h_prev = _Field(row=True)
+    pre = _Field(row=True)
+    h = _Field(row=True)
+    y = _Field(row=True)
+    p = _Field(row=True)
+    extras = _Field(row=False)
 
     @property
     def t(self) -> int:
@@ -196,13 +205,13 @@ class BackwardStep(TapeStep):
 
     phase: ClassVar[str] = "backward"
     FIELDS: ClassVar[tuple[str, ...]] = ("dh_out", "dh_future", "dh", "dpre", "grads", "extras", "window")
-    dh_out = _Field()
-    dh_future = _Field()
-    dh = _Field()
-    dpre = _Field()
-    grads = _Field()
-    extras = _Field()
-    window = _Field()
+    dh_out = _Field(row=True)
+    dh_future = _Field(row=True)
+    dh = _Field(row=True)
+    dpre = _Field(row=True)
+    grads = _Field(row=False)
+    extras = _Field(row=False)
+    window = _Field(row=True)
 
     @property
     def t(self) -> int:

@@ -45,6 +45,7 @@ from .. import bugs as bug_lab
 from ..checks import choice, float_array, int_array, positive_int
 from ..losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
 from ..records import (
+    EMPTY,
     BackwardStep,
     ForwardStep,
     GradientStep,
@@ -127,32 +128,18 @@ class _ForwardTape:
             return self._Y if name == "y" else self._P
         return None
 
-    def x(self, t: int) -> Array:
-        return self._X[t]
-
-    def h_prev(self, t: int) -> Array:
-        return self._H[t]
-
-    def h(self, t: int) -> Array:
-        return self._H[t + 1]
-
-    def pre(self, t: int) -> Array:
-        return self._pre[t]
-
-    def _at(self, A: Array | None, t: int) -> Array | None:
-        if A is None:
-            return None
+    def rows(self, t: int) -> dict[str, Array | None]:
+        """Step t's row fields: x, h_prev, h, pre, y, p."""
         if self._last:  # many-to-one: only the last step has an output
-            return A if t == self._T - 1 else None
-        return A[t]
-
-    def y(self, t: int) -> Array | None:
-        return self._at(self._Y, t)
-
-    def p(self, t: int) -> Array | None:
-        return self._at(self._P, t)
+            y, p = (self._Y, self._P) if t == self._T - 1 else (None, None)
+        else:
+            y, p = self._Y[t], (self._P[t] if self._P is not None else None)
+        H = self._H
+        return {"x": self._X[t], "h_prev": H[t], "h": H[t + 1], "pre": self._pre[t], "y": y, "p": p}
 
     def extras(self, t: int) -> Mapping[str, Array]:
+        if type(self._model)._forward_extras is RecurrentModel._forward_extras:  # a cell without extras
+            return EMPTY
         return _readonly(self._model._forward_extras(self._fw, t))
 
 
@@ -195,31 +182,26 @@ class _BackwardTape:
             return self._out
         return None
 
-    def dh_out(self, t: int) -> Array:
+    def rows(self, t: int) -> dict[str, Array | range]:
+        """Step t's row fields: dh_out, dh_future, dh, dpre, window."""
+        T, k = self._T, self._k
         if self._out is not None:
-            return self._out[t]
-        return self._out_last if t == self._T - 1 else self._zeros
-
-    def dh_future(self, t: int) -> Array:
-        return self._FUT[t]
-
-    def dh(self, t: int) -> Array:
-        return self._DH[t]
-
-    def dpre(self, t: int) -> Array:
-        return self._dAX[t]
+            out = self._out[t]
+        else:
+            out = self._out_last if t == T - 1 else self._zeros
+        if not self._last:
+            window = range(t, T if k is None else min(T, t + k))
+        else:
+            window = range(T - 1, T) if (k is None or T - 1 - t < k) else range(0)
+        return {"dh_out": out, "dh_future": self._FUT[t], "dh": self._DH[t], "dpre": self._dAX[t], "window": window}
 
     def grads(self, t: int) -> Mapping[str, Array]:
         return _LazyGrads(self._names, self._model._step_grad, self._context, t)
 
     def extras(self, t: int) -> Mapping[str, Array]:
+        if type(self._model)._backward_extras is RecurrentModel._backward_extras:  # a cell without extras
+            return EMPTY
         return _readonly(self._model._backward_extras(self._fw, t, self.states[t], self._dAX[t], self._dAH[t]))
-
-    def window(self, t: int) -> range:
-        k, T = self._k, self._T
-        if not self._last:
-            return range(t, T if k is None else min(T, t + k))
-        return range(T - 1, T) if (k is None or T - 1 - t < k) else range(0)
 
 
 @dataclass(frozen=True)
