@@ -122,7 +122,17 @@ class TapeStep(Step):
     recomputes nothing of the iteration. Fields cannot be assigned; equality is identity (the
     records of timestep t in two iterations are two different records)."""
 
+    #: the record's fields in declaration order (derived from its ``_Field`` attributes)
     FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.FIELDS = tuple(n for n, v in vars(cls).items() if isinstance(v, _Field))
+
+    @property
+    def t(self) -> int:
+        """The timestep (same as ``index``)."""
+        return self.index
 
     def __init__(self, index: int, tape: Any) -> None:
         d = self.__dict__  # (assignment is forbidden; two item stores are the cheapest way in)
@@ -154,7 +164,6 @@ class ForwardStep(TapeStep):
     """
 
     phase: ClassVar[str] = "forward"
-    FIELDS: ClassVar[tuple[str, ...]] = ("x", "h_prev", "pre", "h", "y", "p", "extras")
     x = _Field(row=True)
     h_prev = _Field(row=True)
     pre = _Field(row=True)
@@ -162,10 +171,6 @@ class ForwardStep(TapeStep):
     y = _Field(row=True)
     p = _Field(row=True)
     extras = _Field(row=False)
-
-    @property
-    def t(self) -> int:
-        return self.index
 
 
 @record
@@ -204,7 +209,6 @@ class BackwardStep(TapeStep):
     """
 
     phase: ClassVar[str] = "backward"
-    FIELDS: ClassVar[tuple[str, ...]] = ("dh_out", "dh_future", "dh", "dpre", "grads", "extras", "window")
     dh_out = _Field(row=True)
     dh_future = _Field(row=True)
     dh = _Field(row=True)
@@ -212,10 +216,6 @@ class BackwardStep(TapeStep):
     grads = _Field(row=False)
     extras = _Field(row=False)
     window = _Field(row=True)
-
-    @property
-    def t(self) -> int:
-        return self.index
 
 
 @record

@@ -162,9 +162,7 @@ class LSTM(RecurrentModel):
         (the slices of ``dpre``), each (B, H)."""
         H = self.hidden_size
         out = {"d" + name: dax[:, k * H:(k + 1) * H] for k, name in enumerate(self.GATE_NAMES)}
-        dc = fw.cell["dcs"][t]
-        if dc is None:
-            dc = self._cell_delta(fw, t, D)
+        dc = fw.cell["dcs"][t]  # filled by _step_backward at t, before step t's record exists
         out["dc"] = dc[0] if len(dc) == 1 else dc.sum(0)
         out["dc_future"] = D[1][0] if len(D[1]) == 1 else D[1].sum(0)
         return out

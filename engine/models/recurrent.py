@@ -114,6 +114,7 @@ class _ForwardTape:
         self._X = frozen(batch.ids if batch.ids is not None else batch.X)
         self._H, self._Y, self._P = frozen(fw.cell["h"]), frozen(fw.Y), frozen(probs)
         self._pre = frozen(fw.cell[model.PRE])
+        self._has_extras = type(model)._forward_extras is not RecurrentModel._forward_extras
 
     def series(self, name: str) -> Array | None:
         """Field ``name`` of every timestep, ``(T, ...)``, read-only, no copy; None for fields
@@ -138,7 +139,7 @@ class _ForwardTape:
         return {"x": self._X[t], "h_prev": H[t], "h": H[t + 1], "pre": self._pre[t], "y": y, "p": p}
 
     def extras(self, t: int) -> Mapping[str, Array]:
-        if type(self._model)._forward_extras is RecurrentModel._forward_extras:  # a cell without extras
+        if not self._has_extras:
             return EMPTY
         return _readonly(self._model._forward_extras(self._fw, t))
 
@@ -167,6 +168,7 @@ class _BackwardTape:
         self.DH, self.FUT = np.empty((T, B, H)), np.empty((T, B, H))
         self._DH, self._FUT = frozen(self.DH), frozen(self.FUT)
         self.states: list[tuple | None] = [None] * T
+        self._has_extras = type(model)._backward_extras is not RecurrentModel._backward_extras
 
     def series(self, name: str) -> Array | None:
         """Field ``name`` of every timestep in timestep order ``(T, ...)``, read-only, no copy;
@@ -199,7 +201,7 @@ class _BackwardTape:
         return _LazyGrads(self._names, self._model._step_grad, self._context, t)
 
     def extras(self, t: int) -> Mapping[str, Array]:
-        if type(self._model)._backward_extras is RecurrentModel._backward_extras:  # a cell without extras
+        if not self._has_extras:
             return EMPTY
         return _readonly(self._model._backward_extras(self._fw, t, self.states[t], self._dAX[t], self._dAH[t]))
 
