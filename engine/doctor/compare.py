@@ -1,0 +1,209 @@
+"""Comparing the user's gradients with central differences at chosen entries, and measuring the
+precision the user's code really computes in.
+
+``Settings`` holds the step ``eps``, the tolerance ``tol`` and the loss's rounding noise
+``noise`` (absolute, one standard deviation): central differences carry an error of about
+``noise / eps`` on every entry, so a parameter is judged by ``max(tol, 10 noise / (eps scale))``
+where ``scale = max|analytic| + max|numerical|`` (``ParamCheck.tol``). In float64 that bound is far
+below ``tol``; in float32 it is what keeps rounding from being called a bug.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..gradcheck import noise_floor, relative_error
+from .report import Entry, ParamCheck, fmt_index
+from .usercode import Caller, UserCodeError, grads_problems
+
+Array = np.ndarray
+
+#: Worst entries kept per parameter.
+WORST = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How entries are judged: the central-difference step, the tolerance and the loss's rounding noise."""
+
+    eps: float = 1e-5
+    tol: float = 1e-5
+    noise: float = 0.0
+
+
+@dataclass
+class Comparison:
+    """One analytic call and the numerical gradients at the picked entries of every parameter."""
+
+    loss: float
+    params: dict[str, ParamCheck]
+    general: list[str]
+
+    @property
+    def bad(self) -> bool:
+        return bool(self.general) or any(not pc.ok for pc in self.params.values())
+
+    @property
+    def failed(self) -> bool:
+        """Whether anything other than a wrong gradient went wrong (unusable output)."""
+        return bool(self.general) or any(pc.problem is not None for pc in self.params.values())
+
+    def scaled(self, c: float, settings: Settings) -> Comparison:
+        """The same comparison with every analytic gradient divided by ``c`` (re-judged): what the
+        errors look like once a factor common to all parameters is taken out."""
+        out = {}
+        for name, pc in self.params.items():
+            if pc.analytic is None:
+                out[name] = pc
+                continue
+            out[name] = judge(pc.name, pc.shape, pc.idx, pc.analytic / c, pc.numerical, self.loss, settings,
+                              pc.analytic_max / abs(c), transposed=pc.transposed, verify=False)
+        return Comparison(self.loss, out, list(self.general))
+
+
+def compare(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, picks: Mapping[str, Array],
+            settings: Settings, first: tuple[float, Any] | None = None, *, verify: bool = True) -> Comparison:
+    """One analytic call (or ``first``, its result already at hand) and central differences at
+    ``picks[name]`` (flat indices) per parameter. ``verify``: a sample with no gradient at all is
+    not a pass (off for the shorter re-checks, where a quiet parameter is information)."""
+    loss, raw = first if first is not None else caller.call(work, inputs, targets)
+    grads, problems, general = grads_problems(raw, work, caller.name)
+    if not isinstance(raw, Mapping):  # nothing to compare
+        return Comparison(loss, {name: ParamCheck(name, p.shape, size=p.size) for name, p in work.items()}, general)
+    out: dict[str, ParamCheck] = {}
+    for name, p in work.items():
+        if name in problems:
+            out[name] = ParamCheck(name, p.shape, size=p.size, problem=problems[name])
+            continue
+        idx = picks[name]
+        try:
+            num = numerical(caller, work, name, idx, inputs, targets, settings.eps)
+        except UserCodeError as e:
+            out[name] = ParamCheck(name, p.shape, size=p.size, problem=str(e))
+            continue
+        g = grads[name]
+        pc = judge(name, p.shape, idx, g.reshape(-1)[idx], num, loss, settings, float(np.max(np.abs(g), initial=0.0)),
+                   verify=verify)
+        if len(p.shape) == 2 and p.shape[0] == p.shape[1] > 1 and not pc.ok:
+            # the transpose at the same flat indices: g.T[i, j] = g[j, i], valid on a sample too
+            at = g.T.reshape(-1)[idx]
+            pc.transposed = relative_error(at, num, noise_floor(loss, settings.eps)) <= pc.tol
+        out[name] = pc
+    return Comparison(loss, out, general)
+
+
+def numerical(caller: Caller, work: dict[str, Array], name: str, idx: Array, inputs: Any, targets: Any,
+              eps: float) -> Array:
+    """Central differences ``(L(θ + ε e_i) - L(θ - ε e_i)) / 2ε`` at the flat indices ``idx`` of
+    ``work[name]`` (perturbed in place and always restored)."""
+    flat = work[name].reshape(-1)
+    num = np.empty(len(idx))
+    for j, i in enumerate(idx):
+        orig = flat[i]
+        try:
+            flat[i] = orig + eps
+            plus = caller.call(work, inputs, targets)[0]
+            flat[i] = orig - eps
+            minus = caller.call(work, inputs, targets)[0]
+        except UserCodeError as e:
+            where = fmt_index(np.unravel_index(int(i), work[name].shape))
+            raise UserCodeError(f"while {name}{where} was changed by ±{eps:g}: {e}") from None
+        finally:
+            flat[i] = orig
+        num[j] = (plus - minus) / (2.0 * eps)
+    return num
+
+
+def judge(name: str, shape: tuple[int, ...], idx: Array, a: Array, n: Array, loss: float, settings: Settings,
+          analytic_max: float, *, transposed: bool = False, verify: bool = True) -> ParamCheck:
+    """A ``ParamCheck`` from both gradients at the flat indices ``idx``: error, verdict, worst entries,
+    diff, and the shape of the error (factor, zeros)."""
+    size = int(np.prod(shape, dtype=np.int64))
+    pc = ParamCheck(name, tuple(shape), size=size, checked=len(idx), idx=idx, analytic=a, numerical=n,
+                    analytic_max=analytic_max, transposed=transposed)
+    atol = noise_floor(loss, settings.eps)
+    fd_noise = settings.noise / settings.eps  # absolute error of a central difference from rounding
+    sa = float(np.max(np.abs(a))) if a.size else 0.0
+    sn = float(np.max(np.abs(n))) if n.size else 0.0
+    pc.error = relative_error(a, n, atol)
+    pc.tol = max(settings.tol, 10.0 * fd_noise / max(sa + sn, atol))
+    pc.ok = bool(pc.error <= pc.tol)
+    d = a - n
+    pc.diff = np.full(shape, np.nan)
+    pc.diff.reshape(-1)[idx] = d
+    order = np.argsort(-np.abs(d), kind="stable")[:WORST]
+    pc.worst = [Entry(tuple(int(k) for k in np.unravel_index(int(idx[j]), shape)), float(a[j]), float(n[j]))
+                for j in order]
+    resolved = max(1e-3 * atol, 5.0 * fd_noise)  # a numerical value above this is not round-off
+    pc.active = max(sa, sn) > max(0.25 * settings.tol * atol, 5.0 * fd_noise)
+    if sn > resolved:
+        if sa <= 1e-9 * sn:
+            pc.factor = 0.0
+        else:
+            c = float(np.dot(a, n) / np.dot(n, n))
+            if np.max(np.abs(a - c * n)) <= max(1e-3 * abs(c) * sn, 5.0 * abs(c) * fd_noise):
+                pc.factor = c
+        clear = (np.abs(n) > 1e-2 * sn) & (np.abs(n) > resolved)
+        pc.zeros = int(np.sum(clear & (np.abs(a) <= 1e-12 * sn)))
+    if verify and pc.checked < size and not pc.active:
+        pc.unverified, pc.ok = True, False
+    return pc
+
+
+# --------------------------------------------------------------------------------------- precision
+_UNIT_ROUNDOFF = {"float16": 2.0 ** -11, "float32": 2.0 ** -24}
+
+
+def probe_noise(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, loss: float,
+                rng: np.random.Generator, entries: int = 3, step: float = 1e-4) -> float:
+    """The rounding noise of the user's loss (absolute, one standard deviation), from fourth
+    differences ``L(θ-2s) - 4L(θ-s) + 6L(θ) - 4L(θ+s) + L(θ+2s)`` along a few entries of the largest
+    parameters: the smooth part is ``s⁴ L''''`` (negligible at ``s = 1e-4``), the rest is rounding,
+    with variance ``70 σ²``. About 1e-16 |L| for float64 code, 1e-8..1e-7 |L| for float32."""
+    names = sorted(work, key=lambda k: -work[k].size)[:entries]
+    d4 = []
+    for j in range(entries):
+        name = names[j % len(names)]
+        flat = work[name].reshape(-1)
+        i = int(rng.integers(flat.size))
+        orig = flat[i]
+        vals = {}
+        try:
+            for k in (-2, -1, 1, 2):
+                flat[i] = orig + k * step
+                vals[k] = caller.call(work, inputs, targets)[0]
+        finally:
+            flat[i] = orig
+        d4.append(vals[-2] - 4 * vals[-1] + 6 * loss - 4 * vals[1] + vals[2])
+    return float(math.sqrt(np.mean(np.square(d4)) / 70.0))
+
+
+def precision_of(dtypes: set[str], noise: float, loss: float) -> str:
+    """"float16", "float32" or "float64": the lowest precision among the returned dtypes, or
+    the one the measured rounding noise of the loss corresponds to."""
+    rel = noise / max(1.0, abs(loss))
+    for name in ("float16", "float32"):
+        if name in dtypes or rel > 0.05 * _UNIT_ROUNDOFF[name]:
+            return name
+    return "float64"
+
+
+def auto_settings(precision: str, noise: float, loss: float, eps: float | None, tol: float | None) -> Settings:
+    """``eps`` and ``tol`` to match the precision, unless given. In float64: 1e-5 and 1e-5. Lower:
+    ``eps`` near the cube root of the relative noise (it balances the round-off ``noise / eps``
+    against the truncation error ``eps²``) and ``tol`` 1e-4 (float32) or 1e-2 (float16); the noise
+    is at least the unit round-off of the precision times the loss."""
+    scale = max(1.0, abs(loss))
+    if precision != "float64":
+        noise = max(noise, _UNIT_ROUNDOFF[precision] * scale)
+    rel = noise / scale
+    if eps is None:
+        eps = 1e-5 if precision == "float64" else float(min(1e-2, max(1e-4, 10 ** round(math.log10(rel) / 3))))
+    if tol is None:
+        tol = {"float64": 1e-5, "float32": 1e-4, "float16": 1e-2}[precision]
+    return Settings(eps=float(eps), tol=float(tol), noise=noise)
