@@ -17,8 +17,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from engine.doctor import Report
-from engine.doctor import check
+from engine.doctor import Report, check
 from engine.session import Session
 
 from .doctor_cli import CheckRun, FileCheck

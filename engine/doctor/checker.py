@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import Comparison, auto_settings, compare, precision_of, probe_noise
+from .compare import NOISE_LIMIT, Comparison, auto_settings, compare, precision_of, probe_noise
 from .hints import Context, diagnose
 from .report import Report
 from .sampling import id_counts, ids_in, pick, timed_calls, touched
@@ -104,8 +104,9 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
         return report
     losses = [r[0] for r in results]
     if max(losses) - min(losses) > 1e-10 * max(1.0, abs(losses[0])):
-        report.errors.append(f"{caller.name} gives a different loss on identical calls ({losses[0]:.10g}, "
-                             f"{next(v for v in losses if v != losses[0]):.10g}): random dropout or noise? Fix its "
+        other = next(v for v in losses if v != losses[0])
+        report.errors.append(f"{caller.name} gives a different loss on identical calls ({len(losses)} calls: "
+                             f"{losses[0]:.10g}, {other:.10g}): random dropout or noise? Fix its "
                              "random seed so that the loss is a function of the parameters only.")
         return report
     first = results[0]
@@ -164,8 +165,16 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     report.params = comp.params
     report.errors += comp.general + [pc.problem for pc in comp.params.values() if pc.problem not in (None, MISSING)]
     report.ok = not comp.bad
+    noisy = [pc.name for pc in comp.params.values() if pc.unverified and pc.tol is not None and pc.tol > NOISE_LIMIT]
+    if noisy:
+        report.notes.append(
+            f"{', '.join(noisy)}: with eps {settings.eps:g} the rounding noise of your loss "
+            f"({settings.noise:.1g}) puts an error of about {settings.noise / settings.eps:.1g} on every numerical "
+            "entry, as large as the "
+            "gradients themselves: precision hides any bug there, so they are not reported as correct. Use a larger "
+            "eps (leave it out to have it chosen) or compute in float64.")
     for pc in comp.params.values():
-        if pc.unverified:
+        if pc.unverified and pc.name not in noisy:
             zero = (" Your gradient for it is zero everywhere: if the loss depends on it, nothing reaches it."
                     if pc.analytic_max == 0 else "")
             report.notes.append(f"{pc.name}: both gradients are zero at all {pc.checked} checked entries (of "
@@ -173,7 +182,8 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
 
     length_comps: dict[int, Comparison] = {}
     rescan = None
-    if not report.ok and not comp.failed and seq_axis is not None and T is not None:
+    wrong = any(not pc.ok and not pc.unverified for pc in comp.params.values())
+    if wrong and not comp.failed and seq_axis is not None and T is not None:
         t_axis = target_axis(targets, seq_axis, len(in_shape), T)
         small = _scan_picks(comp, picks)
         cache: dict[int, Comparison] = {T: comp}
@@ -212,7 +222,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
             good, bad = s.unresolved
             report.notes.append(f"Correct for T={good}, wrong for T={bad}; the time budget ran out before the first "
                                 f"wrong length in between was found (a larger budget finds it).")
-    if not report.ok and not comp.failed:
+    if wrong and not comp.failed:
         ctx = Context(loss_kind=loss_kind(f), id_counts=id_counts(inputs), rescan=rescan, settings=settings,
                       first_repeat=_first_repeat(inputs, seq_axis, T))
         report.hints = diagnose(report, comp, length_comps, ctx)

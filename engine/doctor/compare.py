@@ -25,6 +25,9 @@ Array = np.ndarray
 
 #: Worst entries kept per parameter.
 WORST = 3
+#: A parameter whose rounding-noise tolerance exceeds this cannot be judged at all (eps too small
+#: for the precision): it is reported as not verified, never as a pass.
+NOISE_LIMIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def judge(name: str, shape: tuple[int, ...], idx: Array, a: Array, n: Array, los
     pc.worst = [Entry(tuple(int(k) for k in np.unravel_index(int(idx[j]), shape)), float(a[j]), float(n[j]))
                 for j in order]
     resolved = max(1e-3 * atol, 5.0 * fd_noise)  # a numerical value above this is not round-off
-    pc.active = max(sa, sn) > max(0.25 * settings.tol * atol, 5.0 * fd_noise)
+    pc.active = max(sa, sn) > 0.25 * settings.tol * atol
     if sn > resolved:
         if sa <= 1e-9 * sn:
             pc.factor = 0.0
@@ -150,7 +153,7 @@ def judge(name: str, shape: tuple[int, ...], idx: Array, a: Array, n: Array, los
                 pc.factor = c
         clear = (np.abs(n) > 1e-2 * sn) & (np.abs(n) > resolved)
         pc.zeros = int(np.sum(clear & (np.abs(a) <= 1e-12 * sn)))
-    if verify and pc.checked < size and not pc.active:
+    if verify and (pc.checked < size and not pc.active or pc.tol > NOISE_LIMIT):
         pc.unverified, pc.ok = True, False
     return pc
 

@@ -116,7 +116,7 @@ class Report:
             out += ["", "Problems:"] + [bullet(e) for e in self.errors]
         rows = [pc for pc in self.params.values() if pc.problem is None and pc.diff is not None]
         if rows:
-            out += ["", *_table(rows)]
+            out += ["", *_table(rows, self.tol)]
         if self.first_bad_length is not None:
             out += ["", "Sequence length: " + self.length_sentence()]
         elif self.seq_len is not None and self.ok:
@@ -157,7 +157,7 @@ class Report:
         if wrong:
             parts.append(f"WRONG gradient for {', '.join(wrong)} ({len(wrong)} of {len(self.params)})")
         if unsure:
-            parts.append(f"NOT VERIFIED: {', '.join(unsure)} (no gradient at any checked entry, see Notes)")
+            parts.append(f"NOT VERIFIED: {', '.join(unsure)} (see Notes)")
         if unchecked:
             parts.append(f"{', '.join(unchecked)} could not be checked (see Problems)")
         if not wrong and not unsure and len(compared) + len(unchecked) == len(self.params):
@@ -212,7 +212,7 @@ def fmt_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]" if index else ""
 
 
-def _table(rows: list[ParamCheck]) -> list[str]:
+def _table(rows: list[ParamCheck], tol: float) -> list[str]:
     header = ("parameter", "shape", "checked", "rel. error", "", "worst entry: analytic vs numerical")
     body = []
     for pc in rows:
@@ -222,6 +222,8 @@ def _table(rows: list[ParamCheck]) -> list[str]:
             worst = f"{pc.name}{fmt_index(e.index)}: {e.analytic:.6g} vs {e.numerical:.6g}"
         checked = f"{pc.checked}/{pc.size}" + ("*" if pc.checked < pc.size else "")
         verdict = "ok" if pc.ok else ("?" if pc.unverified else "WRONG")
+        if pc.ok and pc.tol is not None and pc.tol > tol * 1.01:
+            verdict = f"ok (≤ {pc.tol:.0e}, rounding)"
         body.append((pc.name, str(pc.shape), checked, f"{pc.error:.1e}", verdict, worst))
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     just = [str.ljust, str.ljust, str.rjust, str.rjust, str.ljust, str.ljust]
@@ -231,7 +233,7 @@ def _table(rows: list[ParamCheck]) -> list[str]:
     if any(pc.checked < pc.size for pc in rows):
         out.append("  * a seeded sample of the entries (see Notes)")
     if any(pc.unverified for pc in rows):
-        out.append("  ? both gradients are zero at every checked entry: not a pass (see Notes)")
+        out.append("  ? not verified: no gradient at any checked entry, or hidden by rounding (see Notes)")
     return out
 
 
