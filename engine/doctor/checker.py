@@ -24,7 +24,7 @@ MAX_ENTRIES = 200
 SCAN_ENTRIES = 32
 #: Seconds the numerical gradients may take in all before fewer entries are checked: the full-length
 #: check is sized for half of it, the re-checks of shorter sequences get the rest (and never less
-#: than 40% of it, should the full-length check have overrun on a busy machine).
+#: than 60% of it, should the full-length check have overrun on a busy machine).
 BUDGET = 8.0
 
 
@@ -186,6 +186,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     if wrong and not comp.failed and seq_axis is not None and T is not None:
         t_axis = target_axis(targets, seq_axis, len(in_shape), T)
         small = _scan_picks(comp, picks)
+        wrong_names = {n for n, pc in comp.params.items() if not pc.ok and not pc.unverified}
         cache: dict[int, Comparison] = {T: comp}
 
         def compare_at(L: int) -> Comparison:
@@ -193,8 +194,11 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
                 x = prefix(inputs, seq_axis, L)
                 y = targets if t_axis is None else prefix(targets, t_axis, L)
                 steps = f"the first {L} timestep{'s' if L > 1 else ''}"
+                # beyond T=1 (where every parameter is read, for the hints) only the parameters that are
+                # wrong at full length decide whether a length is bad
+                sel = small if L == 1 else {n: (i if n in wrong_names else i[:0]) for n, i in small.items()}
                 try:
-                    c = compare(caller, work, x, y, _early_picks(small, work, x, seq_axis, seed + L), settings,
+                    c = compare(caller, work, x, y, _early_picks(sel, work, x, seq_axis, seed + L), settings,
                                 verify=False)
                 except UserCodeError as e:
                     raise StopIteration(f"Could not re-check on {steps}: {e}") from None
@@ -204,7 +208,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
                 cache[L] = c
             return cache[L]
 
-        deadline = max(start + budget, time.perf_counter() + 0.4 * budget)
+        deadline = max(start + budget, time.perf_counter() + 0.6 * budget)
 
         def rescan(adjust: Callable[[int, Comparison], Comparison]):
             """The search again, judging every length after ``adjust`` (a common factor taken out)."""
@@ -213,7 +217,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
 
         s = scan(T, compare_at, lambda c: c.bad, deadline=deadline)
         length_comps = {**s.done, T: comp}
-        report.length_errors = {L: {name: pc.error for name, pc in c.params.items()}
+        report.length_errors = {L: {name: pc.error for name, pc in c.params.items() if pc.checked}
                                 for L, c in sorted(length_comps.items())}
         report.first_bad_length = s.first_bad
         if s.stopped:
@@ -260,6 +264,9 @@ def _early_picks(small: Mapping[str, Array], work: Mapping[str, Array], x: Any, 
     out = {}
     for name, idx in small.items():
         extra = [idx]
+        if not len(idx):
+            out[name] = idx
+            continue
         for ids in (ids_first, ids_all):
             pool = np.setdiff1d(touched(work[name].shape, ids), idx)
             if pool.size:
