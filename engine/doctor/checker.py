@@ -157,7 +157,8 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
                             f"{', '.join(subset)}.")
 
     try:
-        comp = compare(caller, work, inputs, targets, picks, settings, first=first)
+        comp = compare(caller, work, inputs, targets, picks, settings, first=first,
+                       deadline=time.perf_counter() + main_budget)
     except UserCodeError as e:
         report.errors.append(str(e))
         return report

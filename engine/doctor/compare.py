@@ -11,6 +11,7 @@ below ``tol``; in float32 it is what keeps rounding from being called a bug.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,9 @@ Array = np.ndarray
 
 #: Worst entries kept per parameter.
 WORST = 3
+#: Entries evaluated per parameter in one turn, and the fewest kept when time runs out.
+CHUNK = 4
+MIN_ENTRIES = 5
 #: A parameter whose rounding-noise tolerance exceeds this cannot be judged at all (eps too small
 #: for the precision): it is reported as not verified, never as a pass.
 NOISE_LIMIT = 0.1
@@ -70,10 +74,15 @@ class Comparison:
 
 
 def compare(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, picks: Mapping[str, Array],
-            settings: Settings, first: tuple[float, Any] | None = None, *, verify: bool = True) -> Comparison:
+            settings: Settings, first: tuple[float, Any] | None = None, *, verify: bool = True,
+            deadline: float | None = None) -> Comparison:
     """One analytic call (or ``first``, its result already at hand) and central differences at
     ``picks[name]`` (flat indices) per parameter. ``verify``: a sample with no gradient at all is
-    not a pass (off for the shorter re-checks, where a quiet parameter is information)."""
+    not a pass (off for the shorter re-checks, where a quiet parameter is information).
+    ``deadline`` (``time.perf_counter()`` seconds): the entries are evaluated a few per parameter
+    in turn, in a seeded random order, and evaluation stops once it has passed (with at least
+    ``MIN_ENTRIES`` per parameter), so a machine slower than its calibration shrinks every sample
+    alike instead of overrunning."""
     loss, raw = first if first is not None else caller.call(work, inputs, targets)
     grads, problems, general = grads_problems(raw, work, caller.name)
     if not isinstance(raw, Mapping):  # nothing to compare
@@ -82,13 +91,31 @@ def compare(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, p
     for name, p in work.items():
         if name in problems:
             out[name] = ParamCheck(name, p.shape, size=p.size, problem=problems[name])
+    rng = np.random.default_rng(0)
+    orders = {name: picks[name][rng.permutation(len(picks[name]))] for name in work if name not in out}
+    todo = dict(orders)
+    nums: dict[str, list[float]] = {name: [] for name in todo}
+    while todo:
+        for name in list(todo):
+            chunk, todo[name] = todo[name][:CHUNK], todo[name][CHUNK:]
+            try:
+                nums[name] += list(numerical(caller, work, name, chunk, inputs, targets, settings.eps))
+            except UserCodeError as e:
+                out[name] = ParamCheck(name, work[name].shape, size=work[name].size, problem=str(e))
+                del todo[name], nums[name]
+                continue
+            if not len(todo[name]):
+                del todo[name]
+        if deadline is not None and time.perf_counter() > deadline and all(
+                len(v) >= MIN_ENTRIES for v in nums.values()):
+            break
+    for name, p in work.items():
+        if name in out:
             continue
-        idx = picks[name]
-        try:
-            num = numerical(caller, work, name, idx, inputs, targets, settings.eps)
-        except UserCodeError as e:
-            out[name] = ParamCheck(name, p.shape, size=p.size, problem=str(e))
-            continue
+        k = len(nums[name])
+        order = orders[name][:k]
+        keep = np.argsort(order)
+        idx, num = order[keep], np.asarray(nums[name])[keep]
         g = grads[name]
         pc = judge(name, p.shape, idx, g.reshape(-1)[idx], num, loss, settings, float(np.max(np.abs(g), initial=0.0)),
                    verify=verify)
@@ -97,7 +124,7 @@ def compare(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, p
             at = g.T.reshape(-1)[idx]
             pc.transposed = relative_error(at, num, noise_floor(loss, settings.eps)) <= pc.tol
         out[name] = pc
-    return Comparison(loss, out, general)
+    return Comparison(loss, {name: out[name] for name in work}, general)
 
 
 def numerical(caller: Caller, work: dict[str, Array], name: str, idx: Array, inputs: Any, targets: Any,
