@@ -118,7 +118,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     except UserCodeError:
         noise = 0.0  # the comparison below reports what went wrong
     report.precision = precision_of(caller.dtypes, noise, loss0)
-    settings = auto_settings(report.precision, noise, loss0, eps, tol)
+    settings = auto_settings(report.precision, precision_of(caller.loss_dtypes, noise, loss0), noise, loss0, eps, tol)
     report.eps, report.tol, report.noise = settings.eps, settings.tol, settings.noise
     if report.precision != "float64":
         chosen = " and ".join(what for what, given in (("eps", eps), ("tol", tol)) if given is None)

@@ -223,17 +223,20 @@ def precision_of(dtypes: set[str], noise: float, loss: float) -> str:
     return "float64"
 
 
-def auto_settings(precision: str, noise: float, loss: float, eps: float | None, tol: float | None) -> Settings:
+def auto_settings(precision: str, loss_precision: str, noise: float, loss: float, eps: float | None,
+                  tol: float | None) -> Settings:
     """``eps`` and ``tol`` to match the precision, unless given. In float64: 1e-5 and 1e-5. Lower:
-    ``eps`` near the cube root of the relative noise (it balances the round-off ``noise / eps``
-    against the truncation error ``eps²``) and ``tol`` 1e-4 (float32) or 1e-2 (float16); the noise
-    is at least the unit round-off of the precision times the loss."""
+    ``tol`` 1e-4 (float32) or 1e-2 (float16); ``eps`` follows the precision of the *loss*
+    (``loss_precision``: gradients rounded to float32 from a float64 loss need no larger step):
+    near the cube root of the relative noise, which balances the round-off ``noise / eps`` against
+    the truncation error ``eps²``; the noise is at least the unit round-off of the loss's precision
+    times the loss."""
     scale = max(1.0, abs(loss))
-    if precision != "float64":
-        noise = max(noise, _UNIT_ROUNDOFF[precision] * scale)
+    if loss_precision != "float64":
+        noise = max(noise, _UNIT_ROUNDOFF[loss_precision] * scale)
     rel = noise / scale
     if eps is None:
-        eps = 1e-5 if precision == "float64" else float(min(1e-2, max(1e-4, 10 ** round(math.log10(rel) / 3))))
+        eps = 1e-5 if loss_precision == "float64" else float(min(1e-2, max(1e-4, 10 ** round(math.log10(rel) / 3))))
     if tol is None:
         tol = {"float64": 1e-5, "float32": 1e-4, "float16": 1e-2}[precision]
     return Settings(eps=float(eps), tol=float(tol), noise=noise)

@@ -390,6 +390,9 @@ def _where(report: Report, comp: Comparison, scan: Mapping[int, Comparison], ctx
             quiet = one is not None and not any(_alive(one.params[pc.name]) for pc in rec)
             who += (f" The recurrent weights are presumably {_names(rec)} (square"
                     + (", and no gradient at T=1)." if quiet else ")."))
+        if _gated(pcs):
+            who += (" In an LSTM the cell state is a second path back in time: `dc = dh * o * (1 - tanh(c)²) "
+                    "+ dc_next` and `dc_next = dc * f` must be carried back as well as `dh_next`.")
         if L >= 3:
             return [_TRUNCATED_HINT.format(k=L - 1, L=L, who=who).rstrip()]
         out = []
@@ -442,6 +445,14 @@ def _mixed(report: Report, comp: Comparison, scan: Mapping[int, Comparison], ctx
                 f"and wrong from T={sub.first_bad_length}.") if sub.first_bad_length > 1 else ""
     return [("The pattern is mixed: two bugs at once. " + first + when),
             "The second bug, with that factor divided out of every gradient: " + " ".join(rest)]
+
+
+_GATE_NAME = re.compile(r"(^|_)[Ww]?[fiocg]$|forget|input_gate|output_gate|cell|lstm", re.IGNORECASE)
+
+
+def _gated(pcs: list[ParamCheck]) -> bool:
+    """Whether the parameters look like an LSTM's (several gate-named ones)."""
+    return sum(bool(_GATE_NAME.search(pc.name)) for pc in pcs) >= 4
 
 
 def _alive(pc: ParamCheck) -> bool:

@@ -76,6 +76,8 @@ def batch_size(inputs: Any, targets: Any, seq_axis: int | None, batch_axis: int 
         integer = False
     if not integer and axes:
         axes = axes[:-1]  # the feature axis
+    if integer and nd == 1 and seq_axis is None:
+        return None  # a list of ids with no time axis given: a sequence as likely as a batch
     if not axes:
         return 1 if seq_axis is not None else None
     tshape = shape_of(targets) or ()

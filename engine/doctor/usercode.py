@@ -66,6 +66,7 @@ class Caller:
         code = getattr(f, "__code__", None)
         self.user_file = code.co_filename if code is not None else None
         self.dtypes: set[str] = set()  # floating dtypes seen in what the function returns
+        self.loss_dtypes: set[str] = set()  # ... in the loss it returns
 
     def raw(self, params: Mapping[str, Array], inputs: Any, targets: Any) -> Any:
         try:
@@ -86,10 +87,12 @@ class Caller:
 
     def _note_dtypes(self, out: Any) -> None:
         values = [out[0]] + (list(out[1].values()) if isinstance(out[1], Mapping) else [])
-        for v in values:
+        for k, v in enumerate(values):
             dt = getattr(v, "dtype", None)
             if dt is not None and np.issubdtype(dt, np.floating):
                 self.dtypes.add(np.dtype(dt).name)
+                if k == 0:
+                    self.loss_dtypes.add(np.dtype(dt).name)
 
     def loss_value(self, value: Any) -> float:
         try:
