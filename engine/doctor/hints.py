@@ -237,11 +237,34 @@ _TRUNCATED_HINT = (
     "check with the truncation switched off. {who}")
 
 
+def _unseen_hint(pc: ParamCheck) -> str | None:
+    """A sampled parameter right at every checked entry but wrong along a random direction through all."""
+    if pc.direction_ok or pc.direction is None or pc.analytic is None:
+        return None
+    scale = float(np.max(np.abs(pc.analytic), initial=0.0) + np.max(np.abs(pc.numerical), initial=0.0))
+    if np.max(np.abs(pc.analytic - pc.numerical), initial=0.0) > pc.tol * max(scale, 1e-300):
+        return None
+    da, dn = pc.direction
+    return (f"grads[{pc.name!r}] agrees with the numerical gradient at all {pc.checked} sampled entries, but not "
+            f"along a random direction through all {pc.size} of them ({da:.6g} vs {dn:.6g}): the error lies in "
+            "entries the sample did not reach — typically rows of ids written to the wrong place, or a few rows "
+            "or columns with their own bug. Check this gradient with fewer rows (a smaller vocabulary) or a "
+            "larger max_entries to see where.")
+
+
 def _unused_hint(pc: ParamCheck) -> str | None:
     """A parameter the loss does not depend on (numerical gradient zero) with a non-zero analytic one."""
     if pc.analytic is None or not pc.analytic.size:
         return None
     sa, sn = float(np.max(np.abs(pc.analytic))), float(np.max(np.abs(pc.numerical)))
+    used_elsewhere = pc.direction is not None and abs(pc.direction[1]) > 1e-6 * max(abs(pc.direction[0]), 1e-300)
+    if sa > 0 and sn <= 1e-6 * sa and used_elsewhere:
+        return (f"grads[{pc.name!r}] is non-zero at entries where the loss does not depend on {pc.name} (the "
+                f"numerical gradient is zero at every checked entry, yours up to {sa:.3g}), while the loss does "
+                f"depend on {pc.name} elsewhere (along a random direction through all entries: yours "
+                f"{pc.direction[0]:.6g}, numerical {pc.direction[1]:.6g}): the gradient is written to the wrong "
+                "entries — the wrong rows (ids shifted by an offset, another index array), or transposed "
+                "indexing.")
     if sa > 0 and sn <= 1e-6 * sa:
         return (f"params[{pc.name!r}] does not change the loss at all (its numerical gradient is zero at every "
                 f"checked entry), but grads[{pc.name!r}] is not zero (up to {sa:.3g}): the forward pass never uses "
@@ -332,7 +355,8 @@ def diagnose(report: Report, comp: Comparison, scan: Mapping[int, Comparison], c
     hints: list[str] = []
     explained: set[str] = set()
     for pc in bad:
-        h = _unused_hint(pc) or _repeated_ids_hint(pc, ctx.id_counts, report.first_bad_length, ctx.first_repeat)
+        h = (_unseen_hint(pc) or _unused_hint(pc)
+             or _repeated_ids_hint(pc, ctx.id_counts, report.first_bad_length, ctx.first_repeat))
         if h is None and pc.transposed:
             h = _transposed_hint(pc)
         if h is not None:

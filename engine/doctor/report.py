@@ -51,6 +51,8 @@ class ParamCheck:
     transposed: bool = False  # the analytic gradient is the transpose of the numerical one
     unverified: bool = False
     tol: float | None = None
+    direction: tuple[float, float] | None = None  # sampled: (analytic, numerical) derivative along a random direction
+    direction_ok: bool = True
     problem: str | None = None
     idx: Array | None = field(default=None, repr=False, compare=False)
     analytic: Array | None = field(default=None, repr=False, compare=False)
@@ -173,7 +175,8 @@ class Report:
                                                   numerical=e.numerical) for e in pc.worst],
                         diff=None if pc.diff is None else pc.diff.tolist(), factor=pc.factor,
                         zeros=pc.zeros, active=pc.active, transposed=pc.transposed, unverified=pc.unverified,
-                        tol=pc.tol, problem=pc.problem)
+                        tol=pc.tol, direction=None if pc.direction is None else list(pc.direction),
+                        direction_ok=pc.direction_ok, problem=pc.problem)
 
         return dict(ok=self.ok, params=[pc_dict(pc) for pc in self.params.values()], hints=list(self.hints),
                     errors=list(self.errors), notes=list(self.notes), first_bad_length=self.first_bad_length,
@@ -193,7 +196,8 @@ class Report:
                 size=p["size"], worst=[Entry(tuple(e["index"]), e["analytic"], e["numerical"]) for e in p["worst"]],
                 diff=diff, factor=p["factor"], zeros=p["zeros"], active=p["active"],
                 transposed=p["transposed"], unverified=p.get("unverified", False), tol=p.get("tol"),
-                problem=p["problem"])
+                direction=None if p.get("direction") is None else tuple(p["direction"]),
+                direction_ok=p.get("direction_ok", True), problem=p["problem"])
         return cls(ok=d["ok"], params=params, hints=list(d["hints"]), errors=list(d["errors"]),
                    notes=list(d["notes"]), first_bad_length=d["first_bad_length"],
                    length_errors={int(L): dict(errs) for L, errs in d["length_errors"]},
@@ -220,6 +224,9 @@ def _table(rows: list[ParamCheck], tol: float) -> list[str]:
         if not pc.ok and not pc.unverified and pc.worst:
             e = pc.worst[0]
             worst = f"{pc.name}{fmt_index(e.index)}: {e.analytic:.6g} vs {e.numerical:.6g}"
+            if not pc.direction_ok and pc.direction is not None and abs(e.analytic - e.numerical) <= pc.tol * (
+                    abs(e.analytic) + abs(e.numerical) + 1e-300):
+                worst = f"along a random direction: {pc.direction[0]:.6g} vs {pc.direction[1]:.6g}"
         checked = f"{pc.checked}/{pc.size}" + ("*" if pc.checked < pc.size else "")
         verdict = "ok" if pc.ok else ("?" if pc.unverified else "WRONG")
         if pc.ok and pc.tol is not None and pc.tol > tol * 1.01:
