@@ -171,7 +171,10 @@ def run_check(args: argparse.Namespace) -> int:
     if result.report is None:
         print(f"bpttviz check: {result.problem}", file=sys.stderr)
         return 2
-    print(result.report.format(), flush=True)
+    try:
+        print(result.report.format(), flush=True)
+    except BrokenPipeError:  # `bpttviz check f.py | head`: the reader left; the exit code still counts
+        sys.stdout = None
     return 0 if result.report.ok else 1
 
 

@@ -20,11 +20,13 @@ Array = np.ndarray
 
 #: Entries checked per parameter in the full-length check (all of them when the parameter is smaller).
 MAX_ENTRIES = 200
-#: Entries per parameter when re-checking shorter sequences.
+#: Entries per parameter when re-checking shorter sequences (and past the time budget).
 SCAN_ENTRIES = 32
+LITE_ENTRIES = 8
 #: Seconds the numerical gradients may take in all before fewer entries are checked: the full-length
 #: check is sized for half of it, the re-checks of shorter sequences get the rest (and never less
-#: than 60% of it, should the full-length check have overrun on a busy machine).
+#: than 60% of it, should the full-length check have overrun on a busy machine); past it they go on
+#: with fewer entries, and give up only after twice the budget more.
 BUDGET = 8.0
 
 
@@ -73,8 +75,8 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     if report.errors:
         return report
     if converted:
-        report.notes.append(f"Checked in float64: {', '.join(converted)} converted (finite differences need "
-                            "float64 precision).")
+        report.notes.append(f"Checked with float64 copies of {', '.join(converted)} (given in another dtype): finite "
+                            "differences need the precision, unless your code converts them back.")
     try:
         inputs, targets = copy.deepcopy(inputs), copy.deepcopy(targets)
     except Exception as e:
@@ -186,7 +188,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     wrong = any(not pc.ok and not pc.unverified for pc in comp.params.values())
     if wrong and not comp.failed and seq_axis is not None and T is not None:
         t_axis = target_axis(targets, seq_axis, len(in_shape), T)
-        small = _scan_picks(comp, picks)
+        small, lite = _scan_picks(comp, picks, SCAN_ENTRIES), _scan_picks(comp, picks, LITE_ENTRIES)
         wrong_names = {n for n, pc in comp.params.items() if not pc.ok and not pc.unverified}
         cache: dict[int, Comparison] = {T: comp}
 
@@ -197,10 +199,14 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
                 steps = f"the first {L} timestep{'s' if L > 1 else ''}"
                 # beyond T=1 (where every parameter is read, for the hints) only the parameters that are
                 # wrong at full length decide whether a length is bad
-                sel = small if L == 1 else {n: (i if n in wrong_names else i[:0]) for n, i in small.items()}
+                # past the soft deadline, fewer entries (the worst at full length and the earliest inputs'
+                # slices) rather than giving up: the first wrong length is worth a few seconds more
+                base = small if time.perf_counter() < deadline else lite
+                sel = base if L == 1 else {n: (i if n in wrong_names else i[:0]) for n, i in base.items()}
                 try:
-                    c = compare(caller, work, x, y, _early_picks(sel, work, x, seq_axis, seed + L), settings,
-                                verify=False)
+                    c = compare(caller, work, x, y, _early_picks(sel, work, x, seq_axis, seed + L,
+                                                                 max(2, len(next(iter(base.values()))) // 4)),
+                                settings, verify=False)
                 except UserCodeError as e:
                     raise StopIteration(f"Could not re-check on {steps}: {e}") from None
                 if c.failed:
@@ -210,13 +216,14 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
             return cache[L]
 
         deadline = max(start + budget, time.perf_counter() + 0.6 * budget)
+        hard = deadline + 2.0 * budget
 
         def rescan(adjust: Callable[[int, Comparison], Comparison]):
             """The search again, judging every length after ``adjust`` (a common factor taken out)."""
-            s = scan(T, lambda L: adjust(L, compare_at(L)), lambda c: c.bad, deadline=deadline)
+            s = scan(T, lambda L: adjust(L, compare_at(L)), lambda c: c.bad, deadline=hard)
             return s.first_bad, {**s.done, T: adjust(T, comp)}
 
-        s = scan(T, compare_at, lambda c: c.bad, deadline=deadline)
+        s = scan(T, compare_at, lambda c: c.bad, deadline=hard)
         length_comps = {**s.done, T: comp}
         report.length_errors = {L: {name: pc.error for name, pc in c.params.items() if pc.checked}
                                 for L, c in sorted(length_comps.items())}
@@ -234,24 +241,24 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     return report
 
 
-def _scan_picks(comp: Comparison, picks: Mapping[str, Array]) -> dict[str, Array]:
+def _scan_picks(comp: Comparison, picks: Mapping[str, Array], n: int) -> dict[str, Array]:
     """``SCAN_ENTRIES`` of each parameter's checked entries for the shorter re-checks: half of them
     where the full-length error is largest (where a bug shows first), half spread over the rest."""
     small = {}
     for name, idx in picks.items():
-        if len(idx) <= SCAN_ENTRIES:
+        if len(idx) <= n:
             small[name] = idx
             continue
         pc = comp.params[name]
         d = np.abs(pc.analytic - pc.numerical) if pc.analytic is not None else np.zeros(len(idx))
-        top = np.argsort(-d, kind="stable")[:SCAN_ENTRIES // 2]
-        spread = np.linspace(0, len(idx) - 1, SCAN_ENTRIES - len(top)).astype(int)
+        top = np.argsort(-d, kind="stable")[:n // 2]
+        spread = np.linspace(0, len(idx) - 1, n - len(top)).astype(int)
         small[name] = np.unique(idx[np.concatenate([top, spread])])
     return small
 
 
 def _early_picks(small: Mapping[str, Array], work: Mapping[str, Array], x: Any, seq_axis: int,
-                 seed: int) -> dict[str, Array]:
+                 seed: int, k: int) -> dict[str, Array]:
     """``small`` plus, for parameters indexed by token ids, a few entries on the slices of the ids
     of the prefix ``x`` and of its first timestep: a gradient that fails to reach back through time
     is missing first at the earliest inputs, and with a sample the shorter re-checks must look
@@ -271,7 +278,7 @@ def _early_picks(small: Mapping[str, Array], work: Mapping[str, Array], x: Any, 
         for ids in (ids_first, ids_all):
             pool = np.setdiff1d(touched(work[name].shape, ids), idx)
             if pool.size:
-                extra.append(rng.choice(pool, min(pool.size, SCAN_ENTRIES // 4), replace=False))
+                extra.append(rng.choice(pool, min(pool.size, k), replace=False))
         out[name] = np.unique(np.concatenate(extra))
     return out
 

@@ -231,11 +231,13 @@ _UNIT_ROUNDOFF = {"float16": 2.0 ** -11, "float32": 2.0 ** -24}
 
 
 def probe_noise(caller: Caller, work: dict[str, Array], inputs: Any, targets: Any, loss: float,
-                rng: np.random.Generator, entries: int = 3, step: float = 1e-4) -> float:
+                rng: np.random.Generator, entries: int = 5, step: float = 1e-5) -> float:
     """The rounding noise of the user's loss (absolute, one standard deviation), from fourth
-    differences ``L(θ-2s) - 4L(θ-s) + 6L(θ) - 4L(θ+s) + L(θ+2s)`` along a few entries of the largest
-    parameters: the smooth part is ``s⁴ L''''`` (negligible at ``s = 1e-4``), the rest is rounding,
-    with variance ``70 σ²``. About 1e-16 |L| for float64 code, 1e-8..1e-7 |L| for float32."""
+    differences ``L(θ-2s) - 4L(θ-s) + 6L(θ) - 4L(θ+s) + L(θ+2s)`` along a few entries of the
+    largest parameters: the smooth part is ``s⁴ L''''`` (negligible at ``s = 1e-5``), the rest is
+    rounding, with variance ``70 σ²``. The median over the entries is used (``σ ≈ median|Δ⁴| /
+    (0.674 √70)``), so a ReLU kink crossed along one entry does not pass for rounding noise. About
+    1e-16 |L| for float64 code, 1e-8..1e-7 |L| for float32."""
     names = sorted(work, key=lambda k: -work[k].size)[:entries]
     d4 = []
     for j in range(entries):
@@ -250,8 +252,8 @@ def probe_noise(caller: Caller, work: dict[str, Array], inputs: Any, targets: An
                 vals[k] = caller.call(work, inputs, targets)[0]
         finally:
             flat[i] = orig
-        d4.append(vals[-2] - 4 * vals[-1] + 6 * loss - 4 * vals[1] + vals[2])
-    return float(math.sqrt(np.mean(np.square(d4)) / 70.0))
+        d4.append(abs(vals[-2] - 4 * vals[-1] + 6 * loss - 4 * vals[1] + vals[2]))
+    return float(np.median(d4) / (0.674 * math.sqrt(70.0)))
 
 
 def precision_of(dtypes: set[str], noise: float, loss: float) -> str:
