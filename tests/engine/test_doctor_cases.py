@@ -167,3 +167,29 @@ def test_a_cold_first_call_does_not_cut_coverage():
     assert r.ok
     assert r.params["W1"].checked == 200 and r.params["b1"].checked == 30
     assert not any("checked at most" in n for n in r.notes)
+
+
+def test_kinks_are_not_taken_for_rounding_noise():
+    """A correct ReLU MLP on a big batch: the fourth differences that measure rounding noise may
+    cross a kink along one entry; the median over entries keeps the check in float64."""
+
+    def f(params, X, y):
+        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+        z = X @ W1 + b1
+        a = np.maximum(z, 0)
+        s = a @ W2 + b2
+        p = np.exp(s - s.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        n = len(X)
+        ds = p.copy()
+        ds[np.arange(n), y] -= 1
+        ds /= n
+        dz = ds @ W2.T * (z > 0)
+        return -np.log(p[np.arange(n), y]).mean(), {"W1": X.T @ dz, "b1": dz.sum(0), "W2": a.T @ ds,
+                                                     "b2": ds.sum(0)}
+
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(0, 1, (10, 50)), "b1": rng.normal(0, 0.1, 50), "W2": rng.normal(0, 0.3, (50, 4)),
+              "b2": np.zeros(4)}
+    r = check(f, params, rng.normal(size=(256, 10)), rng.integers(0, 4, 256))
+    assert r.ok and r.precision == "float64" and r.eps == 1e-5 and r.tol == 1e-5
