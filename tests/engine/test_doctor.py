@@ -15,8 +15,7 @@ import pytest
 
 import engine
 from engine.bugs import BUGS
-from engine.doctor import Report
-from engine.doctor import check
+from engine.doctor import Report, check
 
 ROOT = Path(__file__).resolve().parents[2]
 B, T, D, H, O = 4, 5, 3, 6, 7  # all different, so a factor names exactly one of them

@@ -10,7 +10,6 @@ SEQ_AXIS = None
 
 def loss_and_grads(params, inputs, targets):
     E, W, b = params["E"], params["W"], params["b"]
-    T = len(inputs)
     x = E[inputs]                    # (T, D)
     m = x.mean(axis=0)               # (D,)
     s = m @ W + b                    # (C,)
