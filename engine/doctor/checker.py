@@ -100,7 +100,7 @@ def check(f: Callable, params: Mapping[str, Any], inputs: Any, targets: Any, *, 
     caller = Caller(f, list(work))
     start = time.perf_counter()
     try:
-        results, t_call = timed_calls(lambda: caller.call(work, inputs, targets))
+        results, t_call = timed_calls(lambda: caller.call(work, inputs, targets), seconds=0.05 * budget)
     except UserCodeError as e:
         report.errors.append(str(e))
         return report
