@@ -59,6 +59,11 @@ def _check_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpttviz check", description="Check a hand-written backward pass numerically.")
     p.add_argument("file", help="a .py file defining loss_and_grads(params, inputs, targets) and example()")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds the file may take (default 60)")
+    p.add_argument("--eps", type=float, default=None,
+                   help="central-difference step (default: chosen from the precision your code computes in, "
+                        "1e-5 in float64)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="largest relative error accepted per parameter (default: 1e-5 in float64, 1e-4 in float32)")
     return p
 
 

@@ -1,4 +1,4 @@
-"""``bpttviz check FILE.py [--timeout S]``: run the gradient doctor on a learner's own file.
+"""``bpttviz check FILE.py [--timeout S] [--eps E] [--tol T]``: run the gradient doctor on a learner's own file.
 
 The file defines ``loss_and_grads(params, inputs, targets) -> (loss, grads)`` and ``example()``
 returning ``(params, inputs, targets)``; optionally ``SEQ_AXIS`` (the time axis of the inputs, for
@@ -53,10 +53,11 @@ class FileCheck:
     problem: str | None = None
 
 
-def check_file(path: str | os.PathLike, *, timeout: float = 60.0, eps: float = 1e-5,
-               tol: float = 1e-5) -> FileCheck:
+def check_file(path: str | os.PathLike, *, timeout: float = 60.0, eps: float | None = None,
+               tol: float | None = None) -> FileCheck:
     """Check the ``loss_and_grads`` of the file at ``path`` on its ``example()``, in a child
-    process that is killed after ``timeout`` seconds."""
+    process that is killed after ``timeout`` seconds. ``eps``/``tol`` None: chosen from the
+    precision the code computes in (``engine.doctor.check``)."""
     return CheckRun(path, timeout=timeout, eps=eps, tol=tol).wait()
 
 
@@ -65,8 +66,8 @@ class CheckRun:
     ``poll()`` is None while it runs and the ``FileCheck`` once the child ended or the time limit
     passed (the child is then killed); ``wait()`` blocks; ``cancel()`` kills it and cleans up."""
 
-    def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0, eps: float = 1e-5,
-                 tol: float = 1e-5, more_time: str = "allow more time with --timeout") -> None:
+    def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0, eps: float | None = None,
+                 tol: float | None = None, more_time: str = "allow more time with --timeout") -> None:
         self.path = Path(path)
         self.timeout = timeout
         self.more_time = more_time  # the last words of the time-limit message
@@ -80,7 +81,7 @@ class CheckRun:
         if p.is_dir():
             self.result = FileCheck(problem=f"{path}: is a folder, not a Python file")
             return
-        budget = min(20.0, max(1.0, timeout / 3))  # numerical gradients shrink to fit the time limit
+        budget = max(1.0, timeout / 3)  # at most this (and engine.doctor.BUDGET) for the numerical gradients
         self._tmp = tempfile.TemporaryDirectory(prefix="bpttviz-check-")
         self._out = Path(self._tmp.name)
         cmd = [sys.executable, "-c", _BOOT, _ROOT, str(p.resolve()), self._tmp.name, repr(eps), repr(tol),
@@ -154,16 +155,26 @@ class CheckRun:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """The ``check`` subcommand: ``args.file``, ``args.timeout``; prints the report, returns the exit code."""
+    """The ``check`` subcommand: ``args.file``, ``args.timeout``, ``args.eps``, ``args.tol`` (None:
+    chosen from the code's precision); prints the report, returns the exit code."""
     timeout = args.timeout
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         print(f"bpttviz check: --timeout: expected a positive number of seconds, got {timeout}", file=sys.stderr)
         return 2
-    result = check_file(args.file, timeout=timeout)
+    eps, tol = getattr(args, "eps", None), getattr(args, "tol", None)
+    for flag, value, allowed in (("--eps", eps, "a positive step below 1, e.g. 1e-3"),
+                                 ("--tol", tol, "a positive relative error below 1, e.g. 1e-4")):
+        if value is not None and not (math.isfinite(value) and 0 < value < 1):
+            print(f"bpttviz check: {flag}: expected {allowed}, got {value}", file=sys.stderr)
+            return 2
+    result = check_file(args.file, timeout=timeout, eps=eps, tol=tol)
     if result.report is None:
         print(f"bpttviz check: {result.problem}", file=sys.stderr)
         return 2
-    print(result.report.format(), flush=True)
+    try:
+        print(result.report.format(), flush=True)
+    except BrokenPipeError:  # `bpttviz check f.py | head`: the reader left; the exit code still counts
+        sys.stdout = None
     return 0 if result.report.ok else 1
 
 
@@ -211,7 +222,8 @@ def _worker(argv: list[str]) -> None:
     """The child process: load the file, run ``example()`` and ``check``; write ``result.json``
     (``{"kind": "report", "report": ...}`` or ``{"kind": "unusable", "reason": ...}``)."""
     path, out = argv[0], Path(argv[1])
-    eps, tol, budget = float(argv[2]), float(argv[3]), float(argv[4])
+    eps, tol = (None if a == "None" else float(a) for a in argv[2:4])
+    budget = float(argv[4])
 
     def phase(name: str) -> None:
         (out / "phase").write_text(name, encoding="utf-8")
@@ -229,8 +241,9 @@ def _unusable(reason: str) -> dict[str, Any]:
     return dict(kind="unusable", reason=reason)
 
 
-def _run_file(path: str, phase: Callable[[str], None], eps: float, tol: float, budget: float) -> dict[str, Any]:
-    from engine.doctor import check, describe_exception
+def _run_file(path: str, phase: Callable[[str], None], eps: float | None, tol: float | None,
+              budget: float) -> dict[str, Any]:
+    from engine.doctor import BUDGET, check, describe_exception
 
     name = Path(path).name
     phase("loading")
@@ -283,6 +296,7 @@ def _run_file(path: str, phase: Callable[[str], None], eps: float, tol: float, b
                          f"got {'an empty dict' if isinstance(params, Mapping) else 'a ' + type(params).__name__}")
 
     phase("checking")
+    budget = min(BUDGET, budget)
     report = check(ns["loss_and_grads"], params, inputs, targets, seq_axis=axes["SEQ_AXIS"],
                    batch_axis=axes["BATCH_AXIS"], eps=eps, tol=tol, budget=budget)
     report.function = f"loss_and_grads in {name}"

@@ -1,6 +1,6 @@
 """Running the gradient doctor from the app, on the app's own model or on a learner's file.
 
-- ``check_session(session)``: ``engine.gradcheck.check`` on a copy of the session's model,
+- ``check_session(session)``: ``engine.doctor.check`` on a copy of the session's model,
   with the session's options, on its last batch (time axis 1), quickly: a seeded subset of each
   parameter's entries (``max_entries``) and a time budget. Full BPTT is checked even when the
   session truncates: a window-truncated gradient is deliberately *not* the loss's gradient.
@@ -17,8 +17,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from engine.doctor import Report
-from engine.gradcheck import check
+from engine.doctor import Report, check
 from engine.session import Session
 
 from .doctor_cli import CheckRun, FileCheck

@@ -139,3 +139,32 @@ def test_check_never_imports_qt():
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "QT []" in res.stdout
+
+
+CASES = ROOT / "tests" / "engine" / "doctor_cases"
+
+
+def test_float32_code_passes_with_the_precision_said():
+    res = bpttviz(str(CASES / "rnn_float32.py"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "float32" in res.stdout.splitlines()[0] and "Your code computes in float32" in res.stdout
+    assert "Result: all 5 gradients correct." in res.stdout
+
+
+def test_eps_and_tol_options_are_used():
+    res = bpttviz(str(CASES / "rnn_float32.py"), "--eps", "1e-5", "--tol", "1e-5")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "eps 1e-05, tol 1e-05, float32" in res.stdout.splitlines()[0]
+    assert "NOT VERIFIED" in res.stdout and "WRONG" not in res.stdout  # rounding is not called a bug
+    res = bpttviz("examples/rnn_correct.py", "--eps", "1e-6", "--tol", "1e-4")
+    assert res.returncode == 0 and "eps 1e-06, tol 0.0001" in res.stdout
+
+
+@pytest.mark.parametrize("flag,value", [("--eps", "0"), ("--eps", "-1e-3"), ("--tol", "2"), ("--tol", "nan")])
+def test_bad_eps_or_tol(flag, value):
+    assert_unusable(bpttviz("examples/rnn_correct.py", f"{flag}={value}"), flag, "expected a positive")
+
+
+def test_help_lists_the_options():
+    res = bpttviz("--help")
+    assert res.returncode == 0 and "--eps" in res.stdout and "--tol" in res.stdout

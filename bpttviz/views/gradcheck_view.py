@@ -286,7 +286,7 @@ class GradCheckView(QtWidgets.QWidget):
             if pc.problem is not None:
                 result = "not checked"
             else:
-                result = "ok" if pc.ok else "WRONG"
+                result = "ok" if pc.ok else ("not verified" if pc.unverified else "WRONG")
             worst = ""
             if pc.worst:
                 e = pc.worst[0]
