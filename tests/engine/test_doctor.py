@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import runpy
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -401,13 +400,13 @@ def test_float32_parameters_are_checked_in_float64():
 
 
 # ----------------------------------------------------------------------------- size and transport
-def test_a_big_model_checks_in_seconds_on_a_seeded_subset():
+def test_a_big_model_checks_on_a_seeded_subset():
+    # how long it takes is benchmarks/bench_doctor.py's business; here: what gets checked
     rng = np.random.default_rng(0)
     model = engine.RNN(50, 100, 50, seed=1)
     x, y = rng.integers(0, 50, (1, 25)), rng.integers(0, 50, (1, 25))
-    t0 = time.perf_counter()
     r = check(engine_fn(model, reduction="sum"), dict(model.params), x, y, seq_axis=1, max_entries=100)
-    assert r.ok and time.perf_counter() - t0 < 20
+    assert r.ok
     assert r.params["W_hh"].checked == 100 and r.params["W_hh"].size == 10_000
     assert r.params["b_h"].checked == 100  # small parameters are checked in full
     assert "seeded sample" in " ".join(r.notes) and "W_hh 100 of 10000" in " ".join(r.notes)
