@@ -9,7 +9,7 @@ import numpy as np
 
 from engine import diagnostics
 from engine.activations import ACTIVATIONS
-from engine.records import BackwardStep, ForwardStep, LayerBackward, LayerForward
+from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
 from engine.session import Session
 
 from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
@@ -63,10 +63,12 @@ def available_quantities(td) -> list[str]:
 
 
 def deltas_frame(td, cursor: int, quantity: str = "dh") -> DeltasFrame:
-    """Deltas revealed up to record ``cursor``; levels are fixed for the whole iteration."""
-    if isinstance(td, MLPTrace):
-        return _mlp_deltas(td, cursor)
-    return _recurrent_deltas(td, cursor, quantity)
+    """Deltas revealed up to record ``cursor``; levels are fixed for the whole iteration. The
+    title names the iteration shown (``td.iteration``; 0: nothing narrated yet)."""
+    f = _mlp_deltas(td, cursor) if isinstance(td, MLPTrace) else _recurrent_deltas(td, cursor, quantity)
+    if len(td.trace):
+        f.title += f" · iteration {td.iteration}"
+    return f
 
 
 def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasFrame:
@@ -123,6 +125,13 @@ def _mlp_deltas(td: MLPTrace, cursor: int) -> DeltasFrame:
 # ---------------------------------------------------------------------------------- weights
 @dataclass
 class WeightsFrame:
+    """One parameter at one moment: its value (the parameters in force at the moment), its
+    gradient so far, and at an update record the change ``delta = after - before``.
+
+    ``norm`` = ‖value‖ (Frobenius), ``sigma`` its largest singular value (2-D only), and at the
+    update ``norm_before``, ``sigma_before`` and ``delta_norm``; ``label`` names the moment
+    ("iteration 12 · before update")."""
+
     name: str
     value: Array  # float32 2-D
     grad: Array | None
@@ -130,6 +139,14 @@ class WeightsFrame:
     grad_level: float
     grad_title: str
     shape: tuple[int, ...]
+    norm: float = float("nan")
+    sigma: float | None = None
+    grad_norm: float | None = None
+    label: str = ""
+    delta: Array | None = None  # float32 2-D, at and after the update record
+    norm_before: float | None = None
+    sigma_before: float | None = None
+    delta_norm: float | None = None
 
 
 def _as_image(a: Array) -> Array:
@@ -138,30 +155,57 @@ def _as_image(a: Array) -> Array:
     return a[None, :] if a.ndim == 1 else a
 
 
-def weights_frame(session: Session, name: str, trace=None, cursor: int | None = None) -> WeightsFrame:
-    """Parameter ``name`` and its gradient: accumulated up to the cursor while stepping through a
-    trace, else the raw gradient of the last update."""
-    p = session.model.params[name]
+def sigma_max(a: Array) -> float | None:
+    """The largest singular value of a 2-D array (exact), None otherwise or when not finite."""
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.size == 0 or not np.all(np.isfinite(a)):
+        return None
+    return float(np.linalg.norm(a, 2))
+
+
+def _norm(a: Array) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.sqrt(np.sum(np.square(a))))
+
+
+def weights_frame(moment, name: str, session: Session | None = None) -> WeightsFrame:
+    """Parameter ``name`` at ``moment`` (``bpttviz.moment.Moment``): the parameters in force then;
+    the gradient accumulated up to the record while stepping through the backward pass; at and
+    after the update record, before / after / Δ. Between iterations, the gradient of the update
+    that made the parameters (``session.last_update`` when it is that iteration's)."""
+    p = moment.params[name]
     grad = None
+    delta = None
     title = "gradient"
-    if trace is not None and cursor is not None:
-        grad = gradients_so_far(trace, cursor, name)
-        rec = trace[cursor]
+    rec = moment.rec
+    n = moment.narration
+    if rec is not None:
+        grad = gradients_so_far(n.trace, moment.record, name)
         if isinstance(rec, BackwardStep):
             title = f"gradient so far (t ≥ {rec.t})"
         elif isinstance(rec, LayerBackward):
             title = f"gradient so far (layers ≥ {rec.index})"
-        elif grad is None:
-            title = "gradient: not yet"
-        else:
+        elif isinstance(rec, (GradientStep, UpdateStep)) and grad is not None:
             title = "gradient (this iteration)"
-    elif session.last_update is not None:
+        elif grad is None:
+            title = "gradient: not computed yet"
+        if moment.updated and n.updated:
+            delta = np.asarray(n.after[name], dtype=float) - np.asarray(n.before[name], dtype=float)
+            title = f"Δ{name} = after − before (this update)"
+    elif session is not None and session.last_update is not None and session.last_update.index == moment.iteration:
         grad = np.asarray(session.last_update.grads[name])
-        title = "gradient (last update)"
+        title = f"gradient (iteration {moment.iteration})"
     v = _as_image(p)
     g = _as_image(grad) if grad is not None else None
-    return WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(g),
-                        grad_title=title, shape=p.shape)
+    d = _as_image(delta) if delta is not None else None
+    f = WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(d if d is not None else g),
+                     grad_title=title, shape=p.shape, norm=_norm(p), sigma=sigma_max(p),
+                     grad_norm=_norm(grad) if grad is not None else None, label=moment.label(), delta=d)
+    if d is not None:
+        f.norm_before = _norm(n.before[name])
+        f.sigma_before = sigma_max(n.before[name])
+        f.delta_norm = _norm(delta)
+    return f
 
 
 def _level(a: Array | None) -> float:
@@ -222,9 +266,39 @@ class SpectralHistory:
         for k, v in stats.items():
             self.values.setdefault(k, deque(maxlen=self.capacity)).append(v)
 
-    def data(self) -> tuple[Array, dict[str, Array]]:
+    def data(self, until: float | None = None) -> tuple[Array, dict[str, Array]]:
+        """(iterations, {label: values}), the points with iteration <= ``until`` (None: all)."""
         x = np.array(self.iterations, dtype=float)
-        return x, {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+        series = {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+        if until is not None:
+            keep = x <= until
+            x = x[keep]
+            series = {k: v[keep[len(keep) - len(v):]] for k, v in series.items()}  # values end with x
+        return x, series
+
+    def to_json(self) -> dict:
+        """Plain JSON (non-finite values as None), for session files."""
+        def clean(v):
+            return [float(a) if np.isfinite(a) else None for a in v]
+        return {"iterations": [int(i) for i in self.iterations],
+                "values": {k: clean(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict, capacity: int = 2000) -> SpectralHistory:
+        """The inverse of ``to_json``; ``ValueError`` on anything malformed."""
+        out = cls(capacity)
+        its = d.get("iterations") if isinstance(d, dict) else None
+        vals = d.get("values") if isinstance(d, dict) else None
+        if not isinstance(its, list) or not isinstance(vals, dict) or len(its) > capacity:
+            raise ValueError("spectral history: expected iterations and values")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in its):
+            raise ValueError("spectral history: iterations must be whole numbers")
+        out.iterations.extend(its)
+        for k, v in vals.items():
+            if not isinstance(v, list) or len(v) > len(its):
+                raise ValueError(f"spectral history: values of {str(k)[:40]!r} do not match the iterations")
+            out.values[str(k)] = deque((float("nan") if a is None else float(a) for a in v), maxlen=capacity)
+        return out
 
     def __len__(self) -> int:
         return len(self.iterations)
@@ -260,11 +334,22 @@ def smooth(y: Array, window: int | None = None) -> Array:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def loss_frame(session: Session) -> LossFrame:
-    x, y = session.history["loss"].data()
-    vx, vy = session.history["val_metric"].data()
-    nx, ny = session.history["grad_norm"].data()
-    cx, cy = session.clip_events.data()
+def _until(xy: tuple[Array, Array], limit: float | None) -> tuple[Array, Array]:
+    x, y = xy
+    if limit is None:
+        return x, y
+    keep = x <= limit
+    return x[keep], y[keep]
+
+
+def loss_frame(session: Session, moment=None) -> LossFrame:
+    """The histories as of ``moment`` (``Moment.visible_until``: a point of iteration N appears
+    once the narration has computed it); None: everything."""
+    lim = (lambda k: moment.visible_until(k)) if moment is not None else (lambda k: None)
+    x, y = _until(session.history["loss"].data(), lim("loss"))
+    vx, vy = _until(session.history["val_metric"].data(), lim("val_metric"))
+    nx, ny = _until(session.history["grad_norm"].data(), lim("grad_norm"))
+    cx, cy = _until(session.clip_events.data(), lim("clip_events"))
     cfg = session.cfg
     return LossFrame(x=x, loss=y, smooth=smooth(y), val_x=vx, val=vy, metric_name=session.task.metric_name,
                      baseline=session.task.baseline, norm_x=nx, norm=ny, clip_x=cx, clip_y=cy,
