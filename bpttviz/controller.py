@@ -237,7 +237,8 @@ class Controller(QtCore.QObject):
         self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
         if done:
             self.version += 1
-            if time.perf_counter() - self._last_spectral >= 0.25:
+            # narrated iterations record their singular values themselves; fast ones now and then
+            if not narrate and time.perf_counter() - self._last_spectral >= 0.25:
                 self._record_spectrum()
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
@@ -304,6 +305,7 @@ class Controller(QtCore.QObject):
             return False
         self.narrations.append((s.last_narration, state))
         self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
+        self._record_spectrum()  # every narrated iteration has its point (x = its number)
         return True
 
     def _enter(self, narration: Narration | None, cursor: int = 0) -> None:
@@ -361,8 +363,7 @@ class Controller(QtCore.QObject):
             self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
                               "The records of this iteration can still be stepped through.")
             return
-        if self._fetch_trace(cursor):
-            self._record_spectrum()
+        self._fetch_trace(cursor)
 
     def step_record(self) -> None:
         """Right: the next record; a new narrated iteration after the last one."""
@@ -473,6 +474,7 @@ class Controller(QtCore.QObject):
                     n.trace, iteration=n.iteration, kind=s.model.kind, activation=s.cfg.activation,
                     targets=n.targets, vocab=getattr(s.task, "vocab", None),
                     truncation=n.options.get("truncation"))
+                self._trace_data.bugs = n.bugs  # the graph's captions say what this iteration computed
             else:
                 self._trace_data = mlp_trace(n.trace, iteration=n.iteration,
                                              activations=[a.name for a in s.model.activations])

@@ -114,7 +114,8 @@ class Narration:
     the parameters after the update (``before`` again when no update was applied: a blow-up);
     ``inputs``/``targets`` the batch, ``h0`` the carried hidden state it started from (None: zeros)
     and ``options`` the ``loss_and_grads`` options in force; ``optimizer`` a copy of the optimiser
-    after the update (its state explains the update record). Arrays are never written to."""
+    after the update (its state explains the update record); ``bugs`` the bug-lab mistakes that
+    were on. Arrays are never written to."""
 
     iteration: int
     trace: Trace
@@ -126,6 +127,7 @@ class Narration:
     options: dict[str, Any]
     optimizer: Any
     updated: bool
+    bugs: frozenset[str] = frozenset()  # bug-lab mistakes switched on when it was computed
 
     @property
     def update_index(self) -> int | None:
@@ -278,7 +280,7 @@ class Session:
                 v.flags.writeable = False
         options = {k: v for k, v in kw.items() if k != "h0"}
         self.last_narration = Narration(number, trace, before, after, x, y, kw.get("h0"), options,
-                                        copy.deepcopy(self.optimizer), updated)
+                                        copy.deepcopy(self.optimizer), updated, frozenset(self.bugs))
         self.seconds += time.perf_counter() - t0
         return trace
 

@@ -10,7 +10,7 @@ import numpy as np
 from engine import diagnostics
 from engine.activations import ACTIVATIONS
 from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
-from engine.session import Session
+from engine.session import Session, model_with
 
 from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
 
@@ -222,33 +222,38 @@ def recurrent_matrix_name(session: Session) -> str | None:
 # ---------------------------------------------------------------------------------- spectrum
 class Spectrum:
     """``measure(session) -> {label: value}``: the largest singular value and the spectral radius
-    of each recurrent matrix (per gate block for LSTM/GRU), by the engine's warm-started power
-    iterations (cheap at any size, unlike exact SVDs); for an MLP, sigma_max of each weight matrix."""
+    of each recurrent matrix (per gate block for LSTM/GRU); for an MLP, sigma_max of each weight
+    matrix. By the engine's power iterations from their fixed start (``ITERS`` rounds at most):
+    cheap at any size, and a function of the weights alone, so a session opened from a file
+    measures exactly what the original did. (The weights view states the exact sigma_max of the
+    matrix it shows; this is the curve over training.)"""
 
-    def __init__(self) -> None:
-        self._warm: dict[str, np.ndarray] = {}
+    ITERS = 60
 
-    def measure(self, session: Session) -> dict[str, float]:
-        m = session.model
+    def measure(self, session: Session, params=None) -> dict[str, float]:
+        m = session.model if params is None else model_with(session.model, params)
         out: dict[str, float] = {}
         with np.errstate(all="ignore"):
             if not session.cfg.is_recurrent:
                 for name, W in m.params.items():
                     if W.ndim == 2:
-                        out[f"σ_max({name})"] = self._sigma(name, W)
+                        out[f"σ_max({name})"] = self._sigma(W)
                 return out
             for name, W in diagnostics.recurrent_matrices(m).items():
-                out[f"σ_max({name})"] = self._sigma(name, W)
+                out[f"σ_max({name})"] = self._sigma(W)
                 if m.kind == "rnn":
-                    rho, self._warm["ρ" + name] = diagnostics.spectral_radius(
-                        W, self._warm.get("ρ" + name), iters=12 if "ρ" + name in self._warm else 100)
-                    out[f"ρ({name}) spectral radius"] = rho
+                    out[f"ρ({name}) spectral radius"] = self._rho(W)
         return out
 
-    def _sigma(self, name: str, W: np.ndarray) -> float:
-        warm = self._warm.get(name)
-        sigma, self._warm[name] = diagnostics.largest_singular_value(W, warm, iters=12 if warm is not None else 100)
-        return sigma
+    def _sigma(self, W: np.ndarray) -> float:
+        if not np.all(np.isfinite(W)):
+            return float("nan")
+        return diagnostics.largest_singular_value(W, None, iters=self.ITERS)[0]
+
+    def _rho(self, W: np.ndarray) -> float:
+        if not np.all(np.isfinite(W)):
+            return float("nan")
+        return diagnostics.spectral_radius(W, None, iters=self.ITERS)[0]
 
 
 class SpectralHistory:
