@@ -155,12 +155,29 @@ def _as_image(a: Array) -> Array:
     return a[None, :] if a.ndim == 1 else a
 
 
-def sigma_max(a: Array) -> float | None:
-    """The largest singular value of a 2-D array (exact), None otherwise or when not finite."""
+#: sigma_max is exact (an SVD) when the matrix's smaller side is at most this, else power iteration
+EXACT_SIDE = 256
+_SIGMA_CACHE: dict[tuple, float | None] = {}
+
+
+def sigma_max(a: Array, key: tuple | None = None) -> float | None:
+    """The largest singular value of a 2-D array, None otherwise or when not finite: exact when its
+    smaller side is at most ``EXACT_SIDE``, else by power iteration from a fixed start (200 rounds
+    at most). ``key`` names an array that never changes (a moment's parameters), to compute it once."""
+    if key is not None and key in _SIGMA_CACHE:
+        return _SIGMA_CACHE[key]
     a = np.asarray(a, dtype=float)
     if a.ndim != 2 or a.size == 0 or not np.all(np.isfinite(a)):
-        return None
-    return float(np.linalg.norm(a, 2))
+        value = None
+    elif min(a.shape) <= EXACT_SIDE:
+        value = float(np.linalg.norm(a, 2))
+    else:
+        value = diagnostics.largest_singular_value(a, None, iters=200)[0]
+    if key is not None:
+        if len(_SIGMA_CACHE) > 64:
+            _SIGMA_CACHE.clear()
+        _SIGMA_CACHE[key] = value
+    return value
 
 
 def _norm(a: Array) -> float:
@@ -198,12 +215,15 @@ def weights_frame(moment, name: str, session: Session | None = None) -> WeightsF
     v = _as_image(p)
     g = _as_image(grad) if grad is not None else None
     d = _as_image(delta) if delta is not None else None
+    # a narrated moment's parameters are read-only copies: their sigma is computed once
+    key = (id(n), id(p), moment.generation, moment.iteration, moment.updated) if n is not None else None
     f = WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(d if d is not None else g),
-                     grad_title=title, shape=p.shape, norm=_norm(p), sigma=sigma_max(p),
+                     grad_title=title, shape=p.shape, norm=_norm(p), sigma=sigma_max(p, key),
                      grad_norm=_norm(grad) if grad is not None else None, label=moment.label(), delta=d)
     if d is not None:
         f.norm_before = _norm(n.before[name])
-        f.sigma_before = sigma_max(n.before[name])
+        pb = n.before[name]
+        f.sigma_before = sigma_max(pb, (id(n), id(pb), moment.generation, moment.iteration, False))
         f.delta_norm = _norm(delta)
     return f
 
