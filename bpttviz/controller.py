@@ -119,7 +119,7 @@ class Controller(QtCore.QObject):
         self.trace_targets = None
         self.narrations: deque[tuple[Narration, SessionState | None]] = deque(maxlen=KEEP)
         self.narration: Narration | None = None  # the one the cursor is in (None: between iterations)
-        self.moment: Moment = moment_of(0, session, None, None)
+        self._moment: Moment = moment_of(0, session, None, None)
         self.decay_history: deque[tuple[int, np.ndarray]] = deque(maxlen=24)  # (iteration, curve)
         self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
         self._trace_data: RecurrentTrace | MLPTrace | None = None
@@ -237,8 +237,7 @@ class Controller(QtCore.QObject):
         self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
         if done:
             self.version += 1
-            # narrated iterations record their singular values themselves; fast ones now and then
-            if not narrate and time.perf_counter() - self._last_spectral >= 0.25:
+            if time.perf_counter() - self._last_spectral >= 0.25:  # a few ms each: now and then
                 self._record_spectrum()
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
@@ -257,17 +256,16 @@ class Controller(QtCore.QObject):
         while done < allowed:
             fast_last = False
             elapsed = time.perf_counter() - start
-            est = self._iter_time or 0.0
-            last = done + 1 >= allowed or elapsed + 1.5 * est >= budget
+            last = done + 1 >= allowed or elapsed + (self._iter_time or 0.0) >= budget
+            t0 = time.perf_counter()
             if narrate and last:
                 ok = self._fetch_trace(cursor=None)
                 self._last_trace_time = start
             else:
-                t0 = time.perf_counter()
                 ok = self.session.train_step() is not None
-                dt = time.perf_counter() - t0
-                self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
                 fast_last = True
+            dt = time.perf_counter() - t0  # both kinds: an estimate fed only by one could stick
+            self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
             done += 1
             if not ok or self.session.blowup is not None:
                 self._blew_up()
@@ -305,7 +303,8 @@ class Controller(QtCore.QObject):
             return False
         self.narrations.append((s.last_narration, state))
         self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
-        self._record_spectrum()  # every narrated iteration has its point (x = its number)
+        if not self.playing:  # every iteration stepped through has its point (x = its number)
+            self._record_spectrum()
         return True
 
     def _enter(self, narration: Narration | None, cursor: int = 0) -> None:
@@ -326,7 +325,17 @@ class Controller(QtCore.QObject):
         n = self.narration
         if n is not None and (self.trace is not n.trace):  # someone dropped the trace (rollback, tests)
             n = self.narration = None
-        self.moment = moment_of(self.generation, self.session, n, self.cursor if n is not None else None)
+        self._moment = moment_of(self.generation, self.session, n, self.cursor if n is not None else None)
+
+    @property
+    def moment(self) -> Moment:
+        """The moment on screen (see ``bpttviz.moment``). Between iterations it follows the
+        session, even when something trained it without the controller (a script, a test)."""
+        m = self._moment
+        if m.record is None and (m.iteration != self.session.iteration or m.generation != self.generation):
+            self._sync_moment()
+            m = self._moment
+        return m
 
     def _kept_index(self) -> int | None:
         n = self.narration
