@@ -250,8 +250,8 @@ class Classroom(QtCore.QObject):
             n = m.narration
             # the records' own parameters and the optimiser as it was right after this update: exact
             # for any kept iteration, whatever the session has done since
-            context: dict[str, Any] = {"records": n.trace, "optimizer": n.optimizer, "clipper": s.clipper,
-                                       "params": n.before}
+            context: dict[str, Any] = {"records": n.trace, "optimizer": n.optimizer,
+                                       "clipper": n.clipper or s.clipper, "params": n.before}
             view.set_moment(m.where())
             view.show_explanation(explain(rec, s.model, view.current_unit(), context))
 

@@ -128,6 +128,7 @@ class Narration:
     optimizer: Any
     updated: bool
     bugs: frozenset[str] = frozenset()  # bug-lab mistakes switched on when it was computed
+    clipper: Any = None  # the clipping in force (its threshold explains the update record)
 
     @property
     def update_index(self) -> int | None:
@@ -280,7 +281,8 @@ class Session:
                 v.flags.writeable = False
         options = {k: v for k, v in kw.items() if k != "h0"}
         self.last_narration = Narration(number, trace, before, after, x, y, kw.get("h0"), options,
-                                        copy.deepcopy(self.optimizer), updated, frozenset(self.bugs))
+                                        copy.deepcopy(self.optimizer), updated, frozenset(self.bugs),
+                                        self.clipper)
         self.seconds += time.perf_counter() - t0
         return trace
 
