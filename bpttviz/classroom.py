@@ -234,22 +234,28 @@ class Classroom(QtCore.QObject):
         c, view = self.controller, self.explain
 
         def key_() -> tuple:
-            return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1, view.current_unit(),
-                    c.session.iteration if c.trace is None else -1)
+            m = c.moment
+            return (m.generation, m.iteration, m.record, id(m.narration), view.current_unit())
 
         def push() -> None:
             s = c.session
-            m = s.model
-            view.set_unit_count(m.hidden_size if s.cfg.is_recurrent else max(m.layer_sizes[1:]))
-            rec = c.record
+            m = c.moment
+            view.set_unit_count(s.model.hidden_size if s.cfg.is_recurrent else max(s.model.layer_sizes[1:]))
+            rec = m.rec
             if rec is None:
+                view.set_moment(m.where())
                 view.show_message("Step with → or Page Down: the equation of the current step appears here, "
                                   "with the numbers of the selected unit.")
                 return
-            context: dict[str, Any] = {"records": c.trace, "optimizer": s.optimizer, "clipper": s.clipper}
-            view.show_explanation(explain(rec, m, view.current_unit(), context))
+            n = m.narration
+            # the records' own parameters and the optimiser as it was right after this update: exact
+            # for any kept iteration, whatever the session has done since
+            context: dict[str, Any] = {"records": n.trace, "optimizer": n.optimizer,
+                                       "clipper": n.clipper or s.clipper, "params": n.before}
+            view.set_moment(m.where())
+            view.show_explanation(explain(rec, s.model, view.current_unit(), context))
 
-        c.bind(ViewBinding("explain view", view, key_, push, min_interval=0.25, urgent=True))
+        c.bind(ViewBinding("explain view", view, key_, push, min_interval=0.25, urgent=True, needs_trace=True))
 
     # ------------------------------------------------------------------ behaviour
     def clicker_next(self) -> None:

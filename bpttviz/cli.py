@@ -5,6 +5,9 @@
     bpttviz train --preset NAME [--iterations N] [--seed S] [--json]
     bpttviz check FILE.py
 
+Iterations are numbered as everywhere in bpttviz (``engine.session``): iteration N is the N-th
+update, so ``train`` prints "iteration N" after N updates and its JSON ``iterations`` is N.
+
 Headless subcommands (``train``, ``check``, ``--list-presets``) never import Qt. Errors the user
 can fix print one line to stderr and exit with code 2, without a traceback.
 """
@@ -135,11 +138,12 @@ def _train(args: argparse.Namespace) -> int:
         done = i + 1
         if tty and (done % max(1, n // 100) == 0 or done == n):
             bar = "#" * (30 * done // n)
-            print(f"\r[{bar:30s}] {done}/{n} loss {session.smoothed_loss():.4f}", end="", file=sys.stderr)
+            print(f"\r[{bar:30s}] iteration {session.iteration}/{n} loss {session.smoothed_loss():.4f}", end="",
+                  file=sys.stderr)
         if not args.json and (done % every == 0 or done == n):
             if tty:
                 print(file=sys.stderr)
-            line = f"iter {done:6d}  loss {session.smoothed_loss():10.4f}"
+            line = f"iteration {session.iteration:6d}  loss {session.smoothed_loss():10.4f}"
             print(line, flush=True)
             if hasattr(session.task, "sample") and (done % (every * 5) == 0 or done == n):
                 print("  sample: " + session.sample(n=min(200, cfg.sample_length)).replace("\n", " | "), flush=True)

@@ -14,10 +14,17 @@ Two timers, no threads, fully deterministic:
   the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
   views carry a minimum interval between pushes while training.
 
-Single-stepping keeps the current ``Trace`` and a cursor into it: stepping forward moves the
-cursor (fetching a new narrated iteration at the end), stepping back only moves the cursor (the
-records are immutable, nothing is recomputed). Every exception raised while stepping or painting
-is caught here and reported through ``error`` without stopping the app.
+Single-stepping keeps the last ``KEEP`` narrated iterations (``engine.session.Narration``: the
+records with the parameters before and after the update) and a cursor into one of them: stepping
+forward moves the cursor (fetching a new narrated iteration after the newest one), stepping back
+only moves the cursor, into the previous kept iteration from the first record (the records are
+immutable, nothing is recomputed). Every exception raised while stepping or painting is caught
+here and reported through ``error`` without stopping the app.
+
+**The moment** (``bpttviz.moment.Moment``, ``controller.moment``) is what every view shows: the
+iteration, the record and the parameters that record was computed with. It changes only here.
+While playing, a slice whose iterations are narrated ends with the narrated one, so the moment
+is always the newest iteration's update record when a narrated view is on screen.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import math
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,14 +42,18 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from engine.config import Config
-from engine.session import Session
+from engine.session import Narration, Session
+from engine.session_io import SessionState, capture_state
 from engine.trace import Trace
 
+from .moment import Moment, moment_of
 from .presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
 from .presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
 
 #: iterations per second offered by the speed control; None = as fast as the budget allows
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
+#: narrated iterations kept for stepping back (Left from an iteration's first record)
+KEEP = 8
 
 
 @dataclass
@@ -102,8 +114,14 @@ class Controller(QtCore.QObject):
         self._gap = None  # EMA of the time the event loop spends between two slices
         self.trace: Trace | None = None
         self.cursor = 0
+        # updates done before the narrated iteration (its number minus one), or None
         self.trace_iteration: int | None = None
         self.trace_targets = None
+        self.narrations: deque[tuple[Narration, SessionState | None]] = deque(maxlen=KEEP)
+        self.narration: Narration | None = None  # the one the cursor is in (None: between iterations)
+        self._moment: Moment = moment_of(0, session, None, None)
+        self.decay_history: deque[tuple[int, np.ndarray]] = deque(maxlen=24)  # (iteration, curve)
+        self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
         self.speed: float | None = None
@@ -169,6 +187,9 @@ class Controller(QtCore.QObject):
             return
         self.playing = False
         self._train.stop()
+        self._record_spectrum()  # the largest singular values of the iteration paused on
+        self._sync_moment()
+        self.version += 1
         self.playing_changed.emit(False)
         self.state_changed.emit()
         self.paint()
@@ -216,7 +237,7 @@ class Controller(QtCore.QObject):
         self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
         if done:
             self.version += 1
-            if time.perf_counter() - self._last_spectral >= 0.25:
+            if time.perf_counter() - self._last_spectral >= 0.25:  # a few ms each: now and then
                 self._record_spectrum()
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
@@ -225,22 +246,38 @@ class Controller(QtCore.QObject):
                 self.paint()
 
     def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
-        """Iterations until ``allowed`` or the time budget is used; the first one narrated if asked."""
+        """Iterations until ``allowed`` or the time budget is used. When ``narrate``, the slice
+        ends with a narrated iteration (the one the views then show), so a pause lands on a
+        moment every view can show: the newest iteration."""
         done = 0
+        fast_last = False  # the slice's last iteration was not narrated: the views show the session now
         if self.until is not None:
             allowed = min(allowed, self.until - self.session.iteration)
         while done < allowed:
-            if narrate and done == 0:
+            fast_last = False
+            elapsed = time.perf_counter() - start
+            last = done + 1 >= allowed or elapsed + (self._iter_time or 0.0) >= budget
+            t0 = time.perf_counter()
+            if narrate and last:
                 ok = self._fetch_trace(cursor=None)
                 self._last_trace_time = start
             else:
                 ok = self.session.train_step() is not None
+                fast_last = True
+            dt = time.perf_counter() - t0  # both kinds: an estimate fed only by one could stick
+            self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
             done += 1
             if not ok or self.session.blowup is not None:
                 self._blew_up()
                 break
-            if time.perf_counter() - start >= budget:
+            if narrate and last:
                 break
+            if not narrate and time.perf_counter() - start >= budget:
+                break
+        if fast_last:
+            self._enter(None)
+        else:
+            self._sync_moment()
         return done
 
     def slice_budget(self) -> float:
@@ -257,19 +294,60 @@ class Controller(QtCore.QObject):
         return self.trace[self.cursor] if self.trace is not None else None
 
     def _fetch_trace(self, cursor: int | None) -> bool:
-        """Run one narrated iteration; the cursor goes to ``cursor`` (None: the last record)."""
-        it = self.session.iteration
-        tr = self.session.narrated_step()
-        if tr is None or len(tr) == 0:
+        """Run one narrated iteration; the cursor goes to ``cursor`` (None: the last record). The
+        session's state just before it is kept with it, so that moment can be saved."""
+        s = self.session
+        state = capture_state(s) if s.blowup is None else None
+        tr = s.narrated_step()
+        if tr is None or len(tr) == 0 or s.last_narration is None or s.last_narration.trace is not tr:
             return False
-        self.trace = tr
-        self.trace_iteration = it
-        self.trace_targets = self.session.last_batch[1] if self.session.last_batch is not None else None
-        self._trace_data = None
-        self.cursor = len(tr) - 1 if cursor is None else min(cursor, len(tr) - 1)
+        self.narrations.append((s.last_narration, state))
+        self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
+        if not self.playing:  # every iteration stepped through has its point (x = its number)
+            self._record_spectrum()
         return True
 
+    def _enter(self, narration: Narration | None, cursor: int = 0) -> None:
+        """Put the cursor on record ``cursor`` of ``narration`` (None: between iterations)."""
+        self.narration = narration
+        if narration is None:
+            self.trace, self.trace_iteration, self.trace_targets, self.cursor = None, None, None, 0
+        else:
+            tr = narration.trace
+            self.trace = tr
+            self.trace_iteration = narration.iteration - 1
+            self.trace_targets = narration.targets
+            self.cursor = max(0, min(int(cursor), len(tr) - 1))
+        self._sync_moment()
+
+    def _sync_moment(self) -> None:
+        """Make ``moment`` say where the cursor is (call after anything moves it)."""
+        n = self.narration
+        if n is not None and (self.trace is not n.trace):  # someone dropped the trace (rollback, tests)
+            n = self.narration = None
+        self._moment = moment_of(self.generation, self.session, n, self.cursor if n is not None else None)
+
+    @property
+    def moment(self) -> Moment:
+        """The moment on screen (see ``bpttviz.moment``). Between iterations it follows the
+        session, even when something trained it without the controller (a script, a test)."""
+        m = self._moment
+        if m.record is None and (m.iteration != self.session.iteration or m.generation != self.generation):
+            self._sync_moment()
+            m = self._moment
+        return m
+
+    def _kept_index(self) -> int | None:
+        n = self.narration
+        return next((i for i, (m, _) in enumerate(self.narrations) if m is n), None)
+
+    def state_before(self, narration: Narration | None = None) -> SessionState | None:
+        """The session's saved state just before ``narration`` (default: the current one)."""
+        n = narration or self.narration
+        return next((st for m, st in self.narrations if m is n), None)
+
     def _stepped(self) -> None:
+        self._sync_moment()
         self.version += 1
         self.state_changed.emit()
         self.paint(urgent_only=True)
@@ -294,32 +372,61 @@ class Controller(QtCore.QObject):
             self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
                               "The records of this iteration can still be stepped through.")
             return
-        if self._fetch_trace(cursor):
-            self._record_spectrum()
+        self._fetch_trace(cursor)
 
     def step_record(self) -> None:
         """Right: the next record; a new narrated iteration after the last one."""
         def go() -> None:
             if self.trace is None or self.cursor >= len(self.trace) - 1:
-                self._new_iteration(0)
+                self._next_iteration(0)
             else:
                 self.cursor += 1
         self._guard("stepping", go)
 
+    def _next_iteration(self, cursor: int | None) -> None:
+        """After the last record: the next kept iteration if the cursor is in an older one, else a
+        newly narrated iteration."""
+        i = self._kept_index()
+        if i is not None and i + 1 < len(self.narrations):
+            nxt = self.narrations[i + 1][0]
+            self._enter(nxt, len(nxt.trace) - 1 if cursor is None else cursor)
+            return
+        self._new_iteration(cursor)
+
     def step_back(self) -> None:
-        """Left: the previous record of the current iteration (a replay, no recomputation)."""
+        """Left: the previous record (a replay, no recomputation); from an iteration's first
+        record, the last record of the previous kept iteration."""
         def go() -> None:
             if self.trace is not None and self.cursor > 0:
                 self.cursor -= 1
+                return
+            prev = self._previous_narration()
+            if prev is not None:
+                self._enter(prev, len(prev.trace) - 1)
+            elif self.trace is not None:
+                self.message.emit(f"Iteration {self.moment.iteration} is the oldest one kept (the last {KEEP} "
+                                  "narrated iterations can be stepped back through).")
             else:
-                self.message.emit("Start of this iteration: earlier iterations are not replayed.")
+                self.message.emit("Nothing narrated to step back through: press → to narrate an iteration.")
         self._guard("stepping back", go)
+
+    def _previous_narration(self) -> Narration | None:
+        """The kept iteration just before the current one (or, between iterations, the newest
+        kept one if it is the iteration just done)."""
+        i = self._kept_index()
+        if i is not None:
+            if i > 0 and self.narrations[i - 1][0].iteration == self.narration.iteration - 1:
+                return self.narrations[i - 1][0]
+            return None
+        if self.narrations and self.narrations[-1][0].iteration == self.session.iteration:
+            return self.narrations[-1][0]
+        return None
 
     def step_phase(self) -> None:
         """Shift+Right: the first record of the next phase (forward, loss, backward, gradients, update)."""
         def go() -> None:
             if self.trace is None or self.cursor >= len(self.trace) - 1:
-                self._new_iteration(0)
+                self._next_iteration(0)
             else:
                 self.cursor = self.trace.next_phase(self.cursor)
         self._guard("stepping", go)
@@ -332,8 +439,15 @@ class Controller(QtCore.QObject):
         self._guard("stepping back", go)
 
     def step_iteration(self) -> None:
-        """Ctrl+Right: one whole iteration; the cursor lands on its last record (the update)."""
-        self._guard("stepping", lambda: self._new_iteration(None))
+        """Ctrl+Right: one whole iteration; the cursor lands on its last record (the update). In
+        an older kept iteration: its last record first, then the next kept one."""
+        def go() -> None:
+            if self.trace is not None and self.cursor < len(self.trace) - 1 and self._kept_index() is not None \
+                    and self._kept_index() + 1 < len(self.narrations):
+                self.cursor = len(self.trace) - 1
+            else:
+                self._next_iteration(None)
+        self._guard("stepping", go)
 
     def go_to(self, cursor: int) -> None:
         """Put the cursor on record ``cursor`` of the current trace (clamped)."""
@@ -341,18 +455,37 @@ class Controller(QtCore.QObject):
             self.cursor = max(0, min(int(cursor), len(self.trace) - 1))
             self._stepped()
 
+    def go_to_moment(self, iteration: int, record: int | None) -> bool:
+        """Put the cursor on record ``record`` of kept iteration ``iteration`` (``record`` None:
+        between iterations, only for the session's current iteration). True when found."""
+        if record is None:
+            if iteration != self.session.iteration:
+                return False
+            self._enter(None)
+        else:
+            n = next((m for m, _ in self.narrations if m.iteration == iteration), None)
+            if n is None:
+                return False
+            self._enter(n, record)
+        self._stepped()
+        return True
+
     def trace_data(self) -> RecurrentTrace | MLPTrace | None:
-        """The current trace's arrays, gathered once per trace."""
-        if self.trace is None:
+        """The moment's trace arrays, gathered once per trace."""
+        m = self.moment
+        n = m.narration
+        if m.trace is None or n is None:
             return None
-        if self._trace_data is None or self._trace_data.trace is not self.trace:
+        if self._trace_data is None or self._trace_data.trace is not n.trace:
             s = self.session
             if s.cfg.is_recurrent:
                 self._trace_data = recurrent_trace(
-                    self.trace, iteration=self.trace_iteration or 0, kind=s.model.kind, activation=s.cfg.activation,
-                    targets=self.trace_targets, vocab=getattr(s.task, "vocab", None), truncation=s.cfg.truncation)
+                    n.trace, iteration=n.iteration, kind=s.model.kind, activation=s.cfg.activation,
+                    targets=n.targets, vocab=getattr(s.task, "vocab", None),
+                    truncation=n.options.get("truncation"))
+                self._trace_data.bugs = n.bugs  # the graph's captions say what this iteration computed
             else:
-                self._trace_data = mlp_trace(self.trace, iteration=self.trace_iteration or 0,
+                self._trace_data = mlp_trace(n.trace, iteration=n.iteration,
                                              activations=[a.name for a in s.model.activations])
         return self._trace_data
 
@@ -360,8 +493,6 @@ class Controller(QtCore.QObject):
     def set_hyper(self, **changes: Any) -> None:
         """Non-structural settings, applied live. Raises the engine's ValueError if invalid."""
         self.session.set_hyper(**changes)
-        if "truncation" in changes:
-            self._trace_data = None  # its window annotations depend on the setting
         self.version += 1
         self.message.emit("Applied " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
         self.state_changed.emit()
@@ -375,11 +506,11 @@ class Controller(QtCore.QObject):
         was_playing = self.playing
         self.pause()
         self.session = session
-        self.trace = None
         self._trace_data = None
-        self.trace_iteration = None
-        self.cursor = 0
+        self.narrations.clear()
+        self.decay_history.clear()
         self.generation += 1
+        self._enter(None)
         self.version += 1
         self.spectral = SpectralHistory()
         self._spectrum = Spectrum()
@@ -415,8 +546,8 @@ class Controller(QtCore.QObject):
             self.message.emit("Nothing to roll back: all values are finite.")
             return
         self.session.rollback()
-        self.trace = None
-        self._trace_data = None
+        self._enter(None)
+        self._record_spectrum()
         self.version += 1
         self.message.emit("Rolled back to the last finite parameters.")
         self.state_changed.emit()
@@ -429,6 +560,7 @@ class Controller(QtCore.QObject):
         was = self.playing
         self.playing = False
         self._train.stop()
+        self._sync_moment()
         if was:
             self.playing_changed.emit(False)
         self.version += 1
@@ -494,23 +626,16 @@ class Controller(QtCore.QObject):
 
     # ------------------------------------------------------------------ read-outs
     def status(self) -> dict[str, Any]:
-        """What the status bar shows."""
+        """What the status bar shows: the moment's iteration, record and loss (the loss only once
+        the narration has computed it)."""
         s = self.session
-        rec = self.record if not self.playing else None
+        m = self.moment
+        rec = m.rec if not self.playing else None
         phase, where = record_status(rec, s.cfg.seq_len if s.cfg.is_recurrent else None)
-        if rec is not None and self.trace_iteration is not None:
-            iteration = self.trace_iteration + 1
-        else:
-            iteration = s.iteration
-        loss = None
-        if rec is not None and self.trace is not None:
-            loss = self.trace.loss
-        elif s.history["loss"].n:
-            loss = s.history["loss"].last()
-        return {"iteration": iteration, "phase": phase, "where": where, "loss": loss,
+        return {"iteration": m.iteration, "phase": phase, "where": where, "loss": m.loss,
                 "loss_label": loss_label(s), "playing": self.playing,
-                "cursor": self.cursor if self.trace is not None else None,
-                "records": len(self.trace) if self.trace is not None else 0,
+                "cursor": m.record, "records": len(m.narration.trace) if m.record is not None else 0,
+                "moment": m.where(),
                 "blowup": s.blowup.message() if s.blowup is not None else ""}
 
     def _report(self, exc: BaseException, where: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -115,11 +116,12 @@ def install_excepthook(window) -> None:
 
 
 # ---------------------------------------------------------------------------------- fatal crashes
-def crash_log_path() -> Path:
-    """``crash.log`` next to the autosave (``$XDG_STATE_HOME/bpttviz``)."""
-    from engine.session_io import autosave_path
+def crash_log_path(pid: int | None = None) -> Path:
+    """This process's crash log, ``crash-<pid>.log`` next to its autosave (two windows open at
+    once keep separate logs)."""
+    from engine.session_io import autosave_dir
 
-    return autosave_path().parent / "crash.log"
+    return autosave_dir() / f"crash-{os.getpid() if pid is None else int(pid)}.log"
 
 
 _log_file: IO[str] | None = None
@@ -127,19 +129,34 @@ _was_enabled = False  # faulthandler was on (to stderr) before the log took over
 
 
 def previous_crash() -> str | None:
-    """What a fatal crash of the last run wrote (its tail), or None; the log is moved aside to
-    ``crash.log.old`` so it is reported once."""
-    path = crash_log_path()
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    try:
-        os.replace(path, path.with_name(path.name + ".old"))
-    except OSError:
-        pass
-    text = text.strip()
-    return text[-CRASH_TAIL:] if text else None
+    """What a fatal crash of a window that is no longer running wrote (its tail), or None; the log
+    is moved aside to ``<name>.old`` so it is reported once. Logs of running windows (their
+    autosave marker is locked) and this process's own are left alone."""
+    from engine.session_io import autosave_dir, autosave_path
+
+    from .autosaver import owner_running, running_marker
+
+    d = autosave_dir()
+    own = crash_log_path()
+    found = None
+    for path in sorted([*d.glob("crash-*.log"), d / "crash.log"], key=lambda p: p.name):
+        if path == own and _log_file is not None or not path.is_file():
+            continue
+        m = re.fullmatch(r"crash-(\d+)\.log", path.name)
+        if m and int(m.group(1)) != os.getpid() and owner_running(running_marker(autosave_path(int(m.group(1))))):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        try:
+            os.replace(path, path.with_name(path.name + ".old"))
+        except OSError:
+            pass
+        text = text.strip()
+        if text and found is None:
+            found = text[-CRASH_TAIL:]
+    return found
 
 
 def enable_crash_log() -> Path | None:
@@ -199,7 +216,8 @@ def blowup_details(session) -> str:
     if b.phase == "parameters":
         lines.append("The update made the parameters non-finite: Roll back restores them as they were before it.")
     elif finite:
-        lines.append("The update was not applied: the parameters on screen are the last finite ones.")
+        lines.append(f"The update was not applied: the parameters on screen are the last finite ones, "
+                     f"those after iteration {session.iteration}.")
     big = sorted(((float(np.max(np.abs(p))) if p.size else 0.0, n) for n, p in session.model.params.items()
                   if np.all(np.isfinite(p))), reverse=True)[:3]
     if big:
@@ -237,7 +255,7 @@ def show_error_dialog(window, summary: str, details: str = "") -> None:
         return
     box = ErrorDialog(summary, details, window)
     box.show()
-    window.dialogs.append(box)
+    window.track_dialog(box)
 
 
 
@@ -245,6 +263,7 @@ def show_blowup_dialog(window, message: str) -> None:
     """Pause is already done by the controller: say where, offer Roll back / Keep paused (one
     dialog at a time: an older one is closed)."""
     window.statusBar().showMessage(message, 0)
+    window.blowup_message = message  # cleared once the blow-up is gone (roll back, reset, another session)
     window._update_status()
     for old in _open_dialogs(window, "blowup_dialog"):
         old.close()
@@ -259,4 +278,4 @@ def show_blowup_dialog(window, message: str) -> None:
     box.setModal(False)
     box.setObjectName("blowup_dialog")
     box.show()
-    window.dialogs.append(box)
+    window.track_dialog(box)

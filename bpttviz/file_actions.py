@@ -3,18 +3,23 @@
 Every operation is a plain function that takes the window and a path (tests call these directly);
 ``FileActions`` only adds the dialogs and the messages around them.
 
-Sessions (``engine.session_io``): the file holds the session as it is *now* -- after the update of
-the iteration being stepped through, if any -- plus ``position``::
+Sessions (``engine.session_io``) are saved at **the moment on screen** (``bpttviz.moment``). When
+the moment is a record of narrated iteration N, the file holds the session's state captured just
+before iteration N (``Controller.state_before``) and ``position`` names the record; opening
+narrates iteration N again from that state -- the same batch, the same records, bit for bit -- and
+puts the cursor back on the record. Between iterations the file holds the session as it is.
+``position``::
 
-    {"record": cursor or None, "trace_iteration": i or None, "graph_mode": "activation",
-     "stop": scenario stop or None, "scenario_base": the configuration the scenario started from,
-     "compare": the comparison's changes or None}
+    {"moment": {"iteration": N, "record": index or None}, "record": index or None,
+     "trace_iteration": N - 1 or None, "graph_mode": "activation", "stop": scenario stop or None,
+     "scenario_base": the configuration the scenario started from, "compare": changes or None,
+     "spectral": the largest singular values over training (``SpectralHistory.to_json``),
+     "decay_history": [[iteration, curve], ...] (the faint earlier decay curves)}
 
 Opening restores the parameters, optimiser, histories, random state and data position bit for bit
-(training on gives exactly what the saved session would have given). The records of a narrated
-iteration are not stored (they are recomputed, never saved); when the saved cursor was on a
-record, opening narrates the next iteration and puts the cursor on the same record (same phase and
-timestep), as ``engine.session_io`` prescribes. A scenario resumes at its saved stop (caption
+(training on gives exactly what the saved session would have given), and with them every number
+every view showed. Files without ``"moment"`` (older ones) put the cursor on the same record of
+the next iteration. A scenario resumes at its saved stop (caption
 shown, nothing re-run) and a comparison is rebuilt and trained up to the same iteration in
 lock-step (identical to the original one unless live settings changed mid-way). A file that
 cannot be opened changes nothing: the error is shown and the current session stays.
@@ -23,9 +28,11 @@ cannot be opened changes nothing: the error is shown and the current session sta
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.config import Config
@@ -33,6 +40,7 @@ from engine.session import Session
 from engine.session_io import load_session, save_session
 
 from .export import AnimationRecorder, export_window
+from .presenters.panels import SpectralHistory
 
 SESSION_SUFFIX = ".npz"
 SESSION_FILTER = "bpttviz sessions (*.npz);;All files (*)"
@@ -43,14 +51,71 @@ VIEW_TITLES = {"graph": "Unrolled graph", "deltas": "Deltas", "weights": "Weight
 
 
 # ---------------------------------------------------------------------------------- sessions
+def _floats(a) -> list:
+    return [float(v) if math.isfinite(v) else None for v in map(float, a)]
+
+
+def moment_position(c) -> tuple[Any, dict[str, Any]]:
+    """What to save for the controller's moment: ``(session or captured state, position)``."""
+    m = c.moment
+    state = c.state_before(m.narration) if m.narration is not None else None
+    record = m.record if state is not None else None
+    position = {
+        "moment": {"iteration": int(m.iteration) if state is not None else int(c.session.iteration),
+                   "record": None if record is None else int(record)},
+        "record": None if record is None else int(record),
+        "trace_iteration": int(m.iteration - 1) if record is not None else None,
+        "spectral": c.spectral.to_json(),
+        "decay_history": [[int(it), _floats(curve)] for it, curve in c.decay_history],
+    }
+    return (state if state is not None else c.session), position
+
+
+def restore_moment(c, session: Session, position: dict[str, Any] | None, replace: bool = True) -> None:
+    """Replace the controller's session by ``session`` (just loaded; ``replace=False``: already
+    done) and go back to the saved moment: narrate the saved iteration again and put the cursor on
+    its record; restore the singular-value and decay histories."""
+    pos = position if isinstance(position, dict) else {}
+    if replace:
+        c.replace_session(session)
+    moment = pos.get("moment")
+    record = moment.get("record") if isinstance(moment, dict) else None
+    if not isinstance(moment, dict):  # an older file: the same record of the next iteration
+        record = pos.get("record")
+    if isinstance(record, int) and not isinstance(record, bool) and record >= 0 and session.blowup is None:
+        c.step_record()  # narrates the saved iteration (records are never saved), cursor on its first record
+        c.go_to(record)
+    try:
+        spectral = SpectralHistory.from_json(pos["spectral"]) if "spectral" in pos else None
+    except ValueError:
+        spectral = None
+    if spectral is not None:
+        while spectral.iterations and spectral.iterations[-1] > session.iteration:  # saved in an older iteration
+            spectral.iterations.pop()
+            for v in spectral.values.values():  # every series ends with the last iteration
+                if v:
+                    v.pop()
+        c.spectral = spectral
+        c._record_spectrum()
+    hist = pos.get("decay_history")
+    if isinstance(hist, list):
+        c.decay_history.clear()
+        for item in hist[-c.decay_history.maxlen:]:
+            if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], list)
+                    and len(item[1]) <= 100_000 and item[0] <= session.iteration):
+                c.decay_history.append((item[0], np.array([np.nan if v is None else float(v) for v in item[1]])))
+    c.version += 1
+    c.refresh_all()
+
+
 def session_position(window) -> dict[str, Any]:
     """Where the window is: the ``position`` saved with the session."""
     c = window.controller
     player = getattr(window, "scenario", None)
     comparison = getattr(window, "comparison", None)
+    _, pos = moment_position(c)
     return {
-        "record": int(c.cursor) if c.trace is not None else None,
-        "trace_iteration": int(c.trace_iteration) if c.trace is not None and c.trace_iteration is not None else None,
+        **pos,
         "graph_mode": window.graph.current_mode(),
         "stop": int(player.index) if player is not None and player.active else None,
         "scenario_base": player.base.to_dict() if player is not None and player.active and player.base else None,
@@ -59,8 +124,10 @@ def session_position(window) -> dict[str, Any]:
 
 
 def save_window_session(window, path: str | Path) -> Path:
-    """Save the window's session and position to ``path`` (atomic; ``ValueError``/``OSError``)."""
-    return save_session(window.controller.session, path, position=session_position(window))
+    """Save the window's session at its moment, and its position, to ``path`` (atomic;
+    ``ValueError``/``OSError``)."""
+    what, _ = moment_position(window.controller)
+    return save_session(what, path, position=session_position(window))
 
 
 def open_session_file(window, path: str | Path) -> Session:
@@ -101,11 +168,8 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
             except ValueError as e:
                 c.message.emit(f"Going back in the scenario replays from the opened session: {e}")
         player.resume(session.cfg, stop, base)
-    record = pos.get("record")
-    if isinstance(record, int) and not isinstance(record, bool) and record >= 0 and session.blowup is None:
-        c.step_record()  # narrates the next iteration (records are never saved), cursor on its first record
-        c.go_to(record)
-    c.message.emit(f"Opened a session at iteration {session.iteration}")
+    restore_moment(c, session, pos, replace=False)
+    c.message.emit(f"Opened a session at {c.moment.where()}")
 
 
 # ---------------------------------------------------------------------------------- exports
@@ -183,7 +247,7 @@ class FileActions(QtCore.QObject):
         box.setObjectName("file_error_dialog")
         box.setModal(False)
         box.show()
-        self.window.dialogs.append(box)
+        self.window.track_dialog(box)
         self.window.statusBar().showMessage(text, 10000)
         return box
 
@@ -194,6 +258,7 @@ class FileActions(QtCore.QObject):
         self.window.controller.pause()
         fn = QtWidgets.QFileDialog.getSaveFileName if save else QtWidgets.QFileDialog.getOpenFileName
         path, _ = fn(self.window, title, str(Path(self.folder) / default), filters)
+        self.window.restore_focus()
         if path:
             self.folder = str(Path(path).parent)
         return path or None
@@ -207,7 +272,8 @@ class FileActions(QtCore.QObject):
     def save_as(self) -> bool:
         s = self.window.controller.session
         default = (s.cfg.title or s.task.name or "session").split(":")[0].strip().replace(" ", "-").lower()
-        path = self._ask_path("Save session", f"{default}-it{s.iteration}{SESSION_SUFFIX}", SESSION_FILTER)
+        path = self._ask_path("Save session", f"{default}-it{self.window.controller.moment.iteration}{SESSION_SUFFIX}",
+                              SESSION_FILTER)
         if path is None:
             return False
         if not Path(path).suffix:
@@ -222,7 +288,7 @@ class FileActions(QtCore.QObject):
                                                       f"unchanged):\n{e}")
             return False
         self.path = Path(written)
-        self._say(f"Saved iteration {self.window.controller.session.iteration} to {written}")
+        self._say(f"Saved {self.window.controller.moment.where()} to {written}")
         return True
 
     def open(self) -> bool:

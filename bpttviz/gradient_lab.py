@@ -5,6 +5,11 @@ lab dock, the red banner while a bug is on, and the Gradients menu.
 ``GradientLab`` (also ``window.gradient_lab``). It talks to the engine only through the window's
 controller and its session (``session.set_bugs``, ``session.bugs``), like the rest of the app.
 
+The model check runs at the moment on screen (``bpttviz.moment``): the moment's batch and the
+parameters in force then (before the update for the forward..gradient records), and its text says
+which moment. A model check's result is cleared when the model, its bugs or the preset change (it
+would describe another model); a check of the learner's own file stays.
+
 Bugs and rebuilds: a bug stays on through Reset, a rebuild from the settings and a preset, as
 long as it applies to the new model and task (the ones that no longer apply are switched off,
 with a message); a session opened from a file brings the bugs it was saved with. Whatever the
@@ -19,7 +24,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.bugs import BUGS, RECURRENT_ONLY
-from engine.session import Session
+from engine.session import Session, model_with
 
 from .doctor_cli import FileCheck
 from .gradcheck_runs import FILE_TIMEOUT, FileCheckJob, check_session
@@ -204,8 +209,11 @@ class GradientLab(QtCore.QObject):
             self.controller.message.emit(str(e))
             self.sync()
             return
+        changed = frozenset(self.session.bugs) != self._shown_bugs
         self.wanted = bugs
         self.panel.set_status(f"Not applicable here: {', '.join(refused)}." if refused else "")
+        if changed:
+            self.clear_model_check("the bug-lab switches changed")
         self._changed_engine()
         if refused:
             self.controller.message.emit(f"Not applicable here: {', '.join(refused)}")
@@ -222,8 +230,24 @@ class GradientLab(QtCore.QObject):
         c.version += 1
         c.state_changed.emit()
 
+    def clear_model_check(self, why: str) -> None:
+        """Take a model check's result off the view (it described another model or other bugs);
+        a check of the learner's own file stays."""
+        v = self.view
+        if v.report is None and v.problem is None or not v.source.startswith("Model"):
+            return
+        v.report, v.problem, v.source = None, None, ""
+        v.verdict.setText("")
+        v.length.setText("")
+        v.table.setRowCount(0)
+        v.text.setHtml("")
+        v._clear_plots()
+        v.source_label.setText(f"No check of this model yet ({why}, so the last result was cleared): "
+                               "press “Check gradients” (G).")
+
     def _session_replaced(self) -> None:
         s = self.session
+        self.clear_model_check("a new session started")
         self.panel.set_available(bug_reasons(s))
         if s.bugs:  # a session opened from a file brings its own bugs
             self.wanted = frozenset(s.bugs)
@@ -272,10 +296,10 @@ class GradientLab(QtCore.QObject):
         c = self.controller
         c.pause()
         self.reveal()
-        if self.session.last_batch is None:
+        if c.moment.narration is None and self.session.last_batch is None:
             c.step_iteration()
         try:
-            report, what = check_session(self.session)
+            report, what = check_session(MomentSession(self.session, c.moment))
         except Exception as e:  # noqa: BLE001 - a failed check is shown, never a crash
             self.view.show_problem(f"{type(e).__name__}: {e}", "Model")
             return
@@ -321,6 +345,36 @@ class GradientLab(QtCore.QObject):
         """Stop a running file check (the window is closing)."""
         if self.job is not None and self.job.running:
             self.job.cancel()
+
+
+class MomentSession:
+    """What ``check_session`` reads of a session, at a moment: the moment's batch and parameters
+    (a copy of the model computing with them), the session's options, bugs and configuration;
+    ``iteration`` is the moment's, and the description says whether before or after its update."""
+
+    def __init__(self, session: Session, moment) -> None:
+        self._session = session
+        self.moment = moment
+        self.cfg = session.cfg
+        self.bugs = session.bugs
+        self.is_recurrent = session.is_recurrent
+        self.model = model_with(session.model, moment.params)
+        n = moment.narration
+        self.last_batch = (n.inputs, n.targets) if n is not None else session.last_batch
+        self._options = dict(n.options) if n is not None else session.options()
+
+    @property
+    def iteration(self) -> str:  # noqa: D401 - used in the text "at iteration ..."
+        m = self.moment
+        if m.iteration == 0:
+            return "0 (initial parameters)"
+        if m.narration is None:
+            return f"{m.iteration} (parameters after its update, its batch)"
+        when = "after" if m.updated else "before"
+        return f"{m.iteration} (parameters {when} its update)"
+
+    def options(self) -> dict:
+        return dict(self._options)
 
 
 def install_gradient_lab(window) -> GradientLab:

@@ -7,15 +7,15 @@ train or step (that is the controller's job) and views never see the session.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
-from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.presets import list_presets
+from engine.session import model_with
 
 from .controller import Controller, ViewBinding
 from .presenters.decay import DecayPresenter
@@ -55,8 +55,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings if settings is not None else default_settings()
         self.theme = theme or Theme()
         self._shown_errors: set[str] = set()
-        self._decay_history: deque[np.ndarray] = deque(maxlen=12)
-        self._decay_last = (-1, -math.inf)  # (iteration, time) of the last curve kept in the history
+        self.shown: dict[str, dict] = {}  # per view, the plain values its last push displayed
         self.dialogs: list[QtWidgets.QMessageBox] = []
         self._sized = False
         self._restored = False
@@ -103,6 +102,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.error.connect(self.show_error)
         c.blowup.connect(self.show_blowup)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        c.state_changed.connect(self._clear_stale_messages)
+        c.session_replaced.connect(self._clear_stale_messages)
         self.config.live_changed.connect(self._apply_live)
         self.config.rebuild_requested.connect(self._rebuild)
         self.config.preset_requested.connect(self._load_preset)
@@ -294,77 +295,103 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ bindings
     def _bind_views(self) -> None:
+        """Every view reads the controller's moment (``bpttviz.moment``) and nothing else."""
         c = self.controller
 
-        def trace_key():
-            return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1)
+        def mkey():
+            m = c.moment
+            return (m.generation, m.iteration, m.record, id(m.narration))
+
+        def cursor() -> int:
+            m = c.moment
+            return m.record if m.record is not None else -1
 
         def push_graph():
+            m = c.moment
             td = c.trace_data() or skeleton(c.session)
-            cur = c.cursor if c.trace is not None else -1
             mode = self.graph.current_mode()
             if isinstance(td, MLPTrace):
-                self.graph.show_frame(mlp_frame(td, cur, c.session.model.params, mode))
+                f = mlp_frame(td, cursor(), m.params, mode)
             else:
-                self.graph.show_frame(recurrent_frame(td, cur, mode))
+                f = recurrent_frame(td, cursor(), mode)
+            if m.trace is not None and f.caption:  # the iteration it shows, also while training lags
+                f = dataclasses.replace(f, caption=f"Iteration {m.iteration} · {f.caption}")
+            self.graph.show_frame(f)
+            self.shown["graph"] = {"caption": f.caption}
 
         def push_deltas():
             td = c.trace_data() or skeleton(c.session)
             self.deltas.set_quantities(available_quantities(td))
-            cur = c.cursor if c.trace is not None else -1
-            self.deltas.show_frame(deltas_frame(td, cur, self.deltas.current_quantity()))
+            f = deltas_frame(td, cursor(), self.deltas.current_quantity())
+            self.deltas.show_frame(f)
+            self.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
+                                    "image": f.image.copy()}
 
         def push_weights():
             s = c.session
-            names = list(s.model.params)
+            m = c.moment
+            names = list(m.params)
             default = recurrent_matrix_name(s) or names[0]
             self.weights.set_parameters(names, default)
             name = self.weights.current_parameter() or default
-            stepping = c.trace is not None and not c.playing
-            self.weights.show_frame(weights_frame(s, name, c.trace if stepping else None,
-                                                  c.cursor if stepping else None))
-            x, series = c.spectral.data()
+            f = weights_frame(m, name, s)
+            self.weights.show_frame(f)
+            x, series = c.spectral.data(until=m.visible_until("spectral"))
             title = ("recurrent matrix over training" if s.cfg.is_recurrent
                      else "largest singular value of each layer over training")
             self.weights.show_spectrum(x, series, title)
+            self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
 
-        decay = DecayPresenter()
+        decay = self.decay_presenter = DecayPresenter()
 
         def push_decay():
             s = c.session
-            f = decay.frame(s, list(self._decay_history))
+            m = c.moment
+            hist = [curve for it, curve in c.decay_history if it < m.iteration][-12:]
+            f = decay.frame(s, m, hist)
             if isinstance(f, str):
                 self.decay.show_message(f)
+                self.shown["decay"] = {"message": f}
                 return
             self.decay.show_frame(f)
-            it, t_last = self._decay_last
-            now = time.perf_counter()
-            if s.iteration != it and (not c.playing or now - t_last > 0.6):
-                self._decay_history.append(f.curve)
-                self._decay_last = (s.iteration, now)
+            self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
+                                   "iteration": f.iteration, "reference_label": f.reference_label}
+            if np.all(np.isfinite(f.curve)) and not any(it == m.iteration for it, _ in c.decay_history):
+                c.decay_history.append((m.iteration, f.curve.copy()))
 
         def push_loss():
-            self.loss.show_frame(loss_frame(c.session))
+            f = loss_frame(c.session, c.moment)
+            self.loss.show_frame(f)
+            self.shown["loss"] = {"x": f.x.copy(), "loss": f.loss.copy(), "val_x": f.val_x.copy(),
+                                  "norm_x": f.norm_x.copy(), "norm": f.norm.copy(), "clip_x": f.clip_x.copy()}
 
         def push_task():
             s = c.session
-            view = s.task.view(s.model)
-            self.task.show_view(view, list(s.samples), s.task.describe())
+            m = c.moment
+            view = s.task.view(model_with(s.model, m.params))
+            until = m.visible_until("val_metric")
+            self.task.show_view(view, [(i, t) for i, t in s.samples if i <= until], s.task.describe())
 
-        gen_it = lambda: (c.generation, c.session.iteration)  # noqa: E731
-        c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
+        c.bind(ViewBinding("unrolled graph", self.graph, lambda: mkey() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
-        c.bind(ViewBinding("deltas view", self.deltas, lambda: trace_key() + (self.deltas.current_quantity(),),
+        c.bind(ViewBinding("deltas view", self.deltas, lambda: mkey() + (self.deltas.current_quantity(),),
                            push_deltas, min_interval=1 / 10, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
-                           lambda: trace_key() + gen_it() + (self.weights.current_parameter(), c.playing),
+                           lambda: mkey() + (self.weights.current_parameter(), len(c.spectral)),
                            push_weights, min_interval=0.4, urgent=True))
-        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=0.4))
-        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=0.4))
-        c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0))
+        c.bind(ViewBinding("loss view", self.loss, mkey, push_loss, min_interval=0.4, urgent=True))
+        c.bind(ViewBinding("decay view", self.decay, mkey, push_decay, min_interval=0.4, urgent=True))
+        c.bind(ViewBinding("task view", self.task, mkey, push_task, min_interval=1.0))
         # the status bar is a view too: at most 10 updates a second while training
-        c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation),
+        c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation) + mkey(),
                            self._update_status, min_interval=0.1, urgent=True))
+
+    def shown_values(self) -> dict:
+        """What each view displays now, as plain values (for tests and exports): the status bar's
+        texts, and per view what its last push showed (``self.shown``)."""
+        out = {k: dict(v) for k, v in self.shown.items()}
+        out["status"] = {k: lab.text() for k, lab in self.status_labels.items()}
+        return out
 
     def _refresh(self, name: str) -> None:
         """Repaint one view now (after its own control changed)."""
@@ -380,8 +407,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def _session_replaced(self) -> None:
         s = self.controller.session
         self.config.set_config(s.cfg)
-        self._decay_history.clear()
-        self._decay_last = (-1, -math.inf)
         title = s.cfg.title or s.task.describe()
         self.setWindowTitle(f"bpttviz — {title}")
         self._update_status()
@@ -395,6 +420,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config.cfg = self.controller.session.cfg
         self.config.show_error(None)
         self._update_status()
+        self.restore_focus()
 
     def _rebuild(self, cfg) -> None:
         try:
@@ -403,6 +429,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.config.show_error(str(e))
             return
         self.statusBar().showMessage("Rebuilt the model: iteration 0", 6000)
+        self.restore_focus()
 
     def _load_preset(self, name: str, ask: bool = False) -> None:
         if ask and not self.config.confirm(f"Load the preset '{name}'?\nTraining restarts from iteration 0."):
@@ -411,9 +438,27 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controller.load_preset(name)
         except ValueError as e:
             self.config.show_error(str(e))
+            return
+        self.restore_focus()
 
     def _reset(self) -> None:
         self.controller.reset()
+        self.restore_focus()
+
+    def restore_focus(self) -> None:
+        """Give the keyboard back to the graph (after Apply, a reset, a preset or a dialog), so
+        Space and the arrows step again without a click."""
+        if self.isVisible():
+            self.activateWindow()
+        self.graph.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+
+    def track_dialog(self, box: QtWidgets.QWidget) -> None:
+        """Keep ``box`` in ``dialogs`` and give the keyboard back to the graph when it closes."""
+        if box not in self.dialogs:
+            self.dialogs.append(box)
+        finished = getattr(box, "finished", None)
+        if finished is not None:
+            finished.connect(lambda *_: QtCore.QTimer.singleShot(0, self.restore_focus))
 
     def _playing_changed(self, playing: bool) -> None:
         self.act["play"].setText("❚❚ Pause" if playing else "▶ Play")
@@ -423,13 +468,23 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.controller.status()
         lab = self.status_labels
         lab["iteration"].setText(f"iteration {st['iteration']}")
+        lab["iteration"].setToolTip(st["moment"])
         where = f"{st['phase']}" + (f", {st['where']}" if st["where"] else "")
         if st["cursor"] is not None and not st["playing"]:
             where += f"  (record {st['cursor'] + 1}/{st['records']})"
-        lab["phase"].setText(where or ("training" if st["playing"] else "—"))
+        lab["phase"].setText(where or ("training" if st["playing"] else st["moment"]))
         loss = "—" if st["loss"] is None else f"{st['loss']:.4g}"
         lab["loss"].setText(f"{st['loss_label']}: {loss}")
         lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
+
+    def _clear_stale_messages(self) -> None:
+        """A blow-up message stays on the status bar only while that blow-up is the session's."""
+        msg = getattr(self, "blowup_message", None)
+        b = self.controller.session.blowup
+        if msg and (b is None or b.message() != msg):
+            if self.statusBar().currentMessage() == msg:
+                self.statusBar().clearMessage()
+            self.blowup_message = None
 
     def show_error(self, summary: str, details: str = "") -> None:
         """An error from stepping or painting: a status message always, a dialog once per error."""

@@ -3,11 +3,12 @@ autosave (``bpttviz.autosaver``) on a timer, after rebuilds and on exit.
 
 ``start_autosave(app, window)`` is what ``run_gui`` calls once the window is up:
 
-- if the last run did not exit cleanly and left an autosave, a bar across the top of the window
-  says so and offers **Restore** / **Discard**. The app is usable meanwhile; autosaving waits
-  until the choice is made (so the file on offer is not overwritten), and quitting without
-  choosing keeps the offer for the next start. An unreadable autosave is described and can
-  only be discarded (the file stays untouched until then);
+- if a window did not exit cleanly and left an autosave (each window process has its own,
+  see ``bpttviz.autosaver``), a bar across the top of the window says so and offers **Restore** /
+  **Discard**, the newest first, then the next one if several windows left one. The app is
+  usable meanwhile; autosaving waits until the choice is made (so the file on offer is not
+  overwritten), and quitting without choosing keeps the offer for the next start. An unreadable
+  autosave is described and can only be discarded (the file stays untouched until then);
 - if the last run died of a fatal error (``bpttviz.crash`` keeps a ``faulthandler`` log), the bar
   says that too and "Details…" shows the log, ready to copy into a bug report;
 - the autosave interval is 60 s (``BPTTVIZ_AUTOSAVE_SECONDS`` overrides it: tests, or a slow disk).
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.session_io import discard_autosave
-
-from .autosaver import Autosaver, crashed_autosave, restore_autosave
+from .autosaver import Autosaver, crashed_autosave, forget_autosave, restore_autosave
 from .crash import ErrorDialog, disable_crash_log, enable_crash_log, previous_crash
 
 DEFAULT_INTERVAL = 60.0
@@ -44,7 +44,14 @@ def describe(info: dict[str, Any]) -> str:
     summary = info.get("summary") or {}
     what = summary.get("title") or summary.get("task") or "a session"
     created = str(info.get("created", "")).replace("T", " ").split("+")[0]
-    return f"iteration {info.get('iteration', '?')} of “{what}”" + (f", saved {created} UTC" if created else "")
+    pos = info.get("position") if isinstance(info.get("position"), dict) else {}
+    moment = pos.get("moment") if isinstance(pos.get("moment"), dict) else None
+    it = moment.get("iteration") if moment is not None else info.get("iteration", "?")
+    where = f"iteration {it}" + (f", record {moment['record'] + 1}" if moment is not None
+                                   and isinstance(moment.get("record"), int) else "")
+    more = info.get("orphans", 1)
+    tail = f" ({more - 1} more after this one)" if isinstance(more, int) and more > 1 else ""
+    return f"{where} of “{what}”" + (f", saved {created} UTC" if created else "") + tail
 
 
 class RestoreBar(QtWidgets.QToolBar):
@@ -137,10 +144,13 @@ class RestoreOffer(QtCore.QObject):
         self.bar.set_buttons(buttons)
         self.bar.show()
 
+    def _path(self) -> Path | None:
+        return Path(self.info["path"]) if self.info and self.info.get("path") else None
+
     def restore(self) -> bool:
         """Replace the session by the autosaved one; True on success (the bar then goes)."""
         try:
-            restore_autosave(self.window.controller)
+            restore_autosave(self.window.controller, self._path())
         except ValueError as e:
             self.window.show_error("The autosaved session could not be restored; the file is left as it was.",
                                    str(e))
@@ -148,18 +158,27 @@ class RestoreOffer(QtCore.QObject):
                 self.bar.set_message(f"The autosave could not be restored: {e}")
                 self.bar.set_buttons([("discard", "Discard", self.discard)])
             return False
-        self.window.statusBar().showMessage(f"Restored the autosaved session at iteration "
-                                            f"{self.window.controller.session.iteration}", 8000)
-        self._close_bar()
-        self.start_saving()
+        self.window.statusBar().showMessage(f"Restored the autosaved session at "
+                                            f"{self.window.controller.moment.where()}", 8000)
+        self._next()
         return True
 
     def discard(self) -> None:
-        """Delete the autosave on offer and start autosaving this session."""
-        discard_autosave()
+        """Delete the autosave on offer (then offer the next one, if another window left one)."""
+        path = self._path()
+        if path is not None:
+            forget_autosave(path)
         self.window.statusBar().showMessage("Discarded the autosaved session", 6000)
+        self._next()
+
+    def _next(self) -> None:
         self._close_bar()
-        self.start_saving()
+        self.crash_log = None
+        self.info = crashed_autosave()
+        if self.info is not None:
+            self._show()
+        else:
+            self.start_saving()
 
     def dismiss(self) -> None:
         self._close_bar()

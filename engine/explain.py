@@ -20,12 +20,19 @@ which weights the records were made with) and a few options. It is either an ite
 - ``"t"``: the timestep a ``LossStep`` explanation looks at (default: the last one);
 - ``"gate"``: for LSTM/GRU gradient and update steps, which gate's column of ``W_h`` to follow
   (default: the candidate, ``"g"`` / ``"n"``);
-- ``"param"``: ``(name, index)`` of the parameter entry a gradient/update step follows.
+- ``"param"``: ``(name, index)`` of the parameter entry a gradient/update step follows;
+- ``"params"``: the parameters the records were computed with (a mapping name -> array, e.g.
+  ``engine.session.Narration.before``). Given, they are used as they are: exact, whatever the
+  model has done since.
 
-Parameters: the app applies the update right after narrating an iteration, so ``model.params`` are
-already the *new* weights. When the context holds the iteration's ``UpdateStep``, the weights used
-to split a forward pre-activation are reconstructed as ``params − delta`` (what the records saw).
-If the split still does not add up (the model has trained on since), the sentence says so.
+Parameters: without ``"params"``, ``model.params`` are used; the app applies the update right
+after narrating an iteration, so those are already the *new* weights. When the context holds the
+iteration's ``UpdateStep``, the weights used to split a forward pre-activation are then
+reconstructed as ``params − delta`` (what the records saw, up to rounding). If the split still
+does not add up (the model has trained on since), the sentence says so.
+
+Iterations are numbered as in ``engine.session``: the update record of iteration N has index N
+(the N-th update), and its title says "iteration N".
 
 Pure NumPy: no Qt here.
 """
@@ -281,7 +288,11 @@ def _collect(context: Any) -> _Context:
 
 
 def _param(model: Any, ctx: _Context, name: str) -> Array:
-    """The weights the records were made with: ``params − delta`` if the update is in context."""
+    """The weights the records were made with: ``context["params"]`` if given, else ``params −
+    delta`` if the update is in context, else the model's."""
+    given = ctx.options.get("params")
+    if isinstance(given, Mapping) and name in given:
+        return np.asarray(given[name])
     p = model.params[name]
     if ctx.update is None or name not in ctx.update.delta:
         return p

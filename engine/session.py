@@ -9,11 +9,22 @@ iteration at a time. The CLI's ``train`` and the app drive this same object.
 - a non-finite loss, gradient or parameter is caught at the iteration where it first appears:
   the update is not applied, ``blowup`` says where, and ``rollback()`` restores the last finite
   parameters. Training never continues silently on NaN.
+
+Iteration numbering (one convention everywhere: the status bar, Explain, every plot axis, the
+blow-up message, the gradient check, session files and the CLI): iterations are numbered from 1;
+*iteration N* is the N-th update. ``session.iteration`` counts the updates done so far, so after
+iteration N it equals N, and ``session.iteration == 0`` means the initial parameters, before any
+training. Every history point of iteration N is drawn at x = N: its loss and gradient norm
+(computed with the parameters after N-1 updates), the validation metric and the largest singular
+values measured after its update. A non-finite value found while computing iteration N is
+reported as iteration N; its ``UpdateStep`` has ``index == N``.
 """
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +77,13 @@ class Series:
     def __len__(self) -> int:
         return self.n
 
+    def copy(self) -> Series:
+        """An independent copy (same points, same decimation phase)."""
+        out = Series.__new__(Series)
+        out.capacity, out.n, out.stride, out._skip = self.capacity, self.n, self.stride, self._skip
+        out.x, out.y = self.x.copy(), self.y.copy()
+        return out
+
 
 HISTORY_SERIES = ("loss", "val_metric", "grad_norm", "clipped", "lr")
 
@@ -84,6 +102,38 @@ class Blowup:
         ts = f" at timestep/layer {self.timestep}" if self.timestep is not None else ""
         return (f"Non-finite value (NaN or Inf) in the {self.phase} pass{where}{ts} at iteration {self.iteration}: "
                 f"training paused; the last finite parameters can be restored.")
+
+
+@dataclass(frozen=True)
+class Narration:
+    """One narrated iteration and everything its records were computed with, kept so the app can
+    show any record of it later, whatever the session has done since.
+
+    ``iteration`` is N (the N-th update, see the module docstring); ``before`` are copies of the
+    parameters the forward, loss, backward and gradient records were computed with, ``after``
+    the parameters after the update (``before`` again when no update was applied: a blow-up);
+    ``inputs``/``targets`` the batch, ``h0`` the carried hidden state it started from (None: zeros)
+    and ``options`` the ``loss_and_grads`` options in force; ``optimizer`` a copy of the optimiser
+    after the update (its state explains the update record); ``bugs`` the bug-lab mistakes that
+    were on. Arrays are never written to."""
+
+    iteration: int
+    trace: Trace
+    before: dict[str, Array]
+    after: dict[str, Array]
+    inputs: Array
+    targets: Array
+    h0: Any
+    options: dict[str, Any]
+    optimizer: Any
+    updated: bool
+    bugs: frozenset[str] = frozenset()  # bug-lab mistakes switched on when it was computed
+    clipper: Any = None  # the clipping in force (its threshold explains the update record)
+
+    @property
+    def update_index(self) -> int | None:
+        """Index of the ``UpdateStep`` in the trace, or None (no update was applied)."""
+        return len(self.trace) - 1 if self.updated else None
 
 
 def build_model(cfg: Config, task: Task):
@@ -129,6 +179,8 @@ class Session:
         self.blowup: Blowup | None = None
         self._last_finite = {k: v.copy() for k, v in self.model.params.items()}
         self.last_update: UpdateStep | None = None
+        self.last_loss: float | None = None  # the loss of iteration ``iteration`` (None before any)
+        self.last_narration: Narration | None = None
         self.last_batch: tuple[Array, Array] | None = None
         self.seconds = 0.0
         self.bugs: frozenset[str] = frozenset()
@@ -207,18 +259,32 @@ class Session:
         return rec
 
     def narrated_step(self) -> Trace | None:
-        """One iteration narrated: forward, loss, backward and gradient records, then the update."""
+        """One iteration narrated: forward, loss, backward and gradient records, then the update.
+        ``last_narration`` keeps it with the parameters before and after the update."""
         if self.blowup is not None:
             return None
         t0 = time.perf_counter()
         x, y = self.last_batch = self.next_batch()
-        records = list(self.model.steps(x, y, **self._call_kwargs()))
+        kw = self._call_kwargs()
+        before = {k: v.copy() for k, v in self.model.params.items()}
+        records = list(self.model.steps(x, y, **kw))
         grad_rec = records[-1]
+        number = self.iteration + 1
         rec = self._finish(grad_rec.loss, dict(grad_rec.grads), grad_rec.state or None)
-        if rec is not None:
+        updated = rec is not None
+        if updated:
             records.append(rec)
+        trace = Trace(records)
+        after = {k: v.copy() for k, v in self.model.params.items()} if updated else before
+        for d in (before, after):
+            for v in d.values():
+                v.flags.writeable = False
+        options = {k: v for k, v in kw.items() if k != "h0"}
+        self.last_narration = Narration(number, trace, before, after, x, y, kw.get("h0"), options,
+                                        copy.deepcopy(self.optimizer), updated, frozenset(self.bugs),
+                                        self.clipper)
         self.seconds += time.perf_counter() - t0
-        return Trace(records)
+        return trace
 
     def _locate_nonfinite(self) -> Blowup | None:
         """Replay the current batch narrated (parameters are unchanged: the update was withheld)
@@ -230,15 +296,15 @@ class Session:
                 v = getattr(rec, fname, None)
                 if v is not None and not np.all(np.isfinite(v)):
                     ts = rec.index if rec.phase in ("forward", "backward") else None
-                    return Blowup(self.iteration, rec.phase, fname, ts)
+                    return Blowup(self.iteration + 1, rec.phase, fname, ts)
             for name, g in getattr(rec, "grads", {}).items():
                 if not np.all(np.isfinite(g)):
                     ts = rec.index if rec.phase == "backward" else None
-                    return Blowup(self.iteration, rec.phase, name, ts)
+                    return Blowup(self.iteration + 1, rec.phase, name, ts)
         return None
 
     def _finish(self, loss: float, grads: dict[str, Array], state) -> UpdateStep | None:
-        it = self.iteration
+        it = self.iteration + 1  # the number of the iteration being finished (see the module docstring)
         bad = not np.isfinite(loss) or any(not np.all(np.isfinite(g)) for g in grads.values())
         if bad:
             located = self._locate_nonfinite()
@@ -256,8 +322,9 @@ class Session:
                 return rec
         if self.task.stateful:
             self.state = state
-        self.iteration += 1
+        self.iteration = it
         self.last_update = rec
+        self.last_loss = float(loss)
         h = self.history
         h["loss"].append(it, loss)
         h["grad_norm"].append(it, rec.norm)
@@ -303,3 +370,11 @@ class Session:
     def smoothed_loss(self, window: int = 50) -> float | None:
         _, y = self.history["loss"].data()
         return float(np.mean(y[-window:])) if len(y) else None
+
+
+def model_with(model, params: Mapping[str, Array]):
+    """A shallow copy of ``model`` computing with ``params`` (e.g. ``Narration.before``) instead
+    of its own; the model itself is untouched. For diagnostics of a past moment."""
+    other = copy.copy(model)
+    other.params = dict(params)
+    return other

@@ -35,8 +35,16 @@ A zip archive (the ``.npz`` layout NumPy reads with ``np.load``) holding:
 
 The model, task and data are rebuilt from ``config`` (so a session over a user's text file needs
 that file; its token stream's SHA-256 ``fingerprint`` must match), then every piece of state above
-is checked and restored. What is *not* saved: ``last_update``/``last_batch`` (the app narrates the
-next iteration to have something to show) and the app's own view settings beyond ``position``.
+is checked and restored. What is *not* saved: ``last_update``/``last_batch`` and the records of a
+narrated iteration (they are recomputed, bit for bit) and the app's own view settings beyond
+``position``. To save a moment *inside* an iteration, the app saves the state captured just before
+it (``capture_state``) with a ``position`` naming the record; opening narrates that iteration again
+from that state, which gives the same batch and the same records.
+
+Iterations are numbered as ``engine.session`` says: ``iteration`` is the number of updates done
+(0: the initial parameters), and every history point of iteration N has x = N. ``numbering`` =
+``"updates"`` says so; files written before it existed drew iteration N's points at x = N - 1 and
+named a blow-up by the updates done before it, and are shifted by one when read.
 
 Loading never unpickles (``np.load(..., allow_pickle=False)``, object dtypes refused), refuses
 files over ``MAX_FILE_BYTES`` and checks every member's declared size, dtype and shape against
@@ -58,6 +66,7 @@ import math
 import os
 import re
 import sys
+import weakref
 import zipfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -73,8 +82,9 @@ from .session import HISTORY_SERIES, Blowup, Series, Session
 from .tasks import ClassificationTask, LanguageModelTask
 
 __all__ = [
-    "FORMAT_NAME", "FORMAT_VERSION", "MAX_FILE_BYTES", "save_session", "load_session", "read_session_info",
-    "autosave_path", "has_autosave", "discard_autosave",
+    "FORMAT_NAME", "FORMAT_VERSION", "MAX_FILE_BYTES", "SessionState", "capture_state", "save_session",
+    "load_session", "read_session_info",
+    "autosave_dir", "autosave_path", "autosave_files", "has_autosave", "discard_autosave",
 ]
 
 FORMAT_NAME = "bpttviz-session"
@@ -99,16 +109,43 @@ class _Refused(Exception):
 
 
 # ====================================================================================== saving
-def save_session(session: Session, path: str | os.PathLike[str], position: Mapping[str, Any] | None = None) -> Path:
-    """Write ``session`` (and the app's optional ``position``, a JSON-serialisable mapping) to
-    ``path`` atomically; returns the path written.
+class SessionState:
+    """Everything ``save_session`` writes about a session, captured at one instant (copies, so the
+    session may train on): ``capture_state(session)`` before a narrated iteration lets the app
+    save *that* moment later, e.g. while the learner steps through the iteration's records.
+    ``iteration`` is the session's iteration count when captured."""
+
+    __slots__ = ("meta", "arrays", "iteration")
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, Array]) -> None:
+        self.meta = meta
+        self.arrays = arrays
+        self.iteration = int(meta["iteration"])
+
+
+def capture_state(session: Session) -> SessionState:
+    """A copy of ``session``'s saveable state now (see ``SessionState``)."""
+    meta, arrays = _collect(session, None)
+    return SessionState(meta, {k: np.array(v, copy=True) for k, v in arrays.items()})
+
+
+def save_session(session: Session | SessionState, path: str | os.PathLike[str],
+                 position: Mapping[str, Any] | None = None) -> Path:
+    """Write ``session`` (a ``Session``, or a ``SessionState`` captured earlier) and the app's
+    optional ``position``, a JSON-serialisable mapping, to ``path`` atomically; returns the path
+    written.
 
     Raises ``ValueError`` (before touching any file) if ``position`` is not JSON-serialisable or
     the session would exceed ``MAX_FILE_BYTES``, and ``OSError`` if the file cannot be written;
     in every failure a previous file at ``path`` is left intact.
     """
     path = Path(path)
-    meta, arrays = _collect(session, position)
+    if isinstance(session, SessionState):
+        meta = dict(session.meta, position=_checked_position(position),
+                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        arrays = session.arrays
+    else:
+        meta, arrays = _collect(session, position)
     meta_bytes = json.dumps(meta, sort_keys=True, indent=1).encode("utf-8")
     total = len(meta_bytes) + sum(a.nbytes + 128 for a in arrays.values())
     if total > MAX_FILE_BYTES:
@@ -118,18 +155,23 @@ def save_session(session: Session, path: str | os.PathLike[str], position: Mappi
     return path
 
 
+def _checked_position(position: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if position is None:
+        return None
+    if not isinstance(position, Mapping):
+        raise ValueError(f"position: expected a mapping such as {{'record': 12}}, got {type(position).__name__}")
+    try:
+        encoded = json.dumps(dict(position), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"position: not JSON-serialisable: {e}") from None
+    if len(encoded) > MAX_POSITION_BYTES:
+        raise ValueError(f"position: {len(encoded):,} bytes once encoded; at most {MAX_POSITION_BYTES:,}")
+    return json.loads(encoded)
+
+
 def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Array]]:
     """The JSON description and the named arrays of a session (shared references, not copies)."""
-    if position is not None:
-        if not isinstance(position, Mapping):
-            raise ValueError(f"position: expected a mapping such as {{'record': 12}}, got {type(position).__name__}")
-        try:
-            encoded = json.dumps(dict(position), allow_nan=False)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"position: not JSON-serialisable: {e}") from None
-        if len(encoded) > MAX_POSITION_BYTES:
-            raise ValueError(f"position: {len(encoded):,} bytes once encoded; at most {MAX_POSITION_BYTES:,}")
-        position = json.loads(encoded)
+    position = _checked_position(position)
     arrays: dict[str, Array] = {}
     for name, p in session.model.params.items():
         arrays[f"params/{name}"] = p
@@ -184,6 +226,7 @@ def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict
             "iteration": blow.iteration, "phase": blow.phase, "name": blow.name, "timestep": blow.timestep},
         "task": task_meta,
         "position": position,
+        "numbering": "updates",
     }
     return meta, arrays
 
@@ -195,10 +238,18 @@ def _series_meta(series: Series) -> dict[str, int]:
             "skip": int(series._skip)}
 
 
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _stream_fingerprint(task: LanguageModelTask) -> str:
+    # a task's token stream never changes: hash it once (capture_state runs every narrated iteration)
+    cached = _FINGERPRINTS.get(task)
+    if cached is not None:
+        return cached
     h = hashlib.sha256(str(task.vocab.size).encode())
     h.update(np.ascontiguousarray(task.train_ids, dtype=np.int64).tobytes())
-    return h.hexdigest()
+    _FINGERPRINTS[task] = digest = h.hexdigest()
+    return digest
 
 
 def _task_state(session: Session) -> tuple[dict[str, Any], dict[str, Array]]:
@@ -515,6 +566,10 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
             raise _Refused(f"{_META}: history.{sname}: expected a JSON object")
         session.history[sname] = _read_series(arrays, series_meta, f"history/{sname}", f"history.{sname}.")
     session.clip_events = _read_series(arrays, _dict(meta, "clip_events"), "clip_events", "clip_events.")
+    old_numbering = meta.get("numbering") != "updates"
+    if old_numbering:  # an older file: iteration N's points were drawn at x = N - 1
+        for series in [*session.history.values(), session.clip_events]:
+            series.x[: series.n] += 1
 
     # rng, counters
     rng_state = _dict(meta, "rng")
@@ -551,7 +606,7 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
     if bm is not None:
         ts = _get(bm, "timestep", "blowup.")
         session.blowup = Blowup(
-            _int(bm, "iteration", 0, 2**62, "blowup."), _str(bm, "phase", 40, "blowup."),
+            _int(bm, "iteration", 0, 2**62, "blowup.") + int(old_numbering), _str(bm, "phase", 40, "blowup."),
             _str(bm, "name", 200, "blowup."),
             None if ts is None else _int(bm, "timestep", 0, 2**62, "blowup."))
 
@@ -593,10 +648,10 @@ def _restore_task(session: Session, tm: dict[str, Any], arrays: _Arrays) -> None
 
 
 # ====================================================================================== autosave
-def autosave_path() -> Path:
-    """Where the app autosaves: ``$XDG_STATE_HOME/bpttviz/autosave.npz`` (default
-    ``~/.local/state``; ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application Support`` on macOS
-    when ``XDG_STATE_HOME`` is unset). The directory is created (private to the user) on demand."""
+def autosave_dir() -> Path:
+    """Where the app autosaves: ``$XDG_STATE_HOME/bpttviz`` (default ``~/.local/state``;
+    ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application Support`` on macOS when
+    ``XDG_STATE_HOME`` is unset). Created (private to the user) on demand."""
     base = os.environ.get("XDG_STATE_HOME", "")
     if not base or not os.path.isabs(base):  # the XDG spec: relative values are ignored
         if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
@@ -607,18 +662,42 @@ def autosave_path() -> Path:
             base = str(Path.home() / ".local" / "state")
     directory = Path(base) / "bpttviz"
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return directory / "autosave.npz"
+    return directory
 
 
-def has_autosave() -> bool:
-    """True when an autosave file exists (it may still turn out to be unreadable: load it with
-    ``load_session`` and discard it if that raises)."""
-    return autosave_path().is_file()
+def autosave_path(owner: int | None = None) -> Path:
+    """The autosave file of the app process ``owner`` (default: this process):
+    ``autosave_dir()/autosave-<pid>.npz``. One file per window process, so two windows open at
+    once never overwrite each other's autosave."""
+    return autosave_dir() / f"autosave-{os.getpid() if owner is None else int(owner)}.npz"
 
 
-def discard_autosave() -> None:
-    """Delete the autosave file and any temporary file an interrupted autosave left behind."""
-    path = autosave_path()
+def autosave_files() -> list[Path]:
+    """Every autosave file in ``autosave_dir()`` (``autosave-<pid>.npz``, and ``autosave.npz``
+    from older versions), newest first."""
+    d = autosave_dir()
+    files = [p for p in d.glob("autosave-*.npz") if re.fullmatch(r"autosave-\d+\.npz", p.name)]
+    if (d / "autosave.npz").is_file():
+        files.append(d / "autosave.npz")
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+    return sorted(files, key=mtime, reverse=True)
+
+
+def has_autosave(owner: int | None = None) -> bool:
+    """True when ``autosave_path(owner)`` exists (it may still turn out to be unreadable: load it
+    with ``load_session`` and discard it if that raises)."""
+    return autosave_path(owner).is_file()
+
+
+def discard_autosave(path: str | os.PathLike[str] | None = None) -> None:
+    """Delete an autosave file (default: this process's) and any temporary file an interrupted
+    save of it left behind."""
+    path = Path(path) if path is not None else autosave_path()
     for p in [path, *path.parent.glob(f".{path.name}.*.tmp")]:
         try:
             p.unlink()

@@ -23,6 +23,9 @@ def test_train_prints_loss_and_sample_for_language_models():
     r = run("train", "--preset", "min-char-rnn", "--iterations", "50")
     assert r.returncode == 0, r.stderr
     assert "loss" in r.stdout and "sample:" in r.stdout
+    # iterations counted as everywhere in the app: iteration N is the N-th update
+    printed = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("iteration ")]
+    assert printed == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 
 
 def test_train_does_not_import_qt():

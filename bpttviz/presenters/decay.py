@@ -2,8 +2,9 @@
 
     curve[k] = || dL_{T-1} / dh_{T-1-k} ||      (2-norm over the batch and the hidden units)
 
-from ``engine.diagnostics.gradient_decay`` (Pascanu, Mikolov & Bengio 2013), on the session's
-last batch with its own options (so a truncation window shows as the curve stopping at k).
+from ``engine.diagnostics.gradient_decay`` (Pascanu, Mikolov & Bengio 2013), on the batch of the
+moment's iteration with its options and the parameters its backward pass used (so a truncation
+window shows as the curve stopping at k).
 LSTM: the same through the cell state. For one sequence, the norms of the Jacobian products
 ``||dh_{T-1}/dh_{T-1-k}||`` and, for a vanilla RNN, their bound ``(sigma_max(W_hh) gamma)^k``;
 both are scaled by ``curve[0]`` so they share the curve's axis: ``curve[k] <= curve[0] ||P_k||
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import diagnostics
-from engine.session import Session
+from engine.records import BackwardStep, GradientStep
+from engine.session import Session, model_with
 
 from .panels import activation_gamma
 
@@ -40,45 +42,107 @@ class DecayFrame:
 
 
 class DecayPresenter:
-    """Builds ``DecayFrame``s, keeping the power iteration's vectors between calls (warm start:
-    the model changes little from one frame to the next, so a few rounds suffice)."""
+    """Builds ``DecayFrame``s for a moment (``bpttviz.moment.Moment``), keeping the power
+    iteration's vectors between calls (warm start: the model changes little from one frame to the
+    next, so a few rounds suffice) and each narrated iteration's curves (computed once).
+
+    The curves are those of the moment's iteration: its batch, the carried state it started from,
+    its options and the parameters *before* its update (what its backward pass used). While the
+    narration steps through the backward pass, ``curve[k]`` appears once the pass has reached
+    ``h_(T-1-k)``; before the backward pass, no curve of this iteration is shown."""
 
     def __init__(self) -> None:
         self._warm = None
+        self._cache: tuple | None = None  # (key, curve, cell, jacobian norms, reference, sigma)
 
-    def frame(self, session: Session, history: list[Array]) -> DecayFrame | str:
-        """A ``DecayFrame`` for the decay view, or a message explaining why there is none."""
+    def curves(self, session: Session, moment) -> tuple | None:
+        """(curve, cell, jacobian, reference, sigma) of the moment's iteration, or None."""
+        n = moment.narration
+        if n is not None:
+            key = ("narration", id(n))
+            m = model_with(session.model, n.before)
+            x, y, h0, opts = n.inputs, n.targets, n.h0, dict(n.options)
+        else:
+            if session.last_batch is None:
+                return None
+            key = ("now", id(session), session.iteration, moment.generation)
+            m = session.model
+            (x, y), h0, opts = session.last_batch, None, session.options()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        with np.errstate(all="ignore"):
+            curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
+            cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
+            warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
+            jac = diagnostics.jacobian_norms(m, x, h0=h0, iters=6 if warm is not None else 30, warm=warm)
+        self._warm = jac.vectors
+        sigma = None
+        if jac.reference is not None and len(jac.reference) > 1:
+            sigma = float(np.linalg.norm(m.params[m.W_H], 2))
+        out = (curve, cell, jac.norms, jac.reference, sigma)
+        self._cache = (key, out)
+        return out
+
+    def frame(self, session: Session, moment, history: list[Array]) -> DecayFrame | str:
+        """A ``DecayFrame`` for the decay view at ``moment``, or a message explaining why there is
+        none. ``history``: earlier iterations' curves, oldest first."""
         if not session.cfg.is_recurrent:
             return "The decay curve is about recurrence: an MLP has no steps back in time."
-        if session.last_batch is None:
-            return "Train or step once to see how the gradient decays."
-        if session.blowup is not None:
+        n = moment.narration
+        if n is None and session.blowup is not None:
             return "The weights are not finite: roll back (Ctrl+Z) or reset (R)."
-        m = session.model
-        x, y = session.last_batch
-        opts = session.options()
-        with np.errstate(all="ignore"):
-            curve = diagnostics.gradient_decay(m, x, y, **opts)
-            cell = diagnostics.gradient_decay(m, x, y, state="c", **opts) if "c" in m.STATE else None
-            warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
-            jac = diagnostics.jacobian_norms(m, x, iters=6 if warm is not None else 30, warm=warm)
-        self._warm = jac.vectors
-        k = np.arange(curve.size, dtype=float)
-        scale = float(curve[0]) if curve.size and np.isfinite(curve[0]) and curve[0] > 0 else 1.0
-        ref = None if jac.reference is None else scale * jac.reference
-        label = ""
-        if ref is not None:
-            gamma = activation_gamma(session)
-            sigma = float(jac.reference[1]) / gamma if len(jac.reference) > 1 else float("nan")
-            label = f"σ_max={sigma:.3g}, γ={gamma:g}"
-        note = ""
-        if curve.size > 1 and curve[0] > 0:
-            note = f"{curve[-1] / curve[0]:.1e} of the last step's error reaches {curve.size - 1} steps back"
-        return DecayFrame(k=k, curve=curve, reference=ref, reference_label=label, cell=cell,
-                          jacobian=scale * jac.norms, history=list(history), iteration=session.iteration,
-                          note=note)
+        got = self.curves(session, moment)
+        if got is None:
+            return "Train or step once to see how the gradient decays."
+        curve, cell, jnorms, reference, sigma = got
+        T = curve.size
+        reached = T  # entries of the curve the narration has computed
+        rec = moment.rec
+        if rec is not None and not moment.reached(GradientStep):
+            reached = T - 1 - rec.t + 1 if isinstance(rec, BackwardStep) else 0
+        k = np.arange(T, dtype=float)
+        scale = float(curve[0]) if T and np.isfinite(curve[0]) and curve[0] > 0 else 1.0
+        ref = None if reference is None else scale * reference
+        gamma = activation_gamma(session)
+        label = f"σ_max={sigma:.3g}, γ={gamma:g}" if ref is not None and sigma is not None else ""
+        shown = np.where(np.arange(T) < reached, curve, np.nan)
+        cell_shown = None if cell is None else np.where(np.arange(T) < reached, cell, np.nan)
+        tag = moment_tag(moment)
+        note = decay_note(curve, reached, tag, n.options.get("truncation") if n is not None
+                          else session.cfg.truncation if session.cfg.is_recurrent else None)
+        return DecayFrame(k=k, curve=shown, reference=ref if reached else None, reference_label=label, cell=cell_shown,
+                          jacobian=scale * jnorms if reached else None, history=list(history),
+                          iteration=moment.iteration, note=note)
 
 
-def decay_frame(session: Session, history: list[Array]) -> DecayFrame | str:
+def moment_tag(moment) -> str:
+    """"iteration N" (with the batch the curve was measured on when between iterations)."""
+    if moment.narration is None:
+        return f"iteration {moment.iteration}'s batch, parameters after its update"
+    return f"iteration {moment.iteration}"
+
+
+def decay_note(curve: Array, reached: int, tag: str, truncation: int | None) -> str:
+    """The caption under the curve: what fraction of the last step's error the shown curve says
+    reaches how far back. Says what the curve shows: the last k with a non-zero value (under
+    truncation, zero beyond the window), and how far the backward pass has got."""
+    T = curve.size
+    if reached == 0:
+        return f"{tag}: the backward pass has not started; faint: earlier iterations"
+    if not (T and np.isfinite(curve[0]) and curve[0] > 0):
+        return f"{tag}: no error reaches the last step's state"
+    shown = curve[:reached]
+    nz = np.nonzero(np.isfinite(shown) & (shown > 0))[0]
+    kk = int(nz[-1]) if nz.size else 0
+    ratio = float(curve[kk] / curve[0])
+    if reached < T:
+        return f"{tag}, backward pass so far: {ratio:.1e} of the last step's error reaches {kk} steps back"
+    if truncation is not None and kk < T - 1:
+        return (f"{tag}: truncated at k = {truncation}: {ratio:.1e} of the last step's error reaches {kk} steps "
+                f"back, nothing beyond")
+    return f"{tag}: {ratio:.1e} of the last step's error reaches {kk} steps back"
+
+
+def decay_frame(session: Session, moment, history: list[Array]) -> DecayFrame | str:
     """One frame without a warm start (see ``DecayPresenter``)."""
-    return DecayPresenter().frame(session, history)
+    return DecayPresenter().frame(session, moment, history)

@@ -250,15 +250,21 @@ def _recurrent_caption(td: RecurrentTrace, rec) -> str:
                 f"dL/dyₜ = {'p − onehot(target)' if rec.loss == 'cross_entropy' else 'y − target'}")
     if isinstance(rec, BackwardStep):
         t = rec.t
+        bugs = getattr(td, "bugs", frozenset())  # bug lab: say what was computed, not the textbook
+        future = t < td.T - 1 and "drop_dh_next" not in bugs
+        output = td.has_output[t] and not ("overwrite_dh_next" in bugs and t < td.T - 1)
         parts, names = [], []
-        if td.has_output[t]:
+        if output:
             parts.append(f"dy{sub(t)} W_hyᵀ")
             names.append("from the output")
-        if t < td.T - 1:
+        if future:
             parts.append(f"dL/dh{sub(t + 1)} · ∂h{sub(t + 1)}/∂h{sub(t)}")
             names.append("from the future")
         rhs = "  +  ".join(parts) or "0"
-        return f"Backward, step t={t}:  dL/dh{sub(t)} = {rhs}   ({' + '.join(names) or 'no loss reaches it'})"
+        lab = " · bug lab: the future term is dropped" if "drop_dh_next" in bugs and t < td.T - 1 else (
+            " · bug lab: the future term overwrites the output's" if not output and td.has_output[t] else "")
+        return (f"Backward, step t={t}:  dL/dh{sub(t)} = {rhs}   ({' + '.join(names) or 'no loss reaches it'})"
+                + lab)
     if isinstance(rec, GradientStep):
         return ("Gradients complete: each parameter's gradient is the sum of its per-step contributions "
                 f"(loss {rec.loss:.4g})")

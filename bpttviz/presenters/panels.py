@@ -9,8 +9,8 @@ import numpy as np
 
 from engine import diagnostics
 from engine.activations import ACTIVATIONS
-from engine.records import BackwardStep, ForwardStep, LayerBackward, LayerForward
-from engine.session import Session
+from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
+from engine.session import Session, model_with
 
 from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
 
@@ -63,10 +63,12 @@ def available_quantities(td) -> list[str]:
 
 
 def deltas_frame(td, cursor: int, quantity: str = "dh") -> DeltasFrame:
-    """Deltas revealed up to record ``cursor``; levels are fixed for the whole iteration."""
-    if isinstance(td, MLPTrace):
-        return _mlp_deltas(td, cursor)
-    return _recurrent_deltas(td, cursor, quantity)
+    """Deltas revealed up to record ``cursor``; levels are fixed for the whole iteration. The
+    title names the iteration shown (``td.iteration``; 0: nothing narrated yet)."""
+    f = _mlp_deltas(td, cursor) if isinstance(td, MLPTrace) else _recurrent_deltas(td, cursor, quantity)
+    if len(td.trace):
+        f.title += f" · iteration {td.iteration}"
+    return f
 
 
 def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasFrame:
@@ -123,6 +125,13 @@ def _mlp_deltas(td: MLPTrace, cursor: int) -> DeltasFrame:
 # ---------------------------------------------------------------------------------- weights
 @dataclass
 class WeightsFrame:
+    """One parameter at one moment: its value (the parameters in force at the moment), its
+    gradient so far, and at an update record the change ``delta = after - before``.
+
+    ``norm`` = ‖value‖ (Frobenius), ``sigma`` its largest singular value (2-D only), and at the
+    update ``norm_before``, ``sigma_before`` and ``delta_norm``; ``label`` names the moment
+    ("iteration 12 · before update")."""
+
     name: str
     value: Array  # float32 2-D
     grad: Array | None
@@ -130,6 +139,14 @@ class WeightsFrame:
     grad_level: float
     grad_title: str
     shape: tuple[int, ...]
+    norm: float = float("nan")
+    sigma: float | None = None
+    grad_norm: float | None = None
+    label: str = ""
+    delta: Array | None = None  # float32 2-D, at and after the update record
+    norm_before: float | None = None
+    sigma_before: float | None = None
+    delta_norm: float | None = None
 
 
 def _as_image(a: Array) -> Array:
@@ -138,30 +155,77 @@ def _as_image(a: Array) -> Array:
     return a[None, :] if a.ndim == 1 else a
 
 
-def weights_frame(session: Session, name: str, trace=None, cursor: int | None = None) -> WeightsFrame:
-    """Parameter ``name`` and its gradient: accumulated up to the cursor while stepping through a
-    trace, else the raw gradient of the last update."""
-    p = session.model.params[name]
+#: sigma_max is exact (an SVD) when the matrix's smaller side is at most this, else power iteration
+EXACT_SIDE = 256
+_SIGMA_CACHE: dict[tuple, float | None] = {}
+
+
+def sigma_max(a: Array, key: tuple | None = None) -> float | None:
+    """The largest singular value of a 2-D array, None otherwise or when not finite: exact when its
+    smaller side is at most ``EXACT_SIDE``, else by power iteration from a fixed start (200 rounds
+    at most). ``key`` names an array that never changes (a moment's parameters), to compute it once."""
+    if key is not None and key in _SIGMA_CACHE:
+        return _SIGMA_CACHE[key]
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.size == 0 or not np.all(np.isfinite(a)):
+        value = None
+    elif min(a.shape) <= EXACT_SIDE:
+        value = float(np.linalg.norm(a, 2))
+    else:
+        value = diagnostics.largest_singular_value(a, None, iters=200)[0]
+    if key is not None:
+        if len(_SIGMA_CACHE) > 64:
+            _SIGMA_CACHE.clear()
+        _SIGMA_CACHE[key] = value
+    return value
+
+
+def _norm(a: Array) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.sqrt(np.sum(np.square(a))))
+
+
+def weights_frame(moment, name: str, session: Session | None = None) -> WeightsFrame:
+    """Parameter ``name`` at ``moment`` (``bpttviz.moment.Moment``): the parameters in force then;
+    the gradient accumulated up to the record while stepping through the backward pass; at and
+    after the update record, before / after / Δ. Between iterations, the gradient of the update
+    that made the parameters (``session.last_update`` when it is that iteration's)."""
+    p = moment.params[name]
     grad = None
+    delta = None
     title = "gradient"
-    if trace is not None and cursor is not None:
-        grad = gradients_so_far(trace, cursor, name)
-        rec = trace[cursor]
+    rec = moment.rec
+    n = moment.narration
+    if rec is not None:
+        grad = gradients_so_far(n.trace, moment.record, name)
         if isinstance(rec, BackwardStep):
             title = f"gradient so far (t ≥ {rec.t})"
         elif isinstance(rec, LayerBackward):
             title = f"gradient so far (layers ≥ {rec.index})"
-        elif grad is None:
-            title = "gradient: not yet"
-        else:
+        elif isinstance(rec, (GradientStep, UpdateStep)) and grad is not None:
             title = "gradient (this iteration)"
-    elif session.last_update is not None:
+        elif grad is None:
+            title = "gradient: not computed yet"
+        if moment.updated and n.updated:
+            delta = np.asarray(n.after[name], dtype=float) - np.asarray(n.before[name], dtype=float)
+            title = f"Δ{name} = after − before (this update)"
+    elif session is not None and session.last_update is not None and session.last_update.index == moment.iteration:
         grad = np.asarray(session.last_update.grads[name])
-        title = "gradient (last update)"
+        title = f"gradient (iteration {moment.iteration})"
     v = _as_image(p)
     g = _as_image(grad) if grad is not None else None
-    return WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(g),
-                        grad_title=title, shape=p.shape)
+    d = _as_image(delta) if delta is not None else None
+    # a narrated moment's parameters are read-only copies: their sigma is computed once
+    key = (id(n), id(p), moment.generation, moment.iteration, moment.updated) if n is not None else None
+    f = WeightsFrame(name=name, value=v, grad=g, value_level=_level(v), grad_level=_level(d if d is not None else g),
+                     grad_title=title, shape=p.shape, norm=_norm(p), sigma=sigma_max(p, key),
+                     grad_norm=_norm(grad) if grad is not None else None, label=moment.label(), delta=d)
+    if d is not None:
+        f.norm_before = _norm(n.before[name])
+        pb = n.before[name]
+        f.sigma_before = sigma_max(pb, (id(n), id(pb), moment.generation, moment.iteration, False))
+        f.delta_norm = _norm(delta)
+    return f
 
 
 def _level(a: Array | None) -> float:
@@ -178,33 +242,38 @@ def recurrent_matrix_name(session: Session) -> str | None:
 # ---------------------------------------------------------------------------------- spectrum
 class Spectrum:
     """``measure(session) -> {label: value}``: the largest singular value and the spectral radius
-    of each recurrent matrix (per gate block for LSTM/GRU), by the engine's warm-started power
-    iterations (cheap at any size, unlike exact SVDs); for an MLP, sigma_max of each weight matrix."""
+    of each recurrent matrix (per gate block for LSTM/GRU); for an MLP, sigma_max of each weight
+    matrix. By the engine's power iterations from their fixed start (``ITERS`` rounds at most):
+    cheap at any size, and a function of the weights alone, so a session opened from a file
+    measures exactly what the original did. (The weights view states the exact sigma_max of the
+    matrix it shows; this is the curve over training.)"""
 
-    def __init__(self) -> None:
-        self._warm: dict[str, np.ndarray] = {}
+    ITERS = 60
 
-    def measure(self, session: Session) -> dict[str, float]:
-        m = session.model
+    def measure(self, session: Session, params=None) -> dict[str, float]:
+        m = session.model if params is None else model_with(session.model, params)
         out: dict[str, float] = {}
         with np.errstate(all="ignore"):
             if not session.cfg.is_recurrent:
                 for name, W in m.params.items():
                     if W.ndim == 2:
-                        out[f"σ_max({name})"] = self._sigma(name, W)
+                        out[f"σ_max({name})"] = self._sigma(W)
                 return out
             for name, W in diagnostics.recurrent_matrices(m).items():
-                out[f"σ_max({name})"] = self._sigma(name, W)
+                out[f"σ_max({name})"] = self._sigma(W)
                 if m.kind == "rnn":
-                    rho, self._warm["ρ" + name] = diagnostics.spectral_radius(
-                        W, self._warm.get("ρ" + name), iters=12 if "ρ" + name in self._warm else 100)
-                    out[f"ρ({name}) spectral radius"] = rho
+                    out[f"ρ({name}) spectral radius"] = self._rho(W)
         return out
 
-    def _sigma(self, name: str, W: np.ndarray) -> float:
-        warm = self._warm.get(name)
-        sigma, self._warm[name] = diagnostics.largest_singular_value(W, warm, iters=12 if warm is not None else 100)
-        return sigma
+    def _sigma(self, W: np.ndarray) -> float:
+        if not np.all(np.isfinite(W)):
+            return float("nan")
+        return diagnostics.largest_singular_value(W, None, iters=self.ITERS)[0]
+
+    def _rho(self, W: np.ndarray) -> float:
+        if not np.all(np.isfinite(W)):
+            return float("nan")
+        return diagnostics.spectral_radius(W, None, iters=self.ITERS)[0]
 
 
 class SpectralHistory:
@@ -222,9 +291,39 @@ class SpectralHistory:
         for k, v in stats.items():
             self.values.setdefault(k, deque(maxlen=self.capacity)).append(v)
 
-    def data(self) -> tuple[Array, dict[str, Array]]:
+    def data(self, until: float | None = None) -> tuple[Array, dict[str, Array]]:
+        """(iterations, {label: values}), the points with iteration <= ``until`` (None: all)."""
         x = np.array(self.iterations, dtype=float)
-        return x, {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+        series = {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+        if until is not None:
+            keep = x <= until
+            x = x[keep]
+            series = {k: v[keep[len(keep) - len(v):]] for k, v in series.items()}  # values end with x
+        return x, series
+
+    def to_json(self) -> dict:
+        """Plain JSON (non-finite values as None), for session files."""
+        def clean(v):
+            return [float(a) if np.isfinite(a) else None for a in v]
+        return {"iterations": [int(i) for i in self.iterations],
+                "values": {k: clean(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict, capacity: int = 2000) -> SpectralHistory:
+        """The inverse of ``to_json``; ``ValueError`` on anything malformed."""
+        out = cls(capacity)
+        its = d.get("iterations") if isinstance(d, dict) else None
+        vals = d.get("values") if isinstance(d, dict) else None
+        if not isinstance(its, list) or not isinstance(vals, dict) or len(its) > capacity:
+            raise ValueError("spectral history: expected iterations and values")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in its):
+            raise ValueError("spectral history: iterations must be whole numbers")
+        out.iterations.extend(its)
+        for k, v in vals.items():
+            if not isinstance(v, list) or len(v) > len(its):
+                raise ValueError(f"spectral history: values of {str(k)[:40]!r} do not match the iterations")
+            out.values[str(k)] = deque((float("nan") if a is None else float(a) for a in v), maxlen=capacity)
+        return out
 
     def __len__(self) -> int:
         return len(self.iterations)
@@ -260,11 +359,22 @@ def smooth(y: Array, window: int | None = None) -> Array:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def loss_frame(session: Session) -> LossFrame:
-    x, y = session.history["loss"].data()
-    vx, vy = session.history["val_metric"].data()
-    nx, ny = session.history["grad_norm"].data()
-    cx, cy = session.clip_events.data()
+def _until(xy: tuple[Array, Array], limit: float | None) -> tuple[Array, Array]:
+    x, y = xy
+    if limit is None:
+        return x, y
+    keep = x <= limit
+    return x[keep], y[keep]
+
+
+def loss_frame(session: Session, moment=None) -> LossFrame:
+    """The histories as of ``moment`` (``Moment.visible_until``: a point of iteration N appears
+    once the narration has computed it); None: everything."""
+    lim = (lambda k: moment.visible_until(k)) if moment is not None else (lambda k: None)
+    x, y = _until(session.history["loss"].data(), lim("loss"))
+    vx, vy = _until(session.history["val_metric"].data(), lim("val_metric"))
+    nx, ny = _until(session.history["grad_norm"].data(), lim("grad_norm"))
+    cx, cy = _until(session.clip_events.data(), lim("clip_events"))
     cfg = session.cfg
     return LossFrame(x=x, loss=y, smooth=smooth(y), val_x=vx, val=vy, metric_name=session.task.metric_name,
                      baseline=session.task.baseline, norm_x=nx, norm=ny, clip_x=cx, clip_y=cy,

@@ -83,6 +83,18 @@ class ExplainView(QtWidgets.QWidget):
         n = self.unit.maximum() + 1
         self.unit.setValue((self.current_unit() + delta) % n)
 
+    def set_moment(self, where: str) -> None:
+        """Say which moment the numbers belong to ("iteration 3, before its update")."""
+        self.hint.setText(f"{where} · numbers of example 1 in the batch")
+        self.hint.setToolTip(self.hint.text())
+
+    def shown(self) -> dict:
+        """What the panel displays: its title, plain text, moment line and (for an explanation)
+        the terms' values."""
+        e = self._explanation
+        return {"title": self.title, "text": self.plain_text(), "moment": self.hint.text(),
+                "terms": dict(e.values()) if e is not None else {}}
+
     def body_pixels(self) -> int:
         """The body text size in pixels (``Explanation.html`` takes pixels)."""
         return max(8, QtGui.QFontInfo(self.theme.font(1.0)).pixelSize())

@@ -42,6 +42,9 @@ class WeightsView(QtWidgets.QWidget):
         self.param.setToolTip("Which parameter to show")
         self.param.currentIndexChanged.connect(lambda _i: self.parameter_changed.emit(self.current_parameter()))
         self.info = QtWidgets.QLabel(" ")
+        self.info.setObjectName("weights_info")
+        # a longer line (before → after at an update) must not widen the dock and move the graph
+        self.info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.value = Heatmap(self.glw.ci, theme, row=0, col=0, title="value")
@@ -99,19 +102,45 @@ class WeightsView(QtWidgets.QWidget):
             self.show_frame(self.frame)
 
     def show_frame(self, f: WeightsFrame) -> None:
+        """The parameter at one moment; at the update record the right-hand map shows the change
+        Δ = after − before and the line above says before → after."""
         self.frame = f
         shape = "×".join(map(str, f.shape))
-        self.value.set_labels(f"{f.name} ({shape})", "", "")
+        self.value.set_labels(f"{f.name} ({shape})" + (" after the update" if f.delta is not None else ""), "", "")
         self.value.set_image(f.value, f.value_level)
-        if f.grad is not None:
-            self.grad.set_image(f.grad, f.grad_level)
-            gn = float(np.sqrt(np.sum(np.square(f.grad.astype(float)))))
-            self.info.setText(f"‖{f.name}‖ = {np.sqrt(np.sum(np.square(f.value.astype(float)))):.3g}   "
-                              f"‖grad‖ = {gn:.3g}")
+        right = f.delta if f.delta is not None else f.grad
+        if right is not None:
+            self.grad.set_image(right, f.grad_level)
         else:
             self.grad.set_image(np.full(f.value.shape, np.nan, dtype=np.float32), 1.0)
-            self.info.setText(f"‖{f.name}‖ = {np.sqrt(np.sum(np.square(f.value.astype(float)))):.3g}")
         self.grad.set_labels(f.grad_title, "", "")
+        self.info.setText(self.info_text(f))
+        self.info.setToolTip(self.info.text())
+
+    @staticmethod
+    def info_text(f: WeightsFrame) -> str:
+        """The line above the maps: norms and σ_max at the moment, before → after at an update."""
+        sig = f"   σ_max = {f.sigma:.4g}" if f.sigma is not None else ""
+        if f.delta is not None:
+            sb = (f" (σ_max {f.sigma_before:.4g} → {f.sigma:.4g})"
+                  if f.sigma is not None and f.sigma_before is not None else "")
+            text = (f"‖{f.name}‖ before = {f.norm_before:.4g} → after = {f.norm:.4g}{sb}   "
+                    f"‖Δ‖ = {f.delta_norm:.4g}")
+        else:
+            text = f"‖{f.name}‖ = {f.norm:.4g}{sig}"
+            if f.grad_norm is not None:
+                text += f"   ‖grad‖ = {f.grad_norm:.4g}"
+        return text + (f"   ({f.label})" if f.label else "")
+
+    def shown(self) -> dict:
+        """What the view displays, as plain values."""
+        f = self.frame
+        if f is None:
+            return {}
+        return {"name": f.name, "info": self.info.text(), "norm": f.norm, "sigma": f.sigma, "grad_norm": f.grad_norm,
+                "norm_before": f.norm_before, "sigma_before": f.sigma_before, "delta_norm": f.delta_norm,
+                "value": f.value.copy(), "delta": None if f.delta is None else f.delta.copy(), "label": f.label,
+                "grad_title": f.grad_title}
 
     def show_spectrum(self, x: np.ndarray, series: dict[str, np.ndarray], title: str) -> None:
         entries = []

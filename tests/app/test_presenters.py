@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from bpttviz.moment import moment_of
 from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, log_scale, mlp_frame, recurrent_frame
 from bpttviz.presenters.panels import deltas_frame, loss_label, weights_frame
 from bpttviz.presenters.trace_data import gradients_so_far, mlp_trace, recurrent_trace, skeleton
@@ -95,8 +97,15 @@ def test_deltas_frame_hides_what_is_not_computed_yet():
 def test_weights_frame_and_labels():
     s = small_session(reduction="mean")
     tr, _ = _trace(s)
-    f = weights_frame(s, "W_hh", tr, len(tr) - 1)
+    n = s.last_narration
+    f = weights_frame(moment_of(0, s, n, len(tr) - 1), "W_hh", s)  # the update record
     assert f.value.shape == (12, 12) and f.grad is not None
+    np.testing.assert_array_equal(f.value, np.asarray(n.after["W_hh"], dtype=np.float32))
+    np.testing.assert_allclose(f.delta, np.asarray(n.after["W_hh"] - n.before["W_hh"], dtype=np.float32))
+    early = weights_frame(moment_of(0, s, n, 0), "W_hh", s)  # the first forward record: before the update
+    np.testing.assert_array_equal(early.value, np.asarray(n.before["W_hh"], dtype=np.float32))
+    assert early.delta is None and early.grad is None and early.grad_title == "gradient: not computed yet"
+    assert early.sigma == pytest.approx(np.linalg.norm(n.before["W_hh"], 2))
     assert loss_label(s) == "cross-entropy loss (mean over batch, sum over time)"
     mlp = Session.from_preset("xor-mlp")
     assert loss_label(mlp) == "cross-entropy loss (mean over batch)"

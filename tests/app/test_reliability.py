@@ -24,7 +24,7 @@ from bpttviz.crash import crash_log_path, disable_crash_log, install_excepthook
 from bpttviz.reliability import open_preset_file
 from bpttviz.restore_offer import start_autosave
 from engine.session import Session
-from engine.session_io import autosave_path, load_session, save_session
+from engine.session_io import autosave_path, load_session, read_session_info, save_session
 
 from .conftest import small_session
 
@@ -54,13 +54,18 @@ def test_lecture_3_blows_up_pauses_says_where_and_rolls_back(qtbot, make_window)
     b = c.session.blowup
     assert not c.playing
     it = c.session.iteration
-    assert it == b.iteration  # the update that went non-finite was not applied
+    assert it == b.iteration - 1  # iteration N went non-finite: its update was not applied
+    # the screen shows iteration N's records (before its update) or the parameters after N - 1
+    m = c.moment
+    assert (m.iteration, m.updated) in ((b.iteration, False), (it, True))
+    assert win.status_labels["iteration"].text() == f"iteration {m.iteration}"
     assert all(np.all(np.isfinite(p)) for p in c.session.model.params.values())  # the last finite state
     [box] = open_dialogs(win, "blowup_dialog")
     assert f"at iteration {b.iteration}" in box.text() and b.phase in box.text()
     info = box.informativeText()
     assert f"Iteration: {b.iteration}" in info and f"Phase: {b.phase}" in info
     assert "last finite" in info and "Largest weights" in info
+    assert f"after iteration {it}" in info
     assert "non-finite" in win.status_labels["state"].text()
     assert "Non-finite" in win.statusBar().currentMessage()
 
@@ -266,7 +271,7 @@ def test_a_fatal_crash_of_the_last_run_is_reported_with_its_log(qtbot, make_wind
     [box] = open_dialogs(win, "error_dialog")
     assert "none_dealloc" in box.detailedText()
     assert not crash_log_path().read_text()  # this run's (empty) log; the old one was moved aside
-    assert "none_dealloc" in crash_log_path().with_name("crash.log.old").read_text()
+    assert "none_dealloc" in crash_log_path().with_name(crash_log_path().name + ".old").read_text()
     offer.quit()
     assert not crash_log_path().exists()  # a clean exit leaves no crash log
 
@@ -296,32 +301,43 @@ def test_kill_9_and_restore_through_the_real_app(qtbot, make_window, state_dir, 
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=str(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
+    theirs = autosave_path(proc.pid)  # every window process autosaves to its own file
     try:
         deadline = time.monotonic() + 90
         info = None
         while time.monotonic() < deadline:
             time.sleep(0.2)
             assert proc.poll() is None, proc.stderr.read().decode()
-            info = crashed_autosave()
-            if info is not None and "error" not in info and info["iteration"] > 20:
+            try:
+                info = read_session_info(theirs) if theirs.is_file() else None
+            except ValueError:
+                info = None
+            if info is not None and info["iteration"] > 20:
                 break
         assert info is not None and info.get("iteration", 0) > 20, info
+        assert crashed_autosave() is None  # still running: not on offer
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # kill -9: no clean exit
         proc.wait(timeout=30)
-    saved, _ = load_session(autosave_path())  # whole: atomic saves survive the kill
-    before = autosave_path().read_bytes()
+    assert crashed_autosave()["path"] == str(theirs)
+    saved, position = load_session(theirs)  # whole: atomic saves survive the kill
+    before = theirs.read_bytes()
+    moment = position["moment"]
 
     # the next start
     win = make_window(preset="min-char-rnn")
     offer = start_autosave(None, win, interval_s=0.05)
     assert offer.pending and offer.bar.isVisible()
-    assert "did not exit cleanly" in offer.bar.label.text() and f"iteration {saved.iteration}" in offer.bar.label.text()
+    text = offer.bar.label.text()
+    assert "did not exit cleanly" in text and f"iteration {moment['iteration']}" in text
     qtbot.wait(200)
-    assert autosave_path().read_bytes() == before
+    assert theirs.read_bytes() == before
     offer.bar.buttons["restore"].click()
-    s = win.controller.session
-    assert s.cfg.model == "mlp" and s.iteration == saved.iteration
+    c = win.controller
+    s = c.session
+    assert s.cfg.model == "mlp" and c.moment.iteration == moment["iteration"] and c.moment.record == moment["record"]
+    if moment["record"] is not None:  # saved inside a narrated iteration: the state before it, narrated again
+        saved.narrated_step()
     for k, v in saved.model.params.items():
         np.testing.assert_array_equal(s.model.params[k], v)
     # and it trains on exactly as the saved session would
@@ -329,6 +345,7 @@ def test_kill_9_and_restore_through_the_real_app(qtbot, make_window, state_dir, 
     saved.train(3)
     for k, v in saved.model.params.items():
         np.testing.assert_array_equal(s.model.params[k], v)
+    assert not theirs.exists()  # restored: this window's autosave takes over
     offer.quit()
 
 

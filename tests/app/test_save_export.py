@@ -57,20 +57,23 @@ def test_save_then_open_restores_the_session_and_the_position(qtbot, make_window
     pos = read_session_info(path)["position"]
     assert pos["record"] == c.cursor and pos["trace_iteration"] == c.trace_iteration
     saved, _ = load_session(path)
-    _assert_same_state(saved, c.session)
+    assert saved.iteration == c.moment.iteration - 1  # the state just before the narrated iteration
 
     other = make_window()
     opened = open_session_file(other, path)
     oc = other.controller
     assert oc.session is opened
-    # the position: the cursor on the same record (phase and timestep) of the next iteration
-    assert oc.cursor == c.cursor and oc.record.phase == rec.phase and oc.record.index == rec.index
-    assert oc.trace_iteration == saved.iteration
+    # the same moment: the same iteration, narrated again from the saved state, the same record
+    assert oc.moment.iteration == c.moment.iteration and oc.cursor == c.cursor
+    assert oc.record.phase == rec.phase and oc.record.index == rec.index
+    assert oc.trace_iteration == c.trace_iteration
+    np.testing.assert_array_equal(oc.moment.narration.inputs, c.moment.narration.inputs)  # the same batch
+    assert oc.moment.narration.trace.loss == c.moment.narration.trace.loss
     assert other.graph.current_mode() == "delta"
+    _assert_same_state(c.session, oc.session)
     # it goes on exactly as the original: the next iteration is bit-identical
-    c.step_iteration()  # the original finishes its iteration; the opened one narrated it already
-    for name in c.session.model.params:
-        assert c.session.model.params[name].tobytes() == oc.session.model.params[name].tobytes()
+    c.step_iteration()
+    oc.step_iteration()
     _assert_same_state(c.session, oc.session)
 
 
@@ -81,7 +84,7 @@ def test_ctrl_s_saves_to_the_current_file_and_the_file_menu_lists_the_actions(qt
     win.files.save_to(path)
     win.controller.step_iteration()
     qtbot.keyClick(win.graph, Key.Key_S, Mod.ControlModifier)
-    assert read_session_info(path)["iteration"] == 2
+    assert read_session_info(path)["position"]["moment"]["iteration"] == 2
     names = {a.objectName() for a in win.findChild(QtCore.QObject, "file_menu").actions()}
     assert {"open", "save", "save_as", "export_view", "export_window", "record"} <= names
 
@@ -100,7 +103,7 @@ def test_open_restores_a_scenario_stop_and_a_comparison(qtbot, make_window, tmp_
     assert other.scenario.active and other.scenario.index == 1
     assert other.scenario.base == win.scenario.base  # going back replays from the scenario's start
     assert other.classroom.caption.text() == win.scenario.stops[1].caption
-    win.controller.step_iteration()  # the opened window narrated the next iteration: catch up
+    assert other.controller.moment.iteration == win.controller.moment.iteration  # the same moment
     qtbot.waitUntil(lambda: other.comparison.in_step and win.comparison.in_step, timeout=10000)
     a, b = win.comparison.session, other.comparison.session
     assert a.iteration == b.iteration == other.controller.session.iteration

@@ -97,7 +97,8 @@ def test_blowup_is_caught_where_it_appears_and_rolls_back():
     assert s.train_step() is None
     assert s.blowup is not None and s.blowup.phase == "forward" and s.blowup.name == "h"
     assert s.blowup.timestep is not None and s.blowup.timestep <= 3
-    assert "iteration 0" in s.blowup.message() and "forward pass in h at timestep" in s.blowup.message()
+    assert "iteration 1" in s.blowup.message() and "forward pass in h at timestep" in s.blowup.message()
+    assert s.blowup.iteration == 1 and s.iteration == 0  # the first iteration blew up; nothing applied
     n = s.iteration
     assert s.train_step() is None and s.iteration == n  # never continues silently
     s.rollback()

@@ -540,13 +540,14 @@ def test_random_corruption_only_ever_gives_valueerror(valid_bytes, tmp_path, dat
 def test_autosave_location_and_helpers(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     path = autosave_path()
-    assert path == tmp_path / "state" / "bpttviz" / "autosave.npz" and path.parent.is_dir()
+    assert path == tmp_path / "state" / "bpttviz" / f"autosave-{os.getpid()}.npz" and path.parent.is_dir()
+    assert autosave_path(123) == tmp_path / "state" / "bpttviz" / "autosave-123.npz"  # one per window process
     assert not has_autosave()
     s = make("xor-mlp-anneal")
     s.train(2)
     save_session(s, path, position={"record": 1})
     assert has_autosave()
-    (path.parent / ".autosave.npz.abc123.tmp").write_bytes(b"torn")  # left by a killed save
+    (path.parent / f".{path.name}.abc123.tmp").write_bytes(b"torn")  # left by a killed save
     assert load_session(path)[1] == {"record": 1}
     discard_autosave()
     assert not has_autosave() and list(path.parent.iterdir()) == []
@@ -558,4 +559,4 @@ def test_autosave_ignores_a_relative_xdg_state_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     if sys.platform in ("win32", "darwin"):
         pytest.skip("the fallback is platform-specific")
-    assert autosave_path() == tmp_path / ".local" / "state" / "bpttviz" / "autosave.npz"
+    assert autosave_path() == tmp_path / ".local" / "state" / "bpttviz" / f"autosave-{os.getpid()}.npz"
