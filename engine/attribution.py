@@ -624,3 +624,60 @@ def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, redu
         if truncation is not None:
             bound[truncation:] = 0.0
     return WhatIfFrame(att, decay, att.decay_c, bound, att.dh_norm.copy(), conn, int(t), sigma, gamma)
+
+
+# ---------------------------------------------------------------------------- a narrated iteration
+@dataclass(frozen=True)
+class Setup:
+    """Everything needed to recompute a narrated iteration: ``model`` (a copy holding the
+    parameters the records were made with), ``inputs`` (batch-first ids or floats), ``targets``,
+    ``h0`` (the state tuple the iteration started from) and ``options`` (reduction, truncation,
+    output, loss) for ``attribution``, ``path``, ``what_if_frame``..."""
+
+    model: RecurrentModel
+    inputs: Array
+    targets: Array
+    h0: tuple[Array, ...]
+    options: dict[str, Any]
+
+
+def trace_setup(trace, model) -> Setup:
+    """The ``Setup`` of a narrated recurrent iteration (an ``engine.trace.Trace``) of ``model``.
+
+    The inputs, targets and initial state come from the iteration's own buffers; the options from
+    its loss record and the backward records' windows. When the trace holds the iteration's
+    ``UpdateStep``, the model has been updated since, so the parameters the records saw are
+    rebuilt as ``params - delta`` (equal up to the rounding of one subtraction), as the explain
+    panel does."""
+    from .records import BackwardStep, LossStep, UpdateStep
+
+    model = _recurrent(model)
+    back = {r.index: r for r in trace if isinstance(r, BackwardStep)}
+    loss_rec = next((r for r in trace if isinstance(r, LossStep)), None)
+    fwd = next((r for r in trace if getattr(r, "phase", "") == "forward" and hasattr(r, "_tape")), None)
+    if fwd is None or loss_rec is None:
+        raise ValueError("trace: expected a narrated recurrent iteration (forward and loss records)")
+    fw = fwd._tape._fw  # the iteration's forward buffers (read here, never written)
+    batch = fw.batch
+    T = batch.T
+    inputs = batch.ids.T.copy() if batch.ids is not None else batch.X.transpose(1, 0, 2).copy()
+    last = loss_rec.losses.ndim == 1  # many-to-one: one loss per sequence
+    truncation = None
+    if back:  # step t's window: the loss steps whose gradient reaches h_t
+        if not last:  # t .. min(T, t + k) - 1: the widest window is k (T or more: full BPTT)
+            k = max(len(r.window) for r in back.values())
+        else:  # T-1 alone while T-1-t < k: the earliest step reached is T-k
+            reached = [t for t, r in back.items() if len(r.window)]
+            k = T - min(reached) if reached else 1
+        truncation = None if k >= T else k
+    params = {name: p.copy() for name, p in model.params.items()}
+    upd = next((r for r in trace if isinstance(r, UpdateStep)), None)
+    if upd is not None:
+        for name, d in upd.delta.items():
+            params[name] = params[name] - d
+    new = _copy(model)
+    new.params = params
+    h0 = tuple(np.array(fw.cell[s][0]) for s in model.STATE)
+    options = {"reduction": loss_rec.reduction, "truncation": truncation,
+               "output": "last" if last else "all", "loss": loss_rec.loss}
+    return Setup(new, inputs, np.array(batch.targets), h0, options)

@@ -393,3 +393,31 @@ def test_large_size_path_gives_the_same_numbers(kind, k, monkeypatch):
             assert b is None
         else:
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+@pytest.mark.parametrize("k", [None, 2, 5])
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_trace_setup_recomputes_the_narrated_iteration(kind, k, output):
+    """From a narrated and applied iteration (the app's situation: the model has been updated),
+    the setup gives back the records' inputs, state, options and weights: the attribution's rows
+    sum to the records' dh."""
+    from engine.optim import Clipper, apply_update, make_optimizer
+
+    rng = np.random.default_rng(20)
+    model = make(kind)
+    x, y = batch(rng, B=2, T=5)
+    tg = y if output == "all" else y[:, -1]
+    h0 = tuple(0.2 * rng.standard_normal((2, 4)) for _ in model.STATE)
+    recs = list(model.steps(x, tg, h0=h0, truncation=k, output=output, reduction="sum"))
+    recs.append(apply_update(model.params, dict(recs[-1].grads), make_optimizer("sgd", 0.5), Clipper("none", 1.0), 0))
+    trace = Trace(recs)
+    setup = at.trace_setup(trace, model)
+    assert setup.options == {"reduction": "sum", "truncation": None if k is None or k >= 5 else k,
+                             "output": output, "loss": "cross_entropy"}
+    np.testing.assert_array_equal(setup.inputs, x)
+    for a, b in zip(setup.h0, h0):
+        np.testing.assert_array_equal(a, b)
+    att = at.attribution(setup.model, setup.inputs, setup.targets, h0=setup.h0, parts=True, **setup.options)
+    np.testing.assert_allclose(att.parts.sum(1), trace.series(BackwardStep, "dh"), rtol=1e-9, atol=1e-13)
+    assert not np.allclose(setup.model.params[model.W_H], model.params[model.W_H])  # the weights before the update
