@@ -25,6 +25,7 @@ class GraphView(QtWidgets.QWidget):
     """``show_frame(GraphFrame)``; ``animate()`` moves the delta dots (call it at frame rate)."""
 
     mode_changed = QtCore.Signal(str)
+    node_hovered = QtCore.Signal(int)  # a frame node index under the pointer; -1 when it leaves the view
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class GraphView(QtWidgets.QWidget):
         self._pulse_t0 = 0.0
         self._pulse_key = None
         self._cmap = magnitude_map()
+        self._input_shade: np.ndarray | None = None  # (T,) in [0, 1]: the input row's connectivity
 
         self.caption = QtWidgets.QLabel(" ")
         self.caption.setWordWrap(True)
@@ -98,6 +100,17 @@ class GraphView(QtWidgets.QWidget):
 
     def current_mode(self) -> str:
         return self.mode.currentData()
+
+    def set_input_shading(self, values: np.ndarray | None) -> None:
+        """Shade the input row (x_t, and the characters on it) by ``values`` ``(T,)`` in [0, 1]
+        (NaN: hollow), e.g. an output's connectivity; None returns to the normal colours."""
+        shade = None if values is None else np.asarray(values, dtype=float)
+        if (shade is None) == (self._input_shade is None) and (
+                shade is None or np.array_equal(shade, self._input_shade, equal_nan=True)):
+            return
+        self._input_shade = shade
+        if self.frame is not None:
+            self._draw()
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -246,6 +259,11 @@ class GraphView(QtWidgets.QWidget):
                 for i in range(T):
                     if finite[i]:
                         brushes[i] = neutral
+            shade = self._input_shade
+            if shade is not None and len(shade) == T:
+                for i in range(T):
+                    ok = np.isfinite(shade[i])
+                    brushes[i] = self._brushes[int(round(float(shade[i]) * (len(self._brushes) - 1)))] if ok else hollow
         keep = f.node_size > 0
         idx = np.nonzero(keep)[0]
         where = {int(i): k for k, i in enumerate(idx)}
@@ -316,4 +334,9 @@ class GraphView(QtWidgets.QWidget):
             item.show()
 
     def _tip(self, node: int) -> str:
+        self.node_hovered.emit(int(node))
         return self.frame.tip(node) if self.frame is not None else ""
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 - Qt's name
+        self.node_hovered.emit(-1)
+        super().leaveEvent(ev)
