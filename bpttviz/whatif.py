@@ -39,6 +39,7 @@ SHORTCUT_ROWS = [("[  /  ]", "what-if: nudge σ_max of the recurrent weights dow
 NO_TRACE = ("Step (→) or play: this matrix shows, for the narrated iteration, how much of each ∂L/∂h_t "
             "comes from the loss at each later step t′.")
 NO_TIME = "Attribution is about timesteps: an MLP has none."
+NOT_FINITE = "The weights are not finite: roll back (Ctrl+Z) or reset (R) to see where the gradients come from."
 
 
 class WhatIfLab(QtCore.QObject):
@@ -52,6 +53,7 @@ class WhatIfLab(QtCore.QObject):
         self.settings: WhatIfSettings = TRAINED
         self.hovered_output: int | None = None
         self.path_cell: tuple[int, int] | None = None
+        self._path_moment: tuple | None = None
         self._trace_id: int | None = None
         self.shortcut_rows = list(SHORTCUT_ROWS)
 
@@ -136,7 +138,7 @@ class WhatIfLab(QtCore.QObject):
     def _trace(self):
         """The shown iteration's trace when it is recurrent, else None."""
         c = self.controller
-        if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace):
+        if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace) or c.session.blowup is not None:
             return None
         if id(c.trace) != self._trace_id:  # a new iteration: a what-if belonged to the old one
             self._trace_id = id(c.trace)
@@ -168,7 +170,7 @@ class WhatIfLab(QtCore.QObject):
             return
         trace = self._trace()
         if trace is None:
-            self.view.show_message(NO_TRACE)
+            self.view.show_message(NOT_FINITE if s.blowup is not None else NO_TRACE)
             return
         self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
         f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
@@ -179,7 +181,9 @@ class WhatIfLab(QtCore.QObject):
         trace = self._trace()
         self.panel.setEnabled(trace is not None)
         if trace is None:
-            self.panel.caption.setText(NO_TIME if not self.controller.session.cfg.is_recurrent else NO_TRACE)
+            s = self.controller.session
+            self.panel.caption.setText(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE if s.blowup is not None
+                                       else NO_TRACE)
             return
         self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
 
@@ -203,8 +207,8 @@ class WhatIfLab(QtCore.QObject):
         if t is None:
             self.window.graph.set_input_shading(None)
             return
-        _, shade = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
-        self.window.graph.set_input_shading(shade)
+        _, shade, label = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
+        self.window.graph.set_input_shading(shade, label)
 
     # ------------------------------------------------------------------ actions
     def set_settings(self, settings: WhatIfSettings) -> None:
@@ -236,19 +240,29 @@ class WhatIfLab(QtCore.QObject):
         explain = getattr(self.window, "explain", None)
         if trace is None or explain is None:
             return
+        c = self.controller
         self.path_cell = (t, source)
+        self._path_moment = (id(trace), c.cursor)
         self.view.select(self.path_cell)
-        explain.set_unit_count(self.controller.session.model.hidden_size)
-        e = self.presenter.path_explanation(trace, self.controller.session.model, t, source,
-                                            explain.current_unit(), self.settings)
-        explain.show_explanation(e)
+        explain.set_unit_count(c.session.model.hidden_size)
+        e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(), self.settings)
         dock = self.window.docks.get("explain")
         if dock is not None:
             dock.show()
             dock.raise_()
+        explain.show_explanation(e)
+        # the panel keeps the path until the moment changes (a step, another unit): tell its
+        # binding that what it would show for this moment has been replaced
+        try:
+            b = c.binding("explain view")
+        except StopIteration:
+            return
+        b.last_key = b.key()
 
     def _reshow_path(self) -> None:
-        if self.path_cell is not None:
+        """After a unit change or a what-if: the pinned path again, if the cursor has not moved."""
+        c = self.controller
+        if self.path_cell is not None and self._path_moment == (id(c.trace), c.cursor):
             self.show_path(*self.path_cell)
 
     def _toggle_connectivity(self) -> None:

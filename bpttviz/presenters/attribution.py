@@ -229,9 +229,10 @@ class AttributionPresenter:
                 f"{last} steps back; ‖∂L{sub(last)}/∂h₀‖ = {fmt(att.A[0, last])}.")
 
     # ------------------------------------------------------------------ connectivity
-    def connectivity(self, trace, model, t: int, settings: WhatIfSettings = TRAINED) -> tuple[Array, Array]:
-        """``(raw, shade)`` for output step ``t`` of the first example: raw ``(T,)`` =
-        ``||dy_t/dx_t'||`` (0 for t' > t), shade in [0, 1] on a 4-decade log scale (NaN for t' > t)."""
+    def connectivity(self, trace, model, t: int, settings: WhatIfSettings = TRAINED) -> tuple[Array, Array, str]:
+        """``(raw, shade, label)`` for output step ``t`` of the first example: raw ``(T,)`` =
+        ``||dy_t/dx_t'||`` (0 for t' > t), shade in [0, 1] on a 4-decade log scale (NaN for
+        t' > t), label: what the shading shows, with the strongest and the earliest input."""
         c = self.computed(trace, model, settings)
         T = c.frame.attribution.T
         t = int(min(max(t, 0), T - 1))
@@ -244,7 +245,14 @@ class AttributionPresenter:
         shade = np.full(T, np.nan)
         top = float(raw[:t + 1].max()) if t >= 0 else 0.0
         shade[:t + 1] = log_scale(raw[:t + 1], top, 4.0)
-        return raw, shade
+        best = int(np.argmax(raw[:t + 1]))
+        label = (f"Inputs shaded by ‖∂y{sub(t)}/∂x_t′‖, how strongly the output at t = {t} depends on each input "
+                 f"(4 decades): strongest t′ = {best}")
+        if t > 0 and top > 0:
+            label += f"; t′ = 0 gets {fmt(float(raw[0]) / top)} of that"
+        if settings.active:
+            label += f"  ·  {settings.label()}"
+        return raw, shade, label
 
     # ------------------------------------------------------------------ the what-if panel
     def whatif_frame(self, trace, model, settings: WhatIfSettings) -> WhatIfFrame:

@@ -61,25 +61,38 @@ class WhatIfPanel(QtWidgets.QWidget):
         self.back.setObjectName("whatif_back")
         self.back.clicked.connect(self.restore_requested.emit)
 
-        form = QtWidgets.QGridLayout()
+        # one control per row, its name and value on a line above it: the panel sits in a narrow
+        # dock beside the configuration and must stay readable there
+        form = QtWidgets.QVBoxLayout()
+        form.setSpacing(2)
         self.sigma_label = QtWidgets.QLabel("σ_max(W_hh)")
         self.bias_label = QtWidgets.QLabel("forget bias")
         self.activation_label = QtWidgets.QLabel("activation")
         self.truncation_label = QtWidgets.QLabel("truncation")
-        rows = ((self.sigma_label, self.sigma, self.sigma_value), (self.bias_label, self.bias, self.bias_value),
-                (self.activation_label, self.activation, None), (self.truncation_label, self.truncation, None))
-        for r, (lab, w, val) in enumerate(rows):
+        self.rows: dict[str, list[QtWidgets.QWidget]] = {}
+        for name, lab, w, val in (("sigma", self.sigma_label, self.sigma, self.sigma_value),
+                                  ("bias", self.bias_label, self.bias, self.bias_value),
+                                  ("activation", self.activation_label, self.activation, None),
+                                  ("truncation", self.truncation_label, self.truncation, None)):
             lab.setBuddy(w)
-            form.addWidget(lab, r, 0)
-            form.addWidget(w, r, 1)
+            head = QtWidgets.QHBoxLayout()
+            head.addWidget(lab)
+            head.addStretch(1)
             if val is not None:
-                form.addWidget(val, r, 2)
-        form.addWidget(self.back, len(rows), 0, 1, 3)
+                val.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                head.addWidget(val)
+            form.addLayout(head)
+            form.addWidget(w)
+            self.rows[name] = [lab, w] + ([val] if val is not None else [])
+        form.addSpacing(4)
+        form.addWidget(self.back)
+        self.back.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, self.back.sizePolicy().verticalPolicy())
+        self.back.setMinimumWidth(24)
 
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.decay_plot = self.plots.addPlot(row=0, col=0)
-        self.delta_plot = self.plots.addPlot(row=0, col=1)
+        self.delta_plot = self.plots.addPlot(row=1, col=0)
         for p in (self.decay_plot, self.delta_plot):
             p.hideButtons()
             p.setMenuEnabled(False)
@@ -125,9 +138,9 @@ class WhatIfPanel(QtWidgets.QWidget):
             for k in range(1, self.T):
                 self.truncation.addItem(f"k = {k}", k)
             lstm, rnn = kind == "lstm", kind == "rnn"
-            for w in (self.bias, self.bias_label, self.bias_value):
+            for w in self.rows["bias"]:
                 w.setVisible(lstm)
-            for w in (self.activation, self.activation_label):
+            for w in self.rows["activation"]:
                 w.setVisible(rnn)
             self._show_trained()
         finally:
@@ -237,6 +250,7 @@ class WhatIfPanel(QtWidgets.QWidget):
         if self.kind == "lstm":
             b = s.forget_bias if s.forget_bias is not None else self._trained["forget_bias"] or 0.0
             self.bias_value.setText(f"{b:+.2f}" + ("" if s.forget_bias is not None else " (trained mean)"))
+            self.bias_value.setToolTip(self.bias_value.text())
 
     def _changed(self, *_args) -> None:
         if self._quiet:

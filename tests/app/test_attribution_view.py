@@ -151,6 +151,11 @@ def test_clicking_a_cell_shows_its_chain_rule_path_in_the_explain_panel(qtbot, m
     win.act["unit_next"].trigger()
     assert ex.title.startswith("Path L₄ → h₁ · unit 1")
     assert fmt(att.parts[1, 4, 0, 1]) in ex.plain_text()
+    win.controller.paint()  # the panel keeps the path until the moment changes
+    assert ex.title.startswith("Path L₄ → h₁ · unit 1")
+    win.controller.step_record()  # a step: the explain panel explains the new record again
+    win.controller.paint()
+    assert not ex.title.startswith("Path")
 
 
 def test_hovering_an_output_shades_the_inputs_by_connectivity(qtbot, make_window):
@@ -165,9 +170,12 @@ def test_hovering_an_output_shades_the_inputs_by_connectivity(qtbot, make_window
     st, _ = engine_attribution(win)
     raw = at.connectivity(st.model, st.inputs, 3, h0=st.h0)[0]
     assert np.isnan(shade[4:]).all() and np.isfinite(shade[:4]).all()
-    assert int(np.nanargmax(shade)) == int(np.argmax(raw[:4]))  # the darkest input is the strongest link
+    assert int(np.nanargmax(shade)) == int(np.argmax(raw[:4]))  # the brightest input is the strongest link
+    legend = win.graph.legend.text()
+    assert f"strongest t′ = {int(np.argmax(raw[:4]))}" in legend
+    assert f"t′ = 0 gets {fmt(raw[0] / raw[:4].max())} of that" in legend
     lab._hovered(-1)
-    assert win.graph._input_shade is None
+    assert win.graph._input_shade is None and "Inputs shaded" not in win.graph.legend.text()
     # C: the current step's output, kept while stepping
     win.act["connectivity"].trigger()
     win.controller.paint()

@@ -146,3 +146,21 @@ def test_shortcut_overview_lists_the_keys(qtbot, make_window):
     win = make_window()
     rows = dict(win.shortcut_rows())
     assert "[  /  ]" in rows and "Ctrl+Backspace" in rows and "C" in rows
+
+
+def test_non_finite_weights_give_a_message_not_an_error(qtbot, make_window):
+    win = make_window(small_session(task="sine", activation="relu", optimizer="sgd", lr=1.0, clip="none",
+                                    init="xavier", init_scale=3.0))
+    lab = ready(win, qtbot)
+    win.act["connectivity"].trigger()
+    c = win.controller
+    for _ in range(30):
+        if c.session.blowup is not None:
+            break
+        c.step_iteration()
+    assert c.session.blowup is not None
+    c.paint()
+    assert "not finite" in lab.view.message.text() and "not finite" in lab.panel.caption.text()
+    assert c.last_error is None
+    lab.nudge(1)  # says why it cannot, does not raise
+    assert c.last_error is None
