@@ -129,6 +129,11 @@ class WhatIfLab(QtCore.QObject):
                            self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
         c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
                            self._push_panel, min_interval=0.3, urgent=True))
+        explain = getattr(self.window, "explain", None)
+        if explain is not None:  # after the explain panel's own binding: a pinned path stays on top
+            record = c.binding("explain view")
+            c.bind(ViewBinding("explain path", explain, lambda: (self.path_cell, self._path_moment, record.pushes),
+                               self._reshow_path, urgent=True))
         c.bind(ViewBinding("connectivity shading", self.window.graph,
                            lambda: moment() + (self.settings, self.hovered_output,
                                                self.window.act["connectivity"].isChecked()),

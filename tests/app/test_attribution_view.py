@@ -153,6 +153,8 @@ def test_clicking_a_cell_shows_its_chain_rule_path_in_the_explain_panel(qtbot, m
     assert fmt(att.parts[1, 4, 0, 1]) in ex.plain_text()
     win.controller.paint()  # the panel keeps the path until the moment changes
     assert ex.title.startswith("Path L₄ → h₁ · unit 1")
+    win.controller.refresh_all()  # e.g. zoom: everything is pushed again, the path stays
+    assert ex.title.startswith("Path L₄ → h₁ · unit 1")
     win.controller.step_record()  # a step: the explain panel explains the new record again
     win.controller.paint()
     assert not ex.title.startswith("Path")
