@@ -238,6 +238,8 @@ class AttributionPresenter:
         t = int(min(max(t, 0), T - 1))
         key = (id(c), t)
         raw = self._conn.get(key)
+        if raw is None and c.frame.t == t and c.frame.connectivity is not None:
+            raw = c.frame.connectivity[EXAMPLE]  # computed with the frame already
         if raw is None:
             with np.errstate(all="ignore"):
                 raw = at.connectivity(c.model, c.setup.inputs, t, h0=c.setup.h0)[EXAMPLE]
