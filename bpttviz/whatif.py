@@ -55,6 +55,7 @@ class WhatIfLab(QtCore.QObject):
         self.path_cell: tuple[int, int] | None = None
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
+        self._finite = True  # the shown iteration's weights are finite
         self.shortcut_rows = list(SHORTCUT_ROWS)
 
         self.view = AttributionView(window.theme)
@@ -152,8 +153,11 @@ class WhatIfLab(QtCore.QObject):
             if self.settings.active:
                 self.settings = TRAINED
                 self.controller.message.emit("New iteration: the what-if ended (back to the trained weights).")
-            self._configure_panel(c.trace)
-        return c.trace
+            st = self.presenter.setup(c.trace, c.session.model)
+            self._finite = all(np.all(np.isfinite(p)) for p in st.model.params.values())
+            if self._finite:
+                self._configure_panel(c.trace)
+        return c.trace if self._finite else None
 
     def _iteration(self) -> int:
         c = self.controller
@@ -175,7 +179,7 @@ class WhatIfLab(QtCore.QObject):
             return
         trace = self._trace()
         if trace is None:
-            self.view.show_message(NOT_FINITE if s.blowup is not None else NO_TRACE)
+            self.view.show_message(NOT_FINITE if s.blowup is not None or not self._finite else NO_TRACE)
             return
         self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
         f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
@@ -187,8 +191,8 @@ class WhatIfLab(QtCore.QObject):
         self.panel.setEnabled(trace is not None)
         if trace is None:
             s = self.controller.session
-            self.panel.caption.setText(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE if s.blowup is not None
-                                       else NO_TRACE)
+            self.panel.caption.setText(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
+                                       if s.blowup is not None or not self._finite else NO_TRACE)
             return
         self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
 
@@ -284,6 +288,7 @@ class WhatIfLab(QtCore.QObject):
 
     def _session_replaced(self) -> None:
         self.settings = TRAINED
+        self._finite = True
         self.presenter = AttributionPresenter()
         self._trace_id = None
         self.path_cell = None

@@ -188,11 +188,11 @@ class AttributionPresenter:
         else:
             filled_from = T
         img = np.full((T, T), np.nan, dtype=np.float32)
-        show = att.mask() & (A > 0)
+        show = att.mask() & (A > 0) & np.isfinite(A)
         show[:filled_from] = False
         with np.errstate(divide="ignore"):
             img[show] = np.log10(A[show])
-        finite = A[att.mask() & (A > 0)]
+        finite = A[att.mask() & (A > 0) & np.isfinite(A)]
         hi = math.log10(float(finite.max())) if finite.size else 0.0
         lo = max(hi - DECADES, math.log10(float(finite.min()))) if finite.size else hi - 1.0
         if hi - lo < 0.5:

@@ -19,6 +19,7 @@ from ..theme import Theme, decade_ticks, fit_range, legend_html, set_axis_label,
 
 SIGMA_STEP = 0.05  # one notch of the sigma_max slider ([ and ] nudge by one)
 SIGMA_MAX = 4.0
+SIGMA_CAP = 100.0
 BIAS_STEP = 0.25
 BIAS_RANGE = (-4.0, 8.0)
 
@@ -130,7 +131,9 @@ class WhatIfPanel(QtWidgets.QWidget):
                          "truncation": truncation}
         self._quiet = True
         try:
-            top = max(SIGMA_MAX, 2 * sigma)
+            # a slider a few times the trained size (capped: weights on their way to blowing up
+            # can be huge; the trained value then sits at the end and counts as unchanged)
+            top = min(max(SIGMA_MAX, 2 * sigma), SIGMA_CAP) if math.isfinite(sigma) else SIGMA_CAP
             self.sigma.setRange(0, int(math.ceil(top / SIGMA_STEP)))
             self.sigma_label.setText(f"σ_max({weight_name})")
             self.truncation.clear()
@@ -226,11 +229,14 @@ class WhatIfPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ internals
     def _trained_notch(self) -> int:
-        return int(round(self._trained["sigma"] / SIGMA_STEP))
+        sigma = self._trained["sigma"]
+        top = self.sigma.maximum()
+        return top if not math.isfinite(sigma) else int(min(round(sigma / SIGMA_STEP), top))
 
     def _bias_notch(self) -> int:
-        b = self._trained["forget_bias"]
-        return int(round((b or 0.0) / BIAS_STEP))
+        b = self._trained["forget_bias"] or 0.0
+        b = b if math.isfinite(b) else 0.0
+        return int(min(max(round(b / BIAS_STEP), self.bias.minimum()), self.bias.maximum()))
 
     def _show_trained(self) -> None:
         """Controls at the trained values (signals are quiet while ``_quiet``)."""

@@ -164,3 +164,16 @@ def test_non_finite_weights_give_a_message_not_an_error(qtbot, make_window):
     assert c.last_error is None
     lab.nudge(1)  # says why it cannot, does not raise
     assert c.last_error is None
+
+
+def test_huge_trained_weights_keep_the_slider_usable(qtbot):
+    from bpttviz.theme import Theme
+    from bpttviz.views.whatif_panel import WhatIfPanel
+
+    p = WhatIfPanel(Theme())
+    qtbot.addWidget(p)
+    for sigma in (1e6, float("inf"), float("nan")):
+        p.configure("rnn", 10, sigma=sigma, forget_bias=None, activation="tanh", truncation=None)
+        assert not p.settings().active  # the trained value counts as unchanged
+        p.nudge(-1)
+        assert p.settings().sigma == (p.sigma.maximum() - 1) * 0.05
