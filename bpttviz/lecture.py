@@ -28,9 +28,9 @@ LECTURE_LINES = 1.6
 
 #: the lecture layout: dock area -> docks tabbed together there, the first one raised
 GROUPS = (
-    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "buglab")),
+    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "buglab", "whatif")),
     (QtCore.Qt.DockWidgetArea.RightDockWidgetArea, ("compare",)),
-    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck")),
+    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "attribution", "loss", "gradcheck")),
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
 SHARES = {"left": 0.35, "right": 0.3, "bottom": 0.4}

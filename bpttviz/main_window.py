@@ -125,6 +125,9 @@ class MainWindow(QtWidgets.QMainWindow):
         from .classroom import install_classroom  # lecture mode, explain, scenarios, side by side, files (issue 7)
 
         install_classroom(self)
+        from .whatif import install_whatif  # attribution view, what-if panel, connectivity shading
+
+        install_whatif(self)
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
@@ -282,7 +285,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
                 ("Page Down / Page Up", "next / previous record, or scenario stop (presenter clickers)"),
                 *getattr(self, "extra_shortcut_rows", ()),
-                *getattr(getattr(self, "gradient_lab", None), "shortcut_rows", ()), ("?", "this overview")]
+                *getattr(getattr(self, "gradient_lab", None), "shortcut_rows", ()),
+                *getattr(getattr(self, "whatif", None), "shortcut_rows", ()), ("?", "this overview")]
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -539,6 +543,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.gradient_lab.apply_theme(theme)
         if getattr(self, "classroom", None) is not None:
             self.classroom.apply_theme(theme)
+        if getattr(self, "whatif", None) is not None:
+            self.whatif.apply_theme(theme)
         self.controller.refresh_all()
 
     def toggle_full_screen(self) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from .config import Config
 
-VIEWS = ("graph", "deltas", "weights", "decay", "loss", "task", "explain", "gradcheck")
+VIEWS = ("graph", "deltas", "weights", "decay", "loss", "task", "explain", "gradcheck", "attribution", "whatif")
 UNITS = ("record", "phase", "iteration")
 STOP_KEYS = ("caption", "set", "train", "step", "unit", "focus", "compare")
 MAX_STOPS = 200

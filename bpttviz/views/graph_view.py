@@ -25,6 +25,7 @@ class GraphView(QtWidgets.QWidget):
     """``show_frame(GraphFrame)``; ``animate()`` moves the delta dots (call it at frame rate)."""
 
     mode_changed = QtCore.Signal(str)
+    node_hovered = QtCore.Signal(int)  # a frame node index under the pointer; -1 when it leaves the view
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,8 @@ class GraphView(QtWidgets.QWidget):
         self._pulse_t0 = 0.0
         self._pulse_key = None
         self._cmap = magnitude_map()
+        self._input_shade: np.ndarray | None = None  # (T,) in [0, 1]: the input row's connectivity
+        self._shade_label = ""
 
         self.caption = QtWidgets.QLabel(" ")
         self.caption.setWordWrap(True)
@@ -99,6 +102,22 @@ class GraphView(QtWidgets.QWidget):
     def current_mode(self) -> str:
         return self.mode.currentData()
 
+    def set_input_shading(self, values: np.ndarray | None, label: str = "") -> None:
+        """Shade the input row (x_t, and the characters on it) by ``values`` ``(T,)`` in [0, 1]
+        (NaN: hollow) from neutral to the highlight colour, e.g. an output's connectivity, and say
+        what the shading is (``label``, below the graph); None returns to the normal colours."""
+        shade = None if values is None else np.asarray(values, dtype=float)
+        if (shade is None) == (self._input_shade is None) and label == self._shade_label and (
+                shade is None or np.array_equal(shade, self._input_shade, equal_nan=True)):
+            return
+        self._input_shade, self._shade_label = shade, label if shade is not None else ""
+        if self.frame is not None:
+            self.legend.setText(self._legend_text(self.frame))
+            self._draw()
+
+    def _legend_text(self, f: GraphFrame) -> str:
+        return self._shade_label or f.legend
+
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.plot.setBackground(theme.background)
@@ -144,7 +163,7 @@ class GraphView(QtWidgets.QWidget):
             style_plot(self.pi, th)
         set_ticks(self.pi.getAxis("bottom"), self._thinned(f.bottom_ticks))
         self.caption.setText(f.caption or " ")
-        self.legend.setText(f.legend)
+        self.legend.setText(self._legend_text(f))
         self._draw()
 
     def animate(self, now: float | None = None) -> bool:
@@ -193,6 +212,10 @@ class GraphView(QtWidgets.QWidget):
             self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
                            pg.mkBrush("#E4E4DE"))
             self._bad = (pg.mkBrush(th.backward), pg.mkPen(th.foreground, width=2))
+            lo, hi = QtGui.QColor("#E4E4DE"), QtGui.QColor(th.highlight)  # neutral input -> highlight
+            self._shades = [pg.mkBrush(QtGui.QColor.fromRgbF(*(a + (b - a) * v for a, b in zip(lo.getRgbF()[:3],
+                                                                                            hi.getRgbF()[:3]))))
+                            for v in np.linspace(0, 1, 64)]
         return self._fixed
 
     def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
@@ -246,6 +269,11 @@ class GraphView(QtWidgets.QWidget):
                 for i in range(T):
                     if finite[i]:
                         brushes[i] = neutral
+            shade = self._input_shade
+            if shade is not None and len(shade) == T:
+                for i in range(T):
+                    ok = np.isfinite(shade[i])
+                    brushes[i] = self._shades[int(round(float(shade[i]) * (len(self._shades) - 1)))] if ok else hollow
         keep = f.node_size > 0
         idx = np.nonzero(keep)[0]
         where = {int(i): k for k, i in enumerate(idx)}
@@ -316,4 +344,9 @@ class GraphView(QtWidgets.QWidget):
             item.show()
 
     def _tip(self, node: int) -> str:
+        self.node_hovered.emit(int(node))
         return self.frame.tip(node) if self.frame is not None else ""
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 - Qt's name
+        self.node_hovered.emit(-1)
+        super().leaveEvent(ev)

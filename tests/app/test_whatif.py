@@ -1,0 +1,179 @@
+"""The what-if panel: [ and ] nudge sigma_max, the forget bias, the activation and the truncation
+change the shown iteration's numbers exactly as the engine's what-if copies say, the session is
+never touched, and "Back to the trained weights" brings every number back exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore
+
+from engine import attribution as at
+from engine.explain import fmt
+from engine.records import GradientStep
+
+from .conftest import small_session
+from .test_attribution_view import shown, step_to
+
+Key = QtCore.Qt.Key
+
+
+def params_bytes(win):
+    return {k: v.tobytes() for k, v in win.controller.session.model.params.items()}
+
+
+def ready(win, qtbot):
+    lab = shown(win, qtbot)
+    lab.whatif_dock.show()
+    lab.whatif_dock.raise_()
+    step_to(win, GradientStep)
+    win.controller.paint()
+    return lab
+
+
+def test_brackets_nudge_sigma_and_the_views_show_the_engines_what_if(qtbot, make_window):
+    win = make_window(session=small_session(seq_len=8))
+    lab = ready(win, qtbot)
+    before = params_bytes(win)
+    st = at.trace_setup(win.controller.trace, win.controller.session.model)
+    trained_sigma = at.recurrent_sigma(st.model)
+    notch = lab.panel.sigma.value()
+    for _ in range(3):
+        qtbot.keyClick(win, Key.Key_BracketRight)
+    assert lab.panel.sigma.value() == notch + 3
+    s = lab.settings
+    assert s.sigma == (notch + 3) * 0.05
+    win.controller.paint()
+    f = lab.view.frame
+    assert "what-if: σ_max = " in lab.view.title.text()
+    new = at.scale_recurrent(st.model, s.sigma)
+    att = at.attribution(new, st.inputs, st.targets, h0=st.h0, **st.options)
+    ok = att.mask() & (att.A > 0)
+    np.testing.assert_allclose(f.image[ok], np.log10(att.A[ok]), rtol=1e-6)
+    # the panel's caption and curves are the engine's numbers
+    wf = lab.panel.frame
+    fr = at.what_if_frame(new, st.inputs, st.targets, h0=st.h0, **st.options)
+    np.testing.assert_array_equal(wf.decay, fr.decay)
+    np.testing.assert_array_equal(wf.bound, fr.bound)
+    assert wf.sigma == fr.sigma and abs(fr.sigma - s.sigma) < 1e-12
+    assert f"σ_max·γ = {fmt(fr.sigma)}·{fmt(1.0)} = {fmt(fr.sigma)}" in lab.panel.caption.text()
+    assert f"keeps {fmt(fr.decay[-1] / fr.decay[0])} of its size" in lab.panel.caption.text()
+    assert wf.sigma_trained == trained_sigma
+    qtbot.keyClick(win, Key.Key_BracketLeft)
+    assert lab.panel.sigma.value() == notch + 2
+    assert params_bytes(win) == before  # the session's weights are never touched
+
+
+def test_back_to_the_trained_weights_restores_every_number_exactly(qtbot, make_window):
+    win = make_window(session=small_session(seq_len=8))
+    lab = ready(win, qtbot)
+    trained_image = lab.view.frame.image.copy()
+    trained_panel = lab.panel.frame
+    before = params_bytes(win)
+    lab.panel.nudge(-6)
+    lab.panel.truncation.setCurrentIndex(lab.panel.truncation.findData(2))
+    assert lab.settings.active and lab.settings.truncation == 2
+    win.controller.paint()
+    assert not np.array_equal(lab.view.frame.image, trained_image, equal_nan=True)
+    qtbot.keyClick(win, Key.Key_Backspace, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not lab.settings.active
+    win.controller.paint()
+    np.testing.assert_array_equal(lab.view.frame.image, trained_image)
+    np.testing.assert_array_equal(lab.panel.frame.decay, trained_panel.decay)
+    np.testing.assert_array_equal(lab.panel.frame.deltas, trained_panel.deltas)
+    assert "(trained)" in lab.panel.sigma_value.text()
+    assert params_bytes(win) == before
+    lab.panel.nudge(2)
+    lab.panel.back.click()
+    assert not lab.settings.active
+
+
+def test_truncation_what_if_draws_the_band(qtbot, make_window):
+    win = make_window(session=small_session(seq_len=8))
+    lab = ready(win, qtbot)
+    lab.panel.truncation.setCurrentIndex(lab.panel.truncation.findData(4))
+    win.controller.paint()
+    f = lab.view.frame
+    t, tp = np.indices(f.image.shape)
+    assert f.truncation == 4
+    assert np.isnan(f.image[tp - t >= 4]).all() and np.isfinite(f.image[(tp >= t) & (tp - t < 4)]).all()
+    assert "Window k = 4" in lab.view.caption.text()
+
+
+def test_lstm_forget_bias_and_rnn_activation(qtbot, make_window):
+    win = make_window(session=small_session(model="lstm", seq_len=8))
+    lab = ready(win, qtbot)
+    assert lab.panel.bias.isVisible() and not lab.panel.activation.isVisible()
+    st = at.trace_setup(win.controller.trace, win.controller.session.model)
+    lab.panel.bias.setValue(int(5.0 / 0.25))
+    assert lab.settings.forget_bias == 5.0
+    win.controller.paint()
+    new = at.set_forget_bias(st.model, 5.0)
+    fr = at.what_if_frame(new, st.inputs, st.targets, h0=st.h0, **st.options)
+    np.testing.assert_array_equal(lab.panel.frame.decay, fr.decay)
+    assert lab.panel.frame.bound is None  # the sigma*gamma bound is the vanilla RNN's
+
+    win2 = make_window(session=small_session(seq_len=8))
+    lab2 = ready(win2, qtbot)
+    assert lab2.panel.activation.isVisible() and not lab2.panel.bias.isVisible()
+    lab2.panel.activation.setCurrentIndex(lab2.panel.activation.findData("relu"))
+    assert lab2.settings.activation == "relu"
+    win2.controller.paint()
+    st2 = at.trace_setup(win2.controller.trace, win2.controller.session.model)
+    fr2 = at.what_if_frame(at.with_activation(st2.model, "relu"), st2.inputs, st2.targets, h0=st2.h0,
+                           **st2.options)
+    np.testing.assert_array_equal(lab2.panel.frame.decay, fr2.decay)
+    assert lab2.panel.frame.gamma == 1.0
+
+
+def test_playing_or_a_new_iteration_ends_the_what_if(qtbot, make_window):
+    win = make_window(session=small_session(seq_len=6))
+    lab = ready(win, qtbot)
+    lab.panel.nudge(3)
+    assert lab.settings.active
+    win.controller.play()
+    assert not lab.settings.active
+    win.controller.pause()
+    step_to(win, GradientStep)
+    win.controller.paint()
+    lab.panel.nudge(3)
+    assert lab.settings.active
+    win.controller.step_iteration()  # a new iteration
+    win.controller.paint()
+    assert not lab.settings.active
+
+
+def test_shortcut_overview_lists_the_keys(qtbot, make_window):
+    win = make_window()
+    rows = dict(win.shortcut_rows())
+    assert "[  /  ]" in rows and "Ctrl+Backspace" in rows and "C" in rows
+
+
+def test_non_finite_weights_give_a_message_not_an_error(qtbot, make_window):
+    win = make_window(small_session(task="sine", activation="relu", optimizer="sgd", lr=1.0, clip="none",
+                                    init="xavier", init_scale=3.0))
+    lab = ready(win, qtbot)
+    win.act["connectivity"].trigger()
+    c = win.controller
+    for _ in range(30):
+        if c.session.blowup is not None:
+            break
+        c.step_iteration()
+    assert c.session.blowup is not None
+    c.paint()
+    assert "not finite" in lab.view.message.text() and "not finite" in lab.panel.caption.text()
+    assert c.last_error is None
+    lab.nudge(1)  # says why it cannot, does not raise
+    assert c.last_error is None
+
+
+def test_huge_trained_weights_keep_the_slider_usable(qtbot):
+    from bpttviz.theme import Theme
+    from bpttviz.views.whatif_panel import WhatIfPanel
+
+    p = WhatIfPanel(Theme())
+    qtbot.addWidget(p)
+    for sigma in (1e6, float("inf"), float("nan")):
+        p.configure("rnn", 10, sigma=sigma, forget_bias=None, activation="tanh", truncation=None)
+        assert not p.settings().active  # the trained value counts as unchanged
+        p.nudge(-1)
+        assert p.settings().sigma == (p.sigma.maximum() - 1) * 0.05
