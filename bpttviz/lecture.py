@@ -12,16 +12,17 @@ layout saved at exit is the normal one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .theme import DIVERGING_NAMES, Theme
 
-#: font scale of lecture mode on a screen 800 pixels high (relative to the normal 10 pt body
-#: text); taller screens get proportionally more, so text takes the same share of the picture
-LECTURE_SCALE = 1.5
-SCALE_LIMITS = (1.4, 2.8)
+#: the height of lecture mode's smallest text as a share of the screen's height: 28 pixels on a
+#: 1080-pixel projector, read from the back row; other screens in proportion
+LECTURE_TEXT = 28 / 1080
+SCALE_LIMITS = (1.4, 4.0)
 #: pen widths are multiplied by this
 LECTURE_LINES = 1.6
 
@@ -33,29 +34,41 @@ GROUPS = (
     (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck")),
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
-SHARES = {"left": 0.35, "right": 0.3, "bottom": 0.4}
-#: the bottom group's share while a scenario stop focuses one of its views (plots need the height)
-BOTTOM_FOCUSED = 0.55
+SHARES = {"left": 0.3, "right": 0.3, "bottom": 0.4}
+#: while a scenario stop focuses a view, its group gets this share of the window (the bottom
+#: group then spans the full width, the left one the full height): with the caption above, the
+#: focus view then has at least half of the screen
+FOCUSED = {"bottom": 0.62, "left": 0.6}
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
 #: than the screen, which would drop it out of full screen)
 MIN_VIEW = (120, 90)
 #: the unrolled graph keeps at least this share of the window's height, whatever the docks ask
+#: (less while a plot of the bottom group is the focus)
 GRAPH_MIN_HEIGHT = 0.33
+GRAPH_MIN_FOCUSED = 0.15
 
 
-def lecture_scale(screen_height: int) -> float:
-    """The font scale for a screen ``screen_height`` pixels high (see ``LECTURE_SCALE``)."""
+def lecture_scale(screen_height: int, base_points: float = 10.0, dpi: float | None = None) -> float:
+    """The font scale that makes text ``LECTURE_TEXT`` of a screen ``screen_height`` (logical)
+    pixels high, for body text of ``base_points`` at ``dpi`` logical dots per inch (the
+    primary screen's, else 96); rounded up to a hundredth."""
+    if dpi is None:
+        app = QtWidgets.QApplication.instance()
+        screen = app.primaryScreen() if app is not None else None
+        dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
     lo, hi = SCALE_LIMITS
-    return round(min(hi, max(lo, LECTURE_SCALE * screen_height / 800)), 2)
+    px = LECTURE_TEXT * screen_height
+    scale = px * 72.0 / (dpi * base_points)
+    return math.ceil(min(hi, max(lo, scale)) * 100) / 100
 
 
-def lecture_theme(theme: Theme, scale: float = LECTURE_SCALE) -> Theme:
+def lecture_theme(theme: Theme, scale: float = 2.1) -> Theme:
     """A light, high-contrast projector theme: white background, near-black text, a darker
     "muted" grey (projectors wash light greys out), stronger grid, the colour-blind-safe diverging
     map, large fonts (``scale``, never smaller than the current zoom) and thicker lines."""
     return theme.with_(background="#FFFFFF", panel="#ECECE8", foreground="#111111", muted="#4A4A4A",
                        grid_alpha=0.3, diverging=DIVERGING_NAMES[1], scale=max(theme.scale, scale),
-                       line_scale=LECTURE_LINES)
+                       line_scale=LECTURE_LINES, min_factor=1.0)
 
 
 @dataclass
@@ -87,6 +100,7 @@ class LectureMode(QtCore.QObject):
         self.bar = presenter_bar
         self.extra_docks = dict(extra_docks or {})  # docks the window does not list in ``docks``
         self.bottom_share = SHARES["bottom"]
+        self.focus: str | None = None  # the group ("left" / "bottom") of the stop's focus view
         self._saved: _Saved | None = None
         window.installEventFilter(self)
 
@@ -110,6 +124,8 @@ class LectureMode(QtCore.QObject):
                              colourblind=w.act["colourblind"].isChecked(),
                              minimums={d: d.widget().minimumSize() for d in docks.values() if d.widget() is not None},
                              graph_mode_visible=not w.graph.mode.isHidden(), graph_minimum=w.graph.minimumSize())
+        C = QtCore.Qt.Corner
+        self._corners = {c: w.corner(c) for c in (C.BottomLeftCorner, C.BottomRightCorner)}
         for d in self._saved.minimums:
             d.widget().setMinimumSize(*MIN_VIEW)
         w.graph.mode.hide()  # D switches the colouring; the caption gets the room
@@ -119,12 +135,11 @@ class LectureMode(QtCore.QObject):
         w.menuBar().hide()
         w.act["colourblind"].setChecked(True)
         screen = w.screen().geometry() if full_screen and w.screen() is not None else w.geometry()
-        w.apply_theme(lecture_theme(w.theme, lecture_scale(screen.height())))
+        w.apply_theme(lecture_theme(w.theme, lecture_scale(screen.height(), w.theme.base_points)))
         self._layout()
         if full_screen:
             w.showFullScreen()
             w.act["fullscreen"].setChecked(True)
-        w.graph.setMinimumHeight(int(screen.height() * GRAPH_MIN_HEIGHT))
         self._size(screen.width(), screen.height())
         QtCore.QTimer.singleShot(50, self._settle)
         self._sync_action(True)
@@ -152,6 +167,8 @@ class LectureMode(QtCore.QObject):
             d.widget().setMinimumSize(size)
         w.graph.mode.setVisible(s.graph_mode_visible)
         w.graph.setMinimumSize(s.graph_minimum)
+        for corner, area in getattr(self, "_corners", {}).items():
+            w.setCorner(corner, area)
         w.restoreState(s.state)
         w.menuBar().setVisible(s.menu_visible)
         QtCore.QTimer.singleShot(50, lambda: self._restore_late(s))
@@ -191,6 +208,8 @@ class LectureMode(QtCore.QObject):
                 shown[0].raise_()
 
     def _size(self, width: int, height: int) -> None:
+        """Dock sizes for the focus: the focus group spans the window and gets ``FOCUSED`` of it;
+        without a focus (or for the graph) the groups get ``SHARES``."""
         w = self.window
         first = {}
         docks = {**w.docks, **self.extra_docks}
@@ -198,20 +217,32 @@ class LectureMode(QtCore.QObject):
             shown = [docks[n] for n in names if n in docks and not docks[n].isHidden()]
             if shown:
                 first[side] = shown[0]
+        A, C = QtCore.Qt.DockWidgetArea, QtCore.Qt.Corner
+        bottom_spans = self.focus == "bottom"
+        w.setCorner(C.BottomLeftCorner, A.BottomDockWidgetArea if bottom_spans else A.LeftDockWidgetArea)
+        w.setCorner(C.BottomRightCorner, A.BottomDockWidgetArea if bottom_spans else A.RightDockWidgetArea)
+        w.graph.setMinimumHeight(int(height * (GRAPH_MIN_FOCUSED if bottom_spans else GRAPH_MIN_HEIGHT)))
+        shares = dict(SHARES)
+        if self.focus in FOCUSED:
+            shares[self.focus] = FOCUSED[self.focus]
         H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
         sides = [s for s in ("left", "right") if s in first]
         if sides:
-            w.resizeDocks([first[s] for s in sides], [int(width * SHARES[s]) for s in sides], H)
+            w.resizeDocks([first[s] for s in sides], [int(width * shares[s]) for s in sides], H)
         if "bottom" in first:
-            w.resizeDocks([first["bottom"]], [int(height * self.bottom_share)], V)
+            w.resizeDocks([first["bottom"]], [int(height * shares["bottom"])], V)
+        self.bottom_share = shares["bottom"]
 
     def emphasise(self, view: str) -> None:
-        """A scenario stop focuses ``view``: the bottom group grows when it is one of its plots and
-        shrinks back for the graph, the explain panel or the task (lecture mode only)."""
-        share = BOTTOM_FOCUSED if view in GROUPS[2][1] else SHARES["bottom"]
-        if self.active and share != self.bottom_share:
-            self.bottom_share = share
-            self._size(self.window.width(), self.window.height())
+        """A scenario stop focuses ``view``: its group gets the room (``FOCUSED``); the graph
+        gets the default shares (lecture mode only)."""
+        focus = next((side for (_a, names), side in zip(GROUPS, ("left", "right", "bottom")) if view in names),
+                     None)
+        focus = focus if focus in FOCUSED else None
+        if focus != self.focus:
+            self.focus = focus
+            if self.active:
+                self._size(self.window.width(), self.window.height())
 
     def _sync_action(self, on: bool) -> None:
         a = self.window.act.get("lecture")

@@ -52,6 +52,13 @@ def magnitude_map() -> pg.ColorMap:
     return pg.colormap.get("cividis")
 
 
+def platform_points() -> float:
+    """The platform's default UI font size in points (10 when no application is running yet)."""
+    app = QtWidgets.QApplication.instance()
+    size = app.font().pointSizeF() if app is not None else -1.0
+    return size if size > 0 else 10.0
+
+
 @dataclass(frozen=True)
 class Theme:
     """How the app looks. ``scale`` multiplies every font size (zoom, lecture mode)."""
@@ -70,10 +77,13 @@ class Theme:
     scale: float = 1.0
     line_width: float = 2.0
     line_scale: float = 1.0  # multiplies every pen width (lecture mode: thicker lines)
+    #: no font is smaller than this share of the body text: smaller "secondary" sizes (tick
+    #: labels, notes) would fall under the platform's UI font, and under the back row's reach
+    min_factor: float = 1.0
 
     def points(self, factor: float = 1.0) -> float:
-        """A font size in points, scaled by zoom."""
-        return max(5.0, self.base_points * self.scale * factor)
+        """A font size in points, scaled by zoom (never below ``min_factor`` of the body text)."""
+        return max(5.0, self.base_points * self.scale * max(factor, self.min_factor))
 
     def font(self, factor: float = 1.0, bold: bool = False, mono: bool = False) -> QtGui.QFont:
         f = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont) if mono else QtGui.QFont()
@@ -98,11 +108,20 @@ class Theme:
             p.setStyle(style)
         return p
 
+    def pixels(self, factor: float = 1.0) -> int:
+        """The pixel height of ``font(factor)`` on this screen."""
+        return QtGui.QFontInfo(self.font(factor)).pixelSize()
+
     def cmap(self) -> pg.ColorMap:
         return diverging_map(self.diverging)
 
     def with_(self, **changes) -> Theme:
         return replace(self, **changes)
+
+
+def default_theme() -> Theme:
+    """The normal theme, its body text never smaller than the platform's UI font."""
+    return Theme(base_points=max(Theme.base_points, platform_points()))
 
 
 def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> None:
@@ -200,36 +219,48 @@ def _num(v: float) -> str:
 
 def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
     """Ticks for a log axis (positions in log10 units) covering ``values``: decades, thinned to at
-    most ``max_ticks``; when the data span less than about two decades, 1-2-5 steps inside the
-    data range, so there is always something to read."""
+    most ``max_ticks``; where that leaves fewer than three, 1-2-5 steps, then every mantissa,
+    then round linear steps inside the data range, so there are always three to read."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return []
     lo, hi = np.log10(v.min()), np.log10(v.max())
-    if hi - lo < 1.8:
-        cands = [m * 10.0**d for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
-        inside = [c for c in cands if lo - 0.02 <= np.log10(c) <= hi + 0.02]
-        if len(inside) > max_ticks:
-            inside = [c for c in inside if abs(np.log10(c) - round(np.log10(c))) < 1e-9] or inside[::2]
-        if not inside:  # less than one 1-2-5 step: the middle of the range
-            inside = [float(f"{10 ** ((lo + hi) / 2):.2g}")]
-        return [(float(np.log10(c)), _num(c)) for c in inside]
-    d0, d1 = int(np.ceil(lo - 0.02)), int(np.floor(hi + 0.02))
-    step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
-    return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
+    d0, d1 = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
+    if d1 - d0 + 1 >= 3:
+        step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
+        return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
+    decades = range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        inside = [m * 10.0**d for d in decades for m in mantissas
+                  if lo - 1e-9 <= np.log10(m * 10.0**d) <= hi + 1e-9]
+        if 3 <= len(inside) <= max(max_ticks, 3):
+            return [(float(np.log10(c)), _num(c)) for c in inside]
+    lin = sparse_ticks(10.0**lo, 10.0**hi, max(max_ticks, 3), inset=0.0)
+    return [(float(np.log10(x)), _num(x)) for x, _ in lin if x > 0]
 
 
-def sparse_ticks(lo: float, hi: float, max_ticks: int = 3) -> list[tuple[float, str]]:
-    """At most ``max_ticks`` round values inside [lo, hi], for plots only a few lines tall."""
+def sparse_ticks(lo: float, hi: float, max_ticks: int = 4, inset: float = 0.1) -> list[tuple[float, str]]:
+    """Three to ``max_ticks`` round values inside [lo, hi] (a share ``inset`` of the range kept
+    free at each end: a label at the very edge would be cut in half), for short plots."""
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return []
-    inset = 0.1 * (hi - lo)  # a label at the very edge would be cut in half
-    lo, hi = lo + inset, hi - inset
-    step = nice_ceil((hi - lo) / max_ticks)
-    first = np.ceil(lo / step) * step
-    vals = [first + i * step for i in range(max_ticks + 1) if first + i * step <= hi]
-    return [(float(v), f"{v:.4g}") for v in vals[:max_ticks]]
+    pad = inset * (hi - lo)
+    lo, hi = lo + pad, hi - pad
+    best: list[float] = []
+    e = int(np.floor(np.log10(hi - lo)))
+    for k in range(e + 1, e - 3, -1):  # from coarse to fine: the first step giving 3+ values
+        for m in (5.0, 2.5, 2.0, 1.0):
+            step = m * 10.0**k
+            first = np.ceil(lo / step - 1e-9) * step
+            vals = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+            if len(vals) >= 3:
+                best = vals
+                break
+        if best:
+            break
+    best = best[:max(3, max_ticks)]
+    return [(float(v), f"{0.0 if abs(v) < 1e-12 * (hi - lo) else v:.4g}") for v in best]
 
 
 def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:

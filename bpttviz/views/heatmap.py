@@ -14,7 +14,8 @@ class Heatmap:
     """A PlotItem holding one ImageItem and a ColorBarItem, inside a GraphicsLayout."""
 
     def __init__(self, layout: pg.GraphicsLayout, theme: Theme, *, row: int = 0, col: int = 0,
-                 title: str = "", x_label: str = "", y_label: str = "", invert_y: bool = True) -> None:
+                 title: str = "", x_label: str = "", y_label: str = "", invert_y: bool = True,
+                 square: bool = False) -> None:
         self.theme = theme
         self.plot: pg.PlotItem = layout.addPlot(row=row, col=col)
         self.plot.hideButtons()
@@ -22,9 +23,12 @@ class Heatmap:
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.getViewBox().setDefaultPadding(0.0)
         self.plot.getViewBox().invertY(invert_y)
+        if square:  # a matrix's cells drawn square: rows and columns compare at a glance
+            self.plot.getViewBox().setAspectLocked(True, 1.0)
+        self.square = square
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=theme.cmap(), interactive=False, width=14,
+        self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=theme.cmap(), interactive=False, width=12,
                                    colorMapMenu=False, pen=theme.muted)
         self.bar.setImageItem(self.image, insert_in=self.plot)
         cache_axes(self.bar)
@@ -43,6 +47,7 @@ class Heatmap:
         self.theme = theme
         self.bar.setColorMap(theme.cmap())
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
+        self.plot.getAxis("left").setWidth(int(2.2 * theme.pixels(1.0) + 20))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
         self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
         self.set_labels(self._title, self._xl, self._yl)
@@ -66,8 +71,11 @@ class Heatmap:
         if self._shape != (rows, cols):
             self._shape = (rows, cols)
             self.image.setRect(QtCore.QRectF(x0, y0, cols, rows))
-            self.plot.setXRange(x0, x0 + cols, padding=0)
-            self.plot.setYRange(y0, y0 + rows, padding=0)
+            if self.square:
+                self.plot.getViewBox().setRange(QtCore.QRectF(x0, y0, cols, rows), padding=0)
+            else:
+                self.plot.setXRange(x0, x0 + cols, padding=0)
+                self.plot.setYRange(y0, y0 + rows, padding=0)
             if self.auto_ticks:
                 set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 3) if x0 == -0.5 else None)
                 set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 3) if y0 == -0.5 else None)

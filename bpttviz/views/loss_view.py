@@ -21,6 +21,7 @@ from ..theme import (
     sparse_ticks,
     style_plot,
 )
+from .plot_tools import arrange, wants_row
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
@@ -47,9 +48,12 @@ class LossView(QtWidgets.QWidget):
         self.norm_plot.setLogMode(y=True)
         for p in (self.metric_plot, self.norm_plot):
             p.setXLink(self.loss_plot)
-        self.glw.ci.layout.setRowStretchFactor(0, 3)
-        self.glw.ci.layout.setRowStretchFactor(1, 2)
-        self.glw.ci.layout.setRowStretchFactor(2, 2)
+        self.log = QtWidgets.QCheckBox("log scale")
+        self.log.setObjectName("loss_log")
+        self.log.setToolTip("Loss on a logarithmic axis: orders of magnitude become equal steps")
+        self.log.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.log.toggled.connect(self.set_log)
+        self.horizontal = False
         self.raw = self.loss_plot.plot([], [])
         self.smooth = self.loss_plot.plot([], [])
         # thousands of points in a few hundred pixels: draw per-pixel peaks, not every segment
@@ -77,9 +81,31 @@ class LossView(QtWidgets.QWidget):
         self.norm_plot.addItem(self.threshold)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
-        lay.addWidget(self.glw)
+        lay.setSpacing(2)
+        lay.addWidget(self.log)
+        lay.addWidget(self.glw, 1)
         self.frame: LossFrame | None = None
+        self._arrange()
         self.apply_theme(theme)
+
+    def _arrange(self) -> None:
+        """Three plots stacked where each stays readable, else side by side."""
+        self.horizontal = wants_row(self.glw.size(), 3, self.theme)
+        arrange(self.glw.ci, [self.loss_plot, self.metric_plot, self.norm_plot], self.horizontal, [3, 2, 2])
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._arrange()
+
+    def set_log(self, on: bool) -> None:
+        """The loss on a log axis (True) or a linear one."""
+        if self.log.isChecked() != on:
+            self.log.setChecked(on)
+            return
+        self.loss_plot.setLogMode(y=bool(on))
+        self.loss_plot.getViewBox().setYRange(0, 1, padding=0)  # refit from scratch on the new axis
+        if self.frame is not None:
+            self.show_frame(self.frame)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -87,9 +113,11 @@ class LossView(QtWidgets.QWidget):
         for p in (self.loss_plot, self.metric_plot, self.norm_plot):
             p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
             style_plot(p, theme)
-            p.getAxis("left").setTickDensity(0.3)  # three short plots: two or three labels each
-            p.getAxis("left").setWidth(int(44 * theme.scale))  # aligned: the x axes line up
-        set_axis_label(self.norm_plot, "bottom", "iteration", theme)
+            p.getAxis("left").setWidth(int(3.2 * theme.pixels(1.0) + 30))  # aligned: the x axes line up
+            set_axis_label(p, "bottom", "iteration", theme)
+        set_axis_label(self.loss_plot, "left", "loss", theme)
+        set_axis_label(self.norm_plot, "left", "‖g‖", theme)
+        self.log.setFont(theme.font(1.0))
         raw = QtGui.QColor(theme.forward)
         raw.setAlpha(70)
         self.raw.setPen(pg.mkPen(raw, width=1))
@@ -120,6 +148,7 @@ class LossView(QtWidgets.QWidget):
             title = legend_html([(self.overlay[0], th.forward, "line"), (self.overlay[1], PURPLE, "line")], th, title)
         style_plot(self.loss_plot, th, title=title)
         style_plot(self.metric_plot, th, title=f.metric_name)
+        set_axis_label(self.metric_plot, "left", f.metric_name.removeprefix("validation ") or "metric", th)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
         x_end = max(10.0, nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0)
@@ -128,13 +157,17 @@ class LossView(QtWidgets.QWidget):
         recent = f.loss[len(f.loss) // 5:] if len(f.loss) > 20 else f.loss  # the first spike may leave
         over = self.overlay[3] if self.overlay else np.array([])
         over_recent = over[len(over) // 5:] if len(over) > 20 else over
-        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]))
+        log = self.log.isChecked()
+        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]), log=log)
         fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
-        for plot in (self.loss_plot, self.metric_plot):  # short plots: two or three round labels
+        for plot in (self.loss_plot, self.metric_plot):  # short plots: three or four round labels
             lo, hi = plot.getViewBox().viewRange()[1]
-            set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, 2))
+            if plot is self.loss_plot and log:
+                set_ticks(plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), 4))
+            else:
+                set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, 4))
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
         if self.overlay:
@@ -153,8 +186,8 @@ class LossView(QtWidgets.QWidget):
             self.baseline_text.setText("")
         pos = np.where(f.norm > 0, f.norm, np.nan)
         self.norm.setData(f.norm_x, pos, connect="finite")
-        ticks = np.concatenate([pos, [f.clip_threshold] if f.clip_threshold else []])
-        set_ticks(self.norm_plot.getAxis("left"), decade_ticks(ticks, 3))
+        lo, hi = self.norm_plot.getViewBox().viewRange()[1]
+        set_ticks(self.norm_plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), 4))
         ok = np.isfinite(f.clip_y) & (f.clip_y > 0)
         if np.any(ok):
             self.clips.setData(f.clip_x[ok], np.log10(f.clip_y[ok]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import WeightsFrame
 from ..theme import (
@@ -20,9 +20,12 @@ from ..theme import (
     legend_html,
     nice_ceil,
     set_axis_label,
+    set_ticks,
+    sparse_ticks,
     style_plot,
 )
 from .heatmap import Heatmap
+from .plot_tools import MIN_PLOT, arrange, plot_chrome
 
 LINE_COLOURS = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY]
 
@@ -44,9 +47,12 @@ class WeightsView(QtWidgets.QWidget):
         self.info = QtWidgets.QLabel(" ")
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.value = Heatmap(self.glw.ci, theme, row=0, col=0, title="value")
-        self.grad = Heatmap(self.glw.ci, theme, row=0, col=2, title="gradient")
-        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0, colspan=4)
+        self.maps = self.glw.ci.addLayout(row=0, col=0)
+        self.maps.layout.setContentsMargins(0, 0, 0, 0)
+        self.maps.layout.setHorizontalSpacing(0)
+        self.value = Heatmap(self.maps, theme, row=0, col=0, title="value", square=True)
+        self.grad = Heatmap(self.maps, theme, row=0, col=1, title="gradient", square=True)
+        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0)
         self.spec.hideButtons()
         self.spec.setMenuEnabled(False)
         self.spec.setMouseEnabled(x=False, y=False)
@@ -55,8 +61,7 @@ class WeightsView(QtWidgets.QWidget):
         self.unit = pg.InfiniteLine(angle=0, pos=1.0, movable=False,
                                     pen=theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DashLine))
         self.spec.addItem(self.unit)
-        self.glw.ci.layout.setRowStretchFactor(0, 5)
-        self.glw.ci.layout.setRowStretchFactor(1, 3)
+        self.horizontal = False
         self.curves: dict[str, pg.PlotDataItem] = {}
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.param)
@@ -67,7 +72,18 @@ class WeightsView(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         self.frame: WeightsFrame | None = None
+        self._arrange()
         self.apply_theme(theme)
+
+    def _arrange(self) -> None:
+        """The two heatmaps above the spectrum where both rows stay readable, else in one row."""
+        size = self.glw.size()
+        self.horizontal = size.height() < 2 * (MIN_PLOT + plot_chrome(self.theme)) and size.width() > size.height()
+        arrange(self.glw.ci, [self.maps, self.spec], self.horizontal, [3, 2] if self.horizontal else [5, 3])
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._arrange()
 
     def set_parameters(self, names: list[str], default: str | None) -> None:
         if [self.param.itemData(i) for i in range(self.param.count())] == names:
@@ -92,8 +108,9 @@ class WeightsView(QtWidgets.QWidget):
         self.grad.apply_theme(theme)
         style_plot(self.spec, theme)
         set_axis_label(self.spec, "bottom", "iteration", theme)
-        self.param.setFont(theme.font(0.95))
-        self.info.setFont(theme.font(0.85))
+        set_axis_label(self.spec, "left", "singular value", theme)
+        self.param.setFont(theme.font(1.0))
+        self.info.setFont(theme.font(1.0))
         self.info.setStyleSheet(f"color: {theme.muted};")
         if self.frame is not None:
             self.show_frame(self.frame)
@@ -101,7 +118,7 @@ class WeightsView(QtWidgets.QWidget):
     def show_frame(self, f: WeightsFrame) -> None:
         self.frame = f
         shape = "×".join(map(str, f.shape))
-        self.value.set_labels(f"{f.name} ({shape})", "", "")
+        self.value.set_labels(f"{f.name} ({shape})", "column j", "row i")
         self.value.set_image(f.value, f.value_level)
         if f.grad is not None:
             self.grad.set_image(f.grad, f.grad_level)
@@ -111,7 +128,7 @@ class WeightsView(QtWidgets.QWidget):
         else:
             self.grad.set_image(np.full(f.value.shape, np.nan, dtype=np.float32), 1.0)
             self.info.setText(f"‖{f.name}‖ = {np.sqrt(np.sum(np.square(f.value.astype(float)))):.3g}")
-        self.grad.set_labels(f.grad_title, "", "")
+        self.grad.set_labels(f.grad_title, "column j", "row i")
 
     def show_spectrum(self, x: np.ndarray, series: dict[str, np.ndarray], title: str) -> None:
         entries = []
@@ -130,3 +147,5 @@ class WeightsView(QtWidgets.QWidget):
             if self.spec.getViewBox().viewRange()[0][1] != end:
                 self.spec.setXRange(0, end, padding=0)
             fit_range(self.spec, "y", np.concatenate(list(series.values())), include=(0.0, 1.0))
+            lo, hi = self.spec.getViewBox().viewRange()[1]
+            set_ticks(self.spec.getAxis("left"), sparse_ticks(lo, hi, 4))

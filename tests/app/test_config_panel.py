@@ -127,6 +127,8 @@ def test_loss_reduction_is_labelled(qtbot, make_window):
     win.config.widgets["reduction"].setCurrentText("mean")
     c.step_iteration()
     assert "mean over batch, sum over time" in win.status_labels["loss"].text()
+    win.docks["loss"].raise_()  # the bottom plots share tabs at this size: only a shown view is painted
+    qtbot.wait(20)
     c.refresh_all()
     assert "mean over batch" in win.loss.loss_plot.titleLabel.text
 
