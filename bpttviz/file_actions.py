@@ -23,6 +23,7 @@ cannot be opened changes nothing: the error is shown and the current session sta
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,15 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
         c.step_record()  # narrates the next iteration (records are never saved), cursor on its first record
         c.go_to(record)
     c.message.emit(f"Opened a session at iteration {session.iteration}")
+
+
+def default_name(window) -> str:
+    """A file name stem for what the window shows: the window's label of the session (which
+    follows configuration changes), lower case, words joined by hyphens, at most 40 characters."""
+    label = window.session_label() if hasattr(window, "session_label") else (window.controller.session.cfg.title
+                                                                            or "session")
+    stem = re.sub(r"[^a-z0-9]+", "-", label.split(":")[0].lower()).strip("-")
+    return stem[:40].rstrip("-") or "session"
 
 
 # ---------------------------------------------------------------------------------- exports
@@ -206,7 +216,7 @@ class FileActions(QtCore.QObject):
 
     def save_as(self) -> bool:
         s = self.window.controller.session
-        default = (s.cfg.title or s.task.name or "session").split(":")[0].strip().replace(" ", "-").lower()
+        default = default_name(self.window)
         path = self._ask_path("Save session", f"{default}-it{s.iteration}{SESSION_SUFFIX}", SESSION_FILTER)
         if path is None:
             return False

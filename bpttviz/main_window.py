@@ -253,6 +253,7 @@ class MainWindow(QtWidgets.QMainWindow):
         install_classroom(self)
         for dock in self.docks.values():
             self.watch_dock(dock)
+        self._install_plot_tools()
         self.watch_dock(self.classroom.compare_dock)
         self.controller.session_replaced.connect(self._sync_title)
         self.controller.state_changed.connect(self._sync_title)
@@ -356,6 +357,43 @@ class MainWindow(QtWidgets.QMainWindow):
         if compare is not None and not compare.comparison.active:
             compare.compare_dock.hide()
         self._auto_layout = True
+
+    # ------------------------------------------------------------------ plots: read-outs and data
+    def _install_plot_tools(self) -> None:
+        """Every plot widget of the docks: the value under the pointer, and a right-click menu
+        saving the plot's data as CSV."""
+        from .views.plot_tools import Readout
+
+        self.readouts: list[Readout] = []
+        for view in self.findChildren(pg.GraphicsView):
+            if view is self.graph.plot:  # the graph's nodes have their own tips
+                continue
+            self.readouts.append(Readout(view, self.theme))
+            vp = view.viewport()
+            vp.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+            vp.customContextMenuRequested.connect(lambda pos, v=view: self._plot_menu(v, pos))
+
+    def _plot_menu(self, view: pg.GraphicsView, pos: QtCore.QPoint) -> None:
+        menu = QtWidgets.QMenu(self)
+        menu.addAction("Save plot data as CSV…", lambda: self.save_plot_csv(view))
+        menu.popup(view.viewport().mapToGlobal(pos))
+
+    def save_plot_csv(self, view: QtWidgets.QWidget, path: str | None = None) -> str | None:
+        """Ask for a file (unless ``path``) and write the data of ``view``'s plots there."""
+        from .export import export_csv
+
+        if path is None:
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save plot data", "plot-data.csv",
+                                                            "CSV files (*.csv)")
+            if not path:
+                return None
+        try:
+            export_csv(view, path)
+        except (OSError, ValueError) as e:
+            self.statusBar().showMessage(f"Could not save the plot data: {e}", 8000)
+            return None
+        self.statusBar().showMessage(f"Saved the plot data to {path}", 6000)
+        return path
 
     # ------------------------------------------------------------------ enlarging one view
     def view_names(self) -> list[str]:
@@ -811,6 +849,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.gradient_lab.apply_theme(theme)
         if getattr(self, "classroom", None) is not None:
             self.classroom.apply_theme(theme)
+        for r in getattr(self, "readouts", ()):
+            r.apply_theme(theme)
         self.controller.refresh_all()
 
     def toggle_full_screen(self) -> None:
