@@ -29,23 +29,25 @@ LECTURE_LINES = 1.6
 
 #: the lecture layout: dock area -> docks tabbed together there, the first one raised
 GROUPS = (
-    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "buglab")),
+    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task")),
     (QtCore.Qt.DockWidgetArea.RightDockWidgetArea, ("compare",)),
-    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck")),
+    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "loss", "gradcheck", "buglab")),
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
 SHARES = {"left": 0.3, "right": 0.3, "bottom": 0.4}
 #: while a scenario stop focuses a view, its group gets this share of the window (the bottom
 #: group then spans the full width, the left one the full height): with the caption above, the
 #: focus view then has at least half of the screen
-FOCUSED = {"bottom": 0.62, "left": 0.6}
+FOCUSED = {"bottom": 0.57, "left": 0.6}
+#: the groups' shares while the graph is the focus (it then has at least half of the screen)
+GRAPH_FOCUSED = {"left": 0.22, "right": 0.22, "bottom": 0.22}
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
 #: than the screen, which would drop it out of full screen)
 MIN_VIEW = (120, 90)
 #: the unrolled graph keeps at least this share of the window's height, whatever the docks ask
 #: (less while a plot of the bottom group is the focus)
 GRAPH_MIN_HEIGHT = 0.33
-GRAPH_MIN_FOCUSED = 0.15
+GRAPH_MIN_FOCUSED = 0.2
 
 
 def lecture_scale(screen_height: int, base_points: float = 10.0, dpi: float | None = None) -> float:
@@ -222,7 +224,7 @@ class LectureMode(QtCore.QObject):
         w.setCorner(C.BottomLeftCorner, A.BottomDockWidgetArea if bottom_spans else A.LeftDockWidgetArea)
         w.setCorner(C.BottomRightCorner, A.BottomDockWidgetArea if bottom_spans else A.RightDockWidgetArea)
         w.graph.setMinimumHeight(int(height * (GRAPH_MIN_FOCUSED if bottom_spans else GRAPH_MIN_HEIGHT)))
-        shares = dict(SHARES)
+        shares = dict(GRAPH_FOCUSED if self.focus == "graph" else SHARES)
         if self.focus in FOCUSED:
             shares[self.focus] = FOCUSED[self.focus]
         H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
@@ -237,8 +239,8 @@ class LectureMode(QtCore.QObject):
         """A scenario stop focuses ``view``: its group gets the room (``FOCUSED``); the graph
         gets the default shares (lecture mode only)."""
         focus = next((side for (_a, names), side in zip(GROUPS, ("left", "right", "bottom")) if view in names),
-                     None)
-        focus = focus if focus in FOCUSED else None
+                     "graph" if view == "graph" else None)
+        focus = focus if focus in FOCUSED or focus == "graph" else None
         if focus != self.focus:
             self.focus = focus
             if self.active:

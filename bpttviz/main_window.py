@@ -130,7 +130,7 @@ def layout_plan(width: int, height: int, left_tabs: int = 300) -> LayoutPlan:
     width, height = max(width, 800), max(height, 500)
     left = int(min(max(0.2 * width, left_tabs + 12), 0.3 * width))
     right = int(min(max(0.33 * width, 360), 640))
-    bottom = int(max(0.47 * height, 300))
+    bottom = int(max(0.47 * height, 340))
     room = width - left - right
     return LayoutPlan(left, right, bottom, room < sum(BOTTOM_MIN_WIDTHS.values()) or bottom < 3 * MIN_PLOT)
 
@@ -376,6 +376,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _plot_menu(self, view: pg.GraphicsView, pos: QtCore.QPoint) -> None:
         menu = QtWidgets.QMenu(self)
         menu.addAction("Save plot data as CSV…", lambda: self.save_plot_csv(view))
+        if view is self.loss.glw:
+            menu.addAction(self.loss.log)
         menu.popup(view.viewport().mapToGlobal(pos))
 
     def save_plot_csv(self, view: QtWidgets.QWidget, path: str | None = None) -> str | None:
@@ -476,8 +478,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def restore_settings(self) -> None:
         s = self.settings
         geom = s.value("window/geometry")
+        self.geometry_remembered = False
         if isinstance(geom, (QtCore.QByteArray, bytes)):
-            self.restoreGeometry(QtCore.QByteArray(geom))
+            self.geometry_remembered = bool(self.restoreGeometry(QtCore.QByteArray(geom)))
         state = s.value("window/state")
         if isinstance(state, (QtCore.QByteArray, bytes)):
             self._restored = bool(self.restoreState(QtCore.QByteArray(state), SETTINGS_VERSION))
@@ -492,6 +495,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act["colourblind"].setChecked(div != DIVERGING_NAMES[0])
         mode = s.value("view/graph_mode", "activation")
         self.graph.set_mode(mode if mode in ("activation", "delta") else "activation")
+
+    def show_first(self) -> None:
+        """Show the window as a launch should: where it was last time, else maximised on the
+        available screen (the layout policy then fits the views to it)."""
+        if self.geometry_remembered or self.isFullScreen():
+            self.show()
+        else:
+            self.showMaximized()
 
     def save_settings(self) -> None:
         s = self.settings
@@ -595,6 +606,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
         v.addSeparator()
+        v.addAction(self.loss.log)
         for n in ("colour_mode", "colourblind", None, "zoom_in", "zoom_out", "zoom_reset", "fullscreen", None,
                   "enlarge", "reset_layout"):
             v.addSeparator() if n is None else v.addAction(self.act[n])

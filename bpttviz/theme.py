@@ -141,6 +141,7 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
         ax.enableAutoSIPrefix(False)
         # a pixmap per axis: repainting the plot then blits it instead of replaying its picture
         ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        no_overlaps(ax)
         if name in ("left", "right"):
             ax.setTickDensity(0.7)  # plots in docks are short: fewer, readable labels
         if ax.labelText or ax.labelUnits:
@@ -150,9 +151,38 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
     elif plot.titleLabel.text:
         plot.setTitle(plot.titleLabel.text, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
     shrinkable(plot.titleLabel)
+    span_title(plot)
     plot.titleLabel.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot._bpttviz_style = (theme, plot.titleLabel.text if title is None else title,
                            tuple((n, plot.getAxis(n).labelText) for n in ("left", "bottom", "right", "top")))
+
+
+def _spaced_specs(axis: pg.AxisItem, p: QtGui.QPainter):
+    """``AxisItem.generateDrawSpecs`` without tick labels that would touch another one: explicit
+    ticks are all drawn by pyqtgraph, however short the axis; here each label keeps a gap of a
+    third of its height (a quarter of an em across) to the last one kept."""
+    specs = pg.AxisItem.generateDrawSpecs(axis, p)
+    if specs is None:
+        return specs
+    axis_spec, tick_specs, text_specs = specs
+    kept: list = []
+    for spec in text_specs:
+        r = QtCore.QRectF(spec[0])
+        gap_x = r.height() * 0.3 if axis.orientation in ("top", "bottom") else 0.0
+        gap_y = r.height() * 0.3 if axis.orientation in ("left", "right") else 0.0
+        grown = r.adjusted(-gap_x, -gap_y, gap_x, gap_y)
+        if any(grown.intersects(QtCore.QRectF(k[0])) for k in kept):
+            continue
+        kept.append(spec)
+    return axis_spec, tick_specs, kept
+
+
+def no_overlaps(axis: pg.AxisItem) -> None:
+    """Make ``axis`` leave out a tick label that would overlap another (see ``_spaced_specs``)."""
+    if getattr(axis, "_bpttviz_spaced", False):
+        return
+    axis._bpttviz_spaced = True
+    axis.generateDrawSpecs = lambda p, axis=axis: _spaced_specs(axis, p)
 
 
 def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
@@ -173,6 +203,10 @@ def shrinkable(label: pg.LabelItem) -> None:
         h = label.itemRect().height()
         label.setMinimumWidth(1)
         label.setMinimumHeight(h)
+        label.setMaximumHeight(h)
+        plot = label.parentItem()
+        if isinstance(plot, pg.PlotItem) and plot.titleLabel is label and label.isVisible():
+            plot.layout.setRowFixedHeight(0, h)  # pyqtgraph fixes the title row at 30 px
         label._sizeHint = {
             QtCore.Qt.SizeHint.MinimumSize: (1, h),
             QtCore.Qt.SizeHint.PreferredSize: (1, h),
@@ -181,10 +215,31 @@ def shrinkable(label: pg.LabelItem) -> None:
         }
         label.updateGeometry()
 
+    def resize_event(ev, original=label.resizeEvent) -> None:
+        # wrap at the label's width (a legend in a title runs onto a second line instead of out
+        # of the plot); the wrapped height becomes the label's minimum
+        w = max(20.0, label.size().width())  # (pyqtgraph calls this with None after a new text)
+        if abs(label.item.textWidth() - w) > 0.5:
+            label.item.setTextWidth(w)
+            QtCore.QTimer.singleShot(0, update_min)
+        original(ev)
+
     label.updateMin = update_min
+    label.resizeEvent = resize_event
     label.opts["justify"] = "left"  # clipped on the right, never on both sides
     label._bpttviz_shrinkable = True
     update_min()
+
+
+def span_title(plot: pg.PlotItem) -> None:
+    """Let the title use the plot's whole width (axes and colour bar included), not only the
+    data column: a short plot's title then fits on one line."""
+    if getattr(plot, "_bpttviz_spanned", False):
+        return
+    plot._bpttviz_spanned = True
+    lay = plot.layout
+    lay.removeItem(plot.titleLabel)
+    lay.addItem(plot.titleLabel, 0, 0, 1, max(3, lay.columnCount()))
 
 
 def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> None:
@@ -198,10 +253,11 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> Non
 def legend_html(entries: list[tuple[str, str, str]], theme: Theme, title: str = "") -> str:
     """A one-line legend as rich text for a plot title: (label, colour, "line"/"dash"/"dot") each."""
     marks = {"line": "━━", "dash": "╍╍", "dot": "┈┈", "faint": "──"}
+    # an entry never breaks; the legend wraps between entries when the plot is narrow
     parts = [f'<span style="color:{c}{"; opacity:0.4" if kind == "faint" else ""}">{marks.get(kind, "━━")}</span>'
-             f'&nbsp;{label}' for label, c, kind in entries]
-    head = f"{title}&nbsp;&nbsp;" if title else ""
-    return head + "&nbsp;&nbsp;&nbsp;".join(parts)
+             f'&nbsp;{label.replace(" ", "&nbsp;")}' for label, c, kind in entries]
+    head = f"{title}&nbsp;&nbsp; " if title else ""
+    return head + "&nbsp;&nbsp; ".join(parts)
 
 
 def set_log_ticks(plot: pg.PlotItem, side: str = "left") -> None:
@@ -217,27 +273,68 @@ def _num(v: float) -> str:
     return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:g}e{e}"
 
 
+def tick_room(plot: pg.PlotItem, side: str = "left", fallback: int = 5) -> int:
+    """How many tick labels fit along ``side`` of ``plot`` as it is sized now: one per two and a
+    half text heights up an axis, one per five across (``fallback`` before the plot is laid out),
+    never fewer than three."""
+    vb = plot.getViewBox()
+    length = vb.height() if side in ("left", "right") else vb.width()
+    if length < 20:
+        return fallback
+    font = plot.getAxis(side).style.get("tickFont")
+    px = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+    return max(3, min(8, int(length / ((2.5 if side in ("left", "right") else 4.0) * px))))
+
+
+def inner_range(plot: pg.PlotItem, side: str = "left") -> tuple[float, float]:
+    """The view range along ``side`` less the ends where a tick label would stick out of the
+    axis (pyqtgraph leaves such labels out): 0.7 text heights up an axis, 1.3 across (half a
+    label of up to four digits)."""
+    vb = plot.getViewBox()
+    (xa, xb), (ya, yb) = vb.viewRange()
+    a, b, length = (ya, yb, vb.height()) if side in ("left", "right") else (xa, xb, vb.width())
+    font = plot.getAxis(side).style.get("tickFont")
+    px = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+    if length < 20:
+        return a, b
+    m = (0.7 if side in ("left", "right") else 1.3) * px / length * (b - a)
+    return (a + m, b - m) if b - a > 2 * m else (a, b)
+
+
+#: log-axis tick candidates, roundest first: decades, then 1-2-5 steps, then the other mantissas
+_MANTISSAS = ((1,), (5,), (2,), (3,), (4, 6, 7, 8, 9), (1.5, 2.5))
+
+
 def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
-    """Ticks for a log axis (positions in log10 units) covering ``values``: decades, thinned to at
-    most ``max_ticks``; where that leaves fewer than three, 1-2-5 steps, then every mantissa,
-    then round linear steps inside the data range, so there are always three to read."""
+    """Ticks for a log axis (positions in log10 units) covering ``values``: at most
+    ``max_ticks`` (at least three), evenly spread in log space, the roundest values first --
+    decades, then 5s and 2s, then other mantissas -- and round linear steps when the range is
+    too small for any of those, so there are always three to read."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return []
-    lo, hi = np.log10(v.min()), np.log10(v.max())
-    d0, d1 = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
-    if d1 - d0 + 1 >= 3:
-        step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
-        return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
-    decades = range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
-    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
-        inside = [m * 10.0**d for d in decades for m in mantissas
-                  if lo - 1e-9 <= np.log10(m * 10.0**d) <= hi + 1e-9]
-        if 3 <= len(inside) <= max(max_ticks, 3):
-            return [(float(np.log10(c)), _num(c)) for c in inside]
-    lin = sparse_ticks(10.0**lo, 10.0**hi, max(max_ticks, 3), inset=0.0)
-    return [(float(np.log10(x)), _num(x)) for x, _ in lin if x > 0]
+    lo, hi = float(np.log10(v.min())), float(np.log10(v.max()))
+    n = max(3, max_ticks)
+    chosen: list[float] = []
+    for squeeze in (1.0, 0.75, 0.55):  # closer labels rather than fewer than three
+        gap = squeeze * (hi - lo) / (n - 0.5)  # the least distance between two labels, in decades
+        chosen = []
+        for mantissas in _MANTISSAS:
+            for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1):
+                for m in mantissas:
+                    c = float(np.log10(m)) + d
+                    if lo - 1e-9 <= c <= hi + 1e-9 and all(abs(c - k) >= gap - 1e-9 for k in chosen):
+                        chosen.append(c)
+            if len(chosen) >= n:
+                break
+        if len(chosen) >= 3:
+            break
+    if len(chosen) < 3:
+        lin = sparse_ticks(10.0**lo, 10.0**hi, n, inset=0.0)
+        return [(float(np.log10(x)), _num(x)) for x, _ in lin if x > 0]
+    chosen = sorted(chosen)[:n] if len(chosen) <= n else sorted(chosen)
+    return [(c, _num(10.0**c)) for c in sorted(chosen)]
 
 
 def sparse_ticks(lo: float, hi: float, max_ticks: int = 4, inset: float = 0.1) -> list[tuple[float, str]]:
@@ -264,7 +361,9 @@ def sparse_ticks(lo: float, hi: float, max_ticks: int = 4, inset: float = 0.1) -
 
 
 def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:
-    """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 50...) giving at most ``max_ticks``."""
+    """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 25, 50...) giving at most
+    ``max_ticks`` (at least 4 allowed: 100 rows get 0, 25, 50, 75 rather than two labels)."""
+    max_ticks = max(max_ticks, 4)
     if n <= 1:
         return [(0.0, "0")]
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
@@ -322,12 +421,15 @@ def tune_view(view: QtWidgets.QGraphicsView) -> None:
 
 
 def cache_axes(plot: pg.PlotItem) -> None:
-    """Render every axis of a plot (a ColorBarItem too) through a pixmap cache."""
+    """Render every axis of a plot (a ColorBarItem too) through a pixmap cache, with no tick
+    labels overlapping."""
     for name in ("left", "bottom", "right", "top"):
         try:
-            plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            ax = plot.getAxis(name)
         except Exception:  # noqa: BLE001 - a plot without that axis
-            pass
+            continue
+        ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        no_overlaps(ax)
 
 
 def symmetric_level(*arrays: np.ndarray) -> float:

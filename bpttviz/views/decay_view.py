@@ -8,7 +8,19 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.decay import DecayFrame
-from ..theme import GREEN, PURPLE, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import (
+    GREEN,
+    PURPLE,
+    Theme,
+    decade_ticks,
+    fit_range,
+    inner_range,
+    legend_html,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+    tick_room,
+)
 
 HISTORY = 12
 
@@ -106,6 +118,14 @@ class DecayView(QtWidgets.QWidget):
         if self.frame is not None:
             self.show_frame(self.frame)
 
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
+
+    def _redraw(self) -> None:
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
     @staticmethod
     def _positive(y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
@@ -167,8 +187,9 @@ class DecayView(QtWidgets.QWidget):
         vals = vals[np.isfinite(vals)]
         if vals.size:
             fit_range(self.plot, "y", vals, log=True, pad=0.1)
-            lo, hi = self.plot.getViewBox().viewRange()[1]
-            set_ticks(self.plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), 5))
+            lo, hi = inner_range(self.plot)
+            set_ticks(self.plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(self.plot)))
+            hi = self.plot.getViewBox().viewRange()[1][1]
             if f.reference is not None:  # the bound stops at the top edge: drawn past it, an SVG
                 # viewer without clip paths would draw it over the legend
                 self.ref.setData(*clip_top(f.k, self._positive(f.reference), 10.0 ** hi), connect="finite")

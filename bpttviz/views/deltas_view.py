@@ -14,11 +14,13 @@ from ..theme import (
     Theme,
     decade_ticks,
     fit_range,
+    inner_range,
     legend_html,
     nice_ticks,
     set_axis_label,
     set_ticks,
     style_plot,
+    tick_room,
 )
 from .heatmap import Heatmap
 from .plot_tools import arrange, wants_row
@@ -68,12 +70,17 @@ class DeltasView(QtWidgets.QWidget):
     def _arrange(self) -> None:
         """The heatmap above the norms where both stay readable, else side by side."""
         self.horizontal = wants_row(self.glw.size(), 2, self.theme)
-        arrange(self.glw.ci, [self.heat.plot, self.norms_plot], self.horizontal, [3, 2])
+        arrange(self.glw.ci, [self.heat.plot, self.norms_plot], self.horizontal, [1, 1] if self.horizontal else [3, 2])
         self.spacer.setVisible(not self.horizontal)  # the columns line up only when stacked
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self._arrange()
+        QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
+
+    def _redraw(self) -> None:
+        if self.frame is not None:
+            self.show_frame(self.frame)
 
     def _set_quantities(self, names: list[str]) -> None:
         cur = self.current_quantity() if self.quantity.count() else "dh"
@@ -142,8 +149,11 @@ class DeltasView(QtWidgets.QWidget):
             self.norms_plot.setXRange(x0, x1, padding=0)
         fit_range(self.norms_plot, "y", np.concatenate(list(f.norms.values())), log=True)
         self.spacer.setFixedWidth(self.heat.bar.width() + 2)
-        set_ticks(self.norms_plot.getAxis("left"), decade_ticks(np.concatenate(list(f.norms.values()))))
-        entries = [(name, *self._style(i)) for i, name in enumerate(f.norms)]
+        lo, hi = inner_range(self.norms_plot)
+        set_ticks(self.norms_plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]),
+                                                                tick_room(self.norms_plot)))
+        # the legend names the sources only ("from hₜ₊₁", not "... (the future)"): one line in a narrow plot
+        entries = [(name.split(" (")[0], *self._style(i)) for i, name in enumerate(f.norms)]
         style_plot(self.norms_plot, self.theme, title=legend_html(entries, self.theme))
         if list(self.curves) != list(f.norms):
             for item in self.curves.values():

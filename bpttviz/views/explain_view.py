@@ -113,6 +113,7 @@ class ExplainView(QtWidgets.QWidget):
             w.setFont(f)
         self.hint.setFont(theme.font(1.0))
         self.hint.setStyleSheet(f"color: {theme.muted};")
+        self.text.setFont(theme.font(1.0))
         self.text.setStyleSheet(f"QTextBrowser {{ background: {theme.background}; color: {theme.foreground}; }}")
         self.sentence.setFont(theme.font(1.0))
         self.sentence.setStyleSheet(f"QLabel#explain_sentence {{ background: {theme.panel}; color: {theme.foreground};"

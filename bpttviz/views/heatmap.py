@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
-from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot
+from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot, tick_room
 
 
 class Heatmap:
@@ -41,7 +41,30 @@ class Heatmap:
         self._shape: tuple[int, int] | None = None
         self.level = 1.0
         self.auto_ticks = True
+        self._origin = (-0.5, -0.5)
+        self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
+
+    def retick(self) -> None:
+        """Whole-cell ticks, as many as fit the plot's size now, none whose label would stick out
+        past the ends of its axis (pyqtgraph hides those)."""
+        if self._shape is None or not self.auto_ticks:
+            return
+        vb = self.plot.getViewBox()
+        (xa, xb), (ya, yb) = vb.viewRange()
+        for side, n, origin, (a, b), px in (("bottom", self._shape[1], self._origin[0], (xa, xb), vb.width()),
+                                            ("left", self._shape[0], self._origin[1], (ya, yb), vb.height())):
+            if origin != -0.5:
+                set_ticks(self.plot.getAxis(side), None)
+                continue
+            font = self.plot.getAxis(side).style.get("tickFont")
+            fpx = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+            room = tick_room(self.plot, side, 4)
+            ticks = nice_ticks(n, room)
+            if px > 20 and b > a:
+                half = (0.35 * fpx * len(str(n - 1)) if side == "bottom" else 0.5 * fpx) / (px / (b - a))
+                ticks = [t for t in ticks if a + half <= t[0] <= b - half] or ticks
+            set_ticks(self.plot.getAxis(side), ticks)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -76,9 +99,8 @@ class Heatmap:
             else:
                 self.plot.setXRange(x0, x0 + cols, padding=0)
                 self.plot.setYRange(y0, y0 + rows, padding=0)
-            if self.auto_ticks:
-                set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 3) if x0 == -0.5 else None)
-                set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 3) if y0 == -0.5 else None)
+            self._origin = (x0, y0)
+            self.retick()
         if self.bar.levels() != (-level, level):
             self.bar.setLevels((-level, level))
 

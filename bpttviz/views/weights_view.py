@@ -17,12 +17,14 @@ from ..theme import (
     VERMILLION,
     Theme,
     fit_range,
+    inner_range,
     legend_html,
     nice_ceil,
     set_axis_label,
     set_ticks,
     sparse_ticks,
     style_plot,
+    tick_room,
 )
 from .heatmap import Heatmap
 from .plot_tools import MIN_PLOT, arrange, plot_chrome
@@ -79,7 +81,9 @@ class WeightsView(QtWidgets.QWidget):
         """The two heatmaps above the spectrum where both rows stay readable, else in one row."""
         size = self.glw.size()
         self.horizontal = size.height() < 2 * (MIN_PLOT + plot_chrome(self.theme)) and size.width() > size.height()
-        arrange(self.glw.ci, [self.maps, self.spec], self.horizontal, [3, 2] if self.horizontal else [5, 3])
+        arrange(self.glw.ci, [self.maps, self.spec], self.horizontal, [3, 2] if self.horizontal else [1, 1])
+        # stacked, the spectrum keeps a readable height; the square heatmaps need no more than their width
+        self.spec.setMinimumHeight(0 if self.horizontal else MIN_PLOT + plot_chrome(self.theme))
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
@@ -147,5 +151,5 @@ class WeightsView(QtWidgets.QWidget):
             if self.spec.getViewBox().viewRange()[0][1] != end:
                 self.spec.setXRange(0, end, padding=0)
             fit_range(self.spec, "y", np.concatenate(list(series.values())), include=(0.0, 1.0))
-            lo, hi = self.spec.getViewBox().viewRange()[1]
-            set_ticks(self.spec.getAxis("left"), sparse_ticks(lo, hi, 4))
+            lo, hi = inner_range(self.spec)
+            set_ticks(self.spec.getAxis("left"), sparse_ticks(lo, hi, tick_room(self.spec), inset=0.0))
