@@ -273,19 +273,25 @@ class MainWindow(QtWidgets.QMainWindow):
             self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, L)
             self.setCorner(QtCore.Qt.Corner.BottomRightCorner, R)
             size = self.size()
-            for area, names in ((L, LEFT_GROUP), (R, RIGHT_GROUP), (B, BOTTOM_GROUP)):
+            # the right group first: the bug lab leaves the left one before that one is redone.
+            # Docks already where they belong are not re-added: stacked even for a moment, a
+            # group's minimum height would make the window grow (and a maximised window then
+            # believes it is taller than the screen)
+            for area, names in ((R, RIGHT_GROUP), (L, LEFT_GROUP), (B, BOTTOM_GROUP)):
                 group = [self.docks[n] for n in names if n in self.docks]
                 for d in group:
-                    d.setFloating(False)
+                    if d.isFloating():
+                        d.setFloating(False)
                     d.show()
-                # straight into tabs (or side by side): stacked even for a moment, the group's
-                # minimum height would make the window grow
-                self.addDockWidget(area, group[0])
+                first = group[0]
+                if self.dockWidgetArea(first) != area:
+                    self.addDockWidget(area, first)
                 for a, b in zip(group, group[1:]):
                     if area == B and not plan.bottom_tabbed:
-                        self.splitDockWidget(a, b, QtCore.Qt.Orientation.Horizontal)
-                    else:
-                        self.tabifyDockWidget(group[0], b)
+                        if b in self.tabifiedDockWidgets(a) or self.dockWidgetArea(b) != area:
+                            self.splitDockWidget(a, b, QtCore.Qt.Orientation.Horizontal)
+                    elif b not in self.tabifiedDockWidgets(first):
+                        self.tabifyDockWidget(first, b)
             if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
                 self.resize(size.expandedTo(self.minimumSizeHint()))
             for first in ("config", "weights", "deltas"):
@@ -295,6 +301,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.plan = plan
             self._size_docks()
             self._layout_size = self.size()
+            self._layout_time = time.monotonic()
         finally:
             self._laying_out = False
 
@@ -338,7 +345,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _relayout_if_auto(self) -> None:
         last = getattr(self, "_layout_size", None)
         far = last is None or max(abs(self.width() - last.width()), abs(self.height() - last.height())) > 40
-        if far and self._auto_layout and not self._enlarged and not self._laying_out \
+        recent = time.monotonic() - getattr(self, "_layout_time", -math.inf) < 0.5  # no relayout loops
+        if far and not recent and self._auto_layout and not self._enlarged and not self._laying_out \
                 and not getattr(getattr(self, "lecture", None), "active", False):
             self.default_layout()
 

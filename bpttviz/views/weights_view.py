@@ -82,8 +82,12 @@ class WeightsView(QtWidgets.QWidget):
         size = self.glw.size()
         self.horizontal = size.height() < 2 * (MIN_PLOT + plot_chrome(self.theme)) and size.width() > size.height()
         arrange(self.glw.ci, [self.maps, self.spec], self.horizontal, [3, 2] if self.horizontal else [1, 1])
-        # stacked, the spectrum keeps a readable height; the square heatmaps need no more than their width
+        # stacked, the spectrum keeps a readable height, and the square heatmaps get no more height
+        # than their width needs (the spectrum has the rest)
         self.spec.setMinimumHeight(0 if self.horizontal else MIN_PLOT + plot_chrome(self.theme))
+        px = self.theme.pixels(1.0)
+        square = size.width() / 2 - (2.2 * px + 20) - (4 * px + 24)  # less the left axis and the colour bar
+        self.maps.setMaximumHeight(1e6 if self.horizontal else max(MIN_PLOT, square) + plot_chrome(self.theme))
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
