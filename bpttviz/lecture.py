@@ -38,7 +38,7 @@ SHARES = {"left": 0.3, "right": 0.3, "bottom": 0.4}
 #: while a scenario stop focuses a view, its group gets this share of the window (the bottom
 #: group then spans the full width, the left one the full height): with the caption above, the
 #: focus view then has at least half of the screen
-FOCUSED = {"bottom": 0.57, "left": 0.6}
+FOCUSED = {"bottom": 0.56, "left": 0.6}
 #: the groups' shares while the graph is the focus (it then has at least half of the screen)
 GRAPH_FOCUSED = {"left": 0.22, "right": 0.22, "bottom": 0.22}
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
@@ -103,6 +103,7 @@ class LectureMode(QtCore.QObject):
         self.extra_docks = dict(extra_docks or {})  # docks the window does not list in ``docks``
         self.bottom_share = SHARES["bottom"]
         self.focus: str | None = None  # the group ("left" / "bottom") of the stop's focus view
+        self._tucked: list[QtWidgets.QDockWidget] = []  # docks put away while a plot is the focus
         self._saved: _Saved | None = None
         window.installEventFilter(self)
 
@@ -153,6 +154,7 @@ class LectureMode(QtCore.QObject):
         if s is None:
             return
         w = self.window
+        self._tuck(False)
         self._saved = None
         w.act["colourblind"].setChecked(s.colourblind)
         w.apply_theme(s.theme)
@@ -201,18 +203,48 @@ class LectureMode(QtCore.QObject):
         for area, names in GROUPS:
             group = [docks[n] for n in names if n in docks]
             for d in group:
-                d.setFloating(False)
-                w.addDockWidget(area, d)
+                if d.isFloating():
+                    d.setFloating(False)
             shown = [d for d in group if not d.isHidden()]
-            for d in shown[1:]:
-                w.tabifyDockWidget(shown[0], d)
+            # straight into tabs: docks stacked even for a moment would make the window grow
+            # past the screen
+            for d in [*shown, *(d for d in group if d.isHidden())][:1]:
+                if w.dockWidgetArea(d) != area:
+                    w.addDockWidget(area, d)
+            head = (shown or group)[0] if group else None
+            for d in group:
+                if d is not head and d not in w.tabifiedDockWidgets(head):
+                    w.tabifyDockWidget(head, d)
             if shown:
                 shown[0].raise_()
+
+    def _tuck(self, away: bool) -> None:
+        """While a plot of the bottom group is the focus, the left group (explain, task) is put
+        away and the graph's colour legend hidden: squeezed into what is left above the plots,
+        they would be unreadable, and the graph gets the whole width instead."""
+        w = self.window
+        legend = getattr(w.graph, "legend", None)
+        if away:
+            docks = {**w.docks, **self.extra_docks}
+            for n in GROUPS[0][1]:
+                d = docks.get(n)
+                if d is not None and d.isVisible() and d not in self._tucked:
+                    self._tucked.append(d)
+                    d.hide()
+            if legend is not None:
+                legend.hide()
+        else:
+            for d in self._tucked:
+                d.show()
+            self._tucked = []
+            if legend is not None:
+                legend.show()
 
     def _size(self, width: int, height: int) -> None:
         """Dock sizes for the focus: the focus group spans the window and gets ``FOCUSED`` of it;
         without a focus (or for the graph) the groups get ``SHARES``."""
         w = self.window
+        self._tuck(self.focus == "bottom")
         first = {}
         docks = {**w.docks, **self.extra_docks}
         for (_area, names), side in zip(GROUPS, ("left", "right", "bottom")):

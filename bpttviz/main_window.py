@@ -331,7 +331,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self._sized = True
             if not self._restored:
                 self._auto_layout = True
-                QtCore.QTimer.singleShot(0, self.default_layout)
+                QtCore.QTimer.singleShot(0, self._first_layout)
+
+    def _first_layout(self) -> None:
+        """The policy's layout for the size the window was shown at (lecture mode, entered
+        before the window was shown, has its own)."""
+        if not getattr(getattr(self, "lecture", None), "active", False):
+            self.default_layout()
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
@@ -346,7 +352,10 @@ class MainWindow(QtWidgets.QMainWindow):
         last = getattr(self, "_layout_size", None)
         far = last is None or max(abs(self.width() - last.width()), abs(self.height() - last.height())) > 40
         recent = time.monotonic() - getattr(self, "_layout_time", -math.inf) < 0.5  # no relayout loops
-        if far and not recent and self._auto_layout and not self._enlarged and not self._laying_out \
+        if far and recent:  # once the window has settled
+            QtCore.QTimer.singleShot(600, self._relayout_if_auto)
+            return
+        if far and self._auto_layout and not self._enlarged and not self._laying_out \
                 and not getattr(getattr(self, "lecture", None), "active", False):
             self.default_layout()
 

@@ -103,6 +103,9 @@ class Heatmap:
             self.retick()
         if self.bar.levels() != (-level, level):
             self.bar.setLevels((-level, level))
+            # the scale's ends and middle, written out (automatic ticks of a tiny level may all be cut)
+            set_ticks(self.bar.axis, [(v, "0" if v == 0 else f"{v:.2g}")
+                                      for v in (-level, -level / 2, 0.0, level / 2, level)])
 
     def set_marker(self, x: float | None) -> None:
         if x is None:
