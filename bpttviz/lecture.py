@@ -220,10 +220,11 @@ class LectureMode(QtCore.QObject):
 
     def _tuck(self, away: bool) -> None:
         """While a plot of the bottom group is the focus, the left group (explain, task) is put
-        away and the graph's colour legend hidden: squeezed into what is left above the plots,
-        they would be unreadable, and the graph gets the whole width instead."""
+        away and the graph's narration line and colour legend hidden: squeezed into what is left
+        above the plots they would be unreadable, and the graph gets the whole width and the
+        height for its rows instead."""
         w = self.window
-        legend = getattr(w.graph, "legend", None)
+        extras = [x for x in (getattr(w.graph, "legend", None), getattr(w.graph, "caption", None)) if x is not None]
         if away:
             docks = {**w.docks, **self.extra_docks}
             for n in GROUPS[0][1]:
@@ -231,14 +232,14 @@ class LectureMode(QtCore.QObject):
                 if d is not None and d.isVisible() and d not in self._tucked:
                     self._tucked.append(d)
                     d.hide()
-            if legend is not None:
-                legend.hide()
+            for x in extras:
+                x.hide()
         else:
             for d in self._tucked:
                 d.show()
             self._tucked = []
-            if legend is not None:
-                legend.show()
+            for x in extras:
+                x.show()
 
     def _size(self, width: int, height: int) -> None:
         """Dock sizes for the focus: the focus group spans the window and gets ``FOCUSED`` of it;

@@ -159,8 +159,9 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
 
 def _spaced_specs(axis: pg.AxisItem, p: QtGui.QPainter):
     """``AxisItem.generateDrawSpecs`` without tick labels that would touch another one: explicit
-    ticks are all drawn by pyqtgraph, however short the axis; here each label keeps a gap of a
-    third of its height (a quarter of an em across) to the last one kept."""
+    ticks are all drawn by pyqtgraph, however short the axis; here each label keeps a gap to
+    the last one kept (a third of its height across, a twentieth up an axis: pyqtgraph's text
+    boxes are already a little taller than the letters)."""
     specs = pg.AxisItem.generateDrawSpecs(axis, p)
     if specs is None:
         return specs
@@ -169,7 +170,7 @@ def _spaced_specs(axis: pg.AxisItem, p: QtGui.QPainter):
     for spec in text_specs:
         r = QtCore.QRectF(spec[0])
         gap_x = r.height() * 0.3 if axis.orientation in ("top", "bottom") else 0.0
-        gap_y = r.height() * 0.3 if axis.orientation in ("left", "right") else 0.0
+        gap_y = r.height() * 0.05 if axis.orientation in ("left", "right") else 0.0
         grown = r.adjusted(-gap_x, -gap_y, gap_x, gap_y)
         if any(grown.intersects(QtCore.QRectF(k[0])) for k in kept):
             continue

@@ -70,10 +70,22 @@ class Heatmap:
         self.theme = theme
         self.bar.setColorMap(theme.cmap())
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
+        self._fit_bar()
         self.plot.getAxis("left").setWidth(int(2.2 * theme.pixels(1.0) + 20))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
         self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
         self.set_labels(self._title, self._xl, self._yl)
+
+    def _fit_bar(self) -> None:
+        """The colour bar's scale: its ends and middle written out (automatic ticks of a tiny
+        level may all be cut), and the bar's axis as wide as its longest label (pyqtgraph leaves
+        out a label that does not fit)."""
+        level = self.level
+        ticks = [(v, "0" if v == 0 else f"{v:.2g}") for v in (-level, -level / 2, 0.0, level / 2, level)]
+        set_ticks(self.bar.axis, ticks)
+        font = self.bar.axis.style.get("tickFont")
+        fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
+        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for _v, t in ticks) + 16)
 
     def set_labels(self, title: str, x_label: str, y_label: str) -> None:
         self._title, self._xl, self._yl = title, x_label, y_label
@@ -104,8 +116,7 @@ class Heatmap:
         if self.bar.levels() != (-level, level):
             self.bar.setLevels((-level, level))
             # the scale's ends and middle, written out (automatic ticks of a tiny level may all be cut)
-            set_ticks(self.bar.axis, [(v, "0" if v == 0 else f"{v:.2g}")
-                                      for v in (-level, -level / 2, 0.0, level / 2, level)])
+            self._fit_bar()
 
     def set_marker(self, x: float | None) -> None:
         if x is None:
