@@ -638,6 +638,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("D", "colour nodes by activation / by delta size"), ("Ctrl+Z", "roll back after a blow-up"),
                 ("Ctrl+=  Ctrl+-  Ctrl+0", "zoom in / out / actual size"),
                 ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
+                ("Ctrl+Shift+F", "enlarge the view under the mouse, again to go back (or double-click its title)"),
                 ("Page Down / Page Up", "next / previous record, or scenario stop (presenter clickers)"),
                 *getattr(self, "extra_shortcut_rows", ()),
                 *getattr(getattr(self, "gradient_lab", None), "shortcut_rows", ()), ("?", "this overview")]

@@ -272,3 +272,20 @@ def test_task_legend_lists_only_what_is_drawn(qtbot, make_window, preset, drawn)
         assert win.task.s_input.opts["stepMode"] == "center"
         xs, ys = win.task.s_input.getData()
         assert set(np.unique(ys)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("size, lecture", [((1280, 692), False), ((1366, 740), False), ((1920, 1080), True)])
+def test_shortcut_overlay_fits_the_window(qtbot, make_window, size, lecture):
+    win = make_window(size=size)
+    if lecture:
+        win.lecture.enter(full_screen=False)
+        qtbot.wait(80)
+    win.show_shortcuts()
+    qtbot.wait(20)
+    fit = win.overlay.fit()
+    assert fit["fits"], (size, fit["size"], win.overlay.size())
+    w, h = fit["size"]
+    assert w <= win.overlay.width() - 40 and h <= win.overlay.height() - 40
+    body = win.theme.pixels(1.0)
+    assert all(QtGui.QFontInfo(f).pixelSize() >= body for f in fit["fonts"])
+    win.overlay.hide()
