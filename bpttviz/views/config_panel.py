@@ -219,6 +219,8 @@ class ConfigPanel(QtWidgets.QWidget):
         w.setMinimumWidth(64)  # narrower than the widgets' own hints: the dock decides the width
         label = QtWidgets.QLabel(name.replace("_", " "))
         tip = FIELD_HELP.get(name, "")
+        if w.toolTip():  # a spin box's allowed range
+            tip = f"{tip} ({w.toolTip()})" if tip else w.toolTip()
         label.setToolTip(tip)
         w.setToolTip(tip)
         form = self.model_form if name in STRUCTURAL else self.train_form
