@@ -151,7 +151,7 @@ def run_gui(args: Any) -> int:
         window.controller.stop()
         window.close()
         return 0
-    window.show()
+    window.show_first()  # maximised unless a geometry was remembered
     window.graph.setFocus()
     _start_autosave(app, window)
     return int(app.exec())

@@ -40,7 +40,7 @@ from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from engine.atomic import atomic_write
 
-__all__ = ["SUFFIXES", "AnimationRecorder", "export_png", "export_svg", "export_window"]
+__all__ = ["SUFFIXES", "AnimationRecorder", "export_csv", "export_png", "export_svg", "export_window"]
 
 #: What ``export_window`` accepts.
 SUFFIXES = (".png", ".svg")
@@ -101,6 +101,32 @@ def _export_mode(widget: QtWidgets.QWidget, resolution_scale: float):
             item.setExportMode(False)
 
 
+#: controls left out of the picture of a single view: a figure shows the view, not its widgets
+CONTROLS = (QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox, QtWidgets.QAbstractButton)
+
+
+@contextlib.contextmanager
+def _without_controls(widget: QtWidgets.QWidget):
+    """Hide the combo boxes, spin boxes and buttons inside ``widget`` (not a window: a window's
+    picture is the window as it is) while it is painted; the view lays out without them."""
+    hidden = []
+    if not widget.isWindow():
+        for w in widget.findChildren(QtWidgets.QWidget):
+            if isinstance(w, CONTROLS) and w.isVisible() and not isinstance(w.parentWidget(), QtWidgets.QTabBar) \
+                    and not isinstance(w.parentWidget(), QtWidgets.QAbstractSpinBox | QtWidgets.QComboBox):
+                w.hide()
+                hidden.append(w)
+    if hidden:
+        _settle(widget)
+    try:
+        yield
+    finally:
+        for w in hidden:
+            w.show()
+        if hidden:
+            _settle(widget)
+
+
 def _render(widget: QtWidgets.QWidget, painter: QtGui.QPainter, size: QtCore.QSize, scale: float = 1.0,
             vector: bool = False) -> None:
     """Paint ``widget`` at (0, 0) with ``painter`` (whose device is at least ``size`` × ``scale``).
@@ -158,6 +184,11 @@ def _dpm(dpi: float) -> int:
 
 
 def _image(widget: QtWidgets.QWidget, scale: float) -> QtGui.QImage:
+    with _without_controls(widget):
+        return _image_now(widget, scale)
+
+
+def _image_now(widget: QtWidgets.QWidget, scale: float) -> QtGui.QImage:
     _settle(widget)
     size = _size(widget)
     w, h = math.ceil(size.width() * scale), math.ceil(size.height() * scale)
@@ -210,6 +241,12 @@ def export_svg(target: QtWidgets.QWidget, path: PathLike, title: str | None = No
     (heatmaps) embedded as PNG data, ``width``/``height`` and a ``viewBox`` of the widget's size
     in pixels. ``title`` defaults to the window title, ``description`` to a line naming the app."""
     widget = _check_widget(target)
+    with _without_controls(widget):
+        return _export_svg_now(widget, path, title, description)
+
+
+def _export_svg_now(widget: QtWidgets.QWidget, path: PathLike, title: str | None,
+                    description: str | None) -> Path:
     _settle(widget)
     size = _size(widget)
     data = QtCore.QByteArray()
@@ -355,6 +392,18 @@ def export_window(window: QtWidgets.QWidget, path: PathLike) -> Path:
     if suffix == ".svg":
         return export_svg(window, path)
     raise ValueError(f"path: cannot export to {str(path)!r}; allowed suffixes: {', '.join(SUFFIXES)}")
+
+
+def export_csv(target: QtWidgets.QWidget, path: PathLike) -> Path:
+    """Write the data of every plot inside ``target`` as CSV: one row per point of each curve
+    (``plot, series, x, y``) and per cell of each heatmap (``plot, image, row, column, value``)."""
+    from .views.plot_tools import plot_csv
+
+    widget = _check_widget(target)
+    text = plot_csv(widget)
+    if text.count("\n") <= 1:
+        raise ValueError("view: it has no plotted data to save as CSV")
+    return _atomic_write(path, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------- animations

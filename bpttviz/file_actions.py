@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,15 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
     c.message.emit(f"Opened a session at {c.moment.where()}")
 
 
+def default_name(window) -> str:
+    """A file name stem for what the window shows: the window's label of the session (which
+    follows configuration changes), lower case, words joined by hyphens, at most 40 characters."""
+    label = window.session_label() if hasattr(window, "session_label") else (window.controller.session.cfg.title
+                                                                            or "session")
+    stem = re.sub(r"[^a-z0-9]+", "-", label.split(":")[0].lower()).strip("-")
+    return stem[:40].rstrip("-") or "session"
+
+
 # ---------------------------------------------------------------------------------- exports
 def view_widget(window, name: str) -> QtWidgets.QWidget:
     """The widget of view ``name`` (see ``VIEW_TITLES``; "window" is the whole window)."""
@@ -270,8 +280,7 @@ class FileActions(QtCore.QObject):
         return self.save_to(self.path)
 
     def save_as(self) -> bool:
-        s = self.window.controller.session
-        default = (s.cfg.title or s.task.name or "session").split(":")[0].strip().replace(" ", "-").lower()
+        default = default_name(self.window)
         path = self._ask_path("Save session", f"{default}-it{self.window.controller.moment.iteration}{SESSION_SUFFIX}",
                               SESSION_FILTER)
         if path is None:

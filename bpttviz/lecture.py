@@ -12,50 +12,66 @@ layout saved at exit is the normal one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .theme import DIVERGING_NAMES, Theme
 
-#: font scale of lecture mode on a screen 800 pixels high (relative to the normal 10 pt body
-#: text); taller screens get proportionally more, so text takes the same share of the picture
-LECTURE_SCALE = 1.5
-SCALE_LIMITS = (1.4, 2.8)
+#: the height of lecture mode's smallest text as a share of the screen's height: 28 pixels on a
+#: 1080-pixel projector, read from the back row; other screens in proportion
+LECTURE_TEXT = 28 / 1080
+SCALE_LIMITS = (1.4, 4.0)
 #: pen widths are multiplied by this
 LECTURE_LINES = 1.6
 
 
 #: the lecture layout: dock area -> docks tabbed together there, the first one raised
 GROUPS = (
-    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "buglab", "whatif")),
+    (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, ("explain", "task", "whatif")),
     (QtCore.Qt.DockWidgetArea.RightDockWidgetArea, ("compare",)),
-    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "attribution", "loss", "gradcheck")),
+    (QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, ("deltas", "weights", "decay", "attribution", "loss", "gradcheck",
+                                                     "buglab")),
 )
 #: share of the window's width (left, right) and height (bottom) the groups get
-SHARES = {"left": 0.35, "right": 0.3, "bottom": 0.4}
-#: the bottom group's share while a scenario stop focuses one of its views (plots need the height)
-BOTTOM_FOCUSED = 0.55
+SHARES = {"left": 0.3, "right": 0.3, "bottom": 0.4}
+#: while a scenario stop focuses a view, its group gets this share of the window (the bottom
+#: group then spans the full width, the left one the full height): with the caption above, the
+#: focus view then has at least half of the screen
+FOCUSED = {"bottom": 0.56, "left": 0.6}
+#: the groups' shares while the graph is the focus (it then has at least half of the screen)
+GRAPH_FOCUSED = {"left": 0.22, "right": 0.22, "bottom": 0.22}
 #: in lecture mode a view may be squeezed down to this (a long label must not push the window wider
 #: than the screen, which would drop it out of full screen)
 MIN_VIEW = (120, 90)
 #: the unrolled graph keeps at least this share of the window's height, whatever the docks ask
+#: (less while a plot of the bottom group is the focus)
 GRAPH_MIN_HEIGHT = 0.33
+GRAPH_MIN_FOCUSED = 0.2
 
 
-def lecture_scale(screen_height: int) -> float:
-    """The font scale for a screen ``screen_height`` pixels high (see ``LECTURE_SCALE``)."""
+def lecture_scale(screen_height: int, base_points: float = 10.0, dpi: float | None = None) -> float:
+    """The font scale that makes text ``LECTURE_TEXT`` of a screen ``screen_height`` (logical)
+    pixels high, for body text of ``base_points`` at ``dpi`` logical dots per inch (the
+    primary screen's, else 96); rounded up to a hundredth."""
+    if dpi is None:
+        app = QtWidgets.QApplication.instance()
+        screen = app.primaryScreen() if app is not None else None
+        dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
     lo, hi = SCALE_LIMITS
-    return round(min(hi, max(lo, LECTURE_SCALE * screen_height / 800)), 2)
+    px = LECTURE_TEXT * screen_height
+    scale = px * 72.0 / (dpi * base_points)
+    return math.ceil(min(hi, max(lo, scale)) * 100) / 100
 
 
-def lecture_theme(theme: Theme, scale: float = LECTURE_SCALE) -> Theme:
+def lecture_theme(theme: Theme, scale: float = 2.1) -> Theme:
     """A light, high-contrast projector theme: white background, near-black text, a darker
     "muted" grey (projectors wash light greys out), stronger grid, the colour-blind-safe diverging
     map, large fonts (``scale``, never smaller than the current zoom) and thicker lines."""
     return theme.with_(background="#FFFFFF", panel="#ECECE8", foreground="#111111", muted="#4A4A4A",
                        grid_alpha=0.3, diverging=DIVERGING_NAMES[1], scale=max(theme.scale, scale),
-                       line_scale=LECTURE_LINES)
+                       line_scale=LECTURE_LINES, min_factor=1.0)
 
 
 @dataclass
@@ -87,6 +103,8 @@ class LectureMode(QtCore.QObject):
         self.bar = presenter_bar
         self.extra_docks = dict(extra_docks or {})  # docks the window does not list in ``docks``
         self.bottom_share = SHARES["bottom"]
+        self.focus: str | None = None  # the group ("left" / "bottom") of the stop's focus view
+        self._tucked: list[QtWidgets.QDockWidget] = []  # docks put away while a plot is the focus
         self._saved: _Saved | None = None
         window.installEventFilter(self)
 
@@ -110,6 +128,8 @@ class LectureMode(QtCore.QObject):
                              colourblind=w.act["colourblind"].isChecked(),
                              minimums={d: d.widget().minimumSize() for d in docks.values() if d.widget() is not None},
                              graph_mode_visible=not w.graph.mode.isHidden(), graph_minimum=w.graph.minimumSize())
+        C = QtCore.Qt.Corner
+        self._corners = {c: w.corner(c) for c in (C.BottomLeftCorner, C.BottomRightCorner)}
         for d in self._saved.minimums:
             d.widget().setMinimumSize(*MIN_VIEW)
         w.graph.mode.hide()  # D switches the colouring; the caption gets the room
@@ -119,12 +139,11 @@ class LectureMode(QtCore.QObject):
         w.menuBar().hide()
         w.act["colourblind"].setChecked(True)
         screen = w.screen().geometry() if full_screen and w.screen() is not None else w.geometry()
-        w.apply_theme(lecture_theme(w.theme, lecture_scale(screen.height())))
+        w.apply_theme(lecture_theme(w.theme, lecture_scale(screen.height(), w.theme.base_points)))
         self._layout()
         if full_screen:
             w.showFullScreen()
             w.act["fullscreen"].setChecked(True)
-        w.graph.setMinimumHeight(int(screen.height() * GRAPH_MIN_HEIGHT))
         self._size(screen.width(), screen.height())
         QtCore.QTimer.singleShot(50, self._settle)
         self._sync_action(True)
@@ -136,6 +155,7 @@ class LectureMode(QtCore.QObject):
         if s is None:
             return
         w = self.window
+        self._tuck(False)
         self._saved = None
         w.act["colourblind"].setChecked(s.colourblind)
         w.apply_theme(s.theme)
@@ -152,6 +172,8 @@ class LectureMode(QtCore.QObject):
             d.widget().setMinimumSize(size)
         w.graph.mode.setVisible(s.graph_mode_visible)
         w.graph.setMinimumSize(s.graph_minimum)
+        for corner, area in getattr(self, "_corners", {}).items():
+            w.setCorner(corner, area)
         w.restoreState(s.state)
         w.menuBar().setVisible(s.menu_visible)
         QtCore.QTimer.singleShot(50, lambda: self._restore_late(s))
@@ -182,36 +204,81 @@ class LectureMode(QtCore.QObject):
         for area, names in GROUPS:
             group = [docks[n] for n in names if n in docks]
             for d in group:
-                d.setFloating(False)
-                w.addDockWidget(area, d)
+                if d.isFloating():
+                    d.setFloating(False)
             shown = [d for d in group if not d.isHidden()]
-            for d in shown[1:]:
-                w.tabifyDockWidget(shown[0], d)
+            # straight into tabs: docks stacked even for a moment would make the window grow
+            # past the screen
+            for d in [*shown, *(d for d in group if d.isHidden())][:1]:
+                if w.dockWidgetArea(d) != area:
+                    w.addDockWidget(area, d)
+            head = (shown or group)[0] if group else None
+            for d in group:
+                if d is not head and d not in w.tabifiedDockWidgets(head):
+                    w.tabifyDockWidget(head, d)
             if shown:
                 shown[0].raise_()
 
-    def _size(self, width: int, height: int) -> None:
+    def _tuck(self, away: bool) -> None:
+        """While a plot of the bottom group is the focus, the left group (explain, task) is put
+        away and the graph's narration line and colour legend hidden: squeezed into what is left
+        above the plots they would be unreadable, and the graph gets the whole width and the
+        height for its rows instead."""
         w = self.window
+        extras = [x for x in (getattr(w.graph, "legend", None), getattr(w.graph, "caption", None)) if x is not None]
+        if away:
+            docks = {**w.docks, **self.extra_docks}
+            for n in GROUPS[0][1]:
+                d = docks.get(n)
+                if d is not None and d.isVisible() and d not in self._tucked:
+                    self._tucked.append(d)
+                    d.hide()
+            for x in extras:
+                x.hide()
+        else:
+            for d in self._tucked:
+                d.show()
+            self._tucked = []
+            for x in extras:
+                x.show()
+
+    def _size(self, width: int, height: int) -> None:
+        """Dock sizes for the focus: the focus group spans the window and gets ``FOCUSED`` of it;
+        without a focus (or for the graph) the groups get ``SHARES``."""
+        w = self.window
+        self._tuck(self.focus == "bottom")
         first = {}
         docks = {**w.docks, **self.extra_docks}
         for (_area, names), side in zip(GROUPS, ("left", "right", "bottom")):
             shown = [docks[n] for n in names if n in docks and not docks[n].isHidden()]
             if shown:
                 first[side] = shown[0]
+        A, C = QtCore.Qt.DockWidgetArea, QtCore.Qt.Corner
+        bottom_spans = self.focus == "bottom"
+        w.setCorner(C.BottomLeftCorner, A.BottomDockWidgetArea if bottom_spans else A.LeftDockWidgetArea)
+        w.setCorner(C.BottomRightCorner, A.BottomDockWidgetArea if bottom_spans else A.RightDockWidgetArea)
+        w.graph.setMinimumHeight(int(height * (GRAPH_MIN_FOCUSED if bottom_spans else GRAPH_MIN_HEIGHT)))
+        shares = dict(GRAPH_FOCUSED if self.focus == "graph" else SHARES)
+        if self.focus in FOCUSED:
+            shares[self.focus] = FOCUSED[self.focus]
         H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
         sides = [s for s in ("left", "right") if s in first]
         if sides:
-            w.resizeDocks([first[s] for s in sides], [int(width * SHARES[s]) for s in sides], H)
+            w.resizeDocks([first[s] for s in sides], [int(width * shares[s]) for s in sides], H)
         if "bottom" in first:
-            w.resizeDocks([first["bottom"]], [int(height * self.bottom_share)], V)
+            w.resizeDocks([first["bottom"]], [int(height * shares["bottom"])], V)
+        self.bottom_share = shares["bottom"]
 
     def emphasise(self, view: str) -> None:
-        """A scenario stop focuses ``view``: the bottom group grows when it is one of its plots and
-        shrinks back for the graph, the explain panel or the task (lecture mode only)."""
-        share = BOTTOM_FOCUSED if view in GROUPS[2][1] else SHARES["bottom"]
-        if self.active and share != self.bottom_share:
-            self.bottom_share = share
-            self._size(self.window.width(), self.window.height())
+        """A scenario stop focuses ``view``: its group gets the room (``FOCUSED``); the graph
+        gets the default shares (lecture mode only)."""
+        focus = next((side for (_a, names), side in zip(GROUPS, ("left", "right", "bottom")) if view in names),
+                     "graph" if view == "graph" else None)
+        focus = focus if focus in FOCUSED or focus == "graph" else None
+        if focus != self.focus:
+            self.focus = focus
+            if self.active:
+                self._size(self.window.width(), self.window.height())
 
     def _sync_action(self, on: bool) -> None:
         a = self.window.act.get("lecture")

@@ -52,6 +52,13 @@ def magnitude_map() -> pg.ColorMap:
     return pg.colormap.get("cividis")
 
 
+def platform_points() -> float:
+    """The platform's default UI font size in points (10 when no application is running yet)."""
+    app = QtWidgets.QApplication.instance()
+    size = app.font().pointSizeF() if app is not None else -1.0
+    return size if size > 0 else 10.0
+
+
 @dataclass(frozen=True)
 class Theme:
     """How the app looks. ``scale`` multiplies every font size (zoom, lecture mode)."""
@@ -70,10 +77,13 @@ class Theme:
     scale: float = 1.0
     line_width: float = 2.0
     line_scale: float = 1.0  # multiplies every pen width (lecture mode: thicker lines)
+    #: no font is smaller than this share of the body text: smaller "secondary" sizes (tick
+    #: labels, notes) would fall under the platform's UI font, and under the back row's reach
+    min_factor: float = 1.0
 
     def points(self, factor: float = 1.0) -> float:
-        """A font size in points, scaled by zoom."""
-        return max(5.0, self.base_points * self.scale * factor)
+        """A font size in points, scaled by zoom (never below ``min_factor`` of the body text)."""
+        return max(5.0, self.base_points * self.scale * max(factor, self.min_factor))
 
     def font(self, factor: float = 1.0, bold: bool = False, mono: bool = False) -> QtGui.QFont:
         f = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont) if mono else QtGui.QFont()
@@ -98,11 +108,20 @@ class Theme:
             p.setStyle(style)
         return p
 
+    def pixels(self, factor: float = 1.0) -> int:
+        """The pixel height of ``font(factor)`` on this screen."""
+        return QtGui.QFontInfo(self.font(factor)).pixelSize()
+
     def cmap(self) -> pg.ColorMap:
         return diverging_map(self.diverging)
 
     def with_(self, **changes) -> Theme:
         return replace(self, **changes)
+
+
+def default_theme() -> Theme:
+    """The normal theme, its body text never smaller than the platform's UI font."""
+    return Theme(base_points=max(Theme.base_points, platform_points()))
 
 
 def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> None:
@@ -122,6 +141,7 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
         ax.enableAutoSIPrefix(False)
         # a pixmap per axis: repainting the plot then blits it instead of replaying its picture
         ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        no_overlaps(ax)
         if name in ("left", "right"):
             ax.setTickDensity(0.7)  # plots in docks are short: fewer, readable labels
         if ax.labelText or ax.labelUnits:
@@ -131,9 +151,39 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
     elif plot.titleLabel.text:
         plot.setTitle(plot.titleLabel.text, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
     shrinkable(plot.titleLabel)
+    span_title(plot)
     plot.titleLabel.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot._bpttviz_style = (theme, plot.titleLabel.text if title is None else title,
                            tuple((n, plot.getAxis(n).labelText) for n in ("left", "bottom", "right", "top")))
+
+
+def _spaced_specs(axis: pg.AxisItem, p: QtGui.QPainter):
+    """``AxisItem.generateDrawSpecs`` without tick labels that would touch another one: explicit
+    ticks are all drawn by pyqtgraph, however short the axis; here each label keeps a gap to
+    the last one kept (a third of its height across, a twentieth up an axis: pyqtgraph's text
+    boxes are already a little taller than the letters)."""
+    specs = pg.AxisItem.generateDrawSpecs(axis, p)
+    if specs is None:
+        return specs
+    axis_spec, tick_specs, text_specs = specs
+    kept: list = []
+    for spec in text_specs:
+        r = QtCore.QRectF(spec[0])
+        gap_x = r.height() * 0.3 if axis.orientation in ("top", "bottom") else 0.0
+        gap_y = r.height() * 0.05 if axis.orientation in ("left", "right") else 0.0
+        grown = r.adjusted(-gap_x, -gap_y, gap_x, gap_y)
+        if any(grown.intersects(QtCore.QRectF(k[0])) for k in kept):
+            continue
+        kept.append(spec)
+    return axis_spec, tick_specs, kept
+
+
+def no_overlaps(axis: pg.AxisItem) -> None:
+    """Make ``axis`` leave out a tick label that would overlap another (see ``_spaced_specs``)."""
+    if getattr(axis, "_bpttviz_spaced", False):
+        return
+    axis._bpttviz_spaced = True
+    axis.generateDrawSpecs = lambda p, axis=axis: _spaced_specs(axis, p)
 
 
 def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
@@ -154,6 +204,10 @@ def shrinkable(label: pg.LabelItem) -> None:
         h = label.itemRect().height()
         label.setMinimumWidth(1)
         label.setMinimumHeight(h)
+        label.setMaximumHeight(h)
+        plot = label.parentItem()
+        if isinstance(plot, pg.PlotItem) and plot.titleLabel is label and label.isVisible():
+            plot.layout.setRowFixedHeight(0, h)  # pyqtgraph fixes the title row at 30 px
         label._sizeHint = {
             QtCore.Qt.SizeHint.MinimumSize: (1, h),
             QtCore.Qt.SizeHint.PreferredSize: (1, h),
@@ -162,10 +216,31 @@ def shrinkable(label: pg.LabelItem) -> None:
         }
         label.updateGeometry()
 
+    def resize_event(ev, original=label.resizeEvent) -> None:
+        # wrap at the label's width (a legend in a title runs onto a second line instead of out
+        # of the plot); the wrapped height becomes the label's minimum
+        w = max(20.0, label.size().width())  # (pyqtgraph calls this with None after a new text)
+        if abs(label.item.textWidth() - w) > 0.5:
+            label.item.setTextWidth(w)
+            QtCore.QTimer.singleShot(0, update_min)
+        original(ev)
+
     label.updateMin = update_min
+    label.resizeEvent = resize_event
     label.opts["justify"] = "left"  # clipped on the right, never on both sides
     label._bpttviz_shrinkable = True
     update_min()
+
+
+def span_title(plot: pg.PlotItem) -> None:
+    """Let the title use the plot's whole width (axes and colour bar included), not only the
+    data column: a short plot's title then fits on one line."""
+    if getattr(plot, "_bpttviz_spanned", False):
+        return
+    plot._bpttviz_spanned = True
+    lay = plot.layout
+    lay.removeItem(plot.titleLabel)
+    lay.addItem(plot.titleLabel, 0, 0, 1, max(3, lay.columnCount()))
 
 
 def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> None:
@@ -179,10 +254,11 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, theme: Theme) -> Non
 def legend_html(entries: list[tuple[str, str, str]], theme: Theme, title: str = "") -> str:
     """A one-line legend as rich text for a plot title: (label, colour, "line"/"dash"/"dot") each."""
     marks = {"line": "━━", "dash": "╍╍", "dot": "┈┈", "faint": "──"}
+    # an entry never breaks; the legend wraps between entries when the plot is narrow
     parts = [f'<span style="color:{c}{"; opacity:0.4" if kind == "faint" else ""}">{marks.get(kind, "━━")}</span>'
-             f'&nbsp;{label}' for label, c, kind in entries]
-    head = f"{title}&nbsp;&nbsp;" if title else ""
-    return head + "&nbsp;&nbsp;&nbsp;".join(parts)
+             f'&nbsp;{label.replace(" ", "&nbsp;")}' for label, c, kind in entries]
+    head = f"{title}&nbsp;&nbsp; " if title else ""
+    return head + "&nbsp;&nbsp; ".join(parts)
 
 
 def set_log_ticks(plot: pg.PlotItem, side: str = "left") -> None:
@@ -198,42 +274,97 @@ def _num(v: float) -> str:
     return f"1e{e}" if abs(m - 1) < 1e-9 else f"{m:g}e{e}"
 
 
+def tick_room(plot: pg.PlotItem, side: str = "left", fallback: int = 5) -> int:
+    """How many tick labels fit along ``side`` of ``plot`` as it is sized now: one per two and a
+    half text heights up an axis, one per five across (``fallback`` before the plot is laid out),
+    never fewer than three."""
+    vb = plot.getViewBox()
+    length = vb.height() if side in ("left", "right") else vb.width()
+    if length < 20:
+        return fallback
+    font = plot.getAxis(side).style.get("tickFont")
+    px = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+    return max(3, min(8, int(length / ((2.5 if side in ("left", "right") else 4.0) * px))))
+
+
+def inner_range(plot: pg.PlotItem, side: str = "left") -> tuple[float, float]:
+    """The view range along ``side`` less the ends where a tick label would stick out of the
+    axis (pyqtgraph leaves such labels out): 0.7 text heights up an axis, 1.3 across (half a
+    label of up to four digits)."""
+    vb = plot.getViewBox()
+    (xa, xb), (ya, yb) = vb.viewRange()
+    a, b, length = (ya, yb, vb.height()) if side in ("left", "right") else (xa, xb, vb.width())
+    font = plot.getAxis(side).style.get("tickFont")
+    px = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+    if length < 20:
+        return a, b
+    m = (0.7 if side in ("left", "right") else 1.3) * px / length * (b - a)
+    return (a + m, b - m) if b - a > 2 * m else (a, b)
+
+
+#: log-axis tick candidates, roundest first: decades, then 1-2-5 steps, then the other mantissas
+_MANTISSAS = ((1,), (5,), (2,), (3,), (4, 6, 7, 8, 9), (1.5, 2.5))
+
+
 def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
-    """Ticks for a log axis (positions in log10 units) covering ``values``: decades, thinned to at
-    most ``max_ticks``; when the data span less than about two decades, 1-2-5 steps inside the
-    data range, so there is always something to read."""
+    """Ticks for a log axis (positions in log10 units) covering ``values``: at most
+    ``max_ticks`` (at least three), evenly spread in log space, the roundest values first --
+    decades, then 5s and 2s, then other mantissas -- and round linear steps when the range is
+    too small for any of those, so there are always three to read."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return []
-    lo, hi = np.log10(v.min()), np.log10(v.max())
-    if hi - lo < 1.8:
-        cands = [m * 10.0**d for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
-        inside = [c for c in cands if lo - 0.02 <= np.log10(c) <= hi + 0.02]
-        if len(inside) > max_ticks:
-            inside = [c for c in inside if abs(np.log10(c) - round(np.log10(c))) < 1e-9] or inside[::2]
-        if not inside:  # less than one 1-2-5 step: the middle of the range
-            inside = [float(f"{10 ** ((lo + hi) / 2):.2g}")]
-        return [(float(np.log10(c)), _num(c)) for c in inside]
-    d0, d1 = int(np.ceil(lo - 0.02)), int(np.floor(hi + 0.02))
-    step = max(1, int(np.ceil((d1 - d0 + 1) / max_ticks)))
-    return [(float(d), _num(10.0**d)) for d in range(d0, d1 + 1, step)]
+    lo, hi = float(np.log10(v.min())), float(np.log10(v.max()))
+    n = max(3, max_ticks)
+    chosen: list[float] = []
+    for squeeze in (1.0, 0.75, 0.55):  # closer labels rather than fewer than three
+        gap = squeeze * (hi - lo) / (n - 0.5)  # the least distance between two labels, in decades
+        chosen = []
+        for mantissas in _MANTISSAS:
+            for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1):
+                for m in mantissas:
+                    c = float(np.log10(m)) + d
+                    if lo - 1e-9 <= c <= hi + 1e-9 and all(abs(c - k) >= gap - 1e-9 for k in chosen):
+                        chosen.append(c)
+            if len(chosen) >= n:
+                break
+        if len(chosen) >= 3:
+            break
+    if len(chosen) < 3:
+        lin = sparse_ticks(10.0**lo, 10.0**hi, n, inset=0.0)
+        return [(float(np.log10(x)), _num(x)) for x, _ in lin if x > 0]
+    chosen = sorted(chosen)[:n] if len(chosen) <= n else sorted(chosen)
+    return [(c, _num(10.0**c)) for c in sorted(chosen)]
 
 
-def sparse_ticks(lo: float, hi: float, max_ticks: int = 3) -> list[tuple[float, str]]:
-    """At most ``max_ticks`` round values inside [lo, hi], for plots only a few lines tall."""
+def sparse_ticks(lo: float, hi: float, max_ticks: int = 4, inset: float = 0.1) -> list[tuple[float, str]]:
+    """Three to ``max_ticks`` round values inside [lo, hi] (a share ``inset`` of the range kept
+    free at each end: a label at the very edge would be cut in half), for short plots."""
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return []
-    inset = 0.1 * (hi - lo)  # a label at the very edge would be cut in half
-    lo, hi = lo + inset, hi - inset
-    step = nice_ceil((hi - lo) / max_ticks)
-    first = np.ceil(lo / step) * step
-    vals = [first + i * step for i in range(max_ticks + 1) if first + i * step <= hi]
-    return [(float(v), f"{v:.4g}") for v in vals[:max_ticks]]
+    pad = inset * (hi - lo)
+    lo, hi = lo + pad, hi - pad
+    best: list[float] = []
+    e = int(np.floor(np.log10(hi - lo)))
+    for k in range(e + 1, e - 3, -1):  # from coarse to fine: the first step giving 3+ values
+        for m in (5.0, 2.5, 2.0, 1.0):
+            step = m * 10.0**k
+            first = np.ceil(lo / step - 1e-9) * step
+            vals = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+            if len(vals) >= 3:
+                best = vals
+                break
+        if best:
+            break
+    best = best[:max(3, max_ticks)]
+    return [(float(v), f"{0.0 if abs(v) < 1e-12 * (hi - lo) else v:.4g}") for v in best]
 
 
 def nice_ticks(n: int, max_ticks: int = 4) -> list[tuple[float, str]]:
-    """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 50...) giving at most ``max_ticks``."""
+    """Integer ticks 0..n-1 at a round step (1, 2, 5, 10, 20, 25, 50...) giving at most
+    ``max_ticks`` (at least 4 allowed: 100 rows get 0, 25, 50, 75 rather than two labels)."""
+    max_ticks = max(max_ticks, 4)
     if n <= 1:
         return [(0.0, "0")]
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
@@ -291,12 +422,15 @@ def tune_view(view: QtWidgets.QGraphicsView) -> None:
 
 
 def cache_axes(plot: pg.PlotItem) -> None:
-    """Render every axis of a plot (a ColorBarItem too) through a pixmap cache."""
+    """Render every axis of a plot (a ColorBarItem too) through a pixmap cache, with no tick
+    labels overlapping."""
     for name in ("left", "bottom", "right", "top"):
         try:
-            plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            ax = plot.getAxis(name)
         except Exception:  # noqa: BLE001 - a plot without that axis
-            pass
+            continue
+        ax.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        no_overlaps(ax)
 
 
 def symmetric_level(*arrays: np.ndarray) -> float:

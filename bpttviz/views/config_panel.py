@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.activations import ACTIVATIONS
 from engine.config import BUILTIN_CORPORA, FIELD_HELP, MLP_TASKS, MODELS, STRUCTURAL, TASK_NAMES, Config
@@ -45,6 +45,15 @@ def _visible(field: str, cfg: dict[str, Any]) -> bool:
     if field == "clip_threshold":
         return cfg.get("clip") != "none"
     return True
+
+
+def _same_form(v: Any) -> Any:
+    """A value in one form for comparing: sequences as tuples, whole floats as ints."""
+    if isinstance(v, list | tuple):
+        return tuple(_same_form(x) for x in v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
 
 
 class ConfigPanel(QtWidgets.QWidget):
@@ -130,7 +139,23 @@ class ConfigPanel(QtWidgets.QWidget):
         self.error.setObjectName("config_error")
         self.error.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pending = QtWidgets.QLabel("")
+        self.pending.setObjectName("config_pending")
         self.pending.setWordWrap(True)
+        # the messages live in a footer of fixed height: appearing, they must not shrink the form
+        # and scroll it under the pointer (the next click would land in another field)
+        self.footer = QtWidgets.QScrollArea()
+        self.footer.setObjectName("config_footer")
+        self.footer.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.footer.setWidgetResizable(True)
+        self.footer.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        messages = QtWidgets.QWidget()
+        ml = QtWidgets.QVBoxLayout(messages)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.setSpacing(2)
+        ml.addWidget(self.error)
+        ml.addWidget(self.pending)
+        ml.addStretch(1)
+        self.footer.setWidget(messages)
         self.apply_button = QtWidgets.QPushButton("Apply && reset")
         self.apply_button.setToolTip("Rebuild the model with the settings above (training restarts)")
         self.apply_button.clicked.connect(self.apply_structural)
@@ -154,8 +179,7 @@ class ConfigPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(scroll, 1)
-        lay.addWidget(self.error)
-        lay.addWidget(self.pending)
+        lay.addWidget(self.footer)
         lay.addLayout(buttons)
         self.apply_theme(theme)
         self.set_config(self.cfg)
@@ -170,8 +194,11 @@ class ConfigPanel(QtWidgets.QWidget):
         return c
 
     def _spin(self, lo: int, hi: int, special: str | None = None) -> QtWidgets.QSpinBox:
+        """A spin box whose arrows start in ``lo``..``hi`` but which takes any whole number typed:
+        the engine's validator then says what is allowed (a spin box would clamp it silently)."""
         s = QtWidgets.QSpinBox()
-        s.setRange(lo, hi)
+        s.setRange(0 if special else -(2**31 - 1), 2**31 - 1)
+        s.setToolTip(f"{lo} to {hi}" + (f"; 0 = {special}" if special else ""))
         s.setKeyboardTracking(False)
         if special:
             s.setSpecialValueText(special)
@@ -192,6 +219,8 @@ class ConfigPanel(QtWidgets.QWidget):
         w.setMinimumWidth(64)  # narrower than the widgets' own hints: the dock decides the width
         label = QtWidgets.QLabel(name.replace("_", " "))
         tip = FIELD_HELP.get(name, "")
+        if w.toolTip():  # a spin box's allowed range
+            tip = f"{tip} ({w.toolTip()})" if tip else w.toolTip()
         label.setToolTip(tip)
         w.setToolTip(tip)
         form = self.model_form if name in STRUCTURAL else self.train_form
@@ -291,12 +320,27 @@ class ConfigPanel(QtWidgets.QWidget):
         self.error.setVisible(bool(message))
 
     def structural_pending(self) -> set[str]:
+        """The structural fields the form changes. When the form is invalid as a whole, each
+        field is judged on its own (its value parsed and validated like the engine does), so
+        an invalid learning rate does not make an unchanged field look changed."""
         try:
             cand = self.candidate()
         except ValueError:
-            vals = self.values()
-            return {k for k in STRUCTURAL if k in vals and vals[k] != getattr(self.cfg, k)}
-        return cand.structural_changes(self.cfg)
+            pass
+        else:
+            return cand.structural_changes(self.cfg)
+        vals, base = self.values(), self.cfg.to_dict()
+        out = set()
+        for k in STRUCTURAL:
+            if k not in vals:
+                continue
+            try:
+                changed = getattr(Config.from_dict({**base, k: vals[k]}, "settings"), k) != getattr(self.cfg, k)
+            except ValueError:  # invalid alone (or only with other changes): changed if it reads differently
+                changed = _same_form(vals[k]) != _same_form(getattr(self.cfg, k))
+            if changed:
+                out.add(k)
+        return out
 
     def _refresh(self, vals: dict[str, Any], error: str | None) -> None:
         for name, (label, w) in self.rows.items():
@@ -347,6 +391,8 @@ class ConfigPanel(QtWidgets.QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
-        self.setFont(theme.font(0.95))
+        self.setFont(theme.font(1.0))
+        fm = QtGui.QFontMetrics(theme.font(1.0))
+        self.footer.setFixedHeight(4 * fm.lineSpacing() + 6)
         self.error.setStyleSheet(f"color: {theme.backward}; font-weight: bold;")
         self.pending.setStyleSheet(f"color: {theme.foreground};")

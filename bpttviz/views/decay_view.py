@@ -8,9 +8,36 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.decay import DecayFrame
-from ..theme import GREEN, PURPLE, Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from ..theme import (
+    GREEN,
+    PURPLE,
+    Theme,
+    decade_ticks,
+    fit_range,
+    inner_range,
+    legend_html,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+    tick_room,
+)
 
 HISTORY = 12
+
+
+def clip_top(x: np.ndarray, y: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray]:
+    """The curve ``(x, y)`` (y > 0, on a log axis) up to where it first leaves through ``top``:
+    points above are dropped and the crossing is added, interpolated in log10(y)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    above = np.flatnonzero(np.isfinite(y) & (y > top))
+    if above.size == 0:
+        return x, y
+    i = int(above[0])
+    if i == 0 or not np.isfinite(y[i - 1]):
+        return x[:i], y[:i]
+    a, b = np.log10(y[i - 1]), np.log10(y[i])
+    t = (np.log10(top) - a) / (b - a)
+    return np.append(x[:i], x[i - 1] + t * (x[i] - x[i - 1])), np.append(y[:i], top)
 
 
 class DecayView(QtWidgets.QWidget):
@@ -80,7 +107,7 @@ class DecayView(QtWidgets.QWidget):
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.message.setFont(theme.font(1.05))
         self.message.setStyleSheet(f"color: {theme.muted}; background: {theme.background};")
-        self.note.setFont(theme.font(0.85))
+        self.note.setFont(theme.font(1.0))
         self.note.setFixedHeight(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
         self.note.setStyleSheet(f"color: {theme.muted};")
         n = len(self.history_items)
@@ -88,6 +115,14 @@ class DecayView(QtWidgets.QWidget):
             c = QtGui.QColor(theme.backward)
             c.setAlpha(int(25 + 70 * (i + 1) / n))
             it.setPen(pg.mkPen(c, width=1))
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
+
+    def _redraw(self) -> None:
         if self.frame is not None:
             self.show_frame(self.frame)
 
@@ -152,7 +187,12 @@ class DecayView(QtWidgets.QWidget):
         vals = vals[np.isfinite(vals)]
         if vals.size:
             fit_range(self.plot, "y", vals, log=True, pad=0.1)
-            set_ticks(self.plot.getAxis("left"), decade_ticks(vals))
+            lo, hi = inner_range(self.plot)
+            set_ticks(self.plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(self.plot)))
+            hi = self.plot.getViewBox().viewRange()[1][1]
+            if f.reference is not None:  # the bound stops at the top edge: drawn past it, an SVG
+                # viewer without clip paths would draw it over the legend
+                self.ref.setData(*clip_top(f.k, self._positive(f.reference), 10.0 ** hi), connect="finite")
             x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0, float(len(over) - 1))
             if self.plot.getViewBox().viewRange()[0][1] < x1 or self.plot.getViewBox().viewRange()[0][1] > x1 + 1:
                 self.plot.setXRange(0, x1, padding=0.02)

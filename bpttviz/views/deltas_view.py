@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
 from ..theme import (
@@ -14,13 +14,16 @@ from ..theme import (
     Theme,
     decade_ticks,
     fit_range,
+    inner_range,
     legend_html,
     nice_ticks,
     set_axis_label,
     set_ticks,
     style_plot,
+    tick_room,
 )
 from .heatmap import Heatmap
+from .plot_tools import arrange, wants_row
 
 
 class DeltasView(QtWidgets.QWidget):
@@ -50,8 +53,7 @@ class DeltasView(QtWidgets.QWidget):
         self.spacer = pg.GraphicsWidget()
         self.norms_plot.layout.addItem(self.spacer, 2, 5)
         self.norms_plot.showGrid(x=False, y=True, alpha=theme.grid_alpha)
-        self.glw.ci.layout.setRowStretchFactor(0, 3)
-        self.glw.ci.layout.setRowStretchFactor(1, 2)
+        self.horizontal = False
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(theme.highlight, 2))
         self.norms_plot.addItem(self.marker)
@@ -62,7 +64,23 @@ class DeltasView(QtWidgets.QWidget):
         lay.addWidget(self.quantity)
         lay.addWidget(self.glw, 1)
         self.frame: DeltasFrame | None = None
+        self._arrange()
         self.apply_theme(theme)
+
+    def _arrange(self) -> None:
+        """The heatmap above the norms where both stay readable, else side by side."""
+        self.horizontal = wants_row(self.glw.size(), 2, self.theme)
+        arrange(self.glw.ci, [self.heat.plot, self.norms_plot], self.horizontal, [1, 1] if self.horizontal else [3, 2])
+        self.spacer.setVisible(not self.horizontal)  # the columns line up only when stacked
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._arrange()
+        QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
+
+    def _redraw(self) -> None:
+        if self.frame is not None:
+            self.show_frame(self.frame)
 
     def _set_quantities(self, names: list[str]) -> None:
         cur = self.current_quantity() if self.quantity.count() else "dh"
@@ -90,9 +108,9 @@ class DeltasView(QtWidgets.QWidget):
         self.heat.apply_theme(theme)
         style_plot(self.norms_plot, theme)
         set_axis_label(self.norms_plot, "left", "norm", theme)
-        self.quantity.setFont(theme.font(0.9))
+        self.quantity.setFont(theme.font(1.0))
         self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
-        axis_w = int(48 * theme.scale)
+        axis_w = int(3.2 * theme.pixels(1.0) + 30)
         self.heat.plot.getAxis("left").setWidth(axis_w)
         self.norms_plot.getAxis("left").setWidth(axis_w)
         if self.frame is not None:
@@ -114,7 +132,7 @@ class DeltasView(QtWidgets.QWidget):
 
     def show_frame(self, f: DeltasFrame) -> None:
         self.frame = f
-        self.heat.set_labels(f.title, "", f.y_label)
+        self.heat.set_labels(f.title, f.x_label, f.y_label)
         self.heat.set_image(f.image, f.level)
         self.heat.set_marker(f.current)
         self.heat.set_breaks(f.row_breaks)
@@ -131,8 +149,11 @@ class DeltasView(QtWidgets.QWidget):
             self.norms_plot.setXRange(x0, x1, padding=0)
         fit_range(self.norms_plot, "y", np.concatenate(list(f.norms.values())), log=True)
         self.spacer.setFixedWidth(self.heat.bar.width() + 2)
-        set_ticks(self.norms_plot.getAxis("left"), decade_ticks(np.concatenate(list(f.norms.values()))))
-        entries = [(name, *self._style(i)) for i, name in enumerate(f.norms)]
+        lo, hi = inner_range(self.norms_plot)
+        set_ticks(self.norms_plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]),
+                                                                tick_room(self.norms_plot)))
+        # the legend names the sources only ("from hₜ₊₁", not "... (the future)"): one line in a narrow plot
+        entries = [(name.split(" (")[0], *self._style(i)) for i, name in enumerate(f.norms)]
         style_plot(self.norms_plot, self.theme, title=legend_html(entries, self.theme))
         if list(self.curves) != list(f.norms):
             for item in self.curves.values():

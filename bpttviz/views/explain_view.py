@@ -51,6 +51,8 @@ class ExplainView(QtWidgets.QWidget):
         self.text.setOpenLinks(False)
         self.text.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.text.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        # lines break at spaces only: never inside a number ("0.00234" / "4") or a word
+        self.text.setWordWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.unit_label)
@@ -113,15 +115,17 @@ class ExplainView(QtWidgets.QWidget):
     def plain_text(self) -> str:
         """Everything shown, as text: the sentence, then the title, equations and terms."""
         lead = self.sentence.text() if self.sentence.isVisibleTo(self) else ""
-        return (re.sub(r"<[^>]+>", "", lead) + "\n" if lead else "") + self.text.toPlainText()
+        text = (re.sub(r"<[^>]+>", "", lead) + "\n" if lead else "") + self.text.toPlainText()
+        return text.replace(WORD_JOINER, "")
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
-        f = theme.font(0.95)
+        f = theme.font(1.0)
         for w in (self.unit_label, self.unit):
             w.setFont(f)
-        self.hint.setFont(theme.font(0.85))
+        self.hint.setFont(theme.font(1.0))
         self.hint.setStyleSheet(f"color: {theme.muted};")
+        self.text.setFont(theme.font(1.0))
         self.text.setStyleSheet(f"QTextBrowser {{ background: {theme.background}; color: {theme.foreground}; }}")
         self.sentence.setFont(theme.font(1.0))
         self.sentence.setStyleSheet(f"QLabel#explain_sentence {{ background: {theme.panel}; color: {theme.foreground};"
@@ -132,9 +136,9 @@ class ExplainView(QtWidgets.QWidget):
     def _render(self) -> None:
         if self._explanation is not None:
             e = self._explanation
-            self.sentence.setText(re.sub(r"\^(\w+)", r"<sup>\1</sup>", _html.escape(e.sentence)))
+            self.sentence.setText(unbreakable(re.sub(r"\^(\w+)", r"<sup>\1</sup>", _html.escape(e.sentence))))
             self.sentence.setVisible(bool(e.sentence))
-            html = dataclasses.replace(e, sentence="").html(self.body_pixels())
+            html = unbreakable(dataclasses.replace(e, sentence="").html(self.body_pixels()))
         else:
             self.sentence.hide()
             px = self.body_pixels()
@@ -143,6 +147,36 @@ class ExplainView(QtWidgets.QWidget):
         pos = bar.value()
         self.text.setHtml(html)
         bar.setValue(pos)  # stepping must not jump the text back to its top
+
+
+#: a number as the explanations write it: sign, digits, decimals, and an exponent written
+#: "e-5", "×10⁻⁵" or "×10<sup>-5</sup>", with an optional unit word of one or two letters
+_NUMBER = re.compile(r"[−\-+]?\d[\d.,]*(?:\s?(?:×|x)\s?10(?:[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+|<sup>[^<]*</sup>)|[eE][−\-+]?\d+)?")
+WORD_JOINER = "\u2060"
+NBSP = "\u00a0"
+
+
+def _join(match: re.Match) -> str:
+    token = match.group(0).replace(" ", NBSP)
+    # a word joiner between every two characters outside tags: no line break inside the number
+    out, in_tag = [], False
+    for i, ch in enumerate(token):
+        if ch == "<":
+            in_tag = True
+        if out and not in_tag and not out[-1].endswith(">") and i > 0:
+            out.append(WORD_JOINER)
+        out.append(ch)
+        if ch == ">":
+            in_tag = False
+    return "".join(out)
+
+
+def unbreakable(html: str) -> str:
+    """``html`` with every number (and its exponent) joined so that no line breaks inside it;
+    tags and attribute values are left alone."""
+    parts = re.split(r"(<(?!/?sup>)[^>]*>)", html)
+    return "".join(p if p.startswith("<") and not p.startswith(("<sup>", "</sup>")) else _NUMBER.sub(_join, p)
+                   for p in parts)
 
 
 def _escape(s: str) -> str:

@@ -82,8 +82,8 @@ class GradCheckView(QtWidgets.QWidget):
         self.tol_text = pg.TextItem(anchor=(1, 1))
         self.bars_plot.addItem(self.tol_text, ignoreBounds=True)
         self.maps_layout: pg.GraphicsLayout = self.glw.addLayout(row=1, col=0)
-        self.glw.ci.layout.setRowStretchFactor(0, 2)
-        self.glw.ci.layout.setRowStretchFactor(1, 3)
+        self.glw.ci.layout.setRowStretchFactor(0, 1)
+        self.glw.ci.layout.setRowStretchFactor(1, 1)
         self.heatmaps: dict[str, Heatmap] = {}
         self._maps_key: tuple | None = None
 
@@ -138,6 +138,7 @@ class GradCheckView(QtWidgets.QWidget):
         self.bars_plot.showGrid(x=False, y=True, alpha=theme.grid_alpha)
         style_plot(self.bars_plot, theme, title="relative error per parameter")
         set_axis_label(self.bars_plot, "left", "relative error", theme)
+        set_axis_label(self.bars_plot, "bottom", "parameter", theme)
         self.tol_line.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.tol_text.setColor(theme.foreground)
         self.tol_text.setFont(theme.font(0.8))

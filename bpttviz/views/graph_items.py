@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
+
+from .tip_panel import hide_tip, show_tip
 
 
 class EdgesItem(pg.GraphicsObject):
@@ -196,7 +198,7 @@ class NodesItem(pg.GraphicsObject):
     def hoverEvent(self, ev) -> None:
         if ev.isExit():
             self._set_hover(-1)
-            QtWidgets.QToolTip.hideText()
+            hide_tip(self.getViewWidget())
             return
         i = self.node_at(ev.pos())
         self._set_hover(i)
@@ -205,9 +207,9 @@ class NodesItem(pg.GraphicsObject):
                 text = self.tip(int(self.ids[i]))
             except Exception as e:  # noqa: BLE001 - a tooltip must never take the app down
                 text = f"(no details: {e})"
-            QtWidgets.QToolTip.showText(ev.screenPos().toPoint(), text)
+            show_tip(self.getViewWidget(), ev.screenPos().toPoint(), text)  # stays while read; can be pinned
         else:
-            QtWidgets.QToolTip.hideText()
+            hide_tip(self.getViewWidget())
 
     def _set_hover(self, i: int) -> None:
         if i != self.hovered:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
-from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot
+from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot, tick_room
 
 
 class Heatmap:
     """A PlotItem holding one ImageItem and a ColorBarItem, inside a GraphicsLayout."""
 
     def __init__(self, layout: pg.GraphicsLayout, theme: Theme, *, row: int = 0, col: int = 0,
-                 title: str = "", x_label: str = "", y_label: str = "", invert_y: bool = True) -> None:
+                 title: str = "", x_label: str = "", y_label: str = "", invert_y: bool = True,
+                 square: bool = False) -> None:
         self.theme = theme
         self.plot: pg.PlotItem = layout.addPlot(row=row, col=col)
         self.plot.hideButtons()
@@ -22,9 +23,12 @@ class Heatmap:
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.getViewBox().setDefaultPadding(0.0)
         self.plot.getViewBox().invertY(invert_y)
+        if square:  # a matrix's cells drawn square: rows and columns compare at a glance
+            self.plot.getViewBox().setAspectLocked(True, 1.0)
+        self.square = square
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=theme.cmap(), interactive=False, width=14,
+        self.bar = pg.ColorBarItem(values=(-1, 1), colorMap=theme.cmap(), interactive=False, width=12,
                                    colorMapMenu=False, pen=theme.muted)
         self.bar.setImageItem(self.image, insert_in=self.plot)
         cache_axes(self.bar)
@@ -37,15 +41,51 @@ class Heatmap:
         self._shape: tuple[int, int] | None = None
         self.level = 1.0
         self.auto_ticks = True
+        self._origin = (-0.5, -0.5)
+        self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
+
+    def retick(self) -> None:
+        """Whole-cell ticks, as many as fit the plot's size now, none whose label would stick out
+        past the ends of its axis (pyqtgraph hides those)."""
+        if self._shape is None or not self.auto_ticks:
+            return
+        vb = self.plot.getViewBox()
+        (xa, xb), (ya, yb) = vb.viewRange()
+        for side, n, origin, (a, b), px in (("bottom", self._shape[1], self._origin[0], (xa, xb), vb.width()),
+                                            ("left", self._shape[0], self._origin[1], (ya, yb), vb.height())):
+            if origin != -0.5:
+                set_ticks(self.plot.getAxis(side), None)
+                continue
+            font = self.plot.getAxis(side).style.get("tickFont")
+            fpx = QtGui.QFontInfo(font).pixelSize() if font is not None else 12
+            room = tick_room(self.plot, side, 4)
+            ticks = nice_ticks(n, room)
+            if px > 20 and b > a:
+                half = (0.35 * fpx * len(str(n - 1)) if side == "bottom" else 0.5 * fpx) / (px / (b - a))
+                ticks = [t for t in ticks if a + half <= t[0] <= b - half] or ticks
+            set_ticks(self.plot.getAxis(side), ticks)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.bar.setColorMap(theme.cmap())
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
+        self._fit_bar()
+        self.plot.getAxis("left").setWidth(int(2.2 * theme.pixels(1.0) + 20))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
         self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
         self.set_labels(self._title, self._xl, self._yl)
+
+    def _fit_bar(self) -> None:
+        """The colour bar's scale: its ends and middle written out (automatic ticks of a tiny
+        level may all be cut), and the bar's axis as wide as its longest label (pyqtgraph leaves
+        out a label that does not fit)."""
+        level = self.level
+        ticks = [(v, "0" if v == 0 else f"{v:.2g}") for v in (-level, -level / 2, 0.0, level / 2, level)]
+        set_ticks(self.bar.axis, ticks)
+        font = self.bar.axis.style.get("tickFont")
+        fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
+        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for _v, t in ticks) + 16)
 
     def set_labels(self, title: str, x_label: str, y_label: str) -> None:
         self._title, self._xl, self._yl = title, x_label, y_label
@@ -66,13 +106,17 @@ class Heatmap:
         if self._shape != (rows, cols):
             self._shape = (rows, cols)
             self.image.setRect(QtCore.QRectF(x0, y0, cols, rows))
-            self.plot.setXRange(x0, x0 + cols, padding=0)
-            self.plot.setYRange(y0, y0 + rows, padding=0)
-            if self.auto_ticks:
-                set_ticks(self.plot.getAxis("bottom"), nice_ticks(cols, 3) if x0 == -0.5 else None)
-                set_ticks(self.plot.getAxis("left"), nice_ticks(rows, 3) if y0 == -0.5 else None)
+            if self.square:
+                self.plot.getViewBox().setRange(QtCore.QRectF(x0, y0, cols, rows), padding=0)
+            else:
+                self.plot.setXRange(x0, x0 + cols, padding=0)
+                self.plot.setYRange(y0, y0 + rows, padding=0)
+            self._origin = (x0, y0)
+            self.retick()
         if self.bar.levels() != (-level, level):
             self.bar.setLevels((-level, level))
+            # the scale's ends and middle, written out (automatic ticks of a tiny level may all be cut)
+            self._fit_bar()
 
     def set_marker(self, x: float | None) -> None:
         if x is None:

@@ -14,13 +14,16 @@ from ..theme import (
     Theme,
     decade_ticks,
     fit_range,
+    inner_range,
     legend_html,
     nice_ceil,
     set_axis_label,
     set_ticks,
     sparse_ticks,
     style_plot,
+    tick_room,
 )
+from .plot_tools import arrange, wants_row
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
@@ -47,9 +50,14 @@ class LossView(QtWidgets.QWidget):
         self.norm_plot.setLogMode(y=True)
         for p in (self.metric_plot, self.norm_plot):
             p.setXLink(self.loss_plot)
-        self.glw.ci.layout.setRowStretchFactor(0, 3)
-        self.glw.ci.layout.setRowStretchFactor(1, 2)
-        self.glw.ci.layout.setRowStretchFactor(2, 2)
+        # a toggle in the View menu and the plots' right-click menu (a row of its own would cost
+        # the plots the height they need on a laptop)
+        self.log = QtGui.QAction("Loss on a log scale", self)
+        self.log.setObjectName("loss_log")
+        self.log.setCheckable(True)
+        self.log.setToolTip("Loss on a logarithmic axis: orders of magnitude become equal steps")
+        self.log.toggled.connect(self.set_log)
+        self.horizontal = False
         self.raw = self.loss_plot.plot([], [])
         self.smooth = self.loss_plot.plot([], [])
         # thousands of points in a few hundred pixels: draw per-pixel peaks, not every segment
@@ -77,9 +85,36 @@ class LossView(QtWidgets.QWidget):
         self.norm_plot.addItem(self.threshold)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
-        lay.addWidget(self.glw)
+        lay.setSpacing(2)
+        lay.addWidget(self.glw, 1)
         self.frame: LossFrame | None = None
+        self._arrange()
         self.apply_theme(theme)
+
+    def _arrange(self) -> None:
+        """Three plots stacked where each stays readable, else side by side."""
+        self.horizontal = wants_row(self.glw.size(), 3, self.theme)
+        arrange(self.glw.ci, [self.loss_plot, self.metric_plot, self.norm_plot], self.horizontal,
+                [1, 1, 1] if self.horizontal else [3, 2, 2])
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._arrange()
+        QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
+
+    def _redraw(self) -> None:
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def set_log(self, on: bool) -> None:
+        """The loss on a log axis (True) or a linear one."""
+        if self.log.isChecked() != on:
+            self.log.setChecked(on)
+            return
+        self.loss_plot.setLogMode(y=bool(on))
+        self.loss_plot.getViewBox().setYRange(0, 1, padding=0)  # refit from scratch on the new axis
+        if self.frame is not None:
+            self.show_frame(self.frame)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -87,9 +122,11 @@ class LossView(QtWidgets.QWidget):
         for p in (self.loss_plot, self.metric_plot, self.norm_plot):
             p.showGrid(x=True, y=True, alpha=theme.grid_alpha)
             style_plot(p, theme)
-            p.getAxis("left").setTickDensity(0.3)  # three short plots: two or three labels each
-            p.getAxis("left").setWidth(int(44 * theme.scale))  # aligned: the x axes line up
-        set_axis_label(self.norm_plot, "bottom", "iteration", theme)
+            p.getAxis("left").setWidth(int(2.6 * theme.pixels(1.0) + 22))  # aligned: the x axes line up
+            set_axis_label(p, "bottom", "iteration", theme)
+        set_axis_label(self.loss_plot, "left", "loss", theme)
+        set_axis_label(self.norm_plot, "left", "‖g‖", theme)
+
         raw = QtGui.QColor(theme.forward)
         raw.setAlpha(70)
         self.raw.setPen(pg.mkPen(raw, width=1))
@@ -120,21 +157,30 @@ class LossView(QtWidgets.QWidget):
             title = legend_html([(self.overlay[0], th.forward, "line"), (self.overlay[1], PURPLE, "line")], th, title)
         style_plot(self.loss_plot, th, title=title)
         style_plot(self.metric_plot, th, title=f.metric_name)
+        set_axis_label(self.metric_plot, "left", f.metric_name.removeprefix("validation ") or "metric", th)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
         x_end = max(10.0, nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0)
         if self.loss_plot.getViewBox().viewRange()[0][1] != x_end * 1.02:
             self.loss_plot.setXRange(0, x_end, padding=0.02)
+        # a label at the very edge would be hidden: round values inside
+        x_ticks = sparse_ticks(*inner_range(self.norm_plot, "bottom"), tick_room(self.norm_plot, "bottom"), inset=0.0)
+        for plot in (self.loss_plot, self.metric_plot, self.norm_plot):
+            set_ticks(plot.getAxis("bottom"), [(v, f"{v:g}") for v, _s in x_ticks])
         recent = f.loss[len(f.loss) // 5:] if len(f.loss) > 20 else f.loss  # the first spike may leave
         over = self.overlay[3] if self.overlay else np.array([])
         over_recent = over[len(over) // 5:] if len(over) > 20 else over
-        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]))
+        log = self.log.isChecked()
+        fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]), log=log)
         fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
-        for plot in (self.loss_plot, self.metric_plot):  # short plots: two or three round labels
-            lo, hi = plot.getViewBox().viewRange()[1]
-            set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, 2))
+        for plot in (self.loss_plot, self.metric_plot):  # short plots: three or four round labels
+            lo, hi = inner_range(plot)
+            if plot is self.loss_plot and log:
+                set_ticks(plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(plot)))
+            else:
+                set_ticks(plot.getAxis("left"), sparse_ticks(lo, hi, tick_room(plot), inset=0.0))
         self.raw.setData(f.x, f.loss, connect="finite")
         self.smooth.setData(f.x, f.smooth, connect="finite")
         if self.overlay:
@@ -153,8 +199,8 @@ class LossView(QtWidgets.QWidget):
             self.baseline_text.setText("")
         pos = np.where(f.norm > 0, f.norm, np.nan)
         self.norm.setData(f.norm_x, pos, connect="finite")
-        ticks = np.concatenate([pos, [f.clip_threshold] if f.clip_threshold else []])
-        set_ticks(self.norm_plot.getAxis("left"), decade_ticks(ticks, 3))
+        lo, hi = inner_range(self.norm_plot)
+        set_ticks(self.norm_plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(self.norm_plot)))
         ok = np.isfinite(f.clip_y) & (f.clip_y > 0)
         if np.any(ok):
             self.clips.setData(f.clip_x[ok], np.log10(f.clip_y[ok]))

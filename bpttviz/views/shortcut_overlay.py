@@ -34,16 +34,10 @@ class ShortcutOverlay(QtWidgets.QWidget):
         shade = QtGui.QColor(th.foreground)
         shade.setAlpha(170)
         p.fillRect(self.rect(), shade)
-        title_font = th.font(1.6, bold=True)
-        key_font = th.font(1.25, bold=True, mono=True)
-        text_font = th.font(1.25)
-        fm_k = QtGui.QFontMetrics(key_font)
-        fm_t = QtGui.QFontMetrics(text_font)
-        line = int(max(fm_k.height(), fm_t.height()) * 1.45)
-        key_w = max((fm_k.horizontalAdvance(k) for k, _ in self.rows), default=0) + 30
-        text_w = max((fm_t.horizontalAdvance(t) for _, t in self.rows), default=0)
-        w = min(self.width() - 40, key_w + text_w + 80)
-        h = min(self.height() - 40, int(line * (len(self.rows) + 3.8)))
+        layout = self.fit()
+        title_font, key_font, text_font = layout["fonts"]
+        line, key_w, col_w, cols, per_col = (layout[k] for k in ("line", "key_w", "col_w", "cols", "per_col"))
+        w, h = layout["size"]
         box = QtCore.QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
         p.setBrush(QtGui.QColor(th.background))
         p.setPen(QtCore.Qt.PenStyle.NoPen)
@@ -52,19 +46,46 @@ class ShortcutOverlay(QtWidgets.QWidget):
         p.setFont(title_font)
         y = box.top() + line * 1.2
         p.drawText(QtCore.QPointF(box.left() + 40, y), "Keyboard")
-        y += line * 0.6
-        for k, t in self.rows:
-            y += line
+        y0 = y + line * 0.6
+        for i, (k, t) in enumerate(self.rows):
+            col, row = divmod(i, per_col)
+            x = box.left() + 40 + col * col_w
+            y = y0 + (row + 1) * line
             p.setFont(key_font)
             p.setPen(QtGui.QColor(th.backward))
-            p.drawText(QtCore.QPointF(box.left() + 40, y), k)
+            p.drawText(QtCore.QPointF(x, y), k)
             p.setFont(text_font)
             p.setPen(QtGui.QColor(th.foreground))
-            p.drawText(QtCore.QPointF(box.left() + 40 + key_w, y), t)
+            p.drawText(QtCore.QPointF(x + key_w, y), t)
         p.setFont(th.font(0.95))
         p.setPen(QtGui.QColor(th.muted))
         p.drawText(QtCore.QPointF(box.left() + 40, box.bottom() - line * 0.5), "press any key to close")
         p.end()
+
+    def fit(self) -> dict:
+        """Fonts, columns and box size that fit the window: the rows in one column at the large
+        size when they fit, else in two columns, else at the body text size (never smaller)."""
+        th = self.theme
+        avail_w, avail_h = max(200, self.width() - 40), max(150, self.height() - 40)
+        out = {}
+        for factor, cols, spacing in ((1.25, 1, 1.45), (1.25, 2, 1.45), (1.0, 1, 1.45), (1.0, 2, 1.45),
+                                      (1.0, 1, 1.2), (1.0, 2, 1.2), (1.0, 3, 1.2)):
+            title_font = th.font(factor * 1.28, bold=True)
+            key_font = th.font(factor, bold=True, mono=True)
+            text_font = th.font(factor)
+            fm_k, fm_t = QtGui.QFontMetrics(key_font), QtGui.QFontMetrics(text_font)
+            line = int(max(fm_k.height(), fm_t.height()) * spacing)
+            key_w = max((fm_k.horizontalAdvance(k) for k, _ in self.rows), default=0) + 30
+            text_w = max((fm_t.horizontalAdvance(t) for _, t in self.rows), default=0)
+            per_col = max(1, -(-len(self.rows) // cols))
+            col_w = key_w + text_w + 40
+            w, h = cols * col_w + 40, int(line * (per_col + 2.6)) + int(title_font.pointSizeF() * 2.2)
+            out = {"fonts": (title_font, key_font, text_font), "line": line, "key_w": key_w, "col_w": col_w,
+                   "cols": cols, "per_col": per_col, "size": (min(w, avail_w), min(h, avail_h)),
+                   "fits": w <= avail_w and h <= avail_h}
+            if out["fits"]:
+                break
+        return out
 
     def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:
         self.hide()

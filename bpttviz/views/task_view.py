@@ -47,12 +47,13 @@ class TaskView(QtWidgets.QStackedWidget):
         self.bp.setAspectLocked(True)
         # series (sine) and sequences (adding, copy, parity)
         self.sw, self.sp = _plot_widget()
-        self.sp.addLegend(offset=(-6, 4))
-        self.s_input = self.sp.plot([], [], name="input")
-        self.s_target = self.sp.plot([], [], name="target")
-        self.s_pred = self.sp.plot([], [], name="prediction")
+        self.legend = self.sp.addLegend(offset=(-6, 4))
+        self.s_input = self.sp.plot([], [])
+        self.s_target = self.sp.plot([], [])
+        self.s_pred = self.sp.plot([], [])
         self.s_marks = pg.ScatterPlotItem(size=12, symbol="t1")
         self.sp.addItem(self.s_marks)
+        self._legend_key: tuple = ()
         self.seq_text = QtWidgets.QLabel()
         self.seq_text.setWordWrap(True)
         seq_page = QtWidgets.QWidget()
@@ -93,7 +94,7 @@ class TaskView(QtWidgets.QStackedWidget):
         self.s_input.setPen(theme.pen(theme.muted, 1.2))
         self.s_target.setPen(theme.pen(theme.foreground, 2.0))
         self.s_pred.setPen(theme.pen(theme.backward, 2.2))
-        self.seq_text.setFont(theme.font(0.95))
+        self.seq_text.setFont(theme.font(1.0))
         self.none.setFont(theme.font(1.0))
 
     def show_view(self, view: dict[str, Any], samples: list[tuple[int, str]] | None = None,
@@ -130,15 +131,35 @@ class TaskView(QtWidgets.QStackedWidget):
         X, y = np.asarray(view["X"]), np.asarray(view["y"])
         brushes = [pg.mkBrush(CLASS_COLOURS[int(k) % len(CLASS_COLOURS)]) for k in y]
         self.points.setData(X[:, 0], X[:, 1], brush=brushes, pen=pg.mkPen(self.theme.foreground, width=1))
+        set_axis_label(self.bp, "bottom", "x₁", self.theme)
+        set_axis_label(self.bp, "left", "x₂", self.theme)
         style_plot(self.bp, self.theme, title=title or "decision boundary (colour: predicted class)")
+
+    def _sync_legend(self) -> None:
+        """Legend entries for what is drawn, and only that."""
+        entries = [(item, name) for item, name in ((self.s_input, "input"), (self.s_marks, "marked values"),
+                                                    (self.s_target, "target"), (self.s_pred, "prediction"))
+                   if (item.getData()[0] is not None and len(item.getData()[0]))]
+        key = tuple(name for _i, name in entries)
+        if key == self._legend_key:
+            return
+        self._legend_key = key
+        self.legend.clear()
+        for item, name in entries:
+            self.legend.addItem(item, name)
+        self.legend.setLabelTextSize(f"{self.theme.points(1.0):.1f}pt")
+        for _sample, label in self.legend.items:
+            label.setText(label.text, color=self.theme.foreground, size=f"{self.theme.points(1.0):.1f}pt")
 
     def _show_series(self, view, samples, title) -> None:
         self.s_marks.setData([], [])
         t = np.arange(len(view["target"]), dtype=float)
-        self.s_input.setData(t, view["input"])
+        self.s_input.setData(t, view["input"], stepMode=None)
         self.s_target.setData(t, view["target"])
         self.s_pred.setData(t, view["prediction"])
         set_axis_label(self.sp, "bottom", "timestep t", self.theme)
+        set_axis_label(self.sp, "left", "value", self.theme)
+        self._sync_legend()
         style_plot(self.sp, self.theme, title=title or "prediction vs target (validation sequence 1)")
         err = np.asarray(view["prediction"]) - np.asarray(view["target"])
         self.seq_text.setText(f"RMS error {np.sqrt(np.mean(err ** 2)):.4f}")
@@ -148,7 +169,11 @@ class TaskView(QtWidgets.QStackedWidget):
         tg = np.asarray(view["targets"])
         out = np.asarray(view["outputs"], dtype=float)
         t = np.arange(x.shape[0], dtype=float)
-        self.s_input.setData(t, x[:, 0] if x.ndim > 1 else x)
+        x0 = x[:, 0] if x.ndim > 1 else x
+        if x0.size and np.all(x0 == np.round(x0)):  # bits or symbol ids: levels held for a step, not a zig-zag
+            self.s_input.setData(np.append(t - 0.5, t[-1] + 0.5), x0, stepMode="center")
+        else:
+            self.s_input.setData(t, x0, stepMode=None)
         if x.ndim > 1 and x.shape[1] == 2 and set(np.unique(x[:, 1])) <= {0.0, 1.0}:  # adding: marked values
             m = x[:, 1] > 0
             self.s_marks.setData(t[m], x[m, 0], brush=pg.mkBrush(self.theme.backward), pen=None)
@@ -170,7 +195,9 @@ class TaskView(QtWidgets.QStackedWidget):
             self.s_pred.setData(t, pred)
             txt = f"correct steps: {int(np.sum(pred == np.ravel(tg)[: len(pred)]))} / {len(pred)}"
         set_axis_label(self.sp, "bottom", "timestep t", self.theme)
+        set_axis_label(self.sp, "left", "input / class", self.theme)
         style_plot(self.sp, self.theme, title=title or "validation sequence 1")
+        self._sync_legend()
         self.seq_text.setText(txt)
 
     def _show_digits(self, view, samples, title) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..presenters.panels import WeightsFrame
 from ..theme import (
@@ -17,12 +17,17 @@ from ..theme import (
     VERMILLION,
     Theme,
     fit_range,
+    inner_range,
     legend_html,
     nice_ceil,
     set_axis_label,
+    set_ticks,
+    sparse_ticks,
     style_plot,
+    tick_room,
 )
 from .heatmap import Heatmap
+from .plot_tools import MIN_PLOT, arrange, plot_chrome
 
 LINE_COLOURS = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY]
 
@@ -47,9 +52,12 @@ class WeightsView(QtWidgets.QWidget):
         self.info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.value = Heatmap(self.glw.ci, theme, row=0, col=0, title="value")
-        self.grad = Heatmap(self.glw.ci, theme, row=0, col=2, title="gradient")
-        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0, colspan=4)
+        self.maps = self.glw.ci.addLayout(row=0, col=0)
+        self.maps.layout.setContentsMargins(0, 0, 0, 0)
+        self.maps.layout.setHorizontalSpacing(0)
+        self.value = Heatmap(self.maps, theme, row=0, col=0, title="value", square=True)
+        self.grad = Heatmap(self.maps, theme, row=0, col=1, title="gradient", square=True)
+        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0)
         self.spec.hideButtons()
         self.spec.setMenuEnabled(False)
         self.spec.setMouseEnabled(x=False, y=False)
@@ -58,8 +66,7 @@ class WeightsView(QtWidgets.QWidget):
         self.unit = pg.InfiniteLine(angle=0, pos=1.0, movable=False,
                                     pen=theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DashLine))
         self.spec.addItem(self.unit)
-        self.glw.ci.layout.setRowStretchFactor(0, 5)
-        self.glw.ci.layout.setRowStretchFactor(1, 3)
+        self.horizontal = False
         self.curves: dict[str, pg.PlotDataItem] = {}
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.param)
@@ -70,7 +77,24 @@ class WeightsView(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         self.frame: WeightsFrame | None = None
+        self._arrange()
         self.apply_theme(theme)
+
+    def _arrange(self) -> None:
+        """The two heatmaps above the spectrum where both rows stay readable, else in one row."""
+        size = self.glw.size()
+        self.horizontal = size.height() < 2 * (MIN_PLOT + plot_chrome(self.theme)) and size.width() > size.height()
+        arrange(self.glw.ci, [self.maps, self.spec], self.horizontal, [3, 2] if self.horizontal else [1, 1])
+        # stacked, the spectrum keeps a readable height, and the square heatmaps get no more height
+        # than their width needs (the spectrum has the rest)
+        self.spec.setMinimumHeight(0 if self.horizontal else MIN_PLOT + plot_chrome(self.theme))
+        px = self.theme.pixels(1.0)
+        square = size.width() / 2 - (2.2 * px + 20) - (4 * px + 24)  # less the left axis and the colour bar
+        self.maps.setMaximumHeight(1e6 if self.horizontal else max(MIN_PLOT, square) + plot_chrome(self.theme))
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._arrange()
 
     def set_parameters(self, names: list[str], default: str | None) -> None:
         if [self.param.itemData(i) for i in range(self.param.count())] == names:
@@ -95,8 +119,9 @@ class WeightsView(QtWidgets.QWidget):
         self.grad.apply_theme(theme)
         style_plot(self.spec, theme)
         set_axis_label(self.spec, "bottom", "iteration", theme)
-        self.param.setFont(theme.font(0.95))
-        self.info.setFont(theme.font(0.85))
+        set_axis_label(self.spec, "left", "singular value", theme)
+        self.param.setFont(theme.font(1.0))
+        self.info.setFont(theme.font(1.0))
         self.info.setStyleSheet(f"color: {theme.muted};")
         if self.frame is not None:
             self.show_frame(self.frame)
@@ -106,14 +131,15 @@ class WeightsView(QtWidgets.QWidget):
         Δ = after − before and the line above says before → after."""
         self.frame = f
         shape = "×".join(map(str, f.shape))
-        self.value.set_labels(f"{f.name} ({shape})" + (" after the update" if f.delta is not None else ""), "", "")
+        self.value.set_labels(f"{f.name} ({shape})" + (" after the update" if f.delta is not None else ""),
+                              "column j", "row i")
         self.value.set_image(f.value, f.value_level)
         right = f.delta if f.delta is not None else f.grad
         if right is not None:
             self.grad.set_image(right, f.grad_level)
         else:
             self.grad.set_image(np.full(f.value.shape, np.nan, dtype=np.float32), 1.0)
-        self.grad.set_labels(f.grad_title, "", "")
+        self.grad.set_labels(f.grad_title, "column j", "row i")
         self.info.setText(self.info_text(f))
         self.info.setToolTip(self.info.text())
 
@@ -159,3 +185,5 @@ class WeightsView(QtWidgets.QWidget):
             if self.spec.getViewBox().viewRange()[0][1] != end:
                 self.spec.setXRange(0, end, padding=0)
             fit_range(self.spec, "y", np.concatenate(list(series.values())), include=(0.0, 1.0))
+            lo, hi = inner_range(self.spec)
+            set_ticks(self.spec.getAxis("left"), sparse_ticks(lo, hi, tick_room(self.spec), inset=0.0))

@@ -120,6 +120,8 @@ def test_training_visibly_misbehaves(qtbot, make_window):
     lab_of(wrong).panel.boxes["softmax_elementwise"].click()
     for win in (right, wrong):
         win.controller.session.train(200)
+        win.docks["loss"].raise_()  # the bottom plots share tabs: only a shown view is painted
+        qtbot.wait(20)
         win.controller.refresh_all()
     loss_right = right.controller.session.smoothed_loss()
     loss_wrong = wrong.controller.session.smoothed_loss()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 Key = QtCore.Qt.Key
 
@@ -127,6 +127,8 @@ def test_loss_reduction_is_labelled(qtbot, make_window):
     win.config.widgets["reduction"].setCurrentText("mean")
     c.step_iteration()
     assert "mean over batch, sum over time" in win.status_labels["loss"].text()
+    win.docks["loss"].raise_()  # the bottom plots share tabs at this size: only a shown view is painted
+    qtbot.wait(20)
     c.refresh_all()
     assert "mean over batch" in win.loss.loss_plot.titleLabel.text
 
@@ -140,3 +142,79 @@ def test_escape_gives_the_keyboard_back_to_stepping(qtbot, make_window):
     qtbot.keyClick(edit, Key.Key_Escape)
     qtbot.keyClick(win.focusWidget() or win, Key.Key_Right)
     assert win.controller.trace is not None
+
+
+def test_an_invalid_value_names_only_what_changed(qtbot, make_window):
+    win = make_window(preset="xor-mlp")  # an MLP: hidden_layers is a list, the form shows it as text
+    c = win.controller
+    type_into(qtbot, win.config.widgets["lr"], "1e9x")
+    assert "lr" in win.config.error.text()
+    assert win.config.structural_pending() == set()
+    assert not win.config.pending.isVisible() and "hidden_layers" not in win.config.pending.text()
+    # a structural change next to the invalid value is named, and only it
+    type_into(qtbot, win.config.widgets["hidden_layers"], "8, 8")
+    assert win.config.structural_pending() == ({"hidden_layers"} if tuple(c.session.cfg.hidden_layers) != (8, 8)
+                                               else set())
+
+
+def test_out_of_range_numbers_get_a_message_not_a_silent_clamp(qtbot, make_window):
+    win = make_window()
+    c = win.controller
+    session = c.session
+    spin = win.config.widgets["hidden_size"]
+    for typed, shown in (("99999", "99999"), ("0", "0")):
+        spin.setFocus()
+        spin.selectAll()
+        qtbot.keyClicks(spin, typed)
+        qtbot.keyClick(spin, Key.Key_Return)
+        assert spin.text() == shown  # kept as typed
+        msg = win.config.error.text()
+        assert "hidden_size" in msg and "1 to 1024" in msg and f"got {typed}" in msg, msg
+        assert not win.config.apply_button.isEnabled() and c.session is session
+    spin.setValue(session.cfg.hidden_size)
+    assert win.config.error.text() == ""
+
+
+def test_messages_appearing_never_move_the_form_under_the_pointer(qtbot, make_window):
+    win = make_window()
+    panel = win.config
+    win.docks["config"].raise_()
+    qtbot.wait(20)
+    scroll = panel.findChild(QtWidgets.QScrollArea)
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # the lr field in view
+    qtbot.wait(20)
+    lr = panel.widgets["lr"]
+    before = (lr.mapTo(panel, QtCore.QPoint(0, 0)), scroll.viewport().height(), scroll.verticalScrollBar().value())
+    type_into(qtbot, lr, "fast")
+    qtbot.wait(20)
+    assert panel.error.isVisible()
+    after = (lr.mapTo(panel, QtCore.QPoint(0, 0)), scroll.viewport().height(), scroll.verticalScrollBar().value())
+    assert after == before
+    type_into(qtbot, lr, "0.1")
+    panel.widgets["hidden_size"].setValue(7)  # the "Changed" line appears: nothing moves either
+    qtbot.wait(20)
+    assert panel.pending.isVisible() and panel.pending.text() == "Changed (rebuilds the model): hidden_size"
+    assert (lr.mapTo(panel, QtCore.QPoint(0, 0)), scroll.viewport().height()) == before[:2]
+
+
+def test_title_and_default_file_name_follow_the_configuration(qtbot, make_window):
+    from bpttviz.file_actions import default_name
+
+    win = make_window(preset="min-char-rnn")
+    c = win.controller
+    c.load_preset("min-char-rnn")
+    win._load_preset("min-char-rnn")
+    title = c.session.cfg.title
+    assert title and win.windowTitle() == f"bpttviz — {title}"
+    assert win.preset_actions["min-char-rnn"].isChecked()
+    type_into(qtbot, win.config.widgets["lr"], "0.05")
+    assert c.session.cfg.lr == 0.05
+    assert title not in win.windowTitle() and "lr 0.05" in win.windowTitle()
+    assert f"{c.session.cfg.model.upper()} {c.session.cfg.hidden_size}" in win.windowTitle()
+    assert not win.preset_actions["min-char-rnn"].isChecked()
+    assert default_name(win).startswith(f"{c.session.cfg.model}-{c.session.cfg.hidden_size}")
+    win.config.confirm = lambda _text: True
+    win.config.widgets["hidden_size"].setValue(16)
+    win.config.apply_structural()
+    assert c.session.cfg.hidden_size == 16 and "RNN 16" in win.windowTitle()
+    assert default_name(win).startswith("rnn-16")

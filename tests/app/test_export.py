@@ -304,3 +304,60 @@ def test_gif_without_pillow_says_how_to_get_it(figure, qtbot, tmp_path, monkeypa
     with pytest.raises(ImportError, match=r"pip install 'bpttviz\[anim\]'"):
         rec.save_gif(tmp_path / "a.gif")
     assert not (tmp_path / "a.gif").exists()
+
+
+# ------------------------------------------------------------------------------ views of the app
+def test_a_view_export_leaves_its_controls_out(qtbot, make_window, tmp_path, monkeypatch):
+    import bpttviz.export as ex
+
+    win = make_window()
+    seen = []
+    real = ex._image_now
+
+    def spy(widget, scale):
+        seen.append((win.graph.mode.isVisible(), win.graph.caption.isVisible()))
+        return real(widget, scale)
+
+    monkeypatch.setattr(ex, "_image_now", spy)
+    export_png(win.graph, tmp_path / "graph.png")
+    assert seen == [(False, True)]  # the "colour: activation" combo box is not in the picture, the caption is
+    assert win.graph.mode.isVisible()  # and it is back on screen afterwards
+    img = QtGui.QImage(str(tmp_path / "graph.png"))
+    assert (img.width(), img.height()) == (win.graph.width(), win.graph.height())
+    seen.clear()
+    export_png(win, tmp_path / "window.png")  # the window is exported as it is
+    assert seen == [(True, True)]
+
+
+def test_svg_of_a_view_leaves_its_controls_out(qtbot, make_window, tmp_path):
+    win = make_window()
+    export_svg(win.graph, tmp_path / "graph.svg")
+    text = (tmp_path / "graph.svg").read_text(encoding="utf-8")
+    assert "colour: activation" not in text and "timestep t" in text
+    assert win.graph.mode.isVisible()
+
+
+def test_decay_bound_is_never_drawn_past_the_plot(qtbot, make_window, tmp_path):
+    win = make_window(size=(1366, 740))
+    c = win.controller
+    for _ in range(30):
+        c.session.train_step()
+    c.step_iteration()
+    win.docks["decay"].raise_()
+    qtbot.wait(30)
+    c.refresh_all()
+    top = win.decay.plot.getViewBox().viewRange()[1][1]
+    _k, ref = win.decay.ref.getData()  # log10 values on the log axis
+    assert len(ref) and np.nanmax(ref) <= top + 1e-9
+    export_svg(win, tmp_path / "window.svg")
+    ET.parse(tmp_path / "window.svg")  # well-formed
+
+
+def test_csv_of_a_widget_without_plots_is_refused(tmp_path, qtbot):
+    from bpttviz.export import export_csv
+
+    label = QtWidgets.QLabel("no plot here")
+    qtbot.addWidget(label)
+    with pytest.raises(ValueError, match="no plotted data"):
+        export_csv(label, tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()

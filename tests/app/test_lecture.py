@@ -91,9 +91,11 @@ def test_closing_in_lecture_mode_remembers_the_normal_layout(qtbot, make_window)
 
 
 def test_lecture_scale_follows_the_screen_height():
-    assert lecture_scale(800) == pytest.approx(1.5)
+    # body text 28 px tall on a 1080-pixel screen (10 pt at 96 dpi is 13.3 px), in proportion elsewhere
+    assert lecture_scale(1080, 10.0, 96.0) == pytest.approx(2.1)
+    assert lecture_scale(800, 10.0, 96.0) == pytest.approx(1.56)
     assert lecture_scale(1080) > lecture_scale(800)
-    assert lecture_scale(100) >= 1.4 and lecture_scale(10000) <= 2.8
+    assert lecture_scale(100) >= 1.4 and lecture_scale(10000) <= 4.0
 
 
 def test_lecture_from_the_command_line(tmp_path):

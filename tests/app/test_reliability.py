@@ -113,6 +113,8 @@ def test_a_view_that_raises_once_is_reported_with_copyable_details_and_training_
         return original(frame)
 
     monkeypatch.setattr(win.loss, "show_frame", flaky)
+    win.docks["loss"].raise_()  # the bottom plots share tabs: only a shown view is painted
+    qtbot.wait(20)
     c.play()
     qtbot.waitUntil(lambda: bool(failed) and c.session.iteration > 30, timeout=20000)
     c.pause()
@@ -166,6 +168,8 @@ def test_an_error_every_frame_opens_one_dialog_not_hundreds(qtbot, make_window, 
         raise ValueError(f"bad frame {count[0]}")  # a different message every time
 
     monkeypatch.setattr(win.decay, "show_frame", broken)
+    win.docks["decay"].raise_()  # the bottom plots share tabs: only a shown view is painted
+    qtbot.wait(20)
     for _ in range(40):
         c.step_iteration()
         c.refresh_all()

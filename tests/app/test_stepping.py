@@ -175,7 +175,6 @@ def test_hover_tooltip_shows_vector_norm_and_equation(qtbot, make_window):
 
 
 def test_hovering_a_node_shows_its_tooltip(qtbot, make_window):
-    from PySide6 import QtWidgets
 
     win = make_window()
     for _ in range(9):
@@ -186,4 +185,7 @@ def test_hovering_a_node_shows_its_tooltip(qtbot, make_window):
     pos = view.mapFromScene(nodes.mapToScene(QtCore.QPointF(*nodes.points[k])))
     qtbot.mouseMove(view.viewport(), pos)
     qtbot.waitUntil(lambda: nodes.hovered == k, timeout=2000)
-    assert QtWidgets.QToolTip.text().startswith("h₄ = tanh(")
+    from bpttviz.views.tip_panel import panel_for  # a tip that stays (and can be pinned), not a QToolTip
+
+    tip = panel_for(win.graph)
+    assert tip.isVisible() and tip.text.text().startswith("h₄ = tanh(")
