@@ -36,7 +36,7 @@ def frozen(a: Array | None) -> Array | None:
     if a is None:
         return None
     v = a.view()
-    v.flags.writeable = False
+    v.setflags(write=False)  # (half the cost of assigning flags.writeable)
     return v
 
 
