@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -132,6 +133,32 @@ def _lock(*arrays: Array | None) -> None:
     for a in arrays:
         if a is not None:
             a.setflags(write=False)
+
+
+class _LockedOnRead(Mapping):
+    """A read-only mapping of this iteration's own arrays (gradients), each locked read-only in
+    place the first time it is read: nothing writes them after the iteration, and a narrated
+    iteration whose gradients nobody reads pays nothing for locking them."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, Array]) -> None:
+        self._d = d
+
+    def __getitem__(self, name: str) -> Array:
+        a = self._d[name]
+        if a.flags.writeable:
+            a.setflags(write=False)
+        return a
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(f'{k!r}: array{self[k].shape}' for k in self._d)}}}"
 
 
 class _ForwardTape:
@@ -514,24 +541,29 @@ class RecurrentModel:
             per_step = (losses.sum(-1) * scale if not last
                         else np.concatenate([np.zeros(T - 1), [losses.sum() * scale]]))
             # this iteration's own arrays, never written again: locked in place
-            _lock(losses, per_step, dY, dW_y, db_y)
+            _lock(losses, per_step, dY)
             yield LossStep(0, losses=losses.T if not last else losses, per_step=per_step,
                            total=total, scale=scale, reduction=opts.reduction, loss=opts.loss,
                            dy=dY.transpose(1, 0, 2) if not last else dY,
-                           grads=MappingProxyType({self.W_Y: dW_y, self.B_Y: db_y}))
+                           grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
 
         # ---- backward through time
-        # Every row the loop writes lives in a per-iteration buffer and is written once: DH[t]
-        # (dL/dh_t), FUT[j][t] (the delta on state component j at t arriving from t+1; zero at
-        # T-1), dAX[t], dAH[t]. The step records are views of these rows.
+        # Narrated (and under truncation), every row the loop writes lives in a per-iteration
+        # buffer and is written once: DH[t] (dL/dh_t), FUT[j][t] (the delta on state component j
+        # at t arriving from t+1; zero at T-1), dAX[t], dAH[t]; the step records are views of
+        # these rows. Silent and untruncated, dh and the future deltas go to a few (B, H) arrays
+        # used in turn instead (the same operations on the same shapes, so the same numbers; two
+        # fresh (T, B, H) buffers per call cost page faults at large B*H).
         k = opts.truncation
+        merged = k is None or k >= T
         G = self.GATES * H
         dAX = np.empty((T, B, G))
         dAH = np.empty((T, B, G)) if self._separate_dah else dAX
-        DH = np.empty((T, B, H))
-        FUT = tuple(np.empty((T, B, H)) for _ in self.STATE)
-        for F in FUT:
-            F[T - 1] = 0.0
+        if narrate or not merged:
+            DH = np.empty((T, B, H))
+            FUT = tuple(np.empty((T, B, H)) for _ in self.STATE)
+            for F in FUT:
+                F[T - 1] = 0.0
         drop, overwrite = "drop_dh_next" in bugs, "overwrite_dh_next" in bugs  # bug lab
         ctx = self._backward_context(fw)
         step = self._backstep
@@ -543,15 +575,23 @@ class RecurrentModel:
             outs = [zeros] * (T - 1) + [dHout_last]
         else:
             outs = dHout
-        if k is None or k >= T:
+        if merged:
             # Full BPTT: dL/dh_t = dh_out_t + (delta from h_{t+1}), one delta per state component.
-            # The rows of step t come from zip over reversed views (no per-step indexing); the
-            # previous-state rows of step t are those of t-1, none at t = 0.
-            FH, rest = FUT[0], FUT[1:]
+            # Step t's rows come from zip (no per-step indexing): futures[t] holds the deltas on
+            # the state at t from t+1, prevs[t] receives those on the state at t-1 (None at t = 0).
             plain = not (drop or overwrite)
-            prevs = [*zip(*(F[T - 2::-1] for F in FUT)), None] if T > 1 else [None]
-            for t, dh, future, out, dax, dah, prev in zip(range(T - 1, -1, -1), DH[::-1], FH[::-1], outs[::-1],
-                                                          dAX[::-1], dAH[::-1], prevs):
+            if narrate:
+                dhs = DH[::-1]
+                futures = list(zip(*(F[::-1] for F in FUT)))
+                prevs = futures[1:] + [None]
+            else:
+                dhs = repeat(np.empty((B, H)), T)
+                pair = [tuple(np.empty((B, H)) for _ in self.STATE) for _ in range(2)]
+                prevs = [pair[i % 2] for i in range(T - 1)] + [None]
+                futures = [tuple(np.zeros((B, H)) for _ in self.STATE)] + prevs[:-1]
+            for t, dh, fut, out, dax, dah, prev in zip(range(T - 1, -1, -1), dhs, futures, outs[::-1],
+                                                       dAX[::-1], dAH[::-1], prevs):
+                future = fut[0]
                 if plain:
                     np.add(out, future, out=dh)
                 elif drop:  # bug lab
@@ -560,7 +600,7 @@ class RecurrentModel:
                     np.copyto(dh, future)
                 else:
                     np.add(out, future, out=dh)
-                D = (dh,) + tuple(F[t] for F in rest) if rest else (dh,)
+                D = (dh,) + fut[1:]
                 step(ctx, D, t, dax, dah, prev)
                 if narrate:  # the loop never writes these rows again
                     states[t] = D
@@ -610,8 +650,7 @@ class RecurrentModel:
         grads = {name: grads[name] for name in p}  # same order as params
         state = self._final_state(fw)
         if narrate:
-            _lock(*grads.values())
-            yield GradientStep(0, loss=total, grads=MappingProxyType(dict(grads)), state=state)
+            yield GradientStep(0, loss=total, grads=_LockedOnRead(dict(grads)), state=state)
         return total, grads, state
 
     _separate_dah = False  # True when a cell's recurrent delta differs from its input delta (GRU)
