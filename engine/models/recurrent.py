@@ -161,6 +161,33 @@ class _LockedOnRead(Mapping):
         return f"{{{', '.join(f'{k!r}: array{self[k].shape}' for k in self._d)}}}"
 
 
+class _LossTape:
+    """The array fields of an iteration's ``LossStep`` (``records.LossStep.from_tape``), batch-first:
+    this iteration's own arrays (never written after the loss), locked read-only in place on
+    first read. losses ``(T, B)`` time-major (many-to-one: ``(B,)``), dY likewise with ``O``."""
+
+    def __init__(self, losses: Array, dY: Array, scale: float, last: bool, T: int) -> None:
+        self._losses, self._dY, self._scale, self._last, self._T = losses, dY, scale, last, T
+
+    def losses(self, _: int) -> Array:
+        _lock(self._losses)
+        return self._losses if self._last else self._losses.T
+
+    def per_step(self, _: int) -> Array:
+        """The loss at each timestep after reduction, ``(T,)`` (many-to-one: all at T-1)."""
+        losses, scale = self._losses, self._scale
+        if self._last:
+            out = np.concatenate([np.zeros(self._T - 1), [losses.sum() * scale]])
+        else:
+            out = losses.sum(-1) * scale
+        _lock(out)
+        return out
+
+    def dy(self, _: int) -> Array:
+        _lock(self._dY)
+        return self._dY if self._last else self._dY.transpose(1, 0, 2)
+
+
 class _ForwardTape:
     """The fields of one iteration's ``ForwardStep`` records (``records.TapeStep``): row t of the
     iteration's forward buffers (inputs, cell buffers, outputs, probabilities).
@@ -521,7 +548,8 @@ class RecurrentModel:
         scale = 1.0 / B if opts.reduction == "mean" else 1.0
         total = float(losses.sum() * scale)
         dY = delta
-        dY *= scale
+        if scale != 1.0:  # (multiplying by 1 changes nothing)
+            dY *= scale
         W_yT = p[self.W_Y].T
         if last:
             dW_y = np.dot(Hs[-1].T, dY)
@@ -538,14 +566,9 @@ class RecurrentModel:
             ftape = _ForwardTape(self, fw, probs, last)
             for t in range(T):
                 yield ForwardStep(t, ftape)
-            per_step = (losses.sum(-1) * scale if not last
-                        else np.concatenate([np.zeros(T - 1), [losses.sum() * scale]]))
-            # this iteration's own arrays, never written again: locked in place
-            _lock(losses, per_step, dY)
-            yield LossStep(0, losses=losses.T if not last else losses, per_step=per_step,
-                           total=total, scale=scale, reduction=opts.reduction, loss=opts.loss,
-                           dy=dY.transpose(1, 0, 2) if not last else dY,
-                           grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
+            yield LossStep.from_tape(_LossTape(losses, dY, scale, last, T), total=total, scale=scale,
+                                     reduction=opts.reduction, loss=opts.loss,
+                                     grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
 
         # ---- backward through time
         # Narrated (and under truncation), every row the loop writes lives in a per-iteration
@@ -579,19 +602,22 @@ class RecurrentModel:
             # Full BPTT: dL/dh_t = dh_out_t + (delta from h_{t+1}), one delta per state component.
             # Step t's rows come from zip (no per-step indexing): futures[t] holds the deltas on
             # the state at t from t+1, prevs[t] receives those on the state at t-1 (None at t = 0).
+            # Ds[t] = (dh_t,) + the other components' future deltas: what the cell's step gets.
             plain = not (drop or overwrite)
             if narrate:
-                dhs = DH[::-1]
                 futures = list(zip(*(F[::-1] for F in FUT)))
+                Ds = list(zip(DH[::-1], *(F[::-1] for F in FUT[1:])))
                 prevs = futures[1:] + [None]
             else:
-                dhs = repeat(np.empty((B, H)), T)
+                dh = np.empty((B, H))
                 pair = [tuple(np.empty((B, H)) for _ in self.STATE) for _ in range(2)]
                 prevs = [pair[i % 2] for i in range(T - 1)] + [None]
                 futures = [tuple(np.zeros((B, H)) for _ in self.STATE)] + prevs[:-1]
-            for t, dh, fut, out, dax, dah, prev in zip(range(T - 1, -1, -1), dhs, futures, outs[::-1],
-                                                       dAX[::-1], dAH[::-1], prevs):
-                future = fut[0]
+                Ds = [(dh,) + f[1:] for f in futures] if len(self.STATE) > 1 else repeat((dh,), T)
+            same = dAH is dAX  # (then one row view per step serves as both)
+            for t, D, fut, out, dax, dah, prev in zip(range(T - 1, -1, -1), Ds, futures, outs[::-1],
+                                                      dAX[::-1], repeat(None) if same else dAH[::-1], prevs):
+                dh, future = D[0], fut[0]
                 if plain:
                     np.add(out, future, out=dh)
                 elif drop:  # bug lab
@@ -600,8 +626,7 @@ class RecurrentModel:
                     np.copyto(dh, future)
                 else:
                     np.add(out, future, out=dh)
-                D = (dh,) + fut[1:]
-                step(ctx, D, t, dax, dah, prev)
+                step(ctx, D, t, dax, dax if same else dah, prev)
                 if narrate:  # the loop never writes these rows again
                     states[t] = D
                     yield BackwardStep(t, btape)
