@@ -524,8 +524,9 @@ class RecurrentModel:
     def _iteration(self, batch_or_inputs, targets, h0, opts: Options, *, narrate: bool):
         """The one implementation of an iteration; a generator that yields records only when
         narrating and returns ``(loss, grads, final_state)``. Narrating changes nothing of the
-        arithmetic: both paths run these same lines on the same buffers, so their numbers are
-        the same bit for bit; narrating only adds the records."""
+        arithmetic: both paths run these same lines, the same operations on arrays of the same
+        shapes (only where the per-step deltas are kept differs), so their numbers are the same
+        bit for bit; narrating only adds the records and the buffers they are views of."""
         batch = (batch_or_inputs if isinstance(batch_or_inputs, Batch)
                  else self._batch(batch_or_inputs, targets, opts))
         state0 = self._state0(h0, batch.B)
