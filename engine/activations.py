@@ -25,10 +25,6 @@ def _sigmoid(z: Array, out: Array | None = None) -> Array:
     return out
 
 
-def _tanh(z: Array, out: Array | None = None) -> Array:
-    return np.tanh(z, out=out)
-
-
 def _relu(z: Array, out: Array | None = None) -> Array:
     return np.maximum(z, 0.0, out=out)
 
@@ -58,7 +54,7 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation("tanh", _tanh, lambda z, a: 1.0 - a * a, 1.0, "tanh(z)", "1 - h²"),
+    "tanh": Activation("tanh", np.tanh, lambda z, a: 1.0 - a * a, 1.0, "tanh(z)", "1 - h²"),
     "sigmoid": Activation(
         "sigmoid", _sigmoid, lambda z, a: a * (1.0 - a), 0.25, "σ(z)", "h (1 - h)"
     ),

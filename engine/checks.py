@@ -65,13 +65,13 @@ def int_array(value: Any, name: str, shape: tuple[int | None, ...] | None = None
     """As an int64 array of ids in ``[0, upper)``; floats holding whole numbers are refused too,
     because a float input means the caller meant features, not token ids."""
     a = np.asarray(value)
-    if not np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
+    if a.dtype.kind not in "iu":  # (bool is kind "b")
         raise ValueError(f"{name}: expected integer ids, got dtype {a.dtype}")
     a = a.astype(np.int64, copy=False)
     if shape is not None:
         check_shape(a, shape, name, what)
-    if a.size and (a.min() < 0 or (upper is not None and a.max() >= upper)):
-        bad = a.min() if a.min() < 0 else a.max()
+    if a.size and ((lo := a.min()) < 0 or (upper is not None and a.max() >= upper)):
+        bad = lo if lo < 0 else a.max()
         hi = f"{upper - 1}" if upper is not None else "inf"
         raise ValueError(f"{name}: id {int(bad)} out of range; allowed 0..{hi}")
     return a

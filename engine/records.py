@@ -36,7 +36,7 @@ def frozen(a: Array | None) -> Array | None:
     if a is None:
         return None
     v = a.view()
-    v.flags.writeable = False
+    v.setflags(write=False)  # (half the cost of assigning flags.writeable)
     return v
 
 
@@ -193,6 +193,26 @@ class LossStep(Step):
     loss: str
     dy: Array
     grads: Mapping[str, Array] = field(default_factory=lambda: EMPTY)
+
+    @classmethod
+    def from_tape(cls, tape: Any, **others: Any) -> LossStep:
+        """A ``LossStep`` whose arrays ``losses``, ``per_step`` and ``dy`` are read from an
+        iteration's *tape* on first access, then kept (as a ``TapeStep``'s fields are); ``others``
+        are the remaining fields, given whole. The recurrent models narrate one per iteration, and
+        locking three arrays read-only costs more than the rest of the record. The tape has one
+        method per field, ``tape.<field>(0)``, reading only what never changes afterwards."""
+        rec = object.__new__(cls)
+        rec.__dict__.update(others, index=0, _tape=tape)
+        return rec
+
+
+# An eagerly built LossStep holds its arrays in its own dict, which takes precedence; one built
+# from_tape has none there, so these read them from its tape on first access.
+for _name in ("losses", "per_step", "dy"):
+    _lazy = _Field(row=False)
+    _lazy.name = _name
+    setattr(LossStep, _name, _lazy)
+del _name, _lazy
 
 
 class BackwardStep(TapeStep):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import ACTIVATIONS
-from .recurrent import Forward, RecurrentModel
+from .recurrent import Forward, RecurrentModel, _dot_rows, _total
 
 Array = np.ndarray
 _SIGMOID = ACTIVATIONS["sigmoid"]
@@ -63,7 +63,7 @@ class GRU(RecurrentModel):
         Hs[0] = state0[0]
         for t in range(T):
             ah, a, gt, ax = AH[t], A[t], Gt[t], AX[t]
-            np.matmul(Hs[t], W, out=ah)
+            np.dot(Hs[t], W, out=ah)
             ah += bh
             rz, rz_pre = gt[:, :2 * H], a[:, :2 * H]
             np.add(ax[:, :2 * H], ah[:, :2 * H], out=rz_pre)
@@ -98,21 +98,23 @@ class GRU(RecurrentModel):
             cell["back"] = (Kn, Kz, Kr, np.ascontiguousarray(r), np.ascontiguousarray(z))
         return cell["back"]
 
-    def _step_backward(self, D, t, fw):
-        """D = (dh,) ``(S, B, H)`` -> (d(ax), d(ah), (dh_{t-1},)), deltas ``(S, B, 3H)``."""
-        Kn, Kz, Kr, r, z = (m[t] for m in self._multipliers(fw))
+    def _backward_context(self, fw: Forward):
+        return self._multipliers(fw) + (self.params["W_h"].T,)
+
+    def _backstep(self, ctx, D, t, dax, dah, prev):
+        """D = (dh,) ``(..., B, H)``: d(ax) into dax, d(ah) into dah, ``dh_{t-1}`` into prev."""
+        Kn, Kz, Kr, r, z, WT = ctx
         dh = D[0]
-        S, B, H = dh.shape
-        dax = np.empty((S, B, 3 * H))
+        H = dh.shape[-1]
         dn = dax[..., 2 * H:]
-        np.multiply(dh, Kn, out=dn)
-        np.multiply(dn, Kr, out=dax[..., :H])
-        np.multiply(dh, Kz, out=dax[..., H:2 * H])
-        dah = dax.copy()
-        dah[..., 2 * H:] *= r
-        dprev = (dah.reshape(S * B, 3 * H) @ self.params["W_h"].T).reshape(S, B, H)
-        dprev += dh * z
-        return dax, dah, (dprev,)
+        np.multiply(dh, Kn[t], out=dn)
+        np.multiply(dn, Kr[t], out=dax[..., :H])
+        np.multiply(dh, Kz[t], out=dax[..., H:2 * H])
+        dah[..., :2 * H] = dax[..., :2 * H]
+        np.multiply(dn, r[t], out=dah[..., 2 * H:])
+        if prev is not None:
+            dprev = np.dot(dah, WT, out=prev[0]) if dah.ndim == 2 else _dot_rows(dah, WT, prev[0])
+            dprev += dh * z[t]
 
     # ------------------------------------------------------------------ step records
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
@@ -129,5 +131,5 @@ class GRU(RecurrentModel):
         H = self.hidden_size
         out = {"d" + name: dax[:, k * H:(k + 1) * H] for k, name in enumerate(self.GATE_NAMES)}
         z = self._multipliers(fw)[4][t]
-        out["dh_carry"] = (D[0] * z).sum(0)
+        out["dh_carry"] = _total(D[0] * z)
         return out

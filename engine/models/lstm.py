@@ -32,7 +32,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..checks import finite_float
-from .recurrent import Forward, RecurrentModel
+from .recurrent import Forward, RecurrentModel, _dot_rows, _total
 
 Array = np.ndarray
 _SIGMOID = ACTIVATIONS["sigmoid"]
@@ -90,7 +90,7 @@ class LSTM(RecurrentModel):
         Hs[0], Cs[0] = state0
         for t in range(T):
             a, gt = A[t], Gt[t]
-            np.matmul(Hs[t], W, out=a)
+            np.dot(Hs[t], W, out=a)
             a += AX[t]
             np.multiply(a, half, out=gt)
             np.tanh(gt, out=gt)
@@ -133,18 +133,28 @@ class LSTM(RecurrentModel):
         dc += D[1]
         return dc
 
-    def _step_backward(self, D, t, fw):
-        """D = (dh, dc_future), each ``(S, B, H)`` -> (da, da, (dh_{t-1}, dc_future_{t-1}))."""
-        M = self._multipliers(fw)[0][t]
+    def _backward_context(self, fw: Forward):
+        M, K = self._multipliers(fw)
+        H = self.hidden_size
+        T, B = M.shape[:2]
+        # the i, f, g slices of M seen as (T, B, 3, H): one product with dc broadcast over them
+        return (M[..., :3 * H].reshape(T, B, 3, H), M[..., 3 * H:], K, fw.cell["gates"][..., H:2 * H],
+                fw.cell["dcs"], self.params["W_h"].T)
+
+    def _backstep(self, ctx, D, t, dax, dah, prev):
+        """D = (dh, dc_future), each ``(..., B, H)``: ``dc = dc_future + dh * K``,
+        ``da = [dc, dc, dc, dh] * M`` into dax, ``(da W_h^T, dc * f)`` into prev."""
+        M3, Mo, K, F, dcs, WT = ctx
         dh = D[0]
-        S, B, H = dh.shape
-        dc = self._cell_delta(fw, t, D)
-        da = np.empty((S, B, 4 * H))
-        np.multiply(dc[:, :, None, :], M[:, :3 * H].reshape(B, 3, H), out=da[..., :3 * H].reshape(S, B, 3, H))
-        np.multiply(dh, M[:, 3 * H:], out=da[..., 3 * H:])
-        fw.cell["dcs"][t] = dc  # kept for step t's record, so narrating need not recompute it
-        dh_prev = (da.reshape(S * B, 4 * H) @ self.params["W_h"].T).reshape(S, B, H)
-        return da, da, (dh_prev, dc * fw.cell["gates"][t, :, H:2 * H])
+        H = dh.shape[-1]
+        dc = dh * K[t]
+        dc += D[1]
+        np.multiply(dc[..., None, :], M3[t], out=dax[..., :3 * H].reshape(dh.shape[:-1] + (3, H)))
+        np.multiply(dh, Mo[t], out=dax[..., 3 * H:])
+        dcs[t] = dc  # kept for step t's record, so narrating need not recompute it
+        if prev is not None:
+            np.dot(dax, WT, out=prev[0]) if dax.ndim == 2 else _dot_rows(dax, WT, prev[0])
+            np.multiply(dc, F[t], out=prev[1])
 
     # ------------------------------------------------------------------ step records
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
@@ -162,7 +172,7 @@ class LSTM(RecurrentModel):
         (the slices of ``dpre``), each (B, H)."""
         H = self.hidden_size
         out = {"d" + name: dax[:, k * H:(k + 1) * H] for k, name in enumerate(self.GATE_NAMES)}
-        dc = fw.cell["dcs"][t]  # filled by _step_backward at t, before step t's record exists
-        out["dc"] = dc[0] if len(dc) == 1 else dc.sum(0)
-        out["dc_future"] = D[1][0] if len(D[1]) == 1 else D[1].sum(0)
+        dc = fw.cell["dcs"][t]  # filled by the backward step at t, before step t's record exists
+        out["dc"] = _total(dc)
+        out["dc_future"] = _total(D[1])
         return out

@@ -6,10 +6,16 @@ A cell (vanilla RNN, LSTM, GRU) supplies only these:
 - ``_sequence(AX, state0) -> dict`` runs its forward recurrence over time, given the input
   projection ``AX = x W_x + b_x`` of shape ``(T, B, G)`` (time-major inside the engine), and
   returns its buffers, at least ``"h"`` of shape ``(T+1, B, H)`` with ``h[0] = h0``;
-- ``_step_backward(D, t, fw) -> (dax, dah, D_prev)``: given deltas ``D`` on the state at time t
-  (a tuple, one array per state component, each ``(S, B, H)``; S stacks independent deltas,
-  see below), the deltas on the input projection ``dax (S, B, G)``, on the recurrent projection
-  ``dah = d(h_{t-1} W_h + b_h) (S, B, G)``, and the deltas on the previous state;
+- ``_backward_context(fw)``: what every backward step reads (derivatives for all t at once, the
+  transposed recurrent weights), computed once per pass;
+- ``_backstep(ctx, D, t, dax, dah, prev)``: given deltas ``D`` on the state at time t (a tuple,
+  one array per state component, each ``(B, H)``, or ``(S, B, H)`` when S independent deltas are
+  stacked, see below), writes the deltas on the input projection into ``dax (..., G)``, on the
+  recurrent projection ``dah = d(h_{t-1} W_h + b_h)`` into ``dah`` (the same array unless the
+  cell sets ``_separate_dah``), and the deltas on the previous state into the arrays of ``prev``
+  (None at t = 0, where nobody needs them). It writes into buffers it is given, so the loop
+  allocates nothing per step; ``_step_backward(D, t, fw) -> (dax, dah, D_prev)`` is the same
+  step with fresh arrays, for callers outside the loop;
 - ``_forward_extras(fw, t)`` / ``_backward_extras(...)``: what its step records add (gates...),
   and ``PRE``, the name of its ``(T, B, G)`` buffer of (gate) pre-activations.
 
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -52,7 +59,6 @@ from ..records import (
     LossStep,
     Step,
     frozen,
-    frozen_dict,
 )
 from .init import init_matrix
 
@@ -68,6 +74,22 @@ def _scatter_rows(ids: Array, rows: Array, n: int) -> Array:
     out = np.zeros(n * G)
     np.add.at(out, (ids[:, None] * G + np.arange(G)).ravel(), rows.ravel())
     return out.reshape(n, G)
+
+
+def _dot_rows(a: Array, W: Array, out: Array) -> Array:
+    """``out = a W`` over the last axis of ``a`` (``(..., n) x (n, m) -> (..., m)``) in one BLAS
+    call, written into the C-contiguous ``out``. A 2-D ``np.dot`` with ``out=`` is the cheapest
+    small product NumPy has (``@`` and stacked products cost more per call)."""
+    if a.ndim == 2:
+        return np.dot(a, W, out=out)
+    np.dot(a.reshape(-1, a.shape[-1]), W, out=out.reshape(-1, out.shape[-1]))
+    return out
+
+
+def _total(a: Array) -> Array:
+    """A delta as the records show it, ``(B, H)``: ``a`` itself, or the sum of a stack
+    ``(S, B, H)`` of deltas (window truncation)."""
+    return a if a.ndim == 2 else a.sum(0)
 
 
 def _readonly(d: Mapping[str, Array]) -> Mapping[str, Array]:
@@ -104,35 +126,110 @@ class _LazyGrads(Mapping):
         return len(self._names)
 
 
+def _lock(*arrays: Array | None) -> None:
+    """Make this iteration's own arrays read-only in place (cheaper than a read-only view of each;
+    every view taken from them afterwards, such as a record's row, is read-only too, for good).
+    ``setflags`` costs half of assigning ``flags.writeable``."""
+    for a in arrays:
+        if a is not None:
+            a.setflags(write=False)
+
+
+class _LockedOnRead(Mapping):
+    """A read-only mapping of this iteration's own arrays (gradients), each locked read-only in
+    place the first time it is read: nothing writes them after the iteration, and a narrated
+    iteration whose gradients nobody reads pays nothing for locking them."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, Array]) -> None:
+        self._d = d
+
+    def __getitem__(self, name: str) -> Array:
+        a = self._d[name]
+        if a.flags.writeable:
+            a.setflags(write=False)
+        return a
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(f'{k!r}: array{self[k].shape}' for k in self._d)}}}"
+
+
+class _LossTape:
+    """The array fields of an iteration's ``LossStep`` (``records.LossStep.from_tape``), batch-first:
+    this iteration's own arrays (never written after the loss), locked read-only in place on
+    first read. losses ``(T, B)`` time-major (many-to-one: ``(B,)``), dY likewise with ``O``."""
+
+    def __init__(self, losses: Array, dY: Array, scale: float, last: bool, T: int) -> None:
+        self._losses, self._dY, self._scale, self._last, self._T = losses, dY, scale, last, T
+
+    def losses(self, _: int) -> Array:
+        _lock(self._losses)
+        return self._losses if self._last else self._losses.T
+
+    def per_step(self, _: int) -> Array:
+        """The loss at each timestep after reduction, ``(T,)`` (many-to-one: all at T-1)."""
+        losses, scale = self._losses, self._scale
+        if self._last:
+            out = np.concatenate([np.zeros(self._T - 1), [losses.sum() * scale]])
+        else:
+            out = losses.sum(-1) * scale
+        _lock(out)
+        return out
+
+    def dy(self, _: int) -> Array:
+        _lock(self._dY)
+        return self._dY if self._last else self._dY.transpose(1, 0, 2)
+
+
 class _ForwardTape:
     """The fields of one iteration's ``ForwardStep`` records (``records.TapeStep``): row t of the
-    iteration's forward buffers, which are locked read-only before the first record is yielded."""
+    iteration's forward buffers (inputs, cell buffers, outputs, probabilities).
+
+    Those buffers belong to this iteration alone and nothing writes them after the forward pass;
+    the first read of any field locks them all read-only in place, so every field handed out is
+    read-only (a narrated iteration nobody reads pays nothing for it)."""
 
     def __init__(self, model: RecurrentModel, fw: Forward, probs: Array | None, last: bool) -> None:
         batch = fw.batch
         self._model, self._fw, self._last, self._T = model, fw, last, batch.T
-        self._X = frozen(batch.ids if batch.ids is not None else batch.X)
-        self._H, self._Y, self._P = frozen(fw.cell["h"]), frozen(fw.Y), frozen(probs)
-        self._pre = frozen(fw.cell[model.PRE])
-        self._has_extras = type(model)._forward_extras is not RecurrentModel._forward_extras
+        self._X = batch.ids if batch.ids is not None else batch.X
+        self._H, self._Y, self._P = fw.cell["h"], fw.Y, probs
+        self._pre = fw.cell[model.PRE]
+        self._has_extras = model._has_forward_extras
+        self._locked = False
+
+    def _ready(self) -> None:
+        if not self._locked:
+            _lock(*(buf for buf in self._fw.cell.values() if isinstance(buf, np.ndarray)))
+            _lock(self._X, self._Y, self._P)
+            self._locked = True
 
     def series(self, name: str) -> Array | None:
         """Field ``name`` of every timestep, ``(T, ...)``, read-only, no copy; None for fields
         kept per step only (y and p of a many-to-one model, extras)."""
+        self._ready()
         if name == "x":
-            return self._X
+            return self._X[:]
         if name in ("h", "h_prev"):
             return self._H[1:] if name == "h" else self._H[:-1]
         if name == "pre":
-            return self._pre
+            return self._pre[:]
         if name in ("y", "p") and not self._last:
-            return self._Y if name == "y" else self._P
+            return self._Y[:] if name == "y" else (self._P[:] if self._P is not None else None)
         return None
 
     def rows(self, t: int) -> dict[str, Array | None]:
         """Step t's row fields: x, h_prev, h, pre, y, p."""
+        self._ready()
         if self._last:  # many-to-one: only the last step has an output
-            y, p = (self._Y, self._P) if t == self._T - 1 else (None, None)
+            y, p = (self._Y[:], self._P[:] if self._P is not None else None) if t == self._T - 1 else (None, None)
         else:
             y, p = self._Y[t], (self._P[t] if self._P is not None else None)
         H = self._H
@@ -141,39 +238,52 @@ class _ForwardTape:
     def extras(self, t: int) -> Mapping[str, Array]:
         if not self._has_extras:
             return EMPTY
+        self._ready()
         return _readonly(self._model._forward_extras(self._fw, t))
 
 
 class _BackwardTape:
     """The fields of one iteration's ``BackwardStep`` records (``records.TapeStep``).
 
-    The BPTT loop fills row t of ``DH`` (``dL/dh_t``) and ``FUT`` (its part from h_{t+1}), both
-    ``(T, B, H)``, and ``states[t]`` (the deltas on the state at t as the cell's backward step got
-    them, a tuple of ``(S, B, H)``; gated cells derive their extras from it) at step t, before
-    step t's record is yielded, and never writes them again. (Copying the two rows costs less
-    than keeping the loop's temporaries alive, and gives whole-iteration series for free.)"""
+    The BPTT loop fills row t of its buffers ``DH`` (``dL/dh_t``) and ``FUT`` (its part from
+    h_{t+1}), both ``(T, B, H)``, of ``dAX``/``dAH``, and ``states[t]`` (the deltas on the state
+    at t as the cell's backward step got them, a tuple of ``(B, H)`` arrays, or of ``(S, B, H)``
+    stacks under window truncation; gated cells derive their extras from it) at step t, before
+    step t's record is yielded, and never writes them again. Read-only views of the buffers are
+    made on the first read of any field (the loop may still be writing later rows then)."""
 
     def __init__(self, model: RecurrentModel, fw: Forward, opts: Options, dHout: Array | None,
-                 dHout_last: Array | None, dAX: Array, dAH: Array) -> None:
+                 dHout_last: Array | None, dAX: Array, dAH: Array, DH: Array, FUT: Array) -> None:
         batch = fw.batch
         T, B, H = batch.T, batch.B, model.hidden_size
         self._model, self._fw, self._T = model, fw, T
         self._k, self._last = opts.truncation, opts.output == "last"
-        self._out = frozen(dHout)
-        self._out_last, self._zeros = frozen(dHout_last), frozen(np.zeros((B, H)))
+        self._B, self._H = B, H
+        self._out, self._out_last = dHout, dHout_last  # computed before the loop, only read by it
+        self._bufs = (dAX, dAH, DH, FUT)
+        self._names = (model.W_X, model.W_H, model.B_X) + ((model.B_H,) if model.B_H is not None else ())
+        self.states: list[tuple | None] = [None] * T
+        self._has_extras = model._has_backward_extras
+        self._ready = False
+
+    def _views(self) -> None:
+        """Read-only views of the loop's buffers, made once, on the first read of any field."""
+        if self._ready:
+            return
+        dAX, dAH, DH, FUT = self._bufs
+        _lock(self._out, self._out_last)
+        self._zeros = frozen(np.zeros((self._B, self._H)))
         self._dAX = frozen(dAX)  # row t is filled at step t and never written again
         self._dAH = self._dAX if dAH is dAX else frozen(dAH)
-        self._names = (model.W_X, model.W_H, model.B_X) + ((model.B_H,) if model.B_H is not None else ())
-        self._context = (batch, fw, self._dAX, self._dAH)
-        self.DH, self.FUT = np.empty((T, B, H)), np.empty((T, B, H))
-        self._DH, self._FUT = frozen(self.DH), frozen(self.FUT)
-        self.states: list[tuple | None] = [None] * T
-        self._has_extras = type(model)._backward_extras is not RecurrentModel._backward_extras
+        self._context = (self._fw.batch, self._fw, self._dAX, self._dAH)
+        self._DH, self._FUT = frozen(DH), frozen(FUT)
+        self._ready = True
 
     def series(self, name: str) -> Array | None:
         """Field ``name`` of every timestep in timestep order ``(T, ...)``, read-only, no copy;
         None for fields kept per step only (grads, extras, window; dh_out of a many-to-one model).
         Only complete once the loop has reached t = 0."""
+        self._views()
         if name == "dh":
             return self._DH
         if name == "dh_future":
@@ -181,11 +291,12 @@ class _BackwardTape:
         if name == "dpre":
             return self._dAX
         if name == "dh_out":
-            return self._out
+            return self._out[:] if self._out is not None else None
         return None
 
     def rows(self, t: int) -> dict[str, Array | range]:
         """Step t's row fields: dh_out, dh_future, dh, dpre, window."""
+        self._views()
         T, k = self._T, self._k
         if self._out is not None:
             out = self._out[t]
@@ -198,11 +309,13 @@ class _BackwardTape:
         return {"dh_out": out, "dh_future": self._FUT[t], "dh": self._DH[t], "dpre": self._dAX[t], "window": window}
 
     def grads(self, t: int) -> Mapping[str, Array]:
+        self._views()
         return _LazyGrads(self._names, self._model._step_grad, self._context, t)
 
     def extras(self, t: int) -> Mapping[str, Array]:
         if not self._has_extras:
             return EMPTY
+        self._views()
         return _readonly(self._model._backward_extras(self._fw, t, self.states[t], self._dAX[t], self._dAH[t]))
 
 
@@ -352,18 +465,19 @@ class RecurrentModel:
     def _batch(self, inputs, targets, opts: Options) -> Batch:
         a = np.asarray(inputs) if not isinstance(inputs, np.ndarray) else inputs
         D, O = self.input_size, self.output_size
-        if np.issubdtype(a.dtype, np.integer) and a.dtype != bool:
+        if a.dtype.kind in "iu":  # integer ids (bool is kind 'b')
             ids = int_array(a, "inputs", (None, None), upper=D,
                             what="(batch, time) token ids")
             B, T = ids.shape
-            ids_t, X_t = np.ascontiguousarray(ids.T), None
+            # always a copy: records show x, and the caller may refill its array afterwards
+            ids_t, X_t = np.array(ids.T, order="C"), None
         else:
             if a.ndim == 2 and (np.issubdtype(a.dtype, np.number) or a.dtype == bool):  # ids, not integers
                 raise ValueError(f"inputs: (batch, time) token ids must be integers, got dtype {a.dtype}; "
                                  f"float features need shape (batch, time, {D})")
             X = float_array(a, "inputs", (None, None, D), what="(batch, time, input_size) or (batch, time) ids")
             B, T = X.shape[:2]
-            ids_t, X_t = None, np.ascontiguousarray(X.transpose(1, 0, 2))
+            ids_t, X_t = None, np.array(X.transpose(1, 0, 2), order="C")
         if B == 0 or T == 0:
             raise ValueError(f"inputs: expected at least one sequence and one timestep, got shape {a.shape}")
         tg = None
@@ -390,13 +504,18 @@ class RecurrentModel:
         p = self.params
         if batch.ids is not None:
             AX = p[self.W_X][batch.ids]  # gather rows: x_t W_x for one-hot x_t, never built
-            AX += p[self.B_X]
         else:
-            AX = batch.X @ p[self.W_X]
-            AX += p[self.B_X]
+            T, B, D = batch.X.shape  # one 2-D product over all T (a stacked 3-D one costs more)
+            AX = np.dot(batch.X.reshape(T * B, D), p[self.W_X]).reshape(T, B, -1)
+        AX += p[self.B_X]
         cell = self._sequence(AX, state0)
         Hs = cell["h"]
-        Y = (Hs[1:] @ p[self.W_Y] if opts.output == "all" else Hs[-1] @ p[self.W_Y]) + p[self.B_Y]
+        if opts.output == "all":
+            T, B, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
+            Y = np.dot(Hs[1:].reshape(T * B, H), p[self.W_Y]).reshape(T, B, -1)
+        else:
+            Y = np.dot(Hs[-1], p[self.W_Y])
+        Y += p[self.B_Y]
         return Forward(batch, cell, Y)
 
     def _final_state(self, fw: Forward) -> tuple[Array, ...]:
@@ -404,12 +523,15 @@ class RecurrentModel:
 
     def _iteration(self, batch_or_inputs, targets, h0, opts: Options, *, narrate: bool):
         """The one implementation of an iteration; a generator that yields records only when
-        narrating and returns ``(loss, grads, final_state)``."""
+        narrating and returns ``(loss, grads, final_state)``. Narrating changes nothing of the
+        arithmetic: both paths run these same lines, the same operations on arrays of the same
+        shapes (only where the per-step deltas are kept differs), so their numbers are the same
+        bit for bit; narrating only adds the records and the buffers they are views of."""
         batch = (batch_or_inputs if isinstance(batch_or_inputs, Batch)
                  else self._batch(batch_or_inputs, targets, opts))
         state0 = self._state0(h0, batch.B)
         p, bugs = self.params, self.bugs
-        B, T, H = batch.B, batch.T, self.hidden_size
+        B, T, H, O = batch.B, batch.T, self.hidden_size, self.output_size
         fw = self._forward(batch, state0, opts)
         Hs, Y = fw.cell["h"], fw.Y
         last = opts.output == "last"
@@ -427,107 +549,143 @@ class RecurrentModel:
         scale = 1.0 / B if opts.reduction == "mean" else 1.0
         total = float(losses.sum() * scale)
         dY = delta
-        dY *= scale
+        if scale != 1.0:  # (multiplying by 1 changes nothing)
+            dY *= scale
+        W_yT = p[self.W_Y].T
         if last:
-            dW_y = Hs[-1].T @ dY
+            dW_y = np.dot(Hs[-1].T, dY)
             db_y = dY.sum(0)
-            dHout_last = dY @ p[self.W_Y].T
+            dHout_last = np.dot(dY, W_yT)
             dHout = None
-        else:
-            dW_y = Hs[1:].reshape(-1, H).T @ dY.reshape(-1, self.output_size)
-            db_y = dY.sum((0, 1))
-            dHout = dY @ p[self.W_Y].T  # (T, B, H): what each output sends into its h_t
+        else:  # (T*B, .) views: one 2-D product each
+            dY2 = dY.reshape(T * B, O)
+            dW_y = np.dot(Hs[1:].reshape(T * B, H).T, dY2)
+            db_y = dY2.sum(0)
+            dHout = np.dot(dY2, W_yT).reshape(T, B, H)  # what each output sends into its h_t
+            dHout_last = None
         if narrate:
-            # The cell's forward buffers belong to this iteration alone: lock them in place, so the
-            # records' fields (read-only views of them, built on first access) stay as they are.
-            for buf in fw.cell.values():
-                if isinstance(buf, np.ndarray):
-                    buf.flags.writeable = False
             ftape = _ForwardTape(self, fw, probs, last)
             for t in range(T):
                 yield ForwardStep(t, ftape)
-
-        if narrate:
-            per_step = (losses.sum(-1) * scale if not last
-                        else np.concatenate([np.zeros(T - 1), [losses.sum() * scale]]))
-            yield LossStep(0, losses=frozen(losses.T if not last else losses), per_step=frozen(per_step),
-                           total=total, scale=scale, reduction=opts.reduction, loss=opts.loss,
-                           dy=frozen(dY.transpose(1, 0, 2) if not last else dY),
-                           grads=frozen_dict({self.W_Y: dW_y, self.B_Y: db_y}))
+            yield LossStep.from_tape(_LossTape(losses, dY, scale, last, T), total=total, scale=scale,
+                                     reduction=opts.reduction, loss=opts.loss,
+                                     grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
 
         # ---- backward through time
+        # Narrated (and under truncation), every row the loop writes lives in a per-iteration
+        # buffer and is written once: DH[t] (dL/dh_t), FUT[j][t] (the delta on state component j
+        # at t arriving from t+1; zero at T-1), dAX[t], dAH[t]; the step records are views of
+        # these rows. Silent and untruncated, dh and the future deltas go to a few (B, H) arrays
+        # used in turn instead (the same operations on the same shapes, so the same numbers; two
+        # fresh (T, B, H) buffers per call cost page faults at large B*H).
         k = opts.truncation
-        S = 1 if (k is None or k >= T) else k
-        merged = S == 1 and (k is None or k >= T)
+        merged = k is None or k >= T
         G = self.GATES * H
         dAX = np.empty((T, B, G))
-        dAH = dAX if self.B_H is None and not self._separate_dah else np.empty((T, B, G))
-        zeros = np.zeros((B, H))
+        dAH = np.empty((T, B, G)) if self._separate_dah else dAX
+        if narrate or not merged:
+            DH = np.empty((T, B, H))
+            FUT = tuple(np.empty((T, B, H)) for _ in self.STATE)
+            for F in FUT:
+                F[T - 1] = 0.0
         drop, overwrite = "drop_dh_next" in bugs, "overwrite_dh_next" in bugs  # bug lab
+        ctx = self._backward_context(fw)
+        step = self._backstep
         if narrate:
-            btape = _BackwardTape(self, fw, opts, dHout, dHout_last if last else None, dAX, dAH)
-            DH, FUT, states = btape.DH, btape.FUT, btape.states
-        # D: deltas on the state at time t+1 coming from the future, one stack per state component
-        D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
-        for t in range(T - 1, -1, -1):
-            out_t = (dHout_last if t == T - 1 else zeros) if last else dHout[t]
-            if merged:
-                future = D[0][0]
-                if drop:  # bug lab
-                    dh = out_t.copy()
-                elif overwrite and t < T - 1:  # bug lab
-                    dh = future.copy()
-                else:
-                    dh = out_t + future
-                Din = (dh[None],) + D[1:]
+            btape = _BackwardTape(self, fw, opts, dHout, dHout_last, dAX, dAH, DH, FUT[0])
+            states = btape.states
+        if last:
+            zeros = np.zeros((B, H))
+            outs = [zeros] * (T - 1) + [dHout_last]
+        else:
+            outs = dHout
+        if merged:
+            # Full BPTT: dL/dh_t = dh_out_t + (delta from h_{t+1}), one delta per state component.
+            # Step t's rows come from zip (no per-step indexing): futures[t] holds the deltas on
+            # the state at t from t+1, prevs[t] receives those on the state at t-1 (None at t = 0).
+            # Ds[t] = (dh_t,) + the other components' future deltas: what the cell's step gets.
+            plain = not (drop or overwrite)
+            if narrate:
+                futures = list(zip(*(F[::-1] for F in FUT)))
+                Ds = list(zip(DH[::-1], *(F[::-1] for F in FUT[1:])))
+                prevs = futures[1:] + [None]
             else:
-                future = D[0][1:].sum(0)
+                dh = np.empty((B, H))
+                pair = [tuple(np.empty((B, H)) for _ in self.STATE) for _ in range(2)]
+                prevs = [pair[i % 2] for i in range(T - 1)] + [None]
+                futures = [tuple(np.zeros((B, H)) for _ in self.STATE)] + prevs[:-1]
+                Ds = [(dh,) + f[1:] for f in futures] if len(self.STATE) > 1 else repeat((dh,), T)
+            same = dAH is dAX  # (then one row view per step serves as both)
+            for t, D, fut, out, dax, dah, prev in zip(range(T - 1, -1, -1), Ds, futures, outs[::-1],
+                                                      dAX[::-1], repeat(None) if same else dAH[::-1], prevs):
+                dh, future = D[0], fut[0]
+                if plain:
+                    np.add(out, future, out=dh)
+                elif drop:  # bug lab
+                    np.copyto(dh, out)
+                elif t < T - 1:  # bug lab: overwrite
+                    np.copyto(dh, future)
+                else:
+                    np.add(out, future, out=dh)
+                step(ctx, D, t, dax, dax if same else dah, prev)
+                if narrate:  # the loop never writes these rows again
+                    states[t] = D
+                    yield BackwardStep(t, btape)
+        else:
+            # Window truncation: a stack of S = k deltas per state component (module docstring).
+            S = k
+            D = tuple(np.zeros((S, B, H)) for _ in self.STATE)
+            dax = np.empty((S, B, G))
+            dah = dax if dAH is dAX else np.empty((S, B, G))
+            for t in range(T - 1, -1, -1):
                 hs = D[0]
-                hs[0] = out_t
+                np.sum(hs[1:], 0, out=FUT[0][t])
+                hs[0] = outs[t]
                 if drop:  # bug lab
                     hs[1:] = 0.0
                 elif overwrite and t < T - 1:  # bug lab
                     hs[0] = 0.0
-                dh = hs.sum(0)
-                Din = D
-            dax, dah, Dprev = self._step_backward(Din, t, fw)
-            if S == 1:
-                dAX[t] = dax[0]
-                if dAH is not dAX:
-                    dAH[t] = dah[0]
-            else:
+                np.sum(hs, 0, out=DH[t])
+                prev = tuple(np.empty((S, B, H)) for _ in self.STATE) if t else None
+                step(ctx, D, t, dax, dah, prev)
                 np.sum(dax, 0, out=dAX[t])
                 if dAH is not dAX:
                     np.sum(dah, 0, out=dAH[t])
-            if narrate:  # the loop never writes these again (nor the rows of dAX, dAH at t)
-                DH[t], FUT[t], states[t] = dh, future, Din
-                yield BackwardStep(t, btape)
-            if merged:
-                D = Dprev
-            else:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
-                D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in Dprev)
+                if narrate:
+                    states[t] = D
+                    yield BackwardStep(t, btape)
+                if t:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
+                    D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in prev)
 
         # ---- parameter gradients from the whole sequence at once
+        dAX2 = dAX.reshape(T * B, G)
+        dAH2 = dAX2 if dAH is dAX else dAH.reshape(T * B, G)
         grads: dict[str, Array] = {}
         if batch.ids is not None:
-            dW_x = _scatter_rows(batch.ids.ravel(), dAX.reshape(-1, G), self.input_size)
+            dW_x = _scatter_rows(batch.ids.ravel(), dAX2, self.input_size)
         else:
-            dW_x = batch.X.reshape(-1, self.input_size).T @ dAX.reshape(-1, G)
+            dW_x = np.dot(batch.X.reshape(T * B, self.input_size).T, dAX2)
         grads[self.W_X] = dW_x
-        grads[self.W_H] = Hs[:-1].reshape(-1, H).T @ dAH.reshape(-1, G)
-        grads[self.B_X] = self._bias_grad(dAX)
+        grads[self.W_H] = np.dot(Hs[:-1].reshape(T * B, H).T, dAH2)
+        grads[self.B_X] = self._bias_grad(dAX, dAX2)
         if self.B_H is not None:
-            grads[self.B_H] = self._bias_grad(dAH)
+            grads[self.B_H] = self._bias_grad(dAH, dAH2)
         grads[self.W_Y] = dW_y
         grads[self.B_Y] = db_y if "bias_not_summed" not in bugs else (
             dY[0] if last else dY[:, 0].sum(0))  # bug lab: first example only
         grads = {name: grads[name] for name in p}  # same order as params
         state = self._final_state(fw)
         if narrate:
-            yield GradientStep(0, loss=total, grads=frozen_dict(grads), state=state)
+            yield GradientStep(0, loss=total, grads=_LockedOnRead(dict(grads)), state=state)
         return total, grads, state
 
     _separate_dah = False  # True when a cell's recurrent delta differs from its input delta (GRU)
+    _has_forward_extras = _has_backward_extras = False  # set per cell class below
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._has_forward_extras = cls._forward_extras is not RecurrentModel._forward_extras
+        cls._has_backward_extras = cls._backward_extras is not RecurrentModel._backward_extras
 
     def _deriv(self, act, z: Array, y: Array) -> Array:
         """``act'`` from pre-activation ``z`` and activation ``y``; the bug lab's
@@ -536,10 +694,11 @@ class RecurrentModel:
             return act.deriv(y, z)
         return act.deriv(z, y)
 
-    def _bias_grad(self, dA: Array) -> Array:
+    def _bias_grad(self, dA: Array, dA2: Array) -> Array:
+        """Bias gradient from the deltas ``dA (T, B, G)`` (``dA2``: the same as ``(T*B, G)``)."""
         if "bias_not_summed" in self.bugs:  # bug lab: first example only
             return dA[:, 0].sum(0)
-        return dA.sum((0, 1))
+        return dA2.sum(0)
 
     def _step_grad(self, name: str, context: tuple, t: int) -> Array:
         """Timestep t's contribution to the recurrent-cell parameter ``name`` (narration only):
@@ -559,8 +718,26 @@ class RecurrentModel:
     def _sequence(self, AX: Array, state0: tuple[Array, ...]) -> dict[str, Array]:
         raise NotImplementedError
 
-    def _step_backward(self, D: tuple[Array, ...], t: int, fw: Forward):
+    def _backward_context(self, fw: Forward):
+        """What every backward step of this pass reads, computed once (cached in ``fw.cell``)."""
         raise NotImplementedError
+
+    def _backstep(self, ctx, D: tuple[Array, ...], t: int, dax: Array, dah: Array,
+                  prev: tuple[Array, ...] | None) -> None:
+        """One step back through time, written into ``dax``, ``dah``, ``prev`` (module docstring)."""
+        raise NotImplementedError
+
+    def _step_backward(self, D: tuple[Array, ...], t: int, fw: Forward):
+        """The backward step at t on deltas ``D`` (each ``(S, B, H)`` or ``(B, H)``), into fresh
+        arrays: ``(dax, dah, D_prev)``. The loop's own step, for callers outside it (the
+        diagnostics push unit deltas and single-loss deltas back with it)."""
+        lead = D[0].shape[:-1]
+        H = self.hidden_size
+        dax = np.empty(lead + (self.GATES * H,))
+        dah = np.empty_like(dax) if self._separate_dah else dax
+        prev = tuple(np.empty(lead + (H,)) for _ in self.STATE)
+        self._backstep(self._backward_context(fw), D, t, dax, dah, prev)
+        return dax, dah, prev
 
     def _forward_extras(self, fw: Forward, t: int) -> dict[str, Array]:
         return {}

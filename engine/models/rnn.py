@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import get_activation
-from .recurrent import Forward, RecurrentModel
+from .recurrent import Forward, RecurrentModel, _dot_rows
 
 
 class RNN(RecurrentModel):
@@ -40,11 +40,14 @@ class RNN(RecurrentModel):
         Z = np.empty((T, B, H))
         Hs = np.empty((T + 1, B, H))
         Hs[0] = state0[0]
-        for t in range(T):
-            z = Z[t]
-            np.dot(Hs[t], W, out=z)
-            z += AX[t]
-            f(z, out=Hs[t + 1])
+        h = Hs[0]
+        # zip over the buffers hands out row views from C; np.dot with out= is the cheapest
+        # (B, H) x (H, H) product NumPy offers
+        for z, ax, h_next in zip(Z, AX, Hs[1:]):
+            np.dot(h, W, out=z)
+            z += ax
+            f(z, out=h_next)
+            h = h_next
         return {"h": Hs, "z": Z, "dfdz": None}
 
     def _derivative(self, fw: Forward) -> np.ndarray:
@@ -54,7 +57,12 @@ class RNN(RecurrentModel):
             cell["dfdz"] = self._deriv(self.activation, cell["z"], cell["h"][1:])
         return cell["dfdz"]
 
-    def _step_backward(self, D, t, fw):
-        dz = D[0] * self._derivative(fw)[t]
-        S, B, H = dz.shape  # one (S*B, H) product: a stack of S deltas is one BLAS call, not S
-        return dz, dz, ((dz.reshape(S * B, H) @ self.params["W_hh"].T).reshape(S, B, H),)
+    def _backward_context(self, fw):
+        return self._derivative(fw), self.params["W_hh"].T
+
+    def _backstep(self, ctx, D, t, dax, dah, prev):
+        """``dz_t = dh_t * f'(z_t)`` into dax; ``dh_{t-1} = dz_t W_hh^T`` into prev."""
+        dfdz, WT = ctx
+        np.multiply(D[0], dfdz[t], out=dax)
+        if prev is not None:
+            np.dot(dax, WT, out=prev[0]) if dax.ndim == 2 else _dot_rows(dax, WT, prev[0])

@@ -258,3 +258,44 @@ def test_trace_series_of_a_partial_trace_and_bad_names():
         full.series(BackwardStep, "dz")
     with pytest.raises(ValueError, match="no BackwardStep records"):
         engine.Trace(recs[:5]).series(BackwardStep, "dh")
+
+
+BUG_NAMES = sorted(set(engine.BUGS) - {"targets_wrong_axis"})  # (that one is applied by the session)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bug", [None] + BUG_NAMES)
+@pytest.mark.parametrize("output,truncation", [("all", None), ("all", 1), ("all", 3), ("last", None), ("last", 2)])
+def test_narrated_and_silent_paths_agree_bit_for_bit_with_every_bug_switch(kind, bug, output, truncation):
+    """The silent pass keeps dh and the future deltas in a few reused arrays, the narrated one in
+    per-iteration buffers: same loss, gradients and final state, bit for bit, for every cell,
+    output, truncation and bug-lab switch; and every switch changes some gradient."""
+    cls = {"rnn": engine.RNN, "lstm": engine.LSTM, "gru": engine.GRU}[kind]
+    rng = np.random.default_rng(3)
+    B, T, V = 3, 6, 5
+    x = rng.integers(0, V, (B, T))
+    y = rng.integers(0, V, (B, T) if output == "all" else (B,))
+    h0 = rng.normal(size=(B, 4))
+    h0 = (h0, rng.normal(size=(B, 4))) if kind == "lstm" else h0
+    model = cls(V, 4, V, seed=1)
+    for name in model.params:
+        if name.startswith("b"):
+            model.params[name][:] = rng.normal(scale=0.3, size=model.params[name].shape)
+    opts = dict(output=output, truncation=truncation, h0=h0)
+    clean = model.loss_and_grads(x, y, return_state=True, **opts)
+    model.set_bugs({bug} if bug else set())
+    loss, grads, state = model.loss_and_grads(x, y, return_state=True, **opts)
+    trace = engine.Trace(model.steps(x, y, **opts))
+    assert trace.loss == loss
+    for k in grads:
+        np.testing.assert_array_equal(trace.grads[k], grads[k], err_msg=k)
+    for a, b in zip(trace.gradients.state, state):
+        np.testing.assert_array_equal(a, b)
+    if bug is None:
+        return
+    changed = [k for k in grads if not np.array_equal(grads[k], clean[1][k])]
+    if bug == "drop_dh_next" and truncation == 1:
+        return  # a window of one step: nothing flows from the future, so nothing to drop
+    if bug == "overwrite_dh_next" and output == "last":
+        return  # many-to-one: dh_out is zero before the last step, so overwriting it changes nothing
+    assert changed, f"bug {bug!r} changed no gradient"
