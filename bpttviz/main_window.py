@@ -41,7 +41,7 @@ ZOOM_LIMITS = (0.6, 3.0)
 
 #: the dock groups of the default layout (docks added later by the gradient lab and the
 #: classroom join their group when present)
-LEFT_GROUP = ("config", "task", "explain")
+LEFT_GROUP = ("config", "task", "explain", "whatif")
 RIGHT_GROUP = ("weights", "gradcheck", "buglab")
 BOTTOM_GROUP = ("deltas", "decay", "loss")
 #: the smallest plot area (pixels high) any view gets; below it views share tabs
@@ -323,7 +323,7 @@ class MainWindow(QtWidgets.QMainWindow):
         plan = layout_plan(self.width(), self.height(), self._tab_width(LEFT_GROUP))
         H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
         self.resizeDocks([self.docks["config"], self.docks["weights"]], [plan.left, plan.right], H)
-        bottom = [self.docks[n] for n in BOTTOM_GROUP]
+        bottom = [self.docks[n] for n in BOTTOM_GROUP if n in self.docks]
         if not plan.bottom_tabbed:
             self.resizeDocks(bottom, [1] * len(bottom), H)
         self.resizeDocks([bottom[0]], [plan.bottom], V)

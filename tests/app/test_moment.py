@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from engine import diagnostics
 from engine.explain import _collect, _focus
@@ -207,9 +207,17 @@ def check_moment(win, shadow: Shadow) -> dict:
 
 
 def _prepare(make_window, case: str):
-    win = make_window(CASES[case](), size=(1600, 1000))
+    win = make_window(CASES[case](), size=(2400, 1400))
     win.docks["explain"].raise_()
     win.docks["weights"].raise_()
+    # the deltas, decay and loss plots side by side (they share tabs by default): only what is on
+    # screen is painted, and this test reads all of them at every moment
+    H = QtCore.Qt.Orientation.Horizontal
+    win.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, win.docks["deltas"])
+    win.splitDockWidget(win.docks["deltas"], win.docks["decay"], H)
+    win.splitDockWidget(win.docks["decay"], win.docks["loss"], H)
+    QtWidgets.QApplication.processEvents()
+    win.controller.refresh_all()
     return win, Shadow(win.controller.session.cfg)
 
 
