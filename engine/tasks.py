@@ -186,8 +186,15 @@ class LanguageModelTask(Task):
 
 
 class CharTask(LanguageModelTask):
+    """Characters; the metric is validation bits per character and the baseline uniform guessing
+    over the alphabet, ``log2(V)`` bits (a model above it is worse than chance)."""
+
     name = "chars"
     metric_name = "validation bits / char"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self.baseline = float(np.log2(self.vocab.size))
 
     def _vocab(self, text):
         return data.CharVocab(text)

@@ -192,7 +192,7 @@ class GraphView(QtWidgets.QWidget):
             self._brushes = [pg.mkBrush(c) for c in cols]
             self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
                            pg.mkBrush("#E4E4DE"))
-            self._bad = (pg.mkBrush(th.backward), pg.mkPen(th.foreground, width=2))
+            self._bad = (pg.mkBrush(th.nonfinite), pg.mkPen(th.foreground, width=2))
         return self._fixed
 
     def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
