@@ -102,8 +102,8 @@ class Verdict:
     def sentence(self) -> str:
         c = self.claim
         head = c.says or c.what()
-        verb = "holds" if self.holds else "does not hold this time"
-        return f"{head}: {verb} ({c.what()} = {_fmt(self.value)}, claimed {c.bounds()})"
+        verb = "" if self.holds else ": not this time"
+        return f"{head}{verb} ({c.what()} = {_fmt(self.value)}, claimed {c.bounds()})"
 
 
 def _fmt(v: float | None) -> str:

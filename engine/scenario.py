@@ -38,6 +38,7 @@ import numpy as np
 
 from .claims import Claim, Verdict, check, parse_claims
 from .config import Config
+from .records import Step
 
 VIEWS = ("graph", "deltas", "weights", "decay", "loss", "task", "explain", "gradcheck")
 UNITS = ("record", "phase", "iteration")
@@ -144,8 +145,10 @@ def copy_session(session):
     it = getattr(task, "_iter", None)
     if it is not None:
         task._iter = None
+    # step records are immutable (read-only mappings of arrays): shared, not copied
+    memo = {id(v): v for v in vars(session).values() if isinstance(v, Step)}
     try:
-        twin = copy.deepcopy(session)
+        twin = copy.deepcopy(session, memo)
     finally:
         if it is not None:
             task._iter = it

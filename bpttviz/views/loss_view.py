@@ -62,6 +62,7 @@ class LossView(QtWidgets.QWidget):
         self.overlay_curve.setDownsampling(auto=True, method="peak")
         self.overlay_curve.setClipToView(True)
         self.metric_curve = self.metric_plot.plot([], [])
+        self.overlay_val = self.metric_plot.plot([], [])  # the second model's validation metric
         self.baseline = pg.InfiniteLine(angle=0, movable=False)
         self.baseline.hide()
         self.metric_plot.addItem(self.baseline)
@@ -100,6 +101,11 @@ class LossView(QtWidgets.QWidget):
         self.metric_curve.setSymbolSize(5)
         self.metric_curve.setSymbolBrush(GREEN)
         self.metric_curve.setSymbolPen(None)
+        self.overlay_val.setPen(theme.pen(PURPLE, 2.2))
+        self.overlay_val.setSymbol("t")
+        self.overlay_val.setSymbolSize(6)
+        self.overlay_val.setSymbolBrush(PURPLE)
+        self.overlay_val.setSymbolPen(None)
         self.baseline.setPen(theme.pen(theme.muted, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.baseline_text.setColor(theme.muted)
         self.baseline_text.setFont(theme.font(0.8))
@@ -119,7 +125,12 @@ class LossView(QtWidgets.QWidget):
         if self.overlay:
             title = legend_html([(self.overlay[0], th.forward, "line"), (self.overlay[1], PURPLE, "line")], th, title)
         style_plot(self.loss_plot, th, title=title)
-        style_plot(self.metric_plot, th, title=f.metric_name)
+        val2 = self.overlay[5] if self.overlay and len(self.overlay) > 5 else np.array([])
+        metric_title = f.metric_name
+        if self.overlay and len(self.overlay) > 5:
+            metric_title = legend_html([(self.overlay[0], GREEN, "line"), (self.overlay[1], PURPLE, "line")], th,
+                                       metric_title)
+        style_plot(self.metric_plot, th, title=metric_title)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
         x_end = max(10.0, nice_ceil(float(f.x[-1]) + 1) if len(f.x) else 10.0)
@@ -129,7 +140,8 @@ class LossView(QtWidgets.QWidget):
         over = self.overlay[3] if self.overlay else np.array([])
         over_recent = over[len(over) // 5:] if len(over) > 20 else over
         fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]))
-        fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
+        fit_range(self.metric_plot, "y", np.concatenate([f.val, val2]),
+                  include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
         for plot in (self.loss_plot, self.metric_plot):  # short plots: two or three round labels
@@ -142,6 +154,10 @@ class LossView(QtWidgets.QWidget):
         else:
             self.overlay_curve.setData([], [])
         self.metric_curve.setData(f.val_x, f.val, connect="finite")
+        if len(val2):
+            self.overlay_val.setData(self.overlay[4], val2, connect="finite")
+        else:
+            self.overlay_val.setData([], [])
         if f.baseline is not None and np.isfinite(f.baseline):
             self.baseline.setValue(f.baseline)
             self.baseline.show()
@@ -166,11 +182,13 @@ class LossView(QtWidgets.QWidget):
         else:
             self.threshold.hide()
 
-    def set_overlay(self, overlay: tuple[str, str, np.ndarray, np.ndarray] | None) -> None:
+    def set_overlay(self, overlay: tuple | None) -> None:
         """Overlay a second model's smoothed loss ``(this model's label, its label, x, loss)`` on
-        the loss plot, or None to remove it; redrawn with the current frame."""
+        the loss plot -- and, given ``(..., val_x, val)``, its validation metric on the metric
+        plot -- or None to remove them; redrawn with the current frame."""
         self.overlay = overlay
         if self.frame is not None:
             self.show_frame(self.frame)
         elif overlay is None:
             self.overlay_curve.setData([], [])
+            self.overlay_val.setData([], [])

@@ -5,6 +5,7 @@ on (up to its cap) until its claims hold, exactly as the app's player does."""
 
 import math
 
+import numpy as np
 import pytest
 
 from engine.claims import Claim, check, parse_claims
@@ -67,7 +68,7 @@ def test_a_claim_that_does_not_hold_says_so():
     s.train(2)
     (v,) = check(parse_claims([{"kind": "val_vs_baseline", "max": 0.01, "says": "solved"}], "t"), s)
     assert not v.holds and v.value == pytest.approx(s.metric() / s.task.baseline)
-    assert "solved: does not hold this time" in v.sentence() and "claimed ≤ 0.01" in v.sentence()
+    assert "solved: not this time" in v.sentence() and "claimed ≤ 0.01" in v.sentence()
     (w,) = check((Claim("val_vs_baseline", min=0.01),), s)
     assert w.holds
 
@@ -110,6 +111,20 @@ def test_until_must_cover_train_and_restart_is_a_flag():
         parse_scenario(Config.from_dict({"scenario": [{"caption": "x", "train": 10, "until": 5}]}))
     with pytest.raises(ValueError, match="'restart': expected true or false"):
         parse_scenario(Config.from_dict({"scenario": [{"caption": "x", "restart": 1}]}))
+
+
+def test_a_copied_session_goes_on_exactly_like_the_original():
+    from engine.scenario import copy_session
+
+    for name in ("min-char-rnn", "adding-lstm", "xor-mlp"):
+        s = Session.from_preset(name)
+        s.train(30)
+        twin = copy_session(s)
+        s.train(5)
+        twin.train(5)
+        assert twin.iteration == s.iteration == 35
+        for k, p in s.model.params.items():
+            assert np.array_equal(p, twin.model.params[k]), (name, k)
 
 
 def test_a_stop_trains_until_its_claim_holds_within_its_cap():
