@@ -142,10 +142,11 @@ class ScenarioPlayer(QtCore.QObject):
         self._own_rebuild = False
         self.verdicts: list[Verdict] = []  # of the current stop, once it is ready
         self.snapshots: dict[int, Snapshot] = {}
-        self.preparing: Preparation | None = None
-        self.prepare_ahead = True  # compute the next stop in the background once a stop is ready
-        self._ready_mark: tuple | None = None  # the state the preparation started from
-        self._waiting_for: Preparation | None = None
+        self.preparing: Preparation | None = None  # the stop being computed in the background
+        self.prepared: dict[int, Snapshot] = {}  # stops computed ahead, from the current stop on
+        self.prepare_ahead = True  # compute the following stops in the background
+        self._ready_mark: tuple | None = None  # the state the preparations started from
+        self._waiting: int | None = None  # the entered stop whose preparation is still running
         self._stop_trained = 0
         self._train_start = 0
         self._poll = QtCore.QTimer(self)
@@ -163,7 +164,7 @@ class ScenarioPlayer(QtCore.QObject):
     @property
     def busy(self) -> bool:
         """A stop is still being entered (steps, training or a preparation under way)."""
-        return bool(self._queue) or self._target is not None or self._waiting_for is not None
+        return bool(self._queue) or self._target is not None or self._waiting is not None
 
     @property
     def training(self) -> bool:
@@ -212,6 +213,10 @@ class ScenarioPlayer(QtCore.QObject):
         self._cancel()
         self._forget()
         self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
+        try:  # the opened session is measured like a stop just run: its caption must be true too
+            self.verdicts = check(stops[index].claims, self.controller.session, self.comparison.session)
+        except Exception as e:  # noqa: BLE001
+            print(f"scenario: claims of stop {index + 1} not measured: {e}", file=sys.stderr)
         self.show_caption()
         self.changed.emit()
         return True
@@ -242,16 +247,17 @@ class ScenarioPlayer(QtCore.QObject):
             return
         self.index += 1
         self.verdicts = []
-        prep = self.preparing
-        if prep is not None and prep.index == self.index and self._ready_mark == self._mark():
-            self.preparing = None
-            self._waiting_for = prep
-            self.show_caption()
-            self._poll_preparation()
-            if self._waiting_for is not None:
-                self._poll.start()
-            return
-        self._drop_preparation()
+        if self._ready_mark == self._mark():  # nothing changed by hand since the last stop was ready
+            ready = self.prepared.get(self.index) or self.snapshots.get(self.index)
+            if ready is not None:
+                self._enter_prepared(ready)
+                return
+            if self.preparing is not None and self.preparing.index == self.index:
+                self._waiting = self.index
+                self.show_caption()
+                self._poll_preparation()
+                return
+        self._drop_chain()
         self._queue.extend(self._jobs(self.stops[self.index], replay=False))
         self.show_caption()
         self._run()
@@ -271,18 +277,13 @@ class ScenarioPlayer(QtCore.QObject):
         if not self.active or not 0 <= index < len(self.stops):
             return
         self._cancel()
-        self._drop_preparation()
         snap = self.snapshots.get(index)
         if snap is not None:
             self.index = index
-            self._install(snap)
-            stop = self.stops[index]
-            if stop.focus:
-                self._focus(stop.focus)
-            self._stop_ready(keep=False)
-            self.show_caption()
-            self.changed.emit()
+            self._drop_chain()
+            self._enter_prepared(snap)
             return
+        self._drop_chain()
         self.comparison.close()
         self._rebuild(self.base)
         self.index = index
@@ -449,10 +450,7 @@ class ScenarioPlayer(QtCore.QObject):
         starting another, going back; never a second Page Down)."""
         self._queue.clear()
         self.replaying = False
-        if self._waiting_for is not None:
-            self._waiting_for.cancel()
-            self._waiting_for = None
-            self._poll.stop()
+        self._waiting = None
         if self._target is not None:
             self._target = None
             self.controller.pause()
@@ -471,55 +469,84 @@ class ScenarioPlayer(QtCore.QObject):
                         dict(cmp.changes) if cmp.changes is not None else None, c.trace, c.trace_iteration,
                         c.cursor, list(self.verdicts))
 
-    def _stop_ready(self, keep: bool = True) -> None:
-        """The current stop is done: keep its snapshot, start preparing the next one."""
-        if keep:
-            try:
-                self.snapshots[self.index] = self._snapshot()
-            except Exception as e:  # noqa: BLE001 - without a snapshot, going back replays
-                print(f"scenario: no snapshot of stop {self.index + 1}: {e}", file=sys.stderr)
+    def _stop_ready(self) -> None:
+        """A stop run live is done: keep its snapshot and start preparing the stops after it."""
+        snap = None
+        try:
+            snap = self._snapshot()
+        except Exception as e:  # noqa: BLE001 - without a snapshot, going back replays
+            print(f"scenario: no snapshot of stop {self.index + 1}: {e}", file=sys.stderr)
+        if snap is not None:
+            self.snapshots[self.index] = snap
+        self._drop_chain()  # a stop run live: anything prepared came from another state
         self._ready_mark = self._mark()
-        self._drop_preparation()
-        nxt = self.index + 1
-        snap = self.snapshots.get(self.index)
-        if self.prepare_ahead and snap is not None and nxt < len(self.stops):
-            self.preparing = Preparation(nxt, self.stops[nxt], snap, self.train_factor)
+        self._prepare_more()
 
-    def _drop_preparation(self) -> None:
+    def _enter_prepared(self, snap: Snapshot) -> None:
+        """Enter the current stop from a prepared result or a kept snapshot: ready at once."""
+        self._install(snap)
+        stop = self.stops[self.index]
+        if stop.focus:
+            self._focus(stop.focus)
+        self.snapshots[self.index] = snap
+        self._ready_mark = self._mark()
+        for i in [i for i in self.prepared if i <= self.index]:
+            del self.prepared[i]
+        self._prepare_more()
+        self.show_caption()
+        self.changed.emit()
+
+    def _prepare_more(self) -> None:
+        """Start computing the first stop after the current one that is not prepared yet."""
+        if not self.prepare_ahead or self.preparing is not None or not self.active:
+            return
+        j = self.index + 1
+        while j in self.prepared:
+            j += 1
+        if j >= len(self.stops):
+            return
+        source = self.prepared.get(j - 1) if j - 1 > self.index else self.snapshots.get(self.index)
+        if source is None:
+            return
+        self.preparing = Preparation(j, self.stops[j], source, self.train_factor)
+        self._poll.start()
+
+    def _drop_chain(self) -> None:
         if self.preparing is not None:
             self.preparing.cancel()
             self.preparing = None
+        self.prepared.clear()
 
     def _forget(self) -> None:
-        self._drop_preparation()
+        self._drop_chain()
+        self._waiting = None
         self.snapshots.clear()
         self.verdicts = []
 
     def _poll_preparation(self) -> None:
-        prep = self._waiting_for
-        if prep is None:
-            self._poll.stop()
-            return
-        if not prep.done.is_set():
-            done, total = prep.progress
+        """Collect a finished preparation (entering the stop waiting for it, or preparing the next
+        one); show the progress of the one the room is waiting for."""
+        prep = self.preparing
+        if prep is not None and prep.done.is_set():
+            self.preparing = None
+            if prep.result is not None and not prep.cancelled:
+                self.prepared[prep.index] = prep.result
+            elif prep.error:
+                print(f"scenario: preparing stop {prep.index + 1} failed ({prep.error})", file=sys.stderr)
+            if self._waiting == prep.index:
+                self._waiting = None
+                if prep.index in self.prepared:
+                    self._enter_prepared(self.prepared[prep.index])
+                else:  # failed: run the stop live instead
+                    self._queue.extend(self._jobs(self.stops[self.index], replay=False))
+                    self._run()
+            else:
+                self._prepare_more()
+        if self._waiting is not None and self.preparing is not None:
+            done, total = self.preparing.progress
             self.caption.set_progress(f"preparing · training {done:,} / {total:,}" if total else "preparing…")
-            return
-        self._poll.stop()
-        self._waiting_for = None
-        stop = self.stops[self.index]
-        if prep.result is None:  # failed or cancelled: run the stop live instead
-            if prep.error:
-                print(f"scenario: preparing stop {self.index + 1} failed ({prep.error}); running it live",
-                      file=sys.stderr)
-            self._queue.extend(self._jobs(stop, replay=False))
-            self._run()
-            return
-        self._install(prep.result)
-        if stop.focus:
-            self._focus(stop.focus)
-        self._stop_ready()
-        self.show_caption()
-        self.changed.emit()
+        if self.preparing is None and self._waiting is None:
+            self._poll.stop()
 
     def _install(self, snap: Snapshot) -> None:
         """Put a snapshot's sessions in place (copies: the snapshot stays as it was)."""
@@ -551,8 +578,8 @@ class ScenarioPlayer(QtCore.QObject):
         if self._target is not None:
             left = self._target - self.controller.session.iteration
             return f"training {self._train_total - left:,} / {self._train_total:,}"
-        if self._waiting_for is not None:
-            done, total = self._waiting_for.progress
+        if self._waiting is not None and self.preparing is not None:
+            done, total = self.preparing.progress
             return f"preparing · training {done:,} / {total:,}" if total else "preparing…"
         return "running"
 

@@ -126,11 +126,12 @@ def until_slice(stop: Stop) -> int:
 
 def more_training(stop: Stop, trained: int, verdicts: list[Verdict], factor: float = 1.0) -> int:
     """Iterations to train next at a stop that has trained ``trained`` of its own (0: done):
-    a slice while a claim does not hold and the cap ``until`` (scaled by ``factor``) allows it."""
+    a slice while a claim does not hold and the cap ``until`` (scaled by ``factor``) allows it.
+    A slice is at least a twentieth of the cap, so the claims are measured at most ~20 times."""
     cap = scaled(stop.until, factor)
     if not stop.until or all(v.holds for v in verdicts) or trained >= cap:
         return 0
-    return min(scaled(until_slice(stop), factor), cap - trained)
+    return min(max(scaled(until_slice(stop), factor), -(-cap // 20)), cap - trained)
 
 
 def scaled(n: int, factor: float) -> int:
