@@ -21,6 +21,7 @@ def test_names_are_streamed_shuffled_and_validation_is_like_training():
     # rank order would put only the rarest 10% in validation; shuffled, its ranks spread evenly
     val_ranks = np.array([rank[n] for n in val]) / len(names)
     assert 0.4 < val_ranks.mean() < 0.6 and val_ranks.min() < 0.05
+    assert task.baseline == pytest.approx(np.log2(task.vocab.size))  # uniform guessing: the line to stay under
     again = Session.from_preset("min-char-rnn", seed=7).task  # the order does not depend on the seed
     assert np.array_equal(again.train_ids, task.train_ids)
 
