@@ -1,7 +1,7 @@
 """Guided scenarios: play a preset's stops (``engine.scenario``) from the keyboard.
 
-Entering a stop does, in this order: apply its ``set`` (a structural change -- or naming the
-``seed`` -- rebuilds the session through the controller and starts again at iteration 0; other
+Entering a stop does, in this order: apply its ``set`` (a structural change, naming the
+``seed`` or ``"restart": true`` rebuilds the session through the controller and starts again at iteration 0; other
 settings apply live, to the comparison's second model too), open or close the side-by-side
 ``compare``, raise the ``focus`` view, take ``step`` single steps in ``unit`` (record, phase or
 iteration), then run ``train`` iterations through the controller's time-budgeted training (the
@@ -214,6 +214,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._forget()
         self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
         try:  # the opened session is measured like a stop just run: its caption must be true too
+            self.comparison.catch_up()
             self.verdicts = check(stops[index].claims, self.controller.session, self.comparison.session)
         except Exception as e:  # noqa: BLE001
             print(f"scenario: claims of stop {index + 1} not measured: {e}", file=sys.stderr)
@@ -478,6 +479,8 @@ class ScenarioPlayer(QtCore.QObject):
             print(f"scenario: no snapshot of stop {self.index + 1}: {e}", file=sys.stderr)
         if snap is not None:
             self.snapshots[self.index] = snap
+        for i in [i for i in self.snapshots if i > self.index]:
+            del self.snapshots[i]  # kept from an earlier pass through another state
         self._drop_chain()  # a stop run live: anything prepared came from another state
         self._ready_mark = self._mark()
         self._prepare_more()
@@ -501,11 +504,11 @@ class ScenarioPlayer(QtCore.QObject):
         if not self.prepare_ahead or self.preparing is not None or not self.active:
             return
         j = self.index + 1
-        while j in self.prepared:
+        while j in self.prepared or j in self.snapshots:
             j += 1
         if j >= len(self.stops):
             return
-        source = self.prepared.get(j - 1) if j - 1 > self.index else self.snapshots.get(self.index)
+        source = self.prepared.get(j - 1) or self.snapshots.get(j - 1)
         if source is None:
             return
         self.preparing = Preparation(j, self.stops[j], source, self.train_factor)

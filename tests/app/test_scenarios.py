@@ -198,7 +198,7 @@ def test_a_stop_whose_claim_fails_says_so_instead_of_its_caption(qtbot, make_win
     (v,) = win.scenario.verdicts
     assert not v.holds  # 3 iterations: the loss has not fallen by 10%
     text = win.classroom.caption.text()
-    assert text.startswith("The caption is withheld") and "the smoothed loss falls by at least 10%" in text
+    assert text.startswith("The caption is withheld") and "the smoothed loss falls by at least 5%" in text
     assert stop.caption not in text and "⚠" in win.classroom.caption.shown()
     _, loss = win.controller.session.history["loss"].data()
     assert v.value == pytest.approx(loss[-30:].mean() / loss[:30].mean())
