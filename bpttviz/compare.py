@@ -77,6 +77,7 @@ class Comparison(QtCore.QObject):
         self.graph.mode.hide()  # the colouring follows the main graph's
         self.graph.legend.hide()  # the same as the main graph's
         self._pending = False
+        self._adopt: tuple[Session, dict[str, Any]] | None = None
         controller.state_changed.connect(self.follow)
         controller.session_replaced.connect(self._rebuild)
         controller.preset_loaded.connect(lambda _name: self.close())
@@ -123,7 +124,30 @@ class Comparison(QtCore.QObject):
         self.changed.emit()
         self.follow()
 
+    def adopt_next(self, session: Session | None, changes: dict[str, Any] | None) -> None:
+        """The next rebuild (the first session being replaced) takes ``session`` -- a scenario
+        snapshot's second model, already trained -- instead of building a fresh one."""
+        self._adopt = (session, dict(changes or {})) if session is not None else None
+        if session is not None:
+            self.changes = dict(changes or {})
+
+    def catch_up(self) -> None:
+        """Train the second session up to the first one's iteration now (before measuring both)."""
+        s2 = self.session
+        if s2 is None:
+            return
+        target = self.controller.session.iteration
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while s2.iteration < target and s2.blowup is None:
+                s2.train_step()
+        self.changed.emit()
+
     def _rebuild(self) -> None:
+        if self._adopt is not None:
+            session, self.changes = self._adopt
+            self._adopt = None
+            self._start(session)
+            return
         if self.changes is None:
             return
         try:
@@ -198,13 +222,16 @@ class Comparison(QtCore.QObject):
             cell = diagnostics.gradient_decay(m, x, y, state="c", **s2.options()) if "c" in m.STATE else None
         return first, second, np.arange(curve.size, dtype=float), curve, cell
 
-    def loss_overlay(self) -> tuple[str, str, np.ndarray, np.ndarray] | None:
+    def loss_overlay(self) -> tuple | None:
+        """(first label, second label, x, smoothed loss, validation x, validation metric) of the
+        second model: both models' loss and validation curves are drawn side by side."""
         s2 = self.session
         if s2 is None:
             return None
         x, y = s2.history["loss"].data()
+        vx, vy = s2.history["val_metric"].data()
         first, second = self.labels()
-        return first, second, x, smooth(y)
+        return first, second, x, smooth(y), vx, vy
 
     def record_for(self, rec) -> int:
         """The second trace's record matching ``rec`` of the first (same phase and index)."""

@@ -8,6 +8,11 @@ bar (back, step, play, the scenario's stops). Leaving it restores the previous l
 dock and toolbar state, geometry, full-screen state, menu bar and theme are remembered on entry
 and put back on exit. Closing the window in lecture mode leaves it first, so the remembered
 layout saved at exit is the normal one.
+
+Esc in lecture mode leaves lecture mode altogether (full screen, layout, theme: everything comes
+back), never half of it; with the shortcut overlay open it closes the overlay first. B and .
+(the blank-screen keys of presenter clickers) black the window out and bring it back; Esc brings
+it back too.
 """
 
 from __future__ import annotations
@@ -88,6 +93,36 @@ class _Saved:
     graph_minimum: QtCore.QSize
 
 
+class BlankScreen(QtWidgets.QWidget):
+    """A black sheet over the whole window (the room looks at the speaker, not the screen)."""
+
+    def __init__(self, window: QtWidgets.QMainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("blank_screen")
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("#000000"))
+        self.setPalette(pal)
+        self.hide()
+        window.installEventFilter(self)
+
+    def toggle(self) -> None:
+        self.set_blank(self.isHidden())
+
+    def set_blank(self, on: bool) -> None:
+        if on:
+            self.setGeometry(self.parentWidget().rect())
+            self.show()
+            self.raise_()
+        else:
+            self.hide()
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        if obj is self.parentWidget() and ev.type() == QtCore.QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.parentWidget().rect())
+        return False
+
+
 class LectureMode(QtCore.QObject):
     """``LectureMode(window, presenter_bar)``: ``enter()``, ``leave()``, ``toggle()``, ``active``.
 
@@ -107,6 +142,28 @@ class LectureMode(QtCore.QObject):
         self._tucked: list[QtWidgets.QDockWidget] = []  # docks put away while a plot is the focus
         self._saved: _Saved | None = None
         window.installEventFilter(self)
+        self.blank = BlankScreen(window)
+        K = QtCore.Qt.Key
+        if hasattr(window, "_action") and "blank" not in getattr(window, "act", {}):
+            window._action("blank", "Blank screen", self.blank.toggle, [K.Key_B, K.Key_Period],
+                           "Black the screen out / bring it back (clicker keys)")
+        esc = getattr(window, "act", {}).get("leave_fullscreen")
+        if esc is not None:  # Esc: out of lecture mode entirely, never only out of full screen
+            esc.triggered.disconnect()
+            esc.triggered.connect(self.escape)
+
+    def escape(self) -> None:
+        """Esc: bring a blanked screen back; else close the shortcut overlay; else leave lecture
+        mode (all of it); else what Esc does outside lecture mode (leave full screen)."""
+        w = self.window
+        overlay = getattr(w, "overlay", None)
+        if self.blank.isVisible():
+            self.blank.set_blank(False)
+        elif self.active and not (overlay is not None and overlay.isVisible()):
+            self.leave()
+            w.graph.setFocus()
+        else:
+            w.leave_full_screen()
 
     @property
     def active(self) -> bool:

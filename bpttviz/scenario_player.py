@@ -1,22 +1,29 @@
 """Guided scenarios: play a preset's stops (``engine.scenario``) from the keyboard.
 
-Entering a stop does, in this order: apply its ``set`` (a structural change -- or naming the
-``seed`` -- rebuilds the session through the controller and starts again at iteration 0; other
+Entering a stop does, in this order: apply its ``set`` (a structural change, naming the
+``seed`` or ``"restart": true`` rebuilds the session through the controller and starts again at iteration 0; other
 settings apply live, to the comparison's second model too), open or close the side-by-side
 ``compare``, raise the ``focus`` view, take ``step`` single steps in ``unit`` (record, phase or
 iteration), then run ``train`` iterations through the controller's time-budgeted training (the
 window stays responsive; the count is exact: the controller's ``until`` stops it there). The
 caption is shown in the caption bar from the moment the stop is entered.
 
-Keys: Page Down (or the "Next stop" action) enters the next stop; pressing it while a stop is
-still training stops the training there and moves on. Page Up goes back one stop.
+After the stop's steps and training its claims (``engine.claims``) are measured on the live
+sessions; a stop with ``until`` trains on in slices while a claim does not hold, up to its cap. A
+claim that still does not hold is said in the caption bar instead of the caption: the room never
+reads a sentence the screen contradicts.
 
-Going back replays: the session is rebuilt from the preset's configuration and every stop before
-the target is run again (settings, comparisons, steps and training, without raising views), then
-the target stop is entered. Everything is seeded, so the replay reproduces exactly what the
-presenter showed the first time -- except anything they did by hand between stops (extra steps,
-playing, changed settings), which is not replayed. Replaying long training takes its time again;
-the caption bar says it is replaying.
+Keys: Page Down (or the "Next stop" action) enters the next stop. Pressed while a stop is still
+running, it never cuts that stop short: the press is ignored and the caption bar says the stop is
+running. Page Up goes back one stop.
+
+Snapshots: when a stop is ready, copies of both sessions (and the narrated iteration being
+stepped through) are kept for it, so going back installs the previous stop's snapshot at once.
+Then the next stop is prepared in a background thread from a copy (``engine.scenario.ScenarioRun``:
+the same steps, comparison and training); Page Down installs the prepared result at once, or
+shows its progress until it is done. If the presenter changed anything by hand in between
+(stepped, trained, changed a setting), the preparation no longer applies and the stop runs live.
+Without a snapshot (a session opened from a file), going back replays from the preset's start.
 
 ``train_factor`` scales every ``train`` count (at least 1 iteration when a stop trains at all);
 it defaults to the environment variable ``BPTTVIZ_TRAIN_FACTOR`` (1 when unset) so that tests can
@@ -27,20 +34,77 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from engine.claims import Verdict, check
 from engine.config import Config
-from engine.scenario import Stop, parse_scenario
+from engine.scenario import Cancelled, ScenarioRun, Stop, copy_session, more_training, parse_scenario, scaled
 
 from .compare import Comparison
 from .controller import Controller
 from .views.caption_bar import CaptionBar
 
 Job = Callable[[], bool]  # returns True when it started something asynchronous (training)
+
+
+@dataclass
+class Snapshot:
+    """Where a stop left the lecture: copies of both sessions, the narrated iteration and cursor,
+    the comparison's changes and the verdicts of the stop's claims."""
+
+    first: Any
+    second: Any
+    changes: dict[str, Any] | None
+    trace: Any
+    trace_iteration: int | None
+    cursor: int
+    verdicts: list[Verdict]
+
+
+class Preparation:
+    """The next stop computed in a background thread from a snapshot (``ScenarioRun``)."""
+
+    def __init__(self, index: int, stop: Stop, snap: Snapshot, factor: float) -> None:
+        self.index = index
+        self.done = threading.Event()
+        self.cancelled = False
+        self.result: Snapshot | None = None
+        self.error: str | None = None
+        self.progress = (0, 0)
+        self.run = ScenarioRun(first=copy_session(snap.first),
+                               second=copy_session(snap.second) if snap.second is not None else None,
+                               changes=snap.changes, trace=snap.trace, cursor=snap.cursor, factor=factor)
+        self.run.trace_iteration = snap.trace_iteration
+        self.run.progress = self._progress
+        self.run.should_stop = lambda: self.cancelled
+        self._stop = stop
+        self.thread = threading.Thread(target=self._work, name=f"prepare stop {index + 1}", daemon=True)
+        self.thread.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress = (done, total)
+
+    def _work(self) -> None:
+        r = self.run
+        try:
+            verdicts = r.enter(self._stop)
+            self.result = Snapshot(r.first, r.second, r.changes, r.trace, r.trace_iteration, r.cursor, verdicts)
+        except Cancelled:
+            pass
+        except Exception as e:  # noqa: BLE001 - reported when the stop is entered; it then runs live
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.done.set()
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 def default_train_factor() -> float:
@@ -76,6 +140,18 @@ class ScenarioPlayer(QtCore.QObject):
         self._train_total = 0
         self._saved_speed: float | None = None
         self._own_rebuild = False
+        self.verdicts: list[Verdict] = []  # of the current stop, once it is ready
+        self.snapshots: dict[int, Snapshot] = {}
+        self.preparing: Preparation | None = None  # the stop being computed in the background
+        self.prepared: dict[int, Snapshot] = {}  # stops computed ahead, from the current stop on
+        self.prepare_ahead = True  # compute the following stops in the background
+        self._ready_mark: tuple | None = None  # the state the preparations started from
+        self._waiting: int | None = None  # the entered stop whose preparation is still running
+        self._stop_trained = 0
+        self._train_start = 0
+        self._poll = QtCore.QTimer(self)
+        self._poll.setInterval(50)
+        self._poll.timeout.connect(self._poll_preparation)
         controller.state_changed.connect(self._progress)
         controller.playing_changed.connect(self._playing_changed)
         controller.preset_loaded.connect(self._preset_loaded)
@@ -87,8 +163,8 @@ class ScenarioPlayer(QtCore.QObject):
 
     @property
     def busy(self) -> bool:
-        """A stop is still being entered (steps or training under way)."""
-        return bool(self._queue) or self._target is not None
+        """A stop is still being entered (steps, training or a preparation under way)."""
+        return bool(self._queue) or self._target is not None or self._waiting is not None
 
     @property
     def training(self) -> bool:
@@ -113,6 +189,7 @@ class ScenarioPlayer(QtCore.QObject):
             self.end()
             return False
         self._cancel()
+        self._forget()
         self.stops, self.base, self.name = stops, cfg, name or (cfg.title or "scenario")
         self.comparison.close()
         self.index = 0
@@ -134,7 +211,13 @@ class ScenarioPlayer(QtCore.QObject):
         if not stops or not 0 <= index < len(stops):
             return False
         self._cancel()
+        self._forget()
         self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
+        try:  # the opened session is measured like a stop just run: its caption must be true too
+            self.comparison.catch_up()
+            self.verdicts = check(stops[index].claims, self.controller.session, self.comparison.session)
+        except Exception as e:  # noqa: BLE001
+            print(f"scenario: claims of stop {index + 1} not measured: {e}", file=sys.stderr)
         self.show_caption()
         self.changed.emit()
         return True
@@ -142,6 +225,7 @@ class ScenarioPlayer(QtCore.QObject):
     def end(self) -> None:
         """Leave the scenario (the session stays as it is)."""
         self._cancel()
+        self._forget()
         was = self.active
         self.stops, self.base, self.index = [], None, -1
         self.holder.hide()
@@ -150,16 +234,31 @@ class ScenarioPlayer(QtCore.QObject):
 
     # ------------------------------------------------------------------ the presenter's keys
     def next(self) -> None:
-        """The next stop (stopping a stop's training first, if it is still running)."""
+        """The next stop. While a stop is still running the press is ignored (it never cuts the
+        stop's training short) and the caption bar says so."""
         if not self.active:
             return
         if self.busy:
-            self._cancel()
+            self.caption.set_progress(self._running_text() + "<br/>a stop is running: wait for it")
+            self.controller.message.emit(f"Stop {self.index + 1} is still running; Page Down again when it is done.")
+            return
         if self.index >= len(self.stops) - 1:
             self.controller.message.emit("This is the last stop of the scenario (Page Up goes back).")
             self.show_caption()
             return
         self.index += 1
+        self.verdicts = []
+        if self._ready_mark == self._mark():  # nothing changed by hand since the last stop was ready
+            ready = self.prepared.get(self.index) or self.snapshots.get(self.index)
+            if ready is not None:
+                self._enter_prepared(ready)
+                return
+            if self.preparing is not None and self.preparing.index == self.index:
+                self._waiting = self.index
+                self.show_caption()
+                self._poll_preparation()
+                return
+        self._drop_chain()
         self._queue.extend(self._jobs(self.stops[self.index], replay=False))
         self.show_caption()
         self._run()
@@ -174,10 +273,18 @@ class ScenarioPlayer(QtCore.QObject):
         self.go_to(self.index - 1)
 
     def go_to(self, index: int) -> None:
-        """Rebuild from the preset's configuration, replay stops ``0..index-1``, enter ``index``."""
+        """Stop ``index`` as it was when it was ready (its snapshot), or rebuilt from the preset's
+        configuration with stops ``0..index-1`` replayed and ``index`` entered."""
         if not self.active or not 0 <= index < len(self.stops):
             return
         self._cancel()
+        snap = self.snapshots.get(index)
+        if snap is not None:
+            self.index = index
+            self._drop_chain()
+            self._enter_prepared(snap)
+            return
+        self._drop_chain()
         self.comparison.close()
         self._rebuild(self.base)
         self.index = index
@@ -196,7 +303,7 @@ class ScenarioPlayer(QtCore.QObject):
     # ------------------------------------------------------------------ running a stop
     def _jobs(self, stop: Stop, replay: bool) -> list[Job]:
         jobs: list[Job] = []
-        if stop.set:
+        if stop.set or stop.restart:
             jobs.append(lambda: self._apply_set(stop))
         if stop.has_compare:
             jobs.append(lambda: self._apply_compare(stop))
@@ -204,14 +311,17 @@ class ScenarioPlayer(QtCore.QObject):
             jobs.append(lambda: self._focus(stop.focus))
         if stop.step:
             jobs.append(lambda: self._step(stop.step, stop.unit))
+        jobs.append(self._begin_training)
         if stop.train:
-            jobs.append(lambda: self._train(stop.train))
+            jobs.append(lambda: self._train(self.scaled(stop.train)))
+        if not replay:
+            jobs.append(lambda: self._check_claims(stop))
         return jobs
 
     def _apply_set(self, stop: Stop) -> bool:
         c = self.controller
-        cfg = c.session.cfg.replace("scenario 'set'", **stop.set)
-        if "seed" in stop.set or cfg.structural_changes(c.session.cfg):
+        cfg = c.session.cfg.replace("scenario 'set'", **stop.set) if stop.set else c.session.cfg
+        if stop.restart or "seed" in stop.set or cfg.structural_changes(c.session.cfg):
             self._rebuild(cfg)
         else:
             c.set_hyper(**stop.set)
@@ -252,13 +362,28 @@ class ScenarioPlayer(QtCore.QObject):
         return False
 
     def scaled(self, n: int) -> int:
-        return 0 if n <= 0 else max(1, round(n * self.train_factor))
+        return scaled(n, self.train_factor)
+
+    def _begin_training(self) -> bool:
+        self._stop_trained = 0
+        return False
+
+    def _check_claims(self, stop: Stop) -> bool:
+        """Measure the stop's claims; train on in slices while one does not hold (up to ``until``)."""
+        c = self.controller
+        self.comparison.catch_up()
+        self.verdicts = check(stop.claims, c.session, self.comparison.session)
+        n = more_training(stop, self._stop_trained, self.verdicts, self.train_factor)
+        if n and c.session.blowup is None:
+            self._queue.appendleft(lambda: self._check_claims(stop))
+            self._queue.appendleft(lambda: self._train(n))
+        return False
 
     def _train(self, n: int) -> bool:
         c = self.controller
-        n = self.scaled(n)
         if n == 0 or c.session.blowup is not None:
             return False
+        self._train_start = c.session.iteration
         self._target = c.session.iteration + n
         self._train_total = n
         self._saved_speed = c.speed
@@ -290,6 +415,8 @@ class ScenarioPlayer(QtCore.QObject):
                 break
             if waiting:
                 return
+        if self.active and not self.replaying:
+            self._stop_ready()
         self.show_caption()
         self.changed.emit()
 
@@ -311,6 +438,8 @@ class ScenarioPlayer(QtCore.QObject):
 
     def _training_over(self) -> None:
         c = self.controller
+        if self._target is not None:
+            self._stop_trained += max(0, c.session.iteration - self._train_start)
         self._target = None
         c.until = None
         if c.speed != self._saved_speed:
@@ -318,13 +447,144 @@ class ScenarioPlayer(QtCore.QObject):
         self.caption.set_progress("")
 
     def _cancel(self) -> None:
-        """Drop the queued jobs and stop a running training where it is."""
+        """Drop the queued jobs and stop a running training where it is (leaving the scenario,
+        starting another, going back; never a second Page Down)."""
         self._queue.clear()
         self.replaying = False
+        self._waiting = None
         if self._target is not None:
             self._target = None
             self.controller.pause()
             self._training_over()
+
+    # ------------------------------------------------------------------ snapshots and preparation
+    def _mark(self) -> tuple:
+        """What the presenter could have changed by hand since a stop was ready."""
+        c = self.controller
+        return (id(c.session), c.session.iteration, c.version, id(c.trace), c.cursor, id(self.comparison.session))
+
+    def _snapshot(self) -> Snapshot:
+        c, cmp = self.controller, self.comparison
+        cmp.catch_up()
+        return Snapshot(copy_session(c.session), copy_session(cmp.session) if cmp.session is not None else None,
+                        dict(cmp.changes) if cmp.changes is not None else None, c.trace, c.trace_iteration,
+                        c.cursor, list(self.verdicts))
+
+    def _stop_ready(self) -> None:
+        """A stop run live is done: keep its snapshot and start preparing the stops after it."""
+        snap = None
+        try:
+            snap = self._snapshot()
+        except Exception as e:  # noqa: BLE001 - without a snapshot, going back replays
+            print(f"scenario: no snapshot of stop {self.index + 1}: {e}", file=sys.stderr)
+        if snap is not None:
+            self.snapshots[self.index] = snap
+        for i in [i for i in self.snapshots if i > self.index]:
+            del self.snapshots[i]  # kept from an earlier pass through another state
+        self._drop_chain()  # a stop run live: anything prepared came from another state
+        self._ready_mark = self._mark()
+        self._prepare_more()
+
+    def _enter_prepared(self, snap: Snapshot) -> None:
+        """Enter the current stop from a prepared result or a kept snapshot: ready at once."""
+        self._install(snap)
+        stop = self.stops[self.index]
+        if stop.focus:
+            self._focus(stop.focus)
+        self.snapshots[self.index] = snap
+        self._ready_mark = self._mark()
+        for i in [i for i in self.prepared if i <= self.index]:
+            del self.prepared[i]
+        self._prepare_more()
+        self.show_caption()
+        self.changed.emit()
+
+    def _prepare_more(self) -> None:
+        """Start computing the first stop after the current one that is not prepared yet."""
+        if not self.prepare_ahead or self.preparing is not None or not self.active:
+            return
+        j = self.index + 1
+        while j in self.prepared or j in self.snapshots:
+            j += 1
+        if j >= len(self.stops):
+            return
+        source = self.prepared.get(j - 1) or self.snapshots.get(j - 1)
+        if source is None:
+            return
+        self.preparing = Preparation(j, self.stops[j], source, self.train_factor)
+        self._poll.start()
+
+    def _drop_chain(self) -> None:
+        if self.preparing is not None:
+            self.preparing.cancel()
+            self.preparing = None
+        self.prepared.clear()
+
+    def _forget(self) -> None:
+        self._drop_chain()
+        self._waiting = None
+        self.snapshots.clear()
+        self.verdicts = []
+
+    def _poll_preparation(self) -> None:
+        """Collect a finished preparation (entering the stop waiting for it, or preparing the next
+        one); show the progress of the one the room is waiting for."""
+        prep = self.preparing
+        if prep is not None and prep.done.is_set():
+            self.preparing = None
+            if prep.result is not None and not prep.cancelled:
+                self.prepared[prep.index] = prep.result
+            elif prep.error:
+                print(f"scenario: preparing stop {prep.index + 1} failed ({prep.error})", file=sys.stderr)
+            if self._waiting == prep.index:
+                self._waiting = None
+                if prep.index in self.prepared:
+                    self._enter_prepared(self.prepared[prep.index])
+                else:  # failed: run the stop live instead
+                    self._queue.extend(self._jobs(self.stops[self.index], replay=False))
+                    self._run()
+            else:
+                self._prepare_more()
+        if self._waiting is not None and self.preparing is not None:
+            done, total = self.preparing.progress
+            self.caption.set_progress(f"preparing · training {done:,} / {total:,}" if total else "preparing…")
+        if self.preparing is None and self._waiting is None:
+            self._poll.stop()
+
+    def _install(self, snap: Snapshot) -> None:
+        """Put a snapshot's sessions in place (copies: the snapshot stays as it was)."""
+        c, cmp = self.controller, self.comparison
+        second = copy_session(snap.second) if snap.second is not None else None
+        if second is None:
+            cmp.close()
+        cmp.adopt_next(second, snap.changes)
+        self._own_rebuild = True
+        try:
+            c.replace_session(copy_session(snap.first))
+        finally:
+            self._own_rebuild = False
+        cmp.adopt_next(None, None)
+        if snap.trace is not None:
+            c.trace, c.trace_iteration, c.cursor = snap.trace, snap.trace_iteration, snap.cursor
+            c.trace_targets = c.session.last_batch[1] if c.session.last_batch is not None else None
+            c._trace_data = None
+        self.window.config.set_config(c.session.cfg)
+        cmp.refresh()
+        self.verdicts = list(snap.verdicts)
+        c.version += 1
+        c.state_changed.emit()
+        c.refresh_all()
+        if c.session.blowup is not None:
+            c._blew_up()  # the message and dialog a live run would have shown
+
+    def _running_text(self) -> str:
+        if self._target is not None:
+            left = self._target - self.controller.session.iteration
+            return f"training {self._train_total - left:,} / {self._train_total:,}"
+        if self._waiting is not None and self.preparing is not None:
+            done, total = self.preparing.progress
+            return f"preparing · training {done:,} / {total:,}" if total else "preparing…"
+        return "running"
 
     def _rebuild(self, cfg: Config) -> None:
         self._own_rebuild = True
@@ -351,6 +611,9 @@ class ScenarioPlayer(QtCore.QObject):
         else:
             hint = ("end of the scenario" if last else "Page Down ▸ next stop") + "<br/>Page Up ◂ back"
         bar.show_stop(self.index, len(self.stops), stop.caption, hint)
+        failed = [v for v in self.verdicts if not v.holds]
+        if failed and not self.busy:
+            bar.withhold([v.sentence() for v in failed])
         self.holder.show()
 
     def _report(self, text: str) -> None:

@@ -71,6 +71,7 @@ class Theme:
     forward: str = BLUE
     backward: str = VERMILLION
     highlight: str = ORANGE
+    nonfinite: str = PURPLE  # NaN/Inf nodes: never the highlight's or the backward pass's orange
     accent: str = GREEN
     diverging: str = "blue-red"
     base_points: float = 10.0

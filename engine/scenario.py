@@ -10,7 +10,18 @@ A preset may carry ``"scenario": [stop, ...]``. Each stop is a JSON object with 
   ``"iteration"``; default record);
 - ``"focus"``: the view to raise (one of ``VIEWS``);
 - ``"compare"``: configuration changes for a second model trained side by side on the same data
-  (e.g. ``{"model": "lstm"}``), or ``null`` to close the comparison.
+  (e.g. ``{"model": "lstm"}``), or ``null`` to close the comparison;
+- ``"restart"``: ``true`` to start again from iteration 0 with the configuration in force (same
+  seed), after applying ``set``;
+- ``"claims"``: what the caption says, as checkable expectations (``engine.claims``), measured
+  once the stop's steps and training are done;
+- ``"until"``: with ``train``, the most iterations the stop may train while its claims do not yet
+  hold (it trains ``train`` iterations, then slices of ``until_slice(stop)`` until every claim
+  holds or ``until`` is reached).
+
+``ScenarioRun`` plays stops headlessly on plain sessions -- the same steps, comparison and
+training as the app's player, in lock-step -- so tests check every claim of every stop, and the
+app prepares the next stop in the background from a copy of the current one (``copy_session``).
 
 ``parse_scenario`` validates every stop *and* the configuration each stop leads to, so a broken
 scenario is refused when the preset is opened, never halfway through a lecture.
@@ -18,14 +29,20 @@ scenario is refused when the preset is opened, never halfway through a lecture.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .claims import Claim, Verdict, check, parse_claims
 from .config import Config
+from .records import Step
 
 VIEWS = ("graph", "deltas", "weights", "decay", "loss", "task", "explain", "gradcheck", "attribution", "whatif")
 UNITS = ("record", "phase", "iteration")
-STOP_KEYS = ("caption", "set", "train", "step", "unit", "focus", "compare")
+STOP_KEYS = ("caption", "set", "train", "step", "unit", "focus", "compare", "claims", "until", "restart")
 MAX_STOPS = 200
 
 
@@ -40,6 +57,9 @@ class Stop:
     compare: dict[str, Any] | None = None
     has_compare: bool = False  # True when the stop opens or closes a comparison
     config: Config | None = None  # the configuration in force at this stop
+    claims: tuple[Claim, ...] = ()
+    until: int = 0  # the cap on this stop's iterations while its claims do not hold (0: no extra)
+    restart: bool = False
 
 
 def _count(value: Any, name: str, where: str, hi: int) -> int:
@@ -85,8 +105,183 @@ def parse_scenario(cfg: Config, source: str = "scenario") -> list[Stop]:
             if not isinstance(compare, dict):
                 raise ValueError(f"{where}: 'compare': expected an object of configuration fields or null")
             current.replace(f"{where} 'compare'", **compare)  # validate the second model's config
-        stops.append(Stop(caption=caption.strip(), set=dict(changes),
-                          train=_count(s.get("train", 0), "train", where, 100_000),
+        train = _count(s.get("train", 0), "train", where, 100_000)
+        until = _count(s.get("until", 0), "until", where, 100_000)
+        if until and until < train:
+            raise ValueError(f"{where}: 'until': expected at least 'train' ({train}), got {until}")
+        restart = s.get("restart", False)
+        if not isinstance(restart, bool):
+            raise ValueError(f"{where}: 'restart': expected true or false, got {restart!r}")
+        stops.append(Stop(caption=caption.strip(), set=dict(changes), train=train, restart=restart,
                           step=_count(s.get("step", 0), "step", where, 10_000), unit=unit, focus=focus,
-                          compare=compare, has_compare="compare" in s, config=current))
+                          compare=compare, has_compare="compare" in s, config=current,
+                          claims=parse_claims(s.get("claims"), where), until=until))
     return stops
+
+
+def until_slice(stop: Stop) -> int:
+    """How many iterations a stop trains at a time after ``train`` while its claims do not hold."""
+    return max(25, stop.train // 10)
+
+
+def more_training(stop: Stop, trained: int, verdicts: list[Verdict], factor: float = 1.0) -> int:
+    """Iterations to train next at a stop that has trained ``trained`` of its own (0: done):
+    a slice while a claim does not hold and the cap ``until`` (scaled by ``factor``) allows it.
+    A slice is at least a twentieth of the cap, so the claims are measured at most ~20 times."""
+    cap = scaled(stop.until, factor)
+    if not stop.until or all(v.holds for v in verdicts) or trained >= cap:
+        return 0
+    return min(max(scaled(until_slice(stop), factor), -(-cap // 20)), cap - trained)
+
+
+def scaled(n: int, factor: float) -> int:
+    """``n`` iterations scaled by ``factor`` (tests run scenarios quickly), at least 1 unless 0."""
+    return 0 if n <= 0 else max(1, round(n * factor))
+
+
+def copy_session(session):
+    """An independent copy of a ``Session`` at the same iteration (the language tasks' chunk
+    iterator is re-created at the same chunk instead of copied)."""
+    task = session.task
+    it = getattr(task, "_iter", None)
+    if it is not None:
+        task._iter = None
+    # step records are immutable (read-only mappings of arrays): shared, not copied
+    memo = {id(v): v for v in vars(session).values() if isinstance(v, Step)}
+    try:
+        twin = copy.deepcopy(session, memo)
+    finally:
+        if it is not None:
+            task._iter = it
+    if it is not None:
+        twin.task.seek(task.chunk)
+    return twin
+
+
+class Cancelled(Exception):
+    """A ``ScenarioRun`` was told to stop (``should_stop`` returned True)."""
+
+
+class ScenarioRun:
+    """Stops played on plain sessions: ``run = ScenarioRun(cfg); run.enter(stop)`` then
+    ``run.verdicts``. ``first`` is the main session, ``second`` the comparison's (or None),
+    ``trace``/``cursor`` the narrated iteration being stepped through, like the app's controller.
+
+    ``progress(done, total)`` is called while training; ``should_stop()`` returning True raises
+    ``Cancelled`` (the app's background preparation of the next stop)."""
+
+    def __init__(self, cfg: Config | None = None, *, first=None, second=None,
+                 changes: dict[str, Any] | None = None, trace=None, cursor: int = 0,
+                 factor: float = 1.0) -> None:
+        from .session import Session
+
+        self.first = first if first is not None else Session(cfg)
+        self.second = second
+        self.changes = dict(changes) if changes is not None else None
+        self.trace = trace
+        self.trace_iteration: int | None = None if trace is None else self.first.iteration - 1
+        self.cursor = cursor
+        self.factor = factor
+        self.verdicts: list[Verdict] = []
+        self.trained = 0  # iterations the current stop trained (its "train" and any extra)
+        self.progress: Callable[[int, int], None] | None = None
+        self.should_stop: Callable[[], bool] | None = None
+
+    def _session(self, cfg: Config):
+        from .session import Session
+
+        return Session(cfg)
+
+    # ------------------------------------------------------------------ one stop
+    def enter(self, stop: Stop) -> list[Verdict]:
+        """Apply ``set`` and ``compare``, take the steps, train (and train on while the claims do
+        not hold, up to ``until``); returns the verdicts of its claims."""
+        if stop.set or stop.restart:
+            self.apply_set(stop.set, stop.restart)
+        if stop.has_compare:
+            self.open_compare(stop.compare)
+        if stop.step:
+            self.step(stop.step, stop.unit)
+        self.trained = 0
+        if stop.train:
+            self.train(scaled(stop.train, self.factor))
+        self.verdicts = check(stop.claims, self.first, self.second)
+        while (n := more_training(stop, self.trained, self.verdicts, self.factor)) and self.first.blowup is None:
+            self.train(n)
+            self.verdicts = check(stop.claims, self.first, self.second)
+        return self.verdicts
+
+    def apply_set(self, changes: dict[str, Any], restart: bool = False) -> None:
+        cfg = self.first.cfg.replace("scenario 'set'", **changes) if changes else self.first.cfg
+        if restart or "seed" in changes or cfg.structural_changes(self.first.cfg):
+            self.first = self._session(cfg)
+            self.trace, self.trace_iteration, self.cursor = None, None, 0
+            if self.changes is not None:
+                self.second = self._session(cfg.replace("compare", **self.changes))
+        else:
+            self.first.set_hyper(**changes)
+            if self.second is not None:
+                keep = {k: v for k, v in changes.items() if k not in (self.changes or {})}
+                if keep:
+                    self.second.set_hyper(**keep)
+
+    def open_compare(self, changes: dict[str, Any] | None) -> None:
+        if changes is None:
+            self.second, self.changes = None, None
+            return
+        self.changes = dict(changes)
+        self.second = self._session(self.first.cfg.replace("compare", **changes))
+        self._follow()
+
+    def _follow(self) -> None:
+        """The second session trained up to the first one's iteration (the app's lock-step)."""
+        s2 = self.second
+        if s2 is None:
+            return
+        with np.errstate(all="ignore"):
+            while s2.iteration < self.first.iteration and s2.blowup is None:
+                s2.train_step()
+
+    def _narrate(self, cursor: int | None) -> None:
+        s = self.first
+        if s.blowup is not None:
+            return
+        it = s.iteration
+        with np.errstate(all="ignore"):
+            tr = s.narrated_step()
+        if tr is None or len(tr) == 0:
+            return
+        self.trace, self.trace_iteration = tr, it
+        self.cursor = len(tr) - 1 if cursor is None else min(cursor, len(tr) - 1)
+        self._follow()
+
+    def step(self, n: int, unit: str) -> None:
+        """``n`` steps of ``unit`` (record, phase or iteration), as the controller takes them."""
+        for _ in range(n):
+            at_end = self.trace is None or self.cursor >= len(self.trace) - 1
+            if unit == "iteration":
+                self._narrate(None)
+            elif at_end:
+                self._narrate(0)
+            elif unit == "phase":
+                self.cursor = self.trace.next_phase(self.cursor)
+            else:
+                self.cursor += 1
+            if self.first.blowup is not None and (self.trace is None or self.cursor >= len(self.trace) - 1):
+                break
+
+    def train(self, n: int) -> None:
+        """``n`` iterations of both sessions in lock-step (stops at a non-finite value)."""
+        s = self.first
+        with np.errstate(all="ignore"):
+            for i in range(n):
+                if s.blowup is not None:
+                    break
+                if self.should_stop is not None and self.should_stop():
+                    raise Cancelled()
+                s.train_step()
+                if s.blowup is None:
+                    self.trained += 1
+                    self._follow()
+                if self.progress is not None and (i % 50 == 0 or i == n - 1):
+                    self.progress(i + 1, n)

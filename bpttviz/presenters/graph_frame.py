@@ -1,7 +1,7 @@
 """The unrolled graph as plain data: node positions and colours, edge widths, the highlighted
 step, the moving delta and the truncation window. The graph view only draws what this says.
 
-Recurrent models: columns are timesteps, rows are ``x_t`` (0), ``h_t`` (1), ``y_t`` (2) and the
+Recurrent models: columns are timesteps, rows are ``x_t`` (0), ``h_t`` (1), outputs ``ŷ_t`` (2; y: the target) and the
 loss ``L_t`` (3); an extra node at column -1 is the initial state. MLPs: columns are layers, one
 node per unit when every layer has at most ``UNIT_LIMIT`` units, else one node per layer.
 
@@ -216,7 +216,7 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
     bottom = [(float(t), f"{t}") for t in range(0, T, step)]
     node_labels = [(X + t, td.x_labels[t]) for t in range(T) if td.x_labels[t]]
     texts = [(float(t), 3.5, td.y_labels[t]) for t in range(T) if td.y_labels[t]]  # the targets
-    left = [(0.0, "input x"), (1.0, "state h"), (2.0, "output y"), (3.0, "loss L")]
+    left = [(0.0, "input x"), (1.0, "state h"), (2.0, "output ŷ"), (3.0, "loss L")]
     if texts:
         left.append((3.5, "target"))
 
@@ -243,7 +243,7 @@ def _recurrent_caption(td: RecurrentTrace, rec) -> str:
             eq = f"c{sub(t)} = f ⊙ c{sub(t - 1)} + i ⊙ g,   h{sub(t)} = o ⊙ tanh(c{sub(t)})"
         else:
             eq = f"h{sub(t)} = (1 − z) ⊙ n + z ⊙ h{sub(t - 1)}"
-        tail = f",   y{sub(t)} = h{sub(t)} W_hy + b_y" if td.has_output[t] else ""
+        tail = f",   ŷ{sub(t)} = h{sub(t)} W_hy + b_y" if td.has_output[t] else ""
         return f"Forward, step t={t}:  {eq}{tail}"
     if isinstance(rec, LossStep):
         return (f"Loss: L = Σₜ Lₜ = {td.loss_total:.4g}  ({rec.reduction}); at each output "
@@ -301,7 +301,7 @@ def _recurrent_tip(td: RecurrentTrace, cursor: int, i: int) -> str:
                 txt += f"\ndL/dc{s}: {summary(td.dc[t])}"
         return txt
     if row == 2:
-        txt = f"y{s} = h{s} W_hy + b_y\n" + (summary(td.y[t]) if fwd_on else "not computed yet")
+        txt = f"ŷ{s} = h{s} W_hy + b_y\n" + (summary(td.y[t]) if fwd_on else "not computed yet")
         if np.isfinite(td.p_target[t]) and fwd_on:
             lab = f" '{td.y_labels[t]}'" if td.y_labels[t] else ""
             txt += f"\np(target{lab}) = {td.p_target[t]:.3f}"
@@ -416,7 +416,7 @@ def mlp_frame(td: MLPTrace, cursor: int, weights: dict[str, Array], mode: str = 
     centre = {l: int(np.nonzero(lay == l)[0][len(np.nonzero(lay == l)[0]) // 2]) for l in range(L + 2)}
     column = None
     caption = ""
-    names = ["x"] + [f"h{sub(l)}" for l in range(1, L)] + ["y"]
+    names = ["x"] + [f"h{sub(l)}" for l in range(1, L)] + ["ŷ"]
     if isinstance(rec, LayerForward):
         l = rec.index
         column = float(l)

@@ -7,11 +7,29 @@ shows progress while a stop trains.
 
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..theme import Theme
 
 CAPTION_FACTOR = 1.35  # caption size relative to the theme's body text
+
+_SUB = re.compile(r"(?<=[^\W_]|[)\u0302])_(\{[^{}]*\}|[A-Za-z0-9]+)")
+
+
+def rich(text: str) -> str:
+    """A caption as rich text: ``h_t``, ``W_hh`` and ``h_{t−1}`` set as subscripts (the braces
+    group, they are not shown); everything else escaped."""
+    out, last = [], 0
+    for m in _SUB.finditer(text):
+        out.append(html.escape(text[last:m.start()]))
+        sub = m.group(1)
+        out.append(f"<sub>{html.escape(sub[1:-1] if sub.startswith('{') else sub)}</sub>")
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
 
 
 class CaptionBar(QtWidgets.QFrame):
@@ -42,14 +60,28 @@ class CaptionBar(QtWidgets.QFrame):
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         self._hint = ""
         self._progress = ""
+        self._plain = ""
+        self.withheld: list[str] = []
         self.apply_theme(theme)
 
     def show_stop(self, index: int, count: int, caption: str, hint: str = "") -> None:
         self.counter.setText(f"{index + 1} / {count}")
-        self.caption.setText(caption)
+        self.caption.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.caption.setText(rich(caption))
+        self._plain = caption
+        self.withheld: list[str] = []
         self._hint = hint
         self._progress = ""
         self._update_side()
+
+    def withhold(self, failed: list[str]) -> None:
+        """The stop's claims that did not hold, said instead of its caption."""
+        self.withheld = list(failed)
+        text = ("The caption is withheld: " + "; ".join(failed)
+                + ". Train on (Space), or go back (Page Up) and try again.")
+        self._plain = text
+        self.caption.setText(f"<span style='color:{self.theme.backward}'>⚠</span> " + rich(text))
+        self._fit()
 
     def set_progress(self, text: str) -> None:
         """A short note under the keys (e.g. "training 120 / 300"); "" clears it."""
@@ -58,6 +90,11 @@ class CaptionBar(QtWidgets.QFrame):
             self._update_side()
 
     def text(self) -> str:
+        """The caption (or what is said instead of it) as plain text."""
+        return self._plain
+
+    def shown(self) -> str:
+        """What the caption label displays (rich text)."""
         return self.caption.text()
 
     def apply_theme(self, theme: Theme) -> None:

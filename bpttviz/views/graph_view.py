@@ -211,7 +211,7 @@ class GraphView(QtWidgets.QWidget):
             self._brushes = [pg.mkBrush(c) for c in cols]
             self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
                            pg.mkBrush("#E4E4DE"))
-            self._bad = (pg.mkBrush(th.backward), pg.mkPen(th.foreground, width=2))
+            self._bad = (pg.mkBrush(th.nonfinite), pg.mkPen(th.foreground, width=2))
             lo, hi = QtGui.QColor("#E4E4DE"), QtGui.QColor(th.highlight)  # neutral input -> highlight
             self._shades = [pg.mkBrush(QtGui.QColor.fromRgbF(*(a + (b - a) * v for a, b in zip(lo.getRgbF()[:3],
                                                                                             hi.getRgbF()[:3]))))

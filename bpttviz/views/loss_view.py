@@ -70,6 +70,7 @@ class LossView(QtWidgets.QWidget):
         self.overlay_curve.setDownsampling(auto=True, method="peak")
         self.overlay_curve.setClipToView(True)
         self.metric_curve = self.metric_plot.plot([], [])
+        self.overlay_val = self.metric_plot.plot([], [])  # the second model's validation metric
         self.baseline = pg.InfiniteLine(angle=0, movable=False)
         self.baseline.hide()
         self.metric_plot.addItem(self.baseline)
@@ -137,6 +138,11 @@ class LossView(QtWidgets.QWidget):
         self.metric_curve.setSymbolSize(5)
         self.metric_curve.setSymbolBrush(GREEN)
         self.metric_curve.setSymbolPen(None)
+        self.overlay_val.setPen(theme.pen(PURPLE, 2.2))
+        self.overlay_val.setSymbol("t")
+        self.overlay_val.setSymbolSize(6)
+        self.overlay_val.setSymbolBrush(PURPLE)
+        self.overlay_val.setSymbolPen(None)
         self.baseline.setPen(theme.pen(theme.muted, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.baseline_text.setColor(theme.muted)
         self.baseline_text.setFont(theme.font(0.8))
@@ -156,7 +162,12 @@ class LossView(QtWidgets.QWidget):
         if self.overlay:
             title = legend_html([(self.overlay[0], th.forward, "line"), (self.overlay[1], PURPLE, "line")], th, title)
         style_plot(self.loss_plot, th, title=title)
-        style_plot(self.metric_plot, th, title=f.metric_name)
+        val2 = self.overlay[5] if self.overlay and len(self.overlay) > 5 else np.array([])
+        metric_title = f.metric_name
+        if self.overlay and len(self.overlay) > 5:
+            metric_title = legend_html([(self.overlay[0], GREEN, "line"), (self.overlay[1], PURPLE, "line")], th,
+                                       metric_title)
+        style_plot(self.metric_plot, th, title=metric_title)
         set_axis_label(self.metric_plot, "left", f.metric_name.removeprefix("validation ") or "metric", th)
         n_clip = len(f.clip_x)
         style_plot(self.norm_plot, th, title=f"‖gradient‖ before clipping · {n_clip} clipped")
@@ -172,7 +183,8 @@ class LossView(QtWidgets.QWidget):
         over_recent = over[len(over) // 5:] if len(over) > 20 else over
         log = self.log.isChecked()
         fit_range(self.loss_plot, "y", np.concatenate([recent, f.smooth, over_recent]), log=log)
-        fit_range(self.metric_plot, "y", f.val, include=(f.baseline,) if f.baseline is not None else ())
+        fit_range(self.metric_plot, "y", np.concatenate([f.val, val2]),
+                  include=(f.baseline,) if f.baseline is not None else ())
         fit_range(self.norm_plot, "y", f.norm, log=True,
                   include=(f.clip_threshold,) if f.clip_threshold else ())
         for plot in (self.loss_plot, self.metric_plot):  # short plots: three or four round labels
@@ -188,6 +200,10 @@ class LossView(QtWidgets.QWidget):
         else:
             self.overlay_curve.setData([], [])
         self.metric_curve.setData(f.val_x, f.val, connect="finite")
+        if len(val2):
+            self.overlay_val.setData(self.overlay[4], val2, connect="finite")
+        else:
+            self.overlay_val.setData([], [])
         if f.baseline is not None and np.isfinite(f.baseline):
             self.baseline.setValue(f.baseline)
             self.baseline.show()
@@ -212,11 +228,13 @@ class LossView(QtWidgets.QWidget):
         else:
             self.threshold.hide()
 
-    def set_overlay(self, overlay: tuple[str, str, np.ndarray, np.ndarray] | None) -> None:
+    def set_overlay(self, overlay: tuple | None) -> None:
         """Overlay a second model's smoothed loss ``(this model's label, its label, x, loss)`` on
-        the loss plot, or None to remove it; redrawn with the current frame."""
+        the loss plot -- and, given ``(..., val_x, val)``, its validation metric on the metric
+        plot -- or None to remove them; redrawn with the current frame."""
         self.overlay = overlay
         if self.frame is not None:
             self.show_frame(self.frame)
         elif overlay is None:
             self.overlay_curve.setData([], [])
+            self.overlay_val.setData([], [])

@@ -148,3 +148,69 @@ def test_explain_panel_is_legible_in_lecture_mode(qtbot, make_window):
     assert win.docks["explain"].isVisible() and win.explain.title  # raised in its group, still shown
     html = win.explain.text.toHtml()
     assert f"font-size:{win.explain.body_pixels()}px" in html.replace(" ", "")
+
+
+def test_esc_in_lecture_mode_leaves_it_whole_and_f5_twice_gives_a_proper_layout(qtbot, make_window):
+    """Esc never leaves a half state (full screen gone, lecture layout kept); F5 F5 afterwards
+    enters and leaves again with the Explain panel at a readable width and the layout restored."""
+    win = make_window()
+    qtbot.wait(50)
+    theme, geometry, placed = win.theme, win.geometry(), _placed(win)
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    qtbot.waitUntil(win.isFullScreen, timeout=3000)
+    qtbot.keyClick(win.graph, Key.Key_Escape)
+    qtbot.waitUntil(lambda: not win.isFullScreen(), timeout=3000)
+    qtbot.wait(120)
+    assert not win.lecture.active and not win.act["lecture"].isChecked()
+    assert win.theme == theme and win.menuBar().isVisible() and win.transport.isVisible()
+    assert not win.classroom.presenter.isVisible() and win.geometry() == geometry
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    qtbot.waitUntil(win.isFullScreen, timeout=3000)
+    qtbot.wait(120)
+    assert win.lecture.active
+    explain = win.docks["explain"]
+    assert explain.isVisible() and explain.width() >= 0.25 * win.width()  # not one word per line
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    qtbot.waitUntil(lambda: not win.isFullScreen(), timeout=3000)
+    qtbot.wait(120)
+    assert not win.lecture.active and win.theme == theme and win.geometry() == geometry
+    now = _placed(win)
+    assert now.keys() == placed.keys()
+    for name, rect in placed.items():
+        assert all(abs(a - b) <= 1 for a, b in zip(now[name], rect)), (name, rect, now[name])
+
+
+def test_esc_closes_the_shortcut_overlay_before_leaving_lecture_mode(qtbot, make_window):
+    win = make_window()
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    win.show_shortcuts()
+    assert win.overlay.isVisible()
+    qtbot.keyClick(win.graph, Key.Key_Escape)
+    assert not win.overlay.isVisible() and win.lecture.active
+    qtbot.keyClick(win.graph, Key.Key_Escape)
+    assert not win.lecture.active
+
+
+@pytest.mark.parametrize("key", [Key.Key_B, Key.Key_Period])
+def test_blank_screen_keys_black_out_the_window_and_bring_it_back(qtbot, make_window, key):
+    win = make_window()
+    qtbot.keyClick(win.graph, Key.Key_F5)
+    qtbot.waitUntil(win.isFullScreen, timeout=3000)
+    blank = win.lecture.blank
+    qtbot.keyClick(win.graph, key)
+    assert blank.isVisible() and blank.geometry() == win.rect()
+    img = win.grab().toImage()
+    for x, y in ((5, 5), (win.width() // 2, win.height() // 2), (win.width() - 5, win.height() - 5)):
+        assert QtGui.QColor(img.pixel(x, y)).name() == "#000000"
+    qtbot.keyClick(win.graph, key)
+    assert not blank.isVisible() and win.lecture.active
+    qtbot.keyClick(win.graph, Key.Key_B)
+    qtbot.keyClick(win.graph, Key.Key_Escape)  # Esc brings the picture back first
+    assert not blank.isVisible() and win.lecture.active
+
+
+def test_non_finite_nodes_have_their_own_colour():
+    from bpttviz.theme import Theme
+
+    t = Theme()
+    assert t.nonfinite not in (t.highlight, t.backward, t.forward)

@@ -102,8 +102,14 @@ def test_open_restores_a_scenario_stop_and_a_comparison(qtbot, make_window, tmp_
     open_session_file(other, path)
     assert other.scenario.active and other.scenario.index == 1
     assert other.scenario.base == win.scenario.base  # going back replays from the scenario's start
-    assert other.classroom.caption.text() == win.scenario.stops[1].caption
     assert other.controller.moment.iteration == win.controller.moment.iteration  # the same moment
+    # the caption, or what its claims say instead (measured again on the opened session; the decay
+    # curves are measured on the last batch, which a session file does not keep)
+    withheld = "The caption is withheld"
+    assert other.classroom.caption.text().startswith(withheld) == win.classroom.caption.text().startswith(withheld)
+    same = [(v.value, w.value) for v, w in zip(other.scenario.verdicts, win.scenario.verdicts)
+            if not v.claim.kind.startswith("decay")]
+    assert same and all(a == b for a, b in same)
     qtbot.waitUntil(lambda: other.comparison.in_step and win.comparison.in_step, timeout=10000)
     a, b = win.comparison.session, other.comparison.session
     assert a.iteration == b.iteration == other.controller.session.iteration

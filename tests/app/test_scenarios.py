@@ -21,6 +21,24 @@ def settle(qtbot, win, timeout: int = 30000) -> None:
     win.controller.refresh_all()
 
 
+def prepared(qtbot, win, timeout: int = 60000) -> None:
+    """Wait until the stop after the current one has been prepared in the background."""
+    p = win.scenario
+    qtbot.waitUntil(lambda: p.index + 1 in p.prepared or p.index + 1 >= len(p.stops), timeout=timeout)
+
+
+def shows_the_truth(win, stop) -> None:
+    """The caption bar shows the stop's caption when every claim held, else says which did not."""
+    text = win.classroom.caption.text()
+    failed = [v for v in win.scenario.verdicts if not v.holds]
+    if not failed:
+        assert text == stop.caption
+    else:
+        assert text.startswith("The caption is withheld") and stop.caption not in text
+        for v in failed:
+            assert v.claim.says in text
+
+
 def fingerprint(win) -> tuple:
     c = win.controller
     s = c.session
@@ -40,7 +58,9 @@ def test_every_lecture_runs_start_to_end_from_the_keyboard(qtbot, make_window, n
             qtbot.keyClick(win.graph, Key.Key_PageDown)
         settle(qtbot, win)
         assert win.scenario.index == i
-        assert win.classroom.caption.text() == stop.caption
+        assert len(win.scenario.verdicts) == len(stop.claims)
+        shows_the_truth(win, stop)
+        assert "_{" not in win.classroom.caption.shown() and "_t" not in win.classroom.caption.shown()
         assert win.classroom.caption_bar.isVisible()
         if stop.focus and stop.focus in win.docks:
             assert win.docks[stop.focus].isVisible(), f"stop {i + 1}: {stop.focus} not raised"
@@ -53,7 +73,7 @@ def test_every_lecture_runs_start_to_end_from_the_keyboard(qtbot, make_window, n
     trained = sum(win.scenario.scaled(s.train) for s in stops)
     stepped = any(s.step for s in stops)
     assert win.controller.session.iteration >= (1 if stepped else 0) or win.controller.session.blowup
-    if trained and not any("seed" in s.set or s.set.get("task") for s in stops):
+    if trained and not any("seed" in s.set or s.set.get("task") or s.restart for s in stops):
         assert win.controller.session.iteration >= trained
 
 
@@ -88,26 +108,100 @@ def test_right_arrow_still_steps_records_inside_a_scenario(qtbot, make_window):
     assert win.controller.cursor == 1
 
 
-def test_a_stop_that_trains_stops_exactly_and_next_cuts_it_short(qtbot, make_window):
+def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_window):
+    """A clicker's double press: the stop's training runs to its exact count, the press is ignored
+    and the caption bar says a stop is running."""
     win = make_window()
+    win.scenario.prepare_ahead = False  # the live path: training in the window, slice by slice
     win.scenario.train_factor = 1.0
     win._load_preset("lecture-6-char-rnn")
     qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 2: one narrated iteration
     settle(qtbot, win)
     start = win.controller.session.iteration
-    win.scenario.train_factor = 0.01  # stop 3 trains 500 -> 5 iterations
-    qtbot.keyClick(win.graph, Key.Key_PageDown)
-    settle(qtbot, win)
-    assert win.controller.session.iteration == start + 5 and not win.controller.playing
-    win.scenario.train_factor = 1.0  # stop 4: 2500 iterations; Page Down stops it where it is
+    win.scenario.train_factor = 0.2  # stop 3 trains 500 -> 100 iterations (then on while its claim fails)
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     assert win.scenario.training and win.controller.playing
-    qtbot.waitUntil(lambda: win.controller.session.iteration > start + 6, timeout=10000)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # the double press
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    assert win.scenario.index == 2 and win.scenario.busy
+    assert "a stop is running" in win.classroom.caption.side.text()
+    settle(qtbot, win, timeout=60000)
+    assert win.scenario.index == 2 and not win.controller.playing and win.controller.until is None
+    assert win.controller.session.iteration >= start + 100  # the whole count, never cut short
+    stop = win.scenario.stops[2]
+    if win.scenario.verdicts[0].holds:
+        assert win.controller.session.iteration - start <= win.scenario.scaled(stop.until)
+    assert win.controller.speed is None or win.transport.speed.currentData() == win.controller.speed
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # now it moves on
+    assert win.scenario.index == 3
+    win.scenario.end()  # leaving the scenario does stop a running stop
+    assert not win.controller.playing
+
+
+def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot, make_window):
+    """Page Down after the preparation finished: the stop is ready on the key press (no training in
+    the window), with exactly the numbers a headless run of the same stops gives."""
+    from engine.scenario import ScenarioRun
+
+    win = make_window()
+    win.scenario.train_factor = 0.1
+    win._load_preset("lecture-6-char-rnn")
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     settle(qtbot, win)
-    assert win.scenario.index == 4 and not win.controller.playing and win.controller.until is None
-    assert win.controller.session.iteration < start + 5 + 2500
-    assert win.controller.speed is None or win.transport.speed.currentData() == win.controller.speed
+    prepared(qtbot, win)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    assert not win.scenario.busy and not win.controller.playing and win.scenario.index == 2
+    run = ScenarioRun(win.scenario.base, factor=0.1)
+    for stop in win.scenario.stops[:3]:
+        run.enter(stop)
+    s = win.controller.session
+    assert s.iteration == run.first.iteration
+    for k, p in s.model.params.items():
+        assert np.array_equal(p, run.first.model.params[k])
+    assert [v.value for v in win.scenario.verdicts] == [v.value for v in run.verdicts]
+    shows_the_truth(win, win.scenario.stops[2])
+    # something done by hand in between: the preparation no longer applies, the stop runs live
+    prepared(qtbot, win)
+    win.controller.step_iteration()
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    assert win.scenario.index == 3 and (win.scenario.training or win.controller.session.iteration > run.first.iteration)
+    settle(qtbot, win, timeout=60000)
+
+
+def test_page_up_installs_the_snapshot_of_the_previous_stop_at_once(qtbot, make_window):
+    win = make_window()
+    win.scenario.train_factor = 0.1
+    win._load_preset("lecture-6-char-rnn")
+    seen = {}
+    for i in range(4):
+        if i:
+            prepared(qtbot, win)
+            qtbot.keyClick(win.graph, Key.Key_PageDown)
+        settle(qtbot, win)
+        seen[i] = fingerprint(win)
+    qtbot.keyClick(win.graph, Key.Key_PageUp)
+    assert not win.scenario.busy and win.scenario.index == 2  # ready on the key press
+    assert fingerprint(win) == seen[2]
+    qtbot.keyClick(win.graph, Key.Key_PageUp)
+    assert not win.scenario.busy and fingerprint(win) == seen[1]
+
+
+def test_a_stop_whose_claim_fails_says_so_instead_of_its_caption(qtbot, make_window):
+    win = make_window()
+    win.scenario.prepare_ahead = False
+    win.scenario.train_factor = 0.01  # lecture 2 stop 4 trains 3 iterations: its claims still hold?
+    win._load_preset("lecture-1-bptt-tiny")
+    for _ in range(9):
+        qtbot.keyClick(win.graph, Key.Key_PageDown)
+        settle(qtbot, win)
+    stop = win.scenario.current
+    (v,) = win.scenario.verdicts
+    assert not v.holds  # 3 iterations: the loss has not fallen by 10%
+    text = win.classroom.caption.text()
+    assert text.startswith("The caption is withheld") and "the smoothed loss falls by at least 5%" in text
+    assert stop.caption not in text and "⚠" in win.classroom.caption.shown()
+    _, loss = win.controller.session.history["loss"].data()
+    assert v.value == pytest.approx(loss[-30:].mean() / loss[:30].mean())
 
 
 def test_opening_a_preset_without_a_scenario_ends_the_current_one(qtbot, make_window):
@@ -143,6 +237,9 @@ def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
     c.refresh_all()
     qtbot.waitUntil(lambda: win.loss.overlay is not None, timeout=5000)
     assert len(win.loss.overlay_curve.xData) == 3
+    vx, vy = s2.history["val_metric"].data()
+    assert len(vx) and np.array_equal(win.loss.overlay_val.xData, vx)  # its validation curve too
+    assert np.allclose(win.loss.overlay_val.yData, vy)
     # the second graph shows the same iteration at the same record
     c.step_back()
     qtbot.waitUntil(lambda: win.comparison.graph.frame is not None, timeout=5000)
@@ -155,6 +252,7 @@ def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
     win.comparison.close()
     c.refresh_all()
     assert win.decay.overlay is None and win.loss.overlay is None
+    assert win.loss.overlay_val.xData is None or len(win.loss.overlay_val.xData) == 0
     assert not win.classroom.compare_dock.isVisible()
 
 
@@ -167,22 +265,33 @@ def test_a_broken_scenario_is_refused_with_a_message(qtbot, make_window):
     assert not win.scenario.active and win.scenario.errors and "focus" in win.scenario.errors[-1]
 
 
-def test_exploding_lecture_blows_up_then_a_new_seed_starts_again(qtbot, make_window):
+def test_exploding_lecture_blows_up_then_starts_again_from_the_same_seed(qtbot, make_window):
     win = make_window()
+    win.scenario.prepare_ahead = False
     win.scenario.train_factor = 1.0
     win._load_preset("lecture-3-exploding")
-    for _ in range(2):
-        settle(qtbot, win)
-        qtbot.keyClick(win.graph, Key.Key_PageDown)
-    settle(qtbot, win, timeout=60000)  # stop 3: trains until the numbers are no longer finite
+    settle(qtbot, win)
     c = win.controller
-    assert win.scenario.index == 2 and c.session.blowup is not None and not c.playing
+    seed = c.session.cfg.seed
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    settle(qtbot, win, timeout=60000)  # stop 2: trains until the numbers are no longer finite
+    assert win.scenario.index == 1 and c.session.blowup is not None and not c.playing
+    assert all(v.holds for v in win.scenario.verdicts), [v.sentence() for v in win.scenario.verdicts]
     assert c.until is None and any(b.objectName() == "blowup_dialog" for b in win.dialogs)
-    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 4: "start again" (it names the seed)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 3: start again, same seed, clipped
     settle(qtbot, win)
     s = c.session
-    assert s.blowup is None and s.iteration == 0 and s.cfg.clip == "norm" and s.cfg.clip_threshold == 1.0
+    assert s.blowup is None and s.iteration == 0 and s.cfg.clip == "norm" and s.cfg.seed == seed
     assert not any(b.objectName() == "blowup_dialog" and b.isVisible() for b in win.dialogs)  # stale: closed
+    win.activateWindow()  # the closed dialog had the keyboard
+    qtbot.waitUntil(win.isActiveWindow, timeout=3000)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 4: the clipped model learns
+    settle(qtbot, win, timeout=60000)
+    assert win.scenario.index == 3
+    assert all(v.holds for v in win.scenario.verdicts), [v.sentence() for v in win.scenario.verdicts]
+    assert win.classroom.caption.text() == win.scenario.current.caption
+    v = win.scenario.verdicts[0]
+    assert v.value == c.session.metric() / c.session.task.baseline, (v.value, c.session.iteration, c.session.blowup)
 
 
 def test_the_task_view_follows_the_scenario(qtbot, make_window):
