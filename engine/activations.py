@@ -3,7 +3,8 @@
 Each activation knows its derivative in terms of *both* the pre-activation ``z`` and the
 activation ``a = f(z)``; the correct derivative uses whichever is natural (tanh and sigmoid from
 ``a``, relu from ``z``). Keeping both arguments lets the bug lab evaluate the derivative at the
-wrong variable, the mistake USERS.md item 5 describes.
+wrong variable (``1 - z²`` in place of ``1 - h²`` for tanh), a classic slip in hand-written
+backward passes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The bug lab's catalogue: classic mistakes in a hand-written backward pass (USERS.md 1-6).
+"""The bug lab's catalogue: classic mistakes in a hand-written backward pass (``BUGS`` describes
+each).
 
 A model's ``bugs`` attribute is a frozenset of these names; it is empty unless someone switches a
 bug on, and every code path that honours one is marked ``# bug lab``. ``targets_wrong_axis`` is a

@@ -4,7 +4,7 @@ Shapes: the last axis is the class/output axis; any leading axes are positions (
 
 - Softmax cross-entropy: ``p = softmax(y)`` over the *class* axis, ``loss = -log p[target]``,
   delta ``dL/dy = p - onehot(target)`` (Bridle 1990; the softmax Jacobian and the log cancel,
-  so the element-wise ``p (1 - p)`` that USERS.md item 6 asks about is never needed).
+  so the element-wise ``p (1 - p)`` that learners often expect here is never needed).
 - Squared error: ``loss = 0.5 * ||y - target||²`` summed over the output axis, delta ``y - target``.
   The ½ makes the delta the residual, the regression twin of ``p - y``.
 

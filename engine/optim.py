@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -250,3 +251,17 @@ class LossAnnealer:
             self.best = s
             return True
         return False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Settings and progress as plain scalars: ``factor``, ``patience``, ``min_lr``,
+        ``smoothing``, ``smooth`` (None before the first loss), ``best`` (inf before it), ``bad``."""
+        return {"factor": self.factor, "patience": self.patience, "min_lr": self.min_lr,
+                "smoothing": self.smoothing, "smooth": self.smooth, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Put back what ``state_dict`` returned (a session file's reader checks the ranges)."""
+        smooth = state["smooth"]
+        self.factor, self.patience = float(state["factor"]), int(state["patience"])
+        self.min_lr, self.smoothing = float(state["min_lr"]), float(state["smoothing"])
+        self.smooth = None if smooth is None else float(smooth)
+        self.best, self.bad = float(state["best"]), int(state["bad"])

@@ -84,6 +84,32 @@ class Series:
         out.x, out.y = self.x.copy(), self.y.copy()
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """``capacity``, ``n`` points kept, decimation ``stride`` (a power of two) and ``skip``
+        (its phase: without it the points kept after a restore would differ), and the points
+        ``x``, ``y`` (float64 ``(n,)``, views of the series' own arrays)."""
+        return {"capacity": int(self.capacity), "n": int(self.n), "stride": int(self.stride),
+                "skip": int(self._skip), "x": self.x[: self.n], "y": self.y[: self.n]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Put back what ``state_dict`` returned (points copied, capacity as saved); ``ValueError``
+        names an inconsistent value."""
+        capacity, n, stride, skip = (state[k] for k in ("capacity", "n", "stride", "skip"))
+        for key, v in (("capacity", capacity), ("n", n), ("stride", stride), ("skip", skip)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"series {key}: expected a whole number, got {str(v)[:40]!r}")
+        if capacity < 2 or not 0 <= n <= capacity:
+            raise ValueError(f"series: {n} points do not fit a capacity of {capacity}")
+        if stride < 1 or stride & (stride - 1) or not 0 <= skip < stride:
+            raise ValueError(f"series: stride {stride} must be a power of two and skip {skip} below it")
+        x, y = np.asarray(state["x"], dtype=np.float64), np.asarray(state["y"], dtype=np.float64)
+        if x.shape != (n,) or y.shape != (n,):
+            raise ValueError(f"series: expected {n} x and y values, got shapes {x.shape} and {y.shape}")
+        self.capacity = int(capacity)
+        self.x, self.y = np.empty(self.capacity), np.empty(self.capacity)
+        self.x[:n], self.y[:n] = x, y
+        self.n, self.stride, self._skip = int(n), int(stride), int(skip)
+
 
 HISTORY_SERIES = ("loss", "val_metric", "grad_norm", "clipped", "lr")
 
@@ -370,6 +396,104 @@ class Session:
     def smoothed_loss(self, window: int = 50) -> float | None:
         _, y = self.history["loss"].data()
         return float(np.mean(y[-window:])) if len(y) else None
+
+    # ------------------------------------------------------------------ saving and restoring
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a session file holds besides the configuration, as plain values (arrays are
+        the session's own, not copies: copy them to keep them while training goes on):
+
+        - ``iteration`` (updates done), ``seconds``, ``rng`` (the generator's ``bit_generator.state``);
+        - ``params`` and ``last_finite`` (the parameters ``rollback()`` restores): name -> array;
+        - ``optimizer``: ``name``, ``lr`` (as annealed now), ``state`` (``Optimizer.state_dict()``);
+        - ``annealer``: None or ``LossAnnealer.state_dict()``;
+        - ``state``: None or the tuple of carried hidden-state arrays ``(batch_size, hidden_size)``;
+        - ``history``: series name -> ``Series.state_dict()``; ``clip_events`` likewise;
+        - ``samples``: ``[(iteration, text), ...]``; ``bugs``: sorted bug-lab names;
+        - ``blowup``: None or ``iteration``, ``phase``, ``name``, ``timestep``;
+        - ``task``: ``Task.state_dict()``, where the data stream stands.
+        """
+        state = None
+        if self.state is not None:
+            state = (self.state,) if isinstance(self.state, np.ndarray) else tuple(self.state)
+        blow = self.blowup
+        return {
+            "iteration": int(self.iteration),
+            "seconds": float(self.seconds),
+            "rng": self.rng.bit_generator.state,
+            "params": dict(self.model.params),
+            "last_finite": dict(self._last_finite),
+            "optimizer": {"name": self.optimizer.name, "lr": float(self.optimizer.lr),
+                          "state": self.optimizer.state_dict()},
+            "annealer": None if self.annealer is None else self.annealer.state_dict(),
+            "state": state,
+            "history": {name: series.state_dict() for name, series in self.history.items()},
+            "clip_events": self.clip_events.state_dict(),
+            "samples": [(int(i), str(t)) for i, t in self.samples],
+            "bugs": sorted(self.bugs),
+            "blowup": None if blow is None else {"iteration": blow.iteration, "phase": blow.phase,
+                                                 "name": blow.name, "timestep": blow.timestep},
+            "task": self.task.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Put back what ``state_dict`` returned, into a session built from the same configuration.
+        Parameters, rollback point and hidden state are copied. Series missing from ``history``
+        keep their current points. ``ValueError`` when a part does not fit this session (shapes,
+        optimiser, annealing, bug names, task kind)."""
+        params = self.model.params
+        for key in ("params", "last_finite"):
+            given = state[key]
+            if set(given) != set(params):
+                raise ValueError(f"{key}: expected parameters {sorted(params)}, got {sorted(given)[:8]}")
+            for name, p in params.items():
+                if np.shape(given[name]) != p.shape:
+                    raise ValueError(f"{key}/{name}: expected shape {p.shape}, got {np.shape(given[name])}")
+        om = state["optimizer"]
+        if om["name"] != self.optimizer.name:
+            raise ValueError(f"optimizer {str(om['name'])[:40]!r} does not match the configuration's "
+                             f"{self.optimizer.name!r}")
+        if (state["annealer"] is None) != (self.annealer is None):
+            raise ValueError("annealer state does not match the configuration's 'anneal' setting")
+        hidden = state["state"]
+        if hidden is not None:
+            if not self.is_recurrent:
+                raise ValueError("state: an MLP carries no hidden state")
+            shape = (self.cfg.batch_size, self.cfg.hidden_size)
+            if len(hidden) != len(self.model.STATE) or any(np.shape(a) != shape for a in hidden):
+                raise ValueError(f"state: expected {len(self.model.STATE)} arrays of shape {shape}")
+        unknown = sorted(set(state["history"]) - set(HISTORY_SERIES))
+        if unknown:
+            raise ValueError(f"history: unknown series {unknown[0][:60]!r}")
+        optimizer = copy.deepcopy(self.optimizer)
+        try:
+            optimizer.load_state_dict(om["state"])
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"optimizer state: {e}") from None
+        optimizer.lr = float(om["lr"])
+        spare = type(self.rng.bit_generator)(0)  # the state is checked on a spare generator first
+        try:
+            spare.state = state["rng"]
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ValueError(f"rng: not a valid {type(self.rng.bit_generator).__name__} state ({e})") from None
+        self.task.load_state_dict(state["task"])
+        self.set_bugs(state["bugs"])
+        for name, p in params.items():
+            p[...] = state["params"][name]
+            self._last_finite[name] = np.array(state["last_finite"][name], dtype=np.float64)
+        self.optimizer = optimizer
+        if self.annealer is not None:
+            self.annealer.load_state_dict(state["annealer"])
+        self.state = None if hidden is None else tuple(np.array(a, dtype=np.float64) for a in hidden)
+        for name, series in state["history"].items():
+            self.history[name].load_state_dict(series)
+        self.clip_events.load_state_dict(state["clip_events"])
+        self.rng.bit_generator.state = state["rng"]
+        self.iteration = int(state["iteration"])
+        self.seconds = float(state["seconds"])
+        self.samples = [(int(i), str(t)) for i, t in state["samples"]]
+        blow = state["blowup"]
+        self.blowup = None if blow is None else Blowup(int(blow["iteration"]), str(blow["phase"]), str(blow["name"]),
+                                                       None if blow["timestep"] is None else int(blow["timestep"]))
 
 
 def model_with(model, params: Mapping[str, Array]):

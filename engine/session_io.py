@@ -77,8 +77,9 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write
+from .bugs import check_bugs
 from .config import BUILTIN_CORPORA, Config
-from .session import HISTORY_SERIES, Blowup, Series, Session
+from .session import HISTORY_SERIES, Session
 from .tasks import ClassificationTask, LanguageModelTask
 
 __all__ = [
@@ -170,17 +171,18 @@ def _checked_position(position: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 
 def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Array]]:
-    """The JSON description and the named arrays of a session (shared references, not copies)."""
+    """The JSON description and the named arrays of a session (shared references, not copies),
+    laid out from ``session.state_dict()``."""
     position = _checked_position(position)
+    sd = session.state_dict()
     arrays: dict[str, Array] = {}
-    for name, p in session.model.params.items():
+    for name, p in sd["params"].items():
         arrays[f"params/{name}"] = p
-        # Private read (documented): the rollback point, so 'roll back' still works after a load.
-        arrays[f"last_finite/{name}"] = session._last_finite[name]
-    opt = session.optimizer
+        arrays[f"last_finite/{name}"] = sd["last_finite"][name]  # so 'roll back' still works after a load
+    om = sd["optimizer"]
     slots: dict[str, list[str]] = {}
     t = 0
-    for key, value in opt.state_dict().items():
+    for key, value in om["state"].items():
         if key == "t":
             t = int(value)
             continue
@@ -188,21 +190,20 @@ def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict
         slots.setdefault(slot, []).append(pname)
         arrays[f"optimizer/{slot}/{pname}"] = np.asarray(value, dtype=np.float64)
     state_meta = None
-    if session.state is not None:
-        state = (session.state,) if isinstance(session.state, np.ndarray) else tuple(session.state)
-        state_meta = {"count": len(state)}
-        for i, a in enumerate(state):
+    if sd["state"] is not None:
+        state_meta = {"count": len(sd["state"])}
+        for i, a in enumerate(sd["state"]):
             arrays[f"state/{i}"] = np.asarray(a, dtype=np.float64)
     history = {}
-    for name, series in session.history.items():
+    for name, series in sd["history"].items():
         history[name] = _series_meta(series)
-        arrays[f"history/{name}/x"], arrays[f"history/{name}/y"] = series.x[: series.n], series.y[: series.n]
-    arrays["clip_events/x"] = session.clip_events.x[: session.clip_events.n]
-    arrays["clip_events/y"] = session.clip_events.y[: session.clip_events.n]
-    task_meta, task_arrays = _task_state(session)
-    arrays.update(task_arrays)
-    ann = session.annealer
-    blow = session.blowup
+        arrays[f"history/{name}/x"], arrays[f"history/{name}/y"] = series["x"], series["y"]
+    arrays["clip_events/x"], arrays["clip_events/y"] = sd["clip_events"]["x"], sd["clip_events"]["y"]
+    task_meta = dict(sd["task"])
+    if task_meta["kind"] == "stream":
+        task_meta["fingerprint"] = _stream_fingerprint(session.task)
+    elif task_meta["kind"] == "shuffle":
+        arrays["task/order"] = np.asarray(task_meta.pop("order"), dtype=np.int64)
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -210,20 +211,17 @@ def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "summary": {"title": session.cfg.title, "task": session.task.describe(), "model": session.cfg.model},
         "config": session.cfg.to_dict(),
-        "iteration": int(session.iteration),
-        "seconds": float(session.seconds),
-        "rng": session.rng.bit_generator.state,
-        "optimizer": {"name": opt.name, "lr": float(opt.lr), "t": t, "slots": slots},
-        "annealer": None if ann is None else {
-            "factor": ann.factor, "patience": ann.patience, "min_lr": ann.min_lr, "smoothing": ann.smoothing,
-            "smooth": ann.smooth, "best": ann.best, "bad": ann.bad},
+        "iteration": sd["iteration"],
+        "seconds": sd["seconds"],
+        "rng": sd["rng"],
+        "optimizer": {"name": om["name"], "lr": om["lr"], "t": t, "slots": slots},
+        "annealer": sd["annealer"],
         "state": state_meta,
         "history": history,
-        "clip_events": _series_meta(session.clip_events),
-        "samples": [[int(i), str(s)] for i, s in session.samples],
-        "bugs": sorted(session.bugs),
-        "blowup": None if blow is None else {
-            "iteration": blow.iteration, "phase": blow.phase, "name": blow.name, "timestep": blow.timestep},
+        "clip_events": _series_meta(sd["clip_events"]),
+        "samples": [[i, text] for i, text in sd["samples"]],
+        "bugs": sd["bugs"],
+        "blowup": sd["blowup"],
         "task": task_meta,
         "position": position,
         "numbering": "updates",
@@ -231,11 +229,8 @@ def _collect(session: Session, position: Mapping[str, Any] | None) -> tuple[dict
     return meta, arrays
 
 
-def _series_meta(series: Series) -> dict[str, int]:
-    # Private read (documented): ``_skip`` is the decimation phase; without it the points kept
-    # after a load would differ from those of a session that never stopped.
-    return {"capacity": int(series.capacity), "n": int(series.n), "stride": int(series.stride),
-            "skip": int(series._skip)}
+def _series_meta(series: Mapping[str, Any]) -> dict[str, int]:
+    return {k: series[k] for k in ("capacity", "n", "stride", "skip")}
 
 
 _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -250,20 +245,6 @@ def _stream_fingerprint(task: LanguageModelTask) -> str:
     h.update(np.ascontiguousarray(task.train_ids, dtype=np.int64).tobytes())
     _FINGERPRINTS[task] = digest = h.hexdigest()
     return digest
-
-
-def _task_state(session: Session) -> tuple[dict[str, Any], dict[str, Array]]:
-    """Where the task's data stream stands. Reads private task attributes (documented in the
-    report asking for a ``Task.state_dict`` hook): the chunk position of a language model and the
-    shuffled order and cursor of a minibatched classification task."""
-    task = session.task
-    if isinstance(task, LanguageModelTask):
-        it = task._iter
-        return {"kind": "stream", "started": it is not None, "epoch": int(task.epoch), "chunk": int(task.chunk),
-                "epoch_start": bool(task.epoch_start), "fingerprint": _stream_fingerprint(task)}, {}
-    if isinstance(task, ClassificationTask):
-        return {"kind": "shuffle", "pos": int(task._pos)}, {"task/order": np.asarray(task._order, dtype=np.int64)}
-    return {"kind": "none"}, {}
 
 
 def _write_archive(f: io.BufferedIOBase, meta_bytes: bytes, arrays: Mapping[str, Array]) -> None:
@@ -469,7 +450,8 @@ class _Arrays:
                            f"version {FORMAT_VERSION})")
 
 
-def _read_series(arrays: _Arrays, meta: Mapping[str, Any], prefix: str, where: str) -> Series:
+def _read_series(arrays: _Arrays, meta: Mapping[str, Any], prefix: str, where: str) -> dict[str, Any]:
+    """A ``Series.state_dict()`` from the file, each field checked."""
     capacity = _int(meta, "capacity", 2, MAX_HISTORY_CAPACITY, where)
     n = _int(meta, "n", 0, capacity, where)
     stride = _int(meta, "stride", 1, 2**62, where)
@@ -478,15 +460,13 @@ def _read_series(arrays: _Arrays, meta: Mapping[str, Any], prefix: str, where: s
     skip = _int(meta, "skip", 0, stride - 1, where)
     x = arrays.read(f"{prefix}/x", (n,))
     y = arrays.read(f"{prefix}/y", (n,))
-    series = Series(capacity)
-    series.x[:n], series.y[:n] = x, y
-    series.n, series.stride = n, stride
-    series._skip = skip  # private write (documented): the decimation phase
-    return series
+    return {"capacity": capacity, "n": n, "stride": stride, "skip": skip, "x": x, "y": y}
 
 
 # ---------------------------------------------------------------------------- rebuilding
 def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tuple[Session, dict[str, Any] | None]:
+    """Rebuild the session from ``config``, check every field of the file and the arrays it
+    implies, and hand them to ``Session.load_state_dict``."""
     config = _dict(meta, "config")
     try:
         cfg = Config.from_dict(config, "config")
@@ -506,14 +486,12 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
     except ValueError as e:  # e.g. the corpus file named in the configuration is gone
         raise _Refused(f"cannot rebuild the session from its configuration: {e}") from None
     arrays = _Arrays(npz)
-    _restore_task(session, _dict(meta, "task"), arrays)  # first: says so if the training text changed
+    sd: dict[str, Any] = {"task": _read_task(session, _dict(meta, "task"), arrays)}  # first: a changed text
     params = session.model.params
 
     # model parameters and the rollback point
-    for name, p in params.items():
-        p[...] = arrays.read(f"params/{name}", p.shape)
-    for name, p in params.items():
-        session._last_finite[name] = arrays.read(f"last_finite/{name}", p.shape)  # private (rollback point)
+    sd["params"] = {name: arrays.read(f"params/{name}", p.shape) for name, p in params.items()}
+    sd["last_finite"] = {name: arrays.read(f"last_finite/{name}", p.shape) for name, p in params.items()}
 
     # optimiser
     om = _dict(meta, "optimizer")
@@ -521,7 +499,7 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
     if name != session.optimizer.name:
         raise _Refused(f"{_META}: optimizer {name[:40]!r} does not match the configuration's "
                        f"{session.optimizer.name!r}")
-    state_dict: dict[str, Array] = {"t": np.array(_int(om, "t", 0, 2**62, "optimizer."))}
+    opt_state: dict[str, Array] = {"t": np.array(_int(om, "t", 0, 2**62, "optimizer."))}
     slots = _dict(om, "slots", "optimizer.")
     for slot, pnames in slots.items():
         if not _NAME.match(slot) or not isinstance(pnames, list) or len(pnames) > len(params):
@@ -529,47 +507,44 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
         for pname in pnames:
             if pname not in params:
                 raise _Refused(f"{_META}: optimizer.slots.{slot}: unknown parameter {str(pname)[:40]!r}")
-            state_dict[f"{slot}/{pname}"] = arrays.read(f"optimizer/{slot}/{pname}", params[pname].shape)
-    try:
-        session.optimizer.load_state_dict(state_dict)
-    except (ValueError, KeyError) as e:
-        raise _Refused(f"optimizer state: {e}") from None
-    session.optimizer.lr = _float(om, "lr", "optimizer.", positive=True)
+            opt_state[f"{slot}/{pname}"] = arrays.read(f"optimizer/{slot}/{pname}", params[pname].shape)
+    sd["optimizer"] = {"name": name, "lr": _float(om, "lr", "optimizer.", positive=True), "state": opt_state}
 
     # annealer
     am = _dict(meta, "annealer", optional=True)
     if (am is None) != (session.annealer is None):
         raise _Refused(f"{_META}: annealer state does not match the configuration's 'anneal' setting")
-    if am is not None:
-        ann = session.annealer
-        ann.factor = _float(am, "factor", "annealer.", positive=True)
-        ann.patience = _int(am, "patience", 1, 2**62, "annealer.")
-        ann.min_lr = _float(am, "min_lr", "annealer.", positive=True)
-        ann.smoothing = _float(am, "smoothing", "annealer.")
-        ann.smooth = _float(am, "smooth", "annealer.", finite=False, optional=True)
-        ann.best = _float(am, "best", "annealer.", finite=False)
-        ann.bad = _int(am, "bad", 0, 2**62, "annealer.")
+    sd["annealer"] = None if am is None else {
+        "factor": _float(am, "factor", "annealer.", positive=True),
+        "patience": _int(am, "patience", 1, 2**62, "annealer."),
+        "min_lr": _float(am, "min_lr", "annealer.", positive=True),
+        "smoothing": _float(am, "smoothing", "annealer."),
+        "smooth": _float(am, "smooth", "annealer.", finite=False, optional=True),
+        "best": _float(am, "best", "annealer.", finite=False),
+        "bad": _int(am, "bad", 0, 2**62, "annealer.")}
 
     # carried hidden state
     sm = _dict(meta, "state", optional=True)
+    sd["state"] = None
     if sm is not None:
         if not session.is_recurrent:
             raise _Refused(f"{_META}: state: an MLP carries no hidden state")
         count = len(session.model.STATE)
         _int(sm, "count", count, count, "state.")
         shape = (cfg.batch_size, cfg.hidden_size)
-        session.state = tuple(arrays.read(f"state/{i}", shape) for i in range(count))
+        sd["state"] = tuple(arrays.read(f"state/{i}", shape) for i in range(count))
 
     # histories
+    sd["history"] = {}
     for sname, series_meta in history_meta.items():
         if not isinstance(series_meta, dict):
             raise _Refused(f"{_META}: history.{sname}: expected a JSON object")
-        session.history[sname] = _read_series(arrays, series_meta, f"history/{sname}", f"history.{sname}.")
-    session.clip_events = _read_series(arrays, _dict(meta, "clip_events"), "clip_events", "clip_events.")
+        sd["history"][sname] = _read_series(arrays, series_meta, f"history/{sname}", f"history.{sname}.")
+    sd["clip_events"] = _read_series(arrays, _dict(meta, "clip_events"), "clip_events", "clip_events.")
     old_numbering = meta.get("numbering") != "updates"
     if old_numbering:  # an older file: iteration N's points were drawn at x = N - 1
-        for series in [*session.history.values(), session.clip_events]:
-            series.x[: series.n] += 1
+        for series in [*sd["history"].values(), sd["clip_events"]]:
+            series["x"] += 1
 
     # rng, counters
     rng_state = _dict(meta, "rng")
@@ -577,11 +552,12 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
     if rng_state.get("bit_generator") != expected_bg:
         raise _Refused(f"{_META}: rng: expected a {expected_bg} state")
     try:
-        session.rng.bit_generator.state = rng_state
+        type(session.rng.bit_generator)(0).state = rng_state  # checked on a spare generator
     except (TypeError, ValueError, KeyError, OverflowError) as e:
         raise _Refused(f"{_META}: rng: not a valid {expected_bg} state ({e})") from None
-    session.iteration = _int(meta, "iteration", 0, 2**62)
-    session.seconds = _float(meta, "seconds")
+    sd["rng"] = rng_state
+    sd["iteration"] = _int(meta, "iteration", 0, 2**62)
+    sd["seconds"] = _float(meta, "seconds")
 
     samples = _get(meta, "samples")
     if not isinstance(samples, list) or len(samples) > MAX_SAMPLES:
@@ -592,30 +568,36 @@ def _restore(npz: np.lib.npyio.NpzFile, meta: dict[str, Any], source: str) -> tu
                 and not isinstance(item[0], bool) and isinstance(item[1], str) and len(item[1]) <= MAX_SAMPLE_CHARS):
             raise _Refused(f"{_META}: samples: expected [iteration, text] pairs")
         restored.append((item[0], item[1]))
-    session.samples = restored
+    sd["samples"] = restored
 
     bugs = _get(meta, "bugs")
     if not isinstance(bugs, list) or not all(isinstance(b, str) for b in bugs) or len(bugs) > 64:
         raise _Refused(f"{_META}: bugs: expected a list of bug-lab names")
     try:
-        session.set_bugs(bugs)
+        check_bugs(bugs, recurrent=session.is_recurrent)
     except ValueError as e:
         raise _Refused(f"{_META}: {e}") from None
+    sd["bugs"] = bugs
 
     bm = _dict(meta, "blowup", optional=True)
+    sd["blowup"] = None
     if bm is not None:
         ts = _get(bm, "timestep", "blowup.")
-        session.blowup = Blowup(
-            _int(bm, "iteration", 0, 2**62, "blowup.") + int(old_numbering), _str(bm, "phase", 40, "blowup."),
-            _str(bm, "name", 200, "blowup."),
-            None if ts is None else _int(bm, "timestep", 0, 2**62, "blowup."))
+        sd["blowup"] = {
+            "iteration": _int(bm, "iteration", 0, 2**62, "blowup.") + int(old_numbering),
+            "phase": _str(bm, "phase", 40, "blowup."), "name": _str(bm, "name", 200, "blowup."),
+            "timestep": None if ts is None else _int(bm, "timestep", 0, 2**62, "blowup.")}
 
     arrays.check_all_used()
+    try:
+        session.load_state_dict(sd)
+    except ValueError as e:  # what the checks above cannot see, e.g. an optimiser slot of another optimiser
+        raise _Refused(str(e)) from None
     return session, position
 
 
-def _restore_task(session: Session, tm: dict[str, Any], arrays: _Arrays) -> None:
-    """Put the task's data stream where it was (see ``_task_state``)."""
+def _read_task(session: Session, tm: dict[str, Any], arrays: _Arrays) -> dict[str, Any]:
+    """A ``Task.state_dict()`` from the file, checked: where the data stream stood."""
     task = session.task
     kind = _str(tm, "kind", 20, "task.")
     if isinstance(task, LanguageModelTask):
@@ -624,27 +606,24 @@ def _restore_task(session: Session, tm: dict[str, Any], arrays: _Arrays) -> None
         if _str(tm, "fingerprint", 64, "task.") != _stream_fingerprint(task):
             raise _Refused(f"the text of corpus {session.cfg.corpus!r} is not the one the session was trained on "
                            f"(the file changed since it was saved)")
-        n_chunks = len(task.stream)
-        chunk = _int(tm, "chunk", 0, n_chunks, "task.")
+        chunk = _int(tm, "chunk", 0, len(task.stream), "task.")
         started = _get(tm, "started", "task.")
         epoch_start = _get(tm, "epoch_start", "task.")
         if not isinstance(started, bool) or not isinstance(epoch_start, bool):
             raise _Refused(f"{_META}: task.started and task.epoch_start must be true or false")
-        task.epoch = _int(tm, "epoch", 0, 2**62, "task.")
-        task.epoch_start = epoch_start
-        if started:
-            task.seek(chunk)
-    elif isinstance(task, ClassificationTask):
+        return {"kind": kind, "started": started, "epoch": _int(tm, "epoch", 0, 2**62, "task."),
+                "chunk": chunk, "epoch_start": epoch_start}
+    if isinstance(task, ClassificationTask):
         if kind != "shuffle":
             raise _Refused(f"{_META}: task.kind: expected 'shuffle' for a classification task, got {kind[:20]!r}")
-        n = len(task._order)
+        n = len(task.y_train)
         order = arrays.read("task/order", (n,), kind="i")
         if not np.array_equal(np.sort(order), np.arange(n)):
             raise _Refused(f"array 'task/order': not a permutation of the {n} training examples")
-        task._order[...] = order  # private writes (documented): the shuffled order and cursor
-        task._pos = _int(tm, "pos", 0, n, "task.")
-    elif kind != "none":
+        return {"kind": kind, "order": order, "pos": _int(tm, "pos", 0, n, "task.")}
+    if kind != "none":
         raise _Refused(f"{_META}: task.kind: expected 'none' for task {session.cfg.task!r}, got {kind[:20]!r}")
+    return {"kind": kind}
 
 
 # ====================================================================================== autosave

@@ -55,6 +55,20 @@ class Task:
     def describe(self) -> str:
         return self.name
 
+    def state_dict(self) -> dict[str, Any]:
+        """Where the data stream stands, as plain values: ``{"kind": "none"}`` for tasks that
+        draw every batch from the session's generator."""
+        return {"kind": "none"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back what ``state_dict`` returned; ``ValueError`` if it belongs to another kind of task."""
+        self._check_kind(state, "none")
+
+    def _check_kind(self, state: dict[str, Any], kind: str) -> None:
+        got = state.get("kind") if isinstance(state, dict) else None
+        if got != kind:
+            raise ValueError(f"task state: expected kind {kind!r} for task {self.name!r}, got {str(got)[:20]!r}")
+
 
 # ---------------------------------------------------------------------------------- language models
 class LanguageModelTask(Task):
@@ -144,6 +158,30 @@ class LanguageModelTask(Task):
         for _ in range(chunk):
             next(self._iter)
         self.chunk = chunk
+
+    def state_dict(self) -> dict[str, Any]:
+        """``kind`` "stream"; ``started`` (a batch was drawn), ``epoch``, ``chunk`` (chunks of
+        this epoch handed out) and ``epoch_start`` (the last batch began an epoch)."""
+        return {"kind": "stream", "started": self._iter is not None, "epoch": int(self.epoch),
+                "chunk": int(self.chunk), "epoch_start": bool(self.epoch_start)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the stream where ``state`` says; ``ValueError`` for values out of range."""
+        self._check_kind(state, "stream")
+        started, epoch_start, epoch, chunk = state["started"], state["epoch_start"], state["epoch"], state["chunk"]
+        if not isinstance(started, bool) or not isinstance(epoch_start, bool):
+            raise ValueError("task state: started and epoch_start must be true or false")
+        for key, v, hi in (("epoch", epoch, None), ("chunk", chunk, len(self.stream))):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 or (hi is not None and v > hi):
+                limit = f"0 to {hi}" if hi is not None else "0 or more"
+                raise ValueError(f"task state: {key}: expected a whole number from {limit}, got {str(v)[:40]!r}")
+        self.epoch = int(epoch)
+        self.epoch_start = epoch_start
+        if started:
+            self.seek(int(chunk))
+        else:  # nothing drawn yet: the first batch starts the stream
+            self._iter = None
+            self.chunk = 0
 
     def validation(self):
         ids = self.val_ids
@@ -319,6 +357,25 @@ class ClassificationTask(Task):
         idx = self._order[self._pos:self._pos + B]
         self._pos += B
         return self.X_train[idx], self.y_train[idx]
+
+    def state_dict(self) -> dict[str, Any]:
+        """``kind`` "shuffle"; ``order`` the current shuffled order of the training examples
+        (int64 ``(N_train,)``, the task's own array) and ``pos`` the cursor into it."""
+        return {"kind": "shuffle", "pos": int(self._pos), "order": np.asarray(self._order, dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back the order and cursor; ``ValueError`` unless ``order`` is a permutation of the
+        training examples and ``pos`` lies within it."""
+        self._check_kind(state, "shuffle")
+        n = len(self._order)
+        order = np.asarray(state["order"])
+        if order.shape != (n,) or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(n)):
+            raise ValueError(f"task state: order is not a permutation of the {n} training examples")
+        pos = state["pos"]
+        if isinstance(pos, bool) or not isinstance(pos, (int, np.integer)) or not 0 <= pos <= n:
+            raise ValueError(f"task state: pos: expected a whole number from 0 to {n}, got {str(pos)[:40]!r}")
+        self._order[...] = order
+        self._pos = int(pos)
 
     def validation(self):
         return self.X_test, self.y_test

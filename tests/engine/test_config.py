@@ -72,3 +72,130 @@ def test_validator_only_ever_accepts_or_raises_valueerror(data):
         assert str(e).startswith("fuzz: ")
     else:
         assert Config.from_dict(json.loads(json.dumps(cfg.to_dict())), "again") == cfg
+
+
+# ------------------------------------------------------------------------------- the field table
+# The lists that were kept by hand before the table existed, copied verbatim: the derived ones
+# must say the same thing.
+OLD_STRUCTURAL = frozenset({
+    "task", "corpus", "model", "hidden_size", "hidden_layers", "activation", "seq_len", "stride", "lag",
+    "init", "init_scale", "recurrent_norm", "forget_bias", "batch_size", "seed", "vocab_size",
+    "n_samples", "noise", "test_fraction", "optimizer", "n_remember",
+})
+OLD_FIELD_HELP = {
+    "task": "what to train on", "corpus": "text for chars/words: built-in name or file path",
+    "model": "rnn, lstm, gru or mlp", "hidden_size": "hidden units H (recurrent models)",
+    "hidden_layers": "hidden layer sizes (mlp)", "activation": "hidden nonlinearity (rnn, mlp)",
+    "seq_len": "timesteps T per training sequence",
+    "stride": "tokens between chunk starts for language models (null = seq_len: contiguous chunks)",
+    "lag": "distance the task must remember",
+    "truncation": "BPTT window k (null = full)", "reduction": "sum or mean (sum / batch size)",
+    "optimizer": "sgd, momentum, adagrad, adam", "lr": "learning rate",
+    "clip": "none, value (element-wise) or norm (global)", "clip_threshold": "clipping threshold",
+    "init": "weight initialisation", "init_scale": "multiplier on initial weights",
+    "recurrent_norm": "largest singular value of the initial recurrent matrix (null = as drawn)",
+    "forget_bias": "initial LSTM forget-gate bias", "batch_size": "sequences per batch",
+    "seed": "random seed (same seed, same run)",
+}
+OLD_DEFAULTS = dict(
+    task="chars", corpus="names", model="rnn", hidden_size=100, hidden_layers=(8, 8), activation="tanh", seq_len=25,
+    stride=None, lag=None, n_remember=3, truncation=None, reduction="sum", loss_label="", optimizer="adagrad",
+    lr=0.1, clip="value", clip_threshold=5.0, init="small", init_scale=1.0, recurrent_norm=None, forget_bias=1.0,
+    batch_size=1, seed=0, vocab_size=4000, n_samples=400, noise=0.2, test_fraction=0.2, anneal=False,
+    anneal_factor=0.5, anneal_patience=200, sample_every=100, sample_length=200, temperature=1.0, eval_every=50,
+    diagnostics_every=5, title="", description="")
+OLD_PANEL_RECURRENT_ONLY = ("hidden_size", "seq_len", "truncation", "recurrent_norm")
+OLD_PANEL_LIVE = ("lr", "clip", "clip_threshold", "truncation", "reduction")
+PANEL_FIELDS = ("task", "corpus", "model", "hidden_size", "hidden_layers", "activation", "seq_len", "lag",
+                "vocab_size", "n_samples", "noise", "optimizer", "init", "init_scale", "recurrent_norm",
+                "forget_bias", "batch_size", "seed", "lr", "clip", "clip_threshold", "truncation", "reduction")
+
+
+def _old_panel_visible(field: str, cfg: dict) -> bool:
+    """The configuration panel's visibility rule before the table existed."""
+    model, task = cfg.get("model"), cfg.get("task")
+    if field in OLD_PANEL_RECURRENT_ONLY:
+        return model != "mlp"
+    if field == "hidden_layers":
+        return model == "mlp"
+    if field == "activation":
+        return model in ("rnn", "mlp")
+    if field == "forget_bias":
+        return model == "lstm"
+    if field == "corpus":
+        return task in ("chars", "words")
+    if field == "vocab_size":
+        return task == "words"
+    if field == "lag":
+        return task in ("adding", "copy")
+    if field in ("n_samples", "noise"):
+        return task in ("xor", "circles", "spirals", "blobs") or (field == "noise" and task == "sine")
+    if field == "clip_threshold":
+        return cfg.get("clip") != "none"
+    return True
+
+
+def test_the_table_gives_the_config_its_fields_defaults_and_order():
+    import dataclasses
+
+    from engine.config import FIELDS
+
+    names = [f.name for f in dataclasses.fields(Config)]
+    assert names == [*OLD_DEFAULTS, "extras"] == [*FIELDS, "extras"]
+    assert {k: getattr(Config(), k) for k in OLD_DEFAULTS} == OLD_DEFAULTS
+    assert Config().extras == {} and Config(lr=0.2) != Config() and Config(extras={"views": 1}) == Config()
+
+
+def test_derived_lists_equal_the_hand_kept_ones():
+    from engine.config import CHECKS, FIELD_HELP, LIVE, STRUCTURAL, is_live
+
+    assert STRUCTURAL == OLD_STRUCTURAL
+    assert LIVE == frozenset(OLD_DEFAULTS) - OLD_STRUCTURAL
+    assert set(CHECKS) == set(OLD_DEFAULTS)
+    assert FIELD_HELP == OLD_FIELD_HELP  # the panel's tooltips, unchanged
+    assert tuple(k for k in PANEL_FIELDS if is_live(k)) == OLD_PANEL_LIVE
+
+
+def test_applies_matches_the_panels_old_visibility_rule_everywhere():
+    from engine.config import CLIP_MODES, MODELS, TASK_NAMES, applies
+
+    for model in MODELS:
+        for task in TASK_NAMES:
+            for clip in CLIP_MODES:
+                cfg = {"model": model, "task": task, "clip": clip}
+                for name in PANEL_FIELDS:
+                    assert applies(name, cfg) == _old_panel_visible(name, cfg), (name, cfg)
+    assert applies("forget_bias", Config(model="lstm")) and not applies("forget_bias", Config())
+    assert applies("anneal_factor", {"anneal": True}) and not applies("anneal_factor", Config())
+    with pytest.raises(ValueError, match="unknown field 'bogus'"):
+        applies("bogus", Config())
+
+
+def test_ranges_and_choices_are_the_ones_the_checks_enforce():
+    from engine.config import FIELDS, field_choices, field_range
+
+    for name, spec in FIELDS.items():
+        choices, rng = field_choices(name), field_range(name)
+        if choices is not None:
+            for c in choices:
+                assert CHECKS[name](c) == c
+            with pytest.raises(TypeError):
+                CHECKS[name]("not-a-choice")
+        if rng is not None:
+            lo, hi = rng
+            kind = int if spec.type.startswith("int") else float
+            assert CHECKS[name](kind(hi)) == hi
+            with pytest.raises(TypeError):
+                CHECKS[name](kind(hi) + 1)
+            if getattr(spec.check, "open_lo", False):
+                with pytest.raises(TypeError):
+                    CHECKS[name](kind(lo))
+            else:
+                assert CHECKS[name](kind(lo)) == lo
+                with pytest.raises(TypeError):
+                    CHECKS[name](kind(lo) - 1)
+        if spec.optional:
+            assert CHECKS[name](None) is None
+        assert CHECKS[name](spec.default) == spec.default  # every default passes its own check
+    assert field_range("hidden_size") == (1, 1024) and field_choices("hidden_size") is None
+    assert field_choices("reduction") == ("mean", "sum") and field_range("reduction") is None
