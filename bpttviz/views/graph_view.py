@@ -21,6 +21,13 @@ PULSE_SECONDS = 0.45
 PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead
 
 
+def _objects(n: int, value) -> np.ndarray:
+    """An object array of ``n`` references to ``value`` (numpy would try to unpack a Qt value)."""
+    a = np.empty(n, dtype=object)
+    a.fill(value)
+    return a
+
+
 class GraphView(QtWidgets.QWidget):
     """``show_frame(GraphFrame)``; ``animate()`` moves the delta dots (call it at frame rate)."""
 
@@ -193,6 +200,8 @@ class GraphView(QtWidgets.QWidget):
             self._fixed = (pg.mkBrush(th.background), pg.mkPen(th.muted, width=1), pg.mkPen(th.foreground, width=1),
                            pg.mkBrush("#E4E4DE"))
             self._bad = (pg.mkBrush(th.backward), pg.mkPen(th.foreground, width=2))
+            self._brush_table = np.empty(len(self._brushes), dtype=object)
+            self._brush_table[:] = self._brushes
         return self._fixed
 
     def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
@@ -229,48 +238,50 @@ class GraphView(QtWidgets.QWidget):
         pos = f.pos
         vals = f.node_value
         hollow, muted, dark, neutral = self._styles()
+        n = len(pos)
         finite = np.isfinite(vals)
+        # one look per node, chosen by whole-array indexing into the theme's shared brushes/pens
         levels = np.rint(np.clip(np.nan_to_num(vals), 0, 1) * (len(self._brushes) - 1)).astype(int)
-        brushes = [self._brushes[q] if ok else hollow for q, ok in zip(levels, finite)]
-        pens = [dark if ok else muted for ok in finite]
+        brushes = self._brush_table[levels]
+        brushes[~finite] = _objects(1, hollow)
+        pens = _objects(n, dark)
+        pens[~finite] = _objects(1, muted)
         if f.node_bad is not None and f.node_bad.any():
-            for i in np.nonzero(f.node_bad)[0]:
-                brushes[i], pens[i] = self._bad
+            brushes[f.node_bad] = _objects(1, self._bad[0])
+            pens[f.node_bad] = _objects(1, self._bad[1])
         rnn = f.key[0] == "rnn"
         T = f.key[2] if rnn else 0
-        symbols = ["o"] * len(pos)
+        symbols = np.full(n, "o")
         if rnn:
-            symbols[:T] = ["s"] * T
-            symbols[3 * T:4 * T] = ["d"] * T
+            symbols[:T] = "s"
+            symbols[3 * T:4 * T] = "d"
             if self.current_mode() != "delta":  # inputs are data, not activations: a neutral square
-                for i in range(T):
-                    if finite[i]:
-                        brushes[i] = neutral
+                brushes[:T][finite[:T]] = _objects(1, neutral)
         keep = f.node_size > 0
         idx = np.nonzero(keep)[0]
-        where = {int(i): k for k, i in enumerate(idx)}
-        labels = {where[i]: text for i, text in f.node_labels if i in where} if npx >= 12 else {}
-        rings = [where[i] for i in f.highlight if i in where]
+        where = np.full(n, -1)
+        where[idx] = np.arange(len(idx))
+        labels = {int(where[i]): text for i, text in f.node_labels if where[i] >= 0} if npx >= 12 else {}
+        rings = [int(where[i]) for i in f.highlight if where[i] >= 0]
         self.nodes.label_width = self._column_px() * 0.96
-        self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, [brushes[i] for i in idx],
-                             [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings,
-                             f.texts if npx >= 10 else [])
-        # edges
-        E = len(f.edges)
-        if E:
-            p0, p1 = pos[f.edges[:, 0]], pos[f.edges[:, 1]]
+        self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, brushes[keep].tolist(), pens[keep].tolist(),
+                             symbols[keep].tolist(), idx, labels, rings, f.texts if npx >= 10 else [])
+        # edges: one group per look (state and half-pixel width), thin and idle ones first so the
+        # wide backward ones sit on top
+        groups = []
+        if len(f.edges):
             maxw = max(3.0, 0.3 * npx)
-            pens_e = []
-            for s, w in zip(f.edge_state, f.edge_width):
-                if s == BACKWARD:
-                    pens_e.append(self._edge_pen(BACKWARD, 1.0 + (maxw - 1.0) * float(w)))
-                elif s == FORWARD:
-                    pens_e.append(self._edge_pen(FORWARD, 1.5 if w <= 0 else 1.0 + 3 * float(w)))
-                else:
-                    pens_e.append(self._edge_pen(0, 1.0))
-            self.edges.set_edges(p0, p1, pens_e)
-        else:
-            self.edges.set_edges(np.zeros((0, 2)), np.zeros((0, 2)), [])
+            w = np.asarray(f.edge_width, dtype=float)
+            state = np.asarray(f.edge_state)
+            width = np.where(state == BACKWARD, 1.0 + (maxw - 1.0) * w,
+                             np.where(state == FORWARD, np.where(w <= 0, 1.5, 1.0 + 3 * w), 1.0))
+            width = np.round(width * 2) / 2
+            p0, p1 = pos[f.edges[:, 0]], pos[f.edges[:, 1]]
+            looks = np.unique(np.stack([width, state], axis=1), axis=0)
+            for wd, st in sorted(looks.tolist()):
+                m = (width == wd) & (state == st)
+                groups.append((self._edge_pen(int(st), wd), p0[m], p1[m]))
+        self.edges.set_groups(groups)
         # the current column and the truncation window (changed only when they differ: every
         # change repaints the whole plot)
         y0, y1 = f.y_range
