@@ -1,6 +1,6 @@
 """The one bridge between Qt and the engine.
 
-Two timers, no threads, fully deterministic:
+Two timers; one worker thread only for models whose iterations are long:
 
 - the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
   per second. At full speed the slice adapts to the cost of painting: ``train_share / (1 -
@@ -9,7 +9,11 @@ Two timers, no threads, fully deterministic:
   The first iteration of a slice is *narrated* (a ``Trace`` of step records) whenever a view that
   draws traces is on screen, so the unrolled graph and the deltas stay live while training; the
   others take the fast path (the numbers are identical either way: the engine guarantees it).
-  Each slice is followed by a paint, so every slice is a frame;
+  Each slice is followed by a paint, so every slice is a frame. When one iteration takes longer
+  than ``thread_above`` seconds (measured), the slice runs on a worker thread instead
+  (``SliceRunner``): the event loop keeps painting and answering keys meanwhile, views are not
+  pushed (the worker owns the session), and keys that need the session act when the slice ends.
+  Small models stay on the UI thread, fully deterministic;
 - the **paint timer** runs at a fixed rate (animations, stepping, changes while paused) and pushes
   the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
   views carry a minimum interval between pushes while training.
@@ -39,7 +43,11 @@ from engine.trace import Trace
 
 from .presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
 from .presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
+from .training_thread import SliceRunner
 
+#: multiply-adds of one iteration (estimated) above which even the first slice trains off the UI
+#: thread (the classic character RNN: 6e5; a 1000-unit RNN: 3e7)
+LARGE_WORK = 2e7
 #: iterations per second offered by the speed control; None = as fast as the budget allows
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
 
@@ -131,6 +139,12 @@ class Controller(QtCore.QObject):
         self._last_paint = -math.inf
         self._paint.setInterval(max(1, int(round(1000 / fps))))
         self._paint.timeout.connect(self._paint_tick)
+        # iterations that take longer than this (seconds, measured) train on a worker thread
+        self.thread_above = 0.03
+        self._iter_cost = 0.0  # EMA of the seconds one iteration takes
+        self._runner: SliceRunner | None = None
+        self._deferred: list[tuple[str, Callable[[], None]]] = []  # keys pressed while a slice ran
+        self._slice_blew = False
         self._record_spectrum()
 
     # ------------------------------------------------------------------ lifecycle
@@ -169,9 +183,22 @@ class Controller(QtCore.QObject):
             return
         self.playing = False
         self._train.stop()
+        if self.slice_running() and self._runner.wait(0.03):
+            self._slice_finished()  # a short slice: finish it now (its paint is the pause's)
         self.playing_changed.emit(False)
         self.state_changed.emit()
         self.paint()
+
+    def slice_running(self) -> bool:
+        """A training slice is running on the worker thread: it owns the session until it ends."""
+        return self._runner is not None and self._runner.busy
+
+    def wait_for_slice(self) -> None:
+        """Block until a running slice ended and was handled (before replacing or changing the
+        session: rare user actions, worth a wait)."""
+        if self.slice_running():
+            self._runner.wait()
+            self._slice_finished()
 
     def toggle_play(self) -> None:
         self.pause() if self.playing else self.play()
@@ -186,7 +213,7 @@ class Controller(QtCore.QObject):
         return any(b.needs_trace and b.on_screen() for b in self.bindings)
 
     def _tick(self) -> None:
-        if not self.playing:
+        if not self.playing or self.slice_running():
             return
         start = time.perf_counter()
         if self._last_end is not None:
@@ -203,14 +230,55 @@ class Controller(QtCore.QObject):
         self._last_tick = start
         narrate = self.wants_trace() and (self.speed is not None and self.speed <= 30
                                           or start - self._last_trace_time >= self.trace_interval)
-        done = 0
         budget = self.slice_budget()
-        try:
+
+        def run() -> int:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them
-                done = self._run_slice(allowed, narrate, start, budget)
+                return self._run_slice(allowed, narrate, start, budget)
+
+        if self._iter_cost > self.thread_above or (self._iter_cost == 0 and self._large()):
+            # a long iteration: on the worker thread, the event loop keeps running meanwhile
+            if self._runner is None:
+                self._runner = SliceRunner(self)
+                self._runner.finished.connect(self._slice_finished, QtCore.Qt.ConnectionType.QueuedConnection)
+            self._train.stop()
+            self._runner.submit(run)
+            return
+        try:
+            done = run()
         except Exception as e:  # noqa: BLE001 - reported, the app stays usable
             self._report(e, "training")
             self.pause()
+            done = 0
+        self._after_slice(done)
+
+    def _large(self) -> bool:
+        """Before the first iteration is timed: parameters x sequence length x batch, a rough
+        count of one iteration's multiply-adds, says whether it may take long."""
+        s = self.session
+        work = sum(p.size for p in s.model.params.values()) * max(1, s.cfg.seq_len) * max(1, s.cfg.batch_size)
+        return work > LARGE_WORK
+
+    def _slice_finished(self) -> None:
+        """The worker's slice ended (on the UI thread): the common tail, then keys pressed meanwhile."""
+        if not self.slice_running():
+            return  # already handled (a pause waited for it)
+        done, exc = self._runner.take()
+        if exc is not None:
+            self._report(exc, "training")
+            self.pause()
+            done = 0
+        self._after_slice(done or 0)
+        if self.playing:
+            self._train.start(0 if self.speed is None else 5)
+        deferred, self._deferred = self._deferred, []
+        for what, fn in deferred:
+            self._guard(what, fn)
+
+    def _after_slice(self, done: int) -> None:
+        if self._slice_blew:
+            self._slice_blew = False
+            self._blew_up()
         if self.speed is not None:
             self._credit -= done
         self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
@@ -225,21 +293,26 @@ class Controller(QtCore.QObject):
                 self.paint()
 
     def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
-        """Iterations until ``allowed`` or the time budget is used; the first one narrated if asked."""
+        """Iterations until ``allowed`` or the time budget is used; the first one narrated if asked.
+        May run on the worker thread: no signals, no timers here."""
         done = 0
+        self._slice_blew = False
         if self.until is not None:
             allowed = min(allowed, self.until - self.session.iteration)
         while done < allowed:
+            t0 = time.perf_counter()
             if narrate and done == 0:
                 ok = self._fetch_trace(cursor=None)
                 self._last_trace_time = start
             else:
                 ok = self.session.train_step() is not None
+            cost = time.perf_counter() - t0
+            self._iter_cost = cost if self._iter_cost == 0 else 0.7 * self._iter_cost + 0.3 * cost
             done += 1
             if not ok or self.session.blowup is not None:
-                self._blew_up()
+                self._slice_blew = True  # reported by the UI thread (_after_slice)
                 break
-            if time.perf_counter() - start >= budget:
+            if time.perf_counter() - start >= budget or not self.playing:
                 break
         return done
 
@@ -276,6 +349,9 @@ class Controller(QtCore.QObject):
 
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
         self.pause()
+        if self.slice_running():  # the worker still owns the session: act when its slice ends
+            self._deferred.append((what, fn))
+            return
         blown = self.session.blowup is not None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -337,6 +413,7 @@ class Controller(QtCore.QObject):
 
     def go_to(self, cursor: int) -> None:
         """Put the cursor on record ``cursor`` of the current trace (clamped)."""
+        self.wait_for_slice()
         if self.trace is not None:
             self.cursor = max(0, min(int(cursor), len(self.trace) - 1))
             self._stepped()
@@ -359,6 +436,7 @@ class Controller(QtCore.QObject):
     # ------------------------------------------------------------------ settings and sessions
     def set_hyper(self, **changes: Any) -> None:
         """Non-structural settings, applied live. Raises the engine's ValueError if invalid."""
+        self.wait_for_slice()
         self.session.set_hyper(**changes)
         if "truncation" in changes:
             self._trace_data = None  # its window annotations depend on the setting
@@ -374,7 +452,9 @@ class Controller(QtCore.QObject):
     def replace_session(self, session: Session) -> None:
         was_playing = self.playing
         self.pause()
+        self.wait_for_slice()
         self.session = session
+        self._iter_cost = 0.0
         self.trace = None
         self._trace_data = None
         self.trace_iteration = None
@@ -411,6 +491,7 @@ class Controller(QtCore.QObject):
 
     def rollback(self) -> None:
         """Restore the last finite parameters after a blow-up."""
+        self.wait_for_slice()
         if self.session.blowup is None:
             self.message.emit("Nothing to roll back: all values are finite.")
             return
@@ -453,6 +534,7 @@ class Controller(QtCore.QObject):
         if not urgent_only:
             self._last_paint = now
         pushed = 0
+        busy = self.slice_running()  # the worker owns the session: animations only
         for b in self.bindings:
             if urgent_only and not b.urgent:
                 continue
@@ -461,6 +543,8 @@ class Controller(QtCore.QObject):
                     continue
                 if b.animating and b.animate is not None:
                     b.animating = bool(b.animate())
+                if busy:
+                    continue
                 key = b.key()
                 if key == b.last_key:
                     continue

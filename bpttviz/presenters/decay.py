@@ -23,6 +23,11 @@ from .panels import activation_gamma
 
 Array = np.ndarray
 
+#: the Jacobian lines multiply (H, H) matrices once per step back: (T - 1) * H**3 multiply-adds.
+#: Above this they would hold the window for seconds each frame, so they are left out (and the
+#: note says so). Every bundled preset is far below it (the largest: 2.4e7).
+JACOBIAN_BUDGET = 1e8
+
 
 @dataclass
 class DecayFrame:
@@ -60,12 +65,14 @@ class DecayPresenter:
         with np.errstate(all="ignore"):
             curve = diagnostics.gradient_decay(m, x, y, **opts)
             cell = diagnostics.gradient_decay(m, x, y, state="c", **opts) if "c" in m.STATE else None
-            warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
-            jac = diagnostics.jacobian_norms(m, x, iters=6 if warm is not None else 30, warm=warm)
-        self._warm = jac.vectors
+            jac = None
+            if jacobian_cost(m.hidden_size, curve.size) <= JACOBIAN_BUDGET:
+                warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
+                jac = diagnostics.jacobian_norms(m, x, iters=6 if warm is not None else 30, warm=warm)
+        self._warm = None if jac is None else jac.vectors
         k = np.arange(curve.size, dtype=float)
         scale = float(curve[0]) if curve.size and np.isfinite(curve[0]) and curve[0] > 0 else 1.0
-        ref = None if jac.reference is None else scale * jac.reference
+        ref = None if jac is None or jac.reference is None else scale * jac.reference
         label = ""
         if ref is not None:
             gamma = activation_gamma(session)
@@ -74,9 +81,17 @@ class DecayPresenter:
         note = ""
         if curve.size > 1 and curve[0] > 0:
             note = f"{curve[-1] / curve[0]:.1e} of the last step's error reaches {curve.size - 1} steps back"
+        if jac is None:
+            note += ("  ·  " if note else "") + (f"Jacobian lines left out: {m.hidden_size} units × "
+                                                  f"{curve.size - 1} steps back is too slow to draw live")
         return DecayFrame(k=k, curve=curve, reference=ref, reference_label=label, cell=cell,
-                          jacobian=scale * jac.norms, history=list(history), iteration=session.iteration,
-                          note=note)
+                          jacobian=None if jac is None else scale * jac.norms, history=list(history),
+                          iteration=session.iteration, note=note)
+
+
+def jacobian_cost(hidden: int, points: int) -> float:
+    """Multiply-adds of the Jacobian lines for ``points`` decay points of an ``hidden``-unit model."""
+    return max(points - 1, 0) * float(hidden) ** 3
 
 
 def decay_frame(session: Session, history: list[Array]) -> DecayFrame | str:

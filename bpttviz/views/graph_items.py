@@ -108,7 +108,8 @@ class NodesItem(pg.GraphicsObject):
             return
         self._key = key
         self.points, self.sizes = pos, sizes
-        self._pixmaps = [self._sprite(sym, float(s), b, p) for sym, s, b, p in zip(symbols, sizes.tolist(), brushes, pens)]
+        self._pixmaps = [self._sprite(sym, float(s), b, p)
+                         for sym, s, b, p in zip(symbols, sizes.tolist(), brushes, pens)]
         self.ids = ids
         self.labels = labels or {}
         self.rings = list(rings or ())
