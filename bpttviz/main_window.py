@@ -355,12 +355,14 @@ class MainWindow(QtWidgets.QMainWindow):
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
         c.bind(ViewBinding("deltas view", self.deltas, lambda: trace_key() + (self.deltas.current_quantity(),),
-                           push_deltas, min_interval=1 / 10, urgent=True, needs_trace=True))
+                           push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: trace_key() + gen_it() + (self.weights.current_parameter(), c.playing),
-                           push_weights, min_interval=0.4, urgent=True))
-        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=0.4))
-        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=0.4))
+                           push_weights, min_interval=1 / 15, urgent=True))
+        # secondary views: 15 updates a second while training (smooth enough to follow; more would
+        # take frames from the graph)
+        c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=1 / 15))
+        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=1 / 15))
         c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation),

@@ -28,6 +28,43 @@ def _objects(n: int, value) -> np.ndarray:
     return a
 
 
+class _Holder(QtWidgets.QWidget):
+    """Holds one label at its own size, outside any layout. A label whose width and height are
+    both fixed changes its text without asking the window to lay itself out again (a new caption
+    every frame while training otherwise relayouts every dock); the holder takes the layout's
+    width and passes it on. Hiding the label hides the holder."""
+
+    def __init__(self, label: QtWidgets.QLabel) -> None:
+        super().__init__()
+        self.label = label
+        label.setParent(self)
+        label.move(0, 0)
+        label.installEventFilter(self)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QtCore.QSize:  # what the label would ask for; it may shrink to nothing
+        return QtCore.QSize(self.label.sizeHint().width(), self.height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(1, self.height())
+
+    def set_height(self, h: int) -> None:
+        self.setFixedHeight(h)
+        self.label.setFixedHeight(h)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self.label.setFixedWidth(max(1, self.width()))
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        t = ev.type()
+        if t == QtCore.QEvent.Type.Hide and not obj.isVisible() and self.isVisible():
+            self.hide()
+        elif t == QtCore.QEvent.Type.Show and not self.isVisible():
+            self.show()
+        return False
+
+
 class GraphView(QtWidgets.QWidget):
     """``show_frame(GraphFrame)``; ``animate()`` moves the delta dots (call it at frame rate)."""
 
@@ -87,14 +124,16 @@ class GraphView(QtWidgets.QWidget):
             pi.addItem(item)
 
         top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.caption, 1)
+        self._caption_box = _Holder(self.caption)
+        self._legend_box = _Holder(self.legend)
+        top.addWidget(self._caption_box, 1)
         top.addWidget(self.mode, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(self.legend)
+        lay.addWidget(self._legend_box)
         self.apply_theme(theme)
 
     # ------------------------------------------------------------------ public
@@ -112,10 +151,10 @@ class GraphView(QtWidgets.QWidget):
         style_plot(self.pi, theme)
         self.caption.setFont(theme.font(1.15))
         # two lines, always: a caption that rewraps would resize (and relayout) the plot each step
-        self.caption.setFixedHeight(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
+        self._caption_box.set_height(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.legend.setFont(theme.font(0.85))
-        self.legend.setFixedHeight(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
+        self._legend_box.set_height(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
         self.legend.setStyleSheet(f"color: {theme.muted};")
         self.mode.setFont(theme.font(0.9))
         self.region_text.setFont(theme.font(0.9))
