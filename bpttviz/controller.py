@@ -56,7 +56,12 @@ SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
 class ViewBinding:
     """How the controller feeds one view: ``key()`` is cheap and changes when the view's data
     changes; ``push()`` computes the data and hands it to the widget. ``min_interval`` (seconds)
-    throttles pushes while training runs; ``urgent`` views are repainted at once after a step."""
+    throttles pushes while training runs; ``urgent`` views are repainted at once after a step.
+
+    ``prepare`` (optional) is the costly, Qt-free part of a push (sampling text through the model,
+    a decay curve): while slices run on the worker thread, the worker calls it right after its
+    slice for the views that will be pushed next, and ``push`` takes the value with
+    ``prepared()``; on the UI thread ``prepared()`` simply calls it."""
 
     name: str
     widget: QtWidgets.QWidget
@@ -66,15 +71,25 @@ class ViewBinding:
     urgent: bool = False
     animate: Callable[[], bool] | None = None
     needs_trace: bool = False
+    prepare: Callable[[], Any] | None = None
     last_key: Any = field(default=None, repr=False)
     last_push: float = field(default=-math.inf, repr=False)
     animating: bool = field(default=False, repr=False)
     pushes: int = field(default=0, repr=False)
     seconds: float = field(default=0.0, repr=False)  # time spent in push (for the benchmark)
 
+    _ready: tuple[Any, Any] | None = field(default=None, repr=False)  # (key, value) from the worker
+
     def on_screen(self) -> bool:
         w = self.widget
         return w.isVisible() and _shows(w, 3)
+
+    def prepared(self) -> Any:
+        """``prepare()``'s value for the current data: the worker's, if it made one, else now."""
+        ready, self._ready = self._ready, None
+        if ready is not None and ready[0] == self.key():
+            return ready[1]
+        return self.prepare()
 
 
 def _shows(w: QtWidgets.QWidget, depth: int) -> bool:
@@ -145,6 +160,8 @@ class Controller(QtCore.QObject):
         self._runner: SliceRunner | None = None
         self._deferred: list[tuple[str, Callable[[], None]]] = []  # keys pressed while a slice ran
         self._slice_blew = False
+        self._threaded = False  # the last slice ran on the worker thread
+        self._slice_wall = 0.0  # and took this long (wall time)
         self._record_spectrum()
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,11 +249,24 @@ class Controller(QtCore.QObject):
                                           or start - self._last_trace_time >= self.trace_interval)
         budget = self.slice_budget()
 
+        threaded = self._iter_cost > self.thread_above or (self._iter_cost == 0 and self._large())
+        # on the worker, the Qt-free parts of what follows the slice (singular values, costly view
+        # data of the views on screen that will be pushed next) run there too, right after it
+        end = start + max(budget, self._iter_cost, self._slice_wall)  # when the slice may end
+        preparing = [b for b in self.bindings if b.prepare is not None and b.on_screen()
+                     and end - b.last_push >= b.min_interval] if threaded else []
+
         def run() -> int:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them
-                return self._run_slice(allowed, narrate, start, budget)
+                done = self._run_slice(allowed, narrate, start, budget)
+                if threaded and done and not self._slice_blew:
+                    self._record_spectrum(on_worker=True)
+                    for b in preparing:
+                        b._ready = (b.key(), b.prepare())
+            return done
 
-        if self._iter_cost > self.thread_above or (self._iter_cost == 0 and self._large()):
+        self._threaded = threaded
+        if threaded:
             # a long iteration: on the worker thread, the event loop keeps running meanwhile
             if self._runner is None:
                 self._runner = SliceRunner(self)
@@ -264,6 +294,7 @@ class Controller(QtCore.QObject):
         if not self.slice_running():
             return  # already handled (a pause waited for it)
         done, exc = self._runner.take()
+        self._slice_wall = time.perf_counter() - self._last_tick
         if exc is not None:
             self._report(exc, "training")
             self.pause()
@@ -286,6 +317,9 @@ class Controller(QtCore.QObject):
             self.version += 1
             if time.perf_counter() - self._last_spectral >= 0.25:
                 self._record_spectrum()
+            for b in self.bindings:  # a value the worker prepared for data that are gone
+                if b._ready is not None and b._ready[0] != b.key():
+                    b._ready = None
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
             # start first whenever the timer is not due yet, halving the frame rate
@@ -515,11 +549,17 @@ class Controller(QtCore.QObject):
         self.version += 1
         self.blowup.emit(b.message())
 
-    def _record_spectrum(self) -> None:
+    def _record_spectrum(self, on_worker: bool = False) -> None:
+        """Add the singular values of the current weights to the history (at most every 0.25 s
+        when called from the worker thread, which leaves errors to the UI thread's next call)."""
+        if on_worker and time.perf_counter() - self._last_spectral < 0.25:
+            return
         try:
             if self.session.blowup is None:
                 self.spectral.add(self.session.iteration, self._spectrum.measure(self.session))
         except Exception as e:  # noqa: BLE001 - e.g. an SVD on non-finite weights
+            if on_worker:
+                return
             self._report(e, "computing singular values")
         self._last_spectral = time.perf_counter()
 
@@ -550,6 +590,9 @@ class Controller(QtCore.QObject):
                     continue
                 if self.playing and now - b.last_push < b.min_interval:
                     continue
+                if (self.playing and self._threaded and b.prepare is not None
+                        and (b._ready is None or b._ready[0] != key)):
+                    continue  # its costly part is prepared by the worker after a coming slice
                 b.last_key = key
                 b.last_push = now
                 t0 = time.perf_counter()

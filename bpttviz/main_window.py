@@ -332,7 +332,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         def push_decay():
             s = c.session
-            f = decay.frame(s, list(self._decay_history))
+            f = c.binding("decay view").prepared()
             if isinstance(f, str):
                 self.decay.show_message(f)
                 return
@@ -346,10 +346,13 @@ class MainWindow(QtWidgets.QMainWindow):
         def push_loss():
             self.loss.show_frame(loss_frame(c.session))
 
-        def push_task():
+        def prepare_task():  # sampling through the model: the costly part, Qt-free
             s = c.session
-            view = s.task.view(s.model)
-            self.task.show_view(view, list(s.samples), s.task.describe())
+            return s.task.view(s.model), list(s.samples), s.task.describe()
+
+        def push_task():
+            view, samples, text = c.binding("task view").prepared()
+            self.task.show_view(view, samples, text)
 
         gen_it = lambda: (c.generation, c.session.iteration)  # noqa: E731
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: trace_key() + (self.graph.current_mode(),),
@@ -362,8 +365,9 @@ class MainWindow(QtWidgets.QMainWindow):
         # secondary views: 15 updates a second while training (smooth enough to follow; more would
         # take frames from the graph)
         c.bind(ViewBinding("loss view", self.loss, gen_it, push_loss, min_interval=1 / 15))
-        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=1 / 15))
-        c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0))
+        c.bind(ViewBinding("decay view", self.decay, gen_it, push_decay, min_interval=1 / 15,
+                           prepare=lambda: decay.frame(c.session, list(self._decay_history))))
+        c.bind(ViewBinding("task view", self.task, gen_it, push_task, min_interval=1.0, prepare=prepare_task))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation),
                            self._update_status, min_interval=0.1, urgent=True))
