@@ -154,3 +154,32 @@ def test_decay_leaves_out_the_jacobian_lines_only_beyond_the_budget():
     assert f.jacobian is None and f.reference is None
     assert "Jacobian lines left out: 200 units × 14 steps back" in f.note
     assert f.curve.size == 15 and np.all(np.isfinite(f.curve))  # the curve itself is still drawn
+
+
+def test_large_heatmaps_are_drawn_in_blocks_of_their_largest_magnitude(qtbot):
+    import pyqtgraph as pg
+
+    from bpttviz.theme import Theme
+    from bpttviz.views.heatmap import MAX_CELLS, Heatmap, pool_max_abs
+
+    rng = np.random.default_rng(0)
+    img = rng.standard_normal((1000, 300))
+    img[:4, :2] = np.nan  # an all-NaN block stays blank
+    glw = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(glw)
+    h = Heatmap(glw.ci, Theme(), title="W_hh")
+    h.set_image(img, 4.0)
+    kr, kc = -(-1000 // MAX_CELLS), -(-300 // MAX_CELLS)
+    assert h.blocks == (kr, kc) == (4, 2)
+    shown = h.image.image
+    assert shown.shape == (250, 150)
+    block = img[8:12, 6:8].ravel()
+    assert shown[2, 3] == np.float32(block[np.argmax(np.abs(block))])  # sign kept
+    assert np.isnan(shown[0, 0])
+    assert "W_hh · 4×2 blocks: largest |value| of each" in h.plot.titleLabel.text
+    # the axes still count matrix rows and columns
+    assert h.image.mapRectToParent(h.image.boundingRect()).height() == 1000
+    small = rng.standard_normal((30, 20))
+    h.set_image(small, 4.0)
+    assert h.blocks == (1, 1) and h.image.image.shape == (30, 20) and "blocks" not in h.plot.titleLabel.text
+    np.testing.assert_array_equal(pool_max_abs(small, 1, 1), small)

@@ -75,3 +75,31 @@ def test_pause_waits_briefly_for_a_short_slice(qtbot):
     qtbot.wait(50)
     assert c.session.iteration == it  # paused means paused
     c.stop()
+
+
+def test_costly_view_data_are_prepared_on_the_worker_for_the_data_shown(qtbot):
+    from PySide6 import QtWidgets
+
+    from bpttviz.controller import ViewBinding
+
+    c = Controller(small_session())
+    c.thread_above = 0.0
+    c._iter_cost = 1e-9
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    w.show()
+    made, shown = [], []
+
+    def prepare():
+        made.append(threading.current_thread() is threading.main_thread())
+        return c.session.iteration
+
+    b = c.bind(ViewBinding("probe", w, lambda: c.session.iteration, lambda: shown.append(
+        (b.prepared(), c.session.iteration)), prepare=prepare))
+    c.play()
+    qtbot.waitUntil(lambda: len(shown) >= 3, timeout=20000)
+    c.pause()
+    qtbot.waitUntil(lambda: not c.slice_running(), timeout=5000)
+    assert any(m is False for m in made)  # made on the worker thread
+    assert all(value == it for value, it in shown)  # every push showed data of its own iteration
+    c.stop()
