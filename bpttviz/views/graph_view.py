@@ -19,6 +19,7 @@ from .graph_items import EdgesItem, NodesItem
 
 PULSE_SECONDS = 0.45
 PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead
+MIN_COLUMN_PX = 8.0  # narrower timestep columns are thinned (every n-th drawn, the legend says so)
 
 
 def _objects(n: int, value) -> np.ndarray:
@@ -190,7 +191,6 @@ class GraphView(QtWidgets.QWidget):
             style_plot(self.pi, th)
         set_ticks(self.pi.getAxis("bottom"), self._thinned(f.bottom_ticks))
         self.caption.setText(f.caption or " ")
-        self.legend.setText(f.legend)
         self._draw()
 
     def animate(self, now: float | None = None) -> bool:
@@ -223,6 +223,11 @@ class GraphView(QtWidgets.QWidget):
         px_y = h / max(1e-9, f.y_range[1] - f.y_range[0])
         unit = 1.0 if f.key[0] == "rnn" else 0.9
         return float(np.clip(min(px_x * 0.62, px_y * unit * 0.5), 7.0, 46.0 * self.theme.scale))
+
+    def column_stride(self) -> int:
+        """Draw every n-th timestep: columns narrower than MIN_COLUMN_PX pixels would only smear
+        (and cost a node each to paint)."""
+        return max(1, int(np.ceil(MIN_COLUMN_PX / max(self._column_px(), 1e-9))))
 
     def _column_px(self) -> float:
         f = self.frame
@@ -297,6 +302,20 @@ class GraphView(QtWidgets.QWidget):
             if self.current_mode() != "delta":  # inputs are data, not activations: a neutral square
                 brushes[:T][finite[:T]] = _objects(1, neutral)
         keep = f.node_size > 0
+        stride = self.column_stride() if rnn else 1
+        legend = f.legend
+        texts = f.texts if npx >= 10 else []
+        if stride > 1:  # long sequences: every stride-th step (and the current one) is drawn
+            t = np.arange(T)
+            cols = (t % stride == 0) | (t == T - 1)
+            if f.column is not None:
+                cols[int(f.column)] = True
+            cols[[i % T for i in f.highlight if i < 4 * T]] = True
+            keep &= np.append(np.tile(cols, 4), True)
+            texts = [tx for tx in texts if cols[int(round(tx[0]))]]
+            legend += f"   ·   one step in {stride} drawn ({int(cols.sum())} of {T})"
+        if self.legend.text() != legend:
+            self.legend.setText(legend)
         idx = np.nonzero(keep)[0]
         where = np.full(n, -1)
         where[idx] = np.arange(len(idx))
@@ -304,18 +323,26 @@ class GraphView(QtWidgets.QWidget):
         rings = [int(where[i]) for i in f.highlight if where[i] >= 0]
         self.nodes.label_width = self._column_px() * 0.96
         self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, brushes[keep].tolist(), pens[keep].tolist(),
-                             symbols[keep].tolist(), idx, labels, rings, f.texts if npx >= 10 else [])
+                             symbols[keep].tolist(), idx, labels, rings, texts)
         # edges: one group per look (state and half-pixel width), thin and idle ones first so the
         # wide backward ones sit on top
         groups = []
         if len(f.edges):
             maxw = max(3.0, 0.3 * npx)
-            w = np.asarray(f.edge_width, dtype=float)
-            state = np.asarray(f.edge_state)
+            src, dst = f.edges[:, 0].copy(), f.edges[:, 1]
+            if stride > 1:  # into a drawn h_t from the previous drawn state (or the initial one)
+                drawn = np.nonzero(keep[T:2 * T])[0]
+                into_h = (dst >= T) & (dst < 2 * T) & (src >= T) & ~keep[src]
+                prev = np.searchsorted(drawn, dst[into_h] - T) - 1
+                src[into_h] = np.where(prev >= 0, T + drawn[np.maximum(prev, 0)], 4 * T)
+            shown = keep[src] & keep[dst]
+            src, dst = src[shown], dst[shown]
+            w = np.asarray(f.edge_width, dtype=float)[shown]
+            state = np.asarray(f.edge_state)[shown]
             width = np.where(state == BACKWARD, 1.0 + (maxw - 1.0) * w,
                              np.where(state == FORWARD, np.where(w <= 0, 1.5, 1.0 + 3 * w), 1.0))
             width = np.round(width * 2) / 2
-            p0, p1 = pos[f.edges[:, 0]], pos[f.edges[:, 1]]
+            p0, p1 = pos[src], pos[dst]
             looks = np.unique(np.stack([width, state], axis=1), axis=0)
             for wd, st in sorted(looks.tolist()):
                 m = (width == wd) & (state == st)
