@@ -249,7 +249,7 @@ class Controller(QtCore.QObject):
                                           or start - self._last_trace_time >= self.trace_interval)
         budget = self.slice_budget()
 
-        threaded = self._iter_cost > self.thread_above or (self._iter_cost == 0 and self._large())
+        threaded = self._long_iterations()
         # on the worker, the Qt-free parts of what follows the slice (singular values, costly view
         # data of the views on screen that will be pushed next) run there too, right after it
         end = start + max(budget, self._iter_cost, self._slice_wall)  # when the slice may end
@@ -268,11 +268,8 @@ class Controller(QtCore.QObject):
         self._threaded = threaded
         if threaded:
             # a long iteration: on the worker thread, the event loop keeps running meanwhile
-            if self._runner is None:
-                self._runner = SliceRunner(self)
-                self._runner.finished.connect(self._slice_finished, QtCore.Qt.ConnectionType.QueuedConnection)
             self._train.stop()
-            self._runner.submit(run)
+            self._submit(run)
             return
         try:
             done = run()
@@ -281,6 +278,16 @@ class Controller(QtCore.QObject):
             self.pause()
             done = 0
         self._after_slice(done)
+
+    def _long_iterations(self) -> bool:
+        """Iterations of this model take long enough to run them on the worker thread."""
+        return self._iter_cost > self.thread_above or (self._iter_cost == 0 and self._large())
+
+    def _submit(self, job: Callable[[], int]) -> None:
+        if self._runner is None:
+            self._runner = SliceRunner(self)
+            self._runner.finished.connect(self._slice_finished, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._runner.submit(job)
 
     def _large(self) -> bool:
         """Before the first iteration is timed: parameters x sequence length x batch, a rough
@@ -403,6 +410,21 @@ class Controller(QtCore.QObject):
         if self.session.blowup is not None:
             self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
                               "The records of this iteration can still be stepped through.")
+            return
+        if self._long_iterations():  # narrate on the worker; the views follow when it is done
+            preparing = [b for b in self.bindings if b.prepare is not None and b.on_screen()]
+
+            def job() -> int:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    ok = self._fetch_trace(cursor)
+                    self._slice_blew = not ok or self.session.blowup is not None
+                    if ok:
+                        self._record_spectrum(on_worker=True)
+                        for b in preparing:
+                            b._ready = (b.key(), b.prepare())
+                return int(ok)
+
+            self._submit(job)
             return
         if self._fetch_trace(cursor):
             self._record_spectrum()
