@@ -232,7 +232,11 @@ def _child(args: list[str], timeout: float) -> tuple[dict | None, str]:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                              env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as e:  # a child may have printed partial results
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        line = [ln for ln in out.splitlines() if ln.startswith("{")]
+        if line:
+            return {**json.loads(line[-1]), "partial": True}, ""
         return None, f"no answer within {timeout:.0f} s"
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not line:
@@ -262,7 +266,9 @@ def big_child(name: str, seconds: float) -> None:
     from engine.session import Session
 
     cfg = load_preset("min-char-rnn").replace(**BIG_MODELS[name])
+    t0 = time.perf_counter()
     win, app, views = _window("min-char-rnn", (1280, 800), session=Session(cfg))
+    build_s = time.perf_counter() - t0  # building and first showing the window (before the heartbeat)
     c = win.controller
     win.activateWindow()
     win.graph.setFocus()
@@ -294,25 +300,31 @@ def big_child(name: str, seconds: float) -> None:
 
     space, right = QtCore.Qt.Key.Key_Space, QtCore.Qt.Key.Key_Right
     key_ms: list[float] = []
+
+    def report() -> None:  # after every key: what a timed-out run still tells
+        gaps = [b - a for a, b in zip(beats, beats[1:])]
+        print(json.dumps({"block_ms": 1000 * max(gaps) if gaps else float("inf"), "big_key_ms": max(key_ms),
+                          "iterations": c.session.iteration, "keys": len(key_ms),
+                          "build_s": build_s}), flush=True)
+
     t_end = time.perf_counter() + 3600
     for _ in range(3):  # play, train a while, pause; each key timed
         acted.clear()
         t = press_from_thread(space)
         wait(lambda: "play" in acted, 20)
         key_ms.append((acted.get("play", t_end) - t) * 1000)
+        report()
         wait(lambda: False, seconds / 3)
         t = press_from_thread(space)
         wait(lambda: "pause" in acted, 20)
         key_ms.append((acted.get("pause", t_end) - t) * 1000)
+        report()
     for _ in range(4):  # step while paused: the highlight repainted (at most 20 s waited for)
         n0 = counter.count
         t = press_from_thread(right)
         wait(lambda n0=n0: counter.count > n0, 20)
         key_ms.append((counter.last - t) * 1000 if counter.count > n0 else 20_000.0)
-    hb.stop()
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
-    print(json.dumps({"block_ms": 1000 * max(gaps) if gaps else float("inf"),
-                      "big_key_ms": max(key_ms), "iterations": c.session.iteration}), flush=True)
+        report()
     os._exit(0)
 
 
@@ -442,10 +454,13 @@ def rows_for(res: dict) -> list[tuple[str, str, str, bool | None]]:
         if "error" in b:
             rows.append((f"{name}: longest UI block", b["error"][:40], f"<= {TARGETS['block_ms']:g} ms", False))
             continue
-        rows.append((f"{name}: longest UI block while training", f"{b['block_ms']:.0f} ms",
+        part = f" ({b['keys']} of 10 keys, then timed out)" if b.get("partial") else ""
+        rows.append((f"{name}: longest UI block while training{part}", f"{b['block_ms']:.0f} ms",
                      f"<= {TARGETS['block_ms']:g} ms", b["block_ms"] <= TARGETS["block_ms"]))
         rows.append((f"{name}: slowest key (Space/Right) to effect", f"{b['big_key_ms']:.0f} ms",
                      f"<= {TARGETS['big_key_ms']:g} ms", b["big_key_ms"] <= TARGETS["big_key_ms"]))
+        if "build_s" in b:
+            rows.append((f"{name}: building and showing the window", f"{b['build_s']:.1f} s", "", None))
     return rows
 
 
