@@ -740,12 +740,14 @@ class MainWindow(QtWidgets.QMainWindow):
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: mkey() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
         c.bind(ViewBinding("deltas view", self.deltas, lambda: mkey() + (self.deltas.current_quantity(),),
-                           push_deltas, min_interval=1 / 10, urgent=True, needs_trace=True))
+                           push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: mkey() + (self.weights.current_parameter(), len(c.spectral)),
-                           push_weights, min_interval=0.4, urgent=True))
-        c.bind(ViewBinding("loss view", self.loss, mkey, push_loss, min_interval=0.4, urgent=True))
-        c.bind(ViewBinding("decay view", self.decay, mkey, push_decay, min_interval=0.4, urgent=True))
+                           push_weights, min_interval=1 / 15, urgent=True))
+        # secondary views: up to 15 updates a second while training (smooth enough to follow; more
+        # would take frames from the graph)
+        c.bind(ViewBinding("loss view", self.loss, mkey, push_loss, min_interval=1 / 15, urgent=True))
+        c.bind(ViewBinding("decay view", self.decay, mkey, push_decay, min_interval=1 / 15, urgent=True))
         c.bind(ViewBinding("task view", self.task, mkey, push_task, min_interval=1.0))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation) + mkey(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -94,6 +95,40 @@ def summary(v: Array | None, n: int = 6) -> str:
 
 
 # ---------------------------------------------------------------------------------- recurrent
+IN, REC, OUT, LOSS = range(4)  # edge kinds of the unrolled RNN
+
+
+@lru_cache(maxsize=16)
+def _recurrent_layout(T: int, out_bytes: bytes) -> tuple[Array, Array, Array, Array, Array]:
+    """The unrolled graph's fixed part for ``T`` steps with outputs at ``out`` (bool bytes):
+    node positions ``(4T+1, 2)`` (x_t row 0, h_t row 1, y_t row 2, L_t row 3 at column t; the
+    initial state at column -1 of row 1), relative sizes ``(4T+1,)``, and edges ``(E, 2)`` with
+    their kind (IN/REC/OUT/LOSS) and timestep. Built once per shape, read-only."""
+    out = np.frombuffer(out_bytes, dtype=bool)
+    X, Hn, Y, Lo, H0 = 0, T, 2 * T, 3 * T, 4 * T
+    t = np.arange(T)
+    pos = np.zeros((4 * T + 1, 2))
+    pos[:4 * T, 0] = np.tile(t, 4)
+    pos[:4 * T, 1] = np.repeat(np.arange(4.0), T)
+    pos[H0] = (-1.0, 1.0)
+    size = np.ones(4 * T + 1)
+    size[Y:Y + T][~out] = 0.0  # many-to-one: no output before the last step
+    size[Lo:Lo + T][~out] = 0.0
+    size[H0] = 0.8
+    # per step: x->h, h_{t-1}->h (the initial state at t=0), and where there is an output h->y, y->L
+    rec_src = np.where(t == 0, H0, Hn + t - 1)
+    cols = [np.stack([X + t, Hn + t], 1), np.stack([rec_src, Hn + t], 1),
+            np.stack([Hn + t, Y + t], 1), np.stack([Y + t, Lo + t], 1)]
+    kinds = np.repeat(np.arange(4)[None, :], T, 0)
+    present = np.stack([np.ones(T, bool), np.ones(T, bool), out, out], 1)  # (T, 4)
+    edges = np.stack(cols, 1)[present]  # in timestep order, then kind
+    kinds = kinds[present]
+    ts = np.repeat(t[:, None], 4, 1)[present]
+    for a in (pos, size, edges, kinds, ts):
+        a.flags.writeable = False
+    return pos, size, edges, kinds, ts
+
+
 def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -> GraphFrame:
     """The unrolled RNN/LSTM/GRU at record ``cursor`` of its trace (see the module docstring)."""
     T = td.T
@@ -101,18 +136,8 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
     bwd_on = td.revealed_backward(cursor)
     loss_on = cursor >= td.loss_at
     out = td.has_output
-    # node layout: x 0..T-1, h T..2T-1, y 2T..3T-1, L 3T..4T-1, initial state 4T
-    X, Hn, Y, Lo, H0 = 0, T, 2 * T, 3 * T, 4 * T
-    ts = np.arange(T, dtype=float)
-    pos = np.zeros((4 * T + 1, 2))
-    for row, base in enumerate((X, Hn, Y, Lo)):
-        pos[base:base + T, 0] = ts
-        pos[base:base + T, 1] = row
-    pos[H0] = (-1.0, 1.0)
-    size = np.ones(4 * T + 1)
-    size[Y:Y + T][~out] = 0.0  # many-to-one: no output before the last step
-    size[Lo:Lo + T][~out] = 0.0
-    size[H0] = 0.8
+    X, Hn, Y, Lo, H0 = 0, T, 2 * T, 3 * T, 4 * T  # node layout (see _recurrent_layout)
+    pos, size, edges_a, kinds_a, ts_a = _recurrent_layout(T, np.asarray(out, dtype=bool).tobytes())
     value = np.full(4 * T + 1, np.nan)
 
     if mode == "delta":
@@ -141,27 +166,17 @@ def recurrent_frame(td: RecurrentTrace, cursor: int, mode: str = "activation") -
     if bad.any():
         legend += "   ·   red: NaN or Inf"
 
-    edges, kinds, ts_e = [], [], []
-    for t in range(T):
-        edges.append((X + t, Hn + t)), kinds.append("in"), ts_e.append(t)
-        edges.append((H0 if t == 0 else Hn + t - 1, Hn + t)), kinds.append("rec"), ts_e.append(t)
-        if out[t]:
-            edges.append((Hn + t, Y + t)), kinds.append("out"), ts_e.append(t)
-            edges.append((Y + t, Lo + t)), kinds.append("loss"), ts_e.append(t)
-    edges_a = np.array(edges, dtype=int)
-    kinds_a = np.array(kinds)
-    ts_a = np.array(ts_e)
-    state = np.full(len(edges), IDLE)
-    width = np.zeros(len(edges))
+    state = np.full(len(edges_a), IDLE)
+    width = np.zeros(len(edges_a))
     # forward: an edge lights up once the step it feeds has been computed
     state[fwd_on[ts_a]] = FORWARD
-    loss_edges = kinds_a == "loss"
+    loss_edges = kinds_a == LOSS
     state[loss_edges & loss_on] = FORWARD
     # backward: the delta flowing along y->h (dh_out), h_{t+1}->h_t (dh_future), L->y (dy)
-    flows = np.full(len(edges), np.nan)
-    m = kinds_a == "out"
+    flows = np.full(len(edges_a), np.nan)
+    m = kinds_a == OUT
     flows[m] = np.where(bwd_on[ts_a[m]], td.dh_out_norm[ts_a[m]], np.nan)
-    m = (kinds_a == "rec") & (ts_a > 0)
+    m = (kinds_a == REC) & (ts_a > 0)
     prev = ts_a[m] - 1  # the edge into h_t carries dh_future[t-1] back to h_{t-1}
     flows[m] = np.where(bwd_on[prev], td.dh_future_norm[prev], np.nan)
     m = loss_edges

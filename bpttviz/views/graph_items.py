@@ -1,6 +1,12 @@
-"""Two light graphics items for the unrolled graph: edges with a pen each, and nodes drawn in
-pixel sizes with their labels, highlight rings and hover tooltips. One Python ``paint`` call each
-per repaint (pyqtgraph's ScatterPlotItem and a TextItem per label cost several times more)."""
+"""Two light graphics items for the unrolled graph: edges drawn as one path per look (pen), and
+nodes drawn in pixel sizes with their labels, highlight rings and hover tooltips.
+
+Why not a ``ScatterPlotItem`` and a ``PlotCurveItem`` per look: each costs several Python calls per
+repaint (bounds, data mapping, per-point styles); these items do the per-node work once, when the
+data change (``set_edges`` / ``set_nodes``), and ``paint`` is then a loop of blits. Both items
+render through a device-coordinate pixmap cache, so a repaint that only moves the delta dots above
+them (the pulse animation) blits two pixmaps instead of redrawing a hundred nodes.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +14,53 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from .tip_panel import hide_tip, show_tip
 
+CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+
 
 class EdgesItem(pg.GraphicsObject):
-    """Straight edges with one cosmetic pen (colour, pixel width) per edge."""
+    """Straight edges in groups that share one cosmetic pen: ``set_groups([(pen, p0, p1), ...])``,
+    ``p0``/``p1`` ``(n, 2)`` start and end points; groups are drawn in order (later on top)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._lines: list[tuple[QtGui.QPen, list[QtCore.QLineF]]] = []
+        self._paths: list[tuple[QtGui.QPen, QtGui.QPainterPath]] = []
         self._rect = QtCore.QRectF()
         self._key = None
+        self.setCacheMode(CACHE)
 
-    def set_edges(self, p0: np.ndarray, p1: np.ndarray, pens: list[QtGui.QPen]) -> None:
-        """``pens`` should be shared objects (one per look): edges are grouped by pen identity."""
-        key = (p0.tobytes(), p1.tobytes(), tuple(map(id, pens)))
+    def set_groups(self, groups: list[tuple[QtGui.QPen, np.ndarray, np.ndarray]]) -> None:
+        key = tuple((id(pen), p0.tobytes(), p1.tobytes()) for pen, p0, p1 in groups)
         if key == self._key:
             return
         self._key = key
-        self._pens = pens  # keep them alive while their ids are in the key
-        groups: dict[int, tuple[QtGui.QPen, list[QtCore.QLineF]]] = {}
-        for (x0, y0), (x1, y1), pen in zip(p0.tolist(), p1.tolist(), pens):
-            groups.setdefault(id(pen), (pen, []))[1].append(QtCore.QLineF(x0, y0, x1, y1))
-        # thin and idle edges first, so the wide backward ones sit on top
-        self._lines = sorted(groups.values(), key=lambda g: g[0].widthF())
-        if len(p0):
-            pts = np.vstack([p0, p1])
-            lo, hi = pts.min(0), pts.max(0)
-            self._rect = QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]).adjusted(-0.5, -0.5, 0.5, 0.5)
-        self.prepareGeometryChange()
+        self._groups = groups  # keep the pens alive while their ids are in the key
+        paths = []
+        lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
+        for pen, p0, p1 in groups:
+            if not len(p0):
+                continue
+            xy = np.empty((2 * len(p0), 2))
+            xy[0::2], xy[1::2] = p0, p1  # one path of separate segments: (start, end) pairs
+            paths.append((pen, pg.arrayToQPath(xy[:, 0], xy[:, 1], connect="pairs")))
+            lo, hi = np.minimum(lo, xy.min(0)), np.maximum(hi, xy.max(0))
+        self._paths = paths
+        rect = (QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]).adjusted(-0.5, -0.5, 0.5, 0.5)
+                if paths else QtCore.QRectF())
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
         self.update()
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        for pen, lines in self._lines:
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        for pen, path in self._paths:
             p.setPen(pen)
-            p.drawLines(lines)
+            p.drawPath(path)
 
     def boundingRect(self) -> QtCore.QRectF:
         return self._rect
@@ -60,12 +75,10 @@ class NodesItem(pg.GraphicsObject):
     def __init__(self, tip: Callable[[int], str] | None = None) -> None:
         super().__init__()
         self.setAcceptHoverEvents(True)
+        self.setCacheMode(CACHE)
         self.tip = tip
         self.points = np.zeros((0, 2))
         self.sizes = np.zeros(0)
-        self.brushes: list[QtGui.QBrush] = []
-        self.pens: list[QtGui.QPen] = []
-        self.symbols: list[str] = []
         self.ids = np.zeros(0, dtype=int)
         self.labels: dict[int, str] = {}
         self.texts: list[tuple[float, float, str]] = []
@@ -78,22 +91,27 @@ class NodesItem(pg.GraphicsObject):
         self.hover_pen = QtGui.QPen(QtGui.QColor("#E69F00"), 2)
         self._rect = QtCore.QRectF()
         self._key = None
-        self._sprites: dict[tuple, QtGui.QPixmap] = {}
+        self._pixmaps: list[QtGui.QPixmap] = []
+        self._sprites: dict[tuple, tuple[QtGui.QPixmap, QtGui.QBrush, QtGui.QPen]] = {}
+        self._static: dict[tuple, QtGui.QStaticText] = {}
 
     def set_nodes(self, pos: np.ndarray, sizes: np.ndarray, brushes: list[QtGui.QBrush], pens: list[QtGui.QPen],
                   symbols: list[str], ids: np.ndarray, labels: dict[int, str] | None = None,
                   rings: list[int] | None = None, texts: list[tuple[float, float, str]] | None = None) -> None:
-        """Positions ``(N, 2)``, pixel sizes ``(N,)``, one brush/pen/symbol each; ``ids`` are the
-        frame's node indices; ``labels`` text drawn on the node at that position in the arrays;
-        ``rings``: positions in the arrays to circle in the highlight colour; ``texts``: (x, y, text)
-        drawn centred at data positions (cheaper than a TextItem or axis ticks each)."""
-        key = (pos.tobytes(), sizes.tobytes(), tuple(id(b) for b in brushes), tuple(id(p) for p in pens),
+        """Positions ``(N, 2)``, pixel sizes ``(N,)``, one brush/pen/symbol each (shared objects:
+        a node's sprite is cached per brush, pen, symbol and size); ``ids`` are the frame's node
+        indices; ``labels`` text drawn on the node at that position in the arrays; ``rings``:
+        positions in the arrays to circle in the highlight colour; ``texts``: (x, y, text) drawn
+        centred at data positions (cheaper than a TextItem or axis ticks each)."""
+        key = (pos.tobytes(), sizes.tobytes(), tuple(map(id, brushes)), tuple(map(id, pens)),
                tuple(symbols), tuple(sorted((labels or {}).items())), tuple(rings or ()), self.ring_pen.widthF(),
-               tuple(texts or ()))
+               tuple(texts or ()), self.label_width)
         if key == self._key:
             return
         self._key = key
-        self.points, self.sizes, self.brushes, self.pens, self.symbols = pos, sizes, brushes, pens, symbols
+        self.points, self.sizes = pos, sizes
+        self._pixmaps = [self._sprite(sym, float(s), b, p)
+                         for sym, s, b, p in zip(symbols, sizes.tolist(), brushes, pens)]
         self.ids = ids
         self.labels = labels or {}
         self.rings = list(rings or ())
@@ -112,19 +130,17 @@ class NodesItem(pg.GraphicsObject):
     def boundingRect(self) -> QtCore.QRectF:
         return self._rect
 
-    def _device_points(self, p: QtGui.QPainter) -> list[QtCore.QPointF]:
-        tr = self._tr = p.transform()
-        return [tr.map(QtCore.QPointF(float(x), float(y))) for x, y in self.points]
-
     def _sprite(self, sym: str, size: float, brush: QtGui.QBrush, pen: QtGui.QPen) -> QtGui.QPixmap:
         """A node drawn once into a pixmap (antialiased), then blitted: cached per look."""
-        key = (sym, round(size * 2), brush.color().rgba(), brush.style().value, pen.color().rgba(), pen.widthF())
-        pm = self._sprites.get(key)
-        if pm is None:
-            s = round(size * 2) / 2
-            w = int(np.ceil(s + pen.widthF() + 2))
-            pm = QtGui.QPixmap(w, w)
-            pm.fill(QtCore.Qt.GlobalColor.transparent)
+        key = (sym, round(size * 2), id(brush), id(pen))
+        hit = self._sprites.get(key)
+        if hit is not None:
+            return hit[0]
+        s = round(size * 2) / 2
+        w = int(np.ceil(s + pen.widthF() + 2))
+        pm = QtGui.QPixmap(w, w)
+        pm.fill(QtCore.Qt.GlobalColor.transparent)
+        if s > 0:
             q = QtGui.QPainter(pm)
             q.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
             q.setBrush(brush)
@@ -138,48 +154,63 @@ class NodesItem(pg.GraphicsObject):
             else:
                 q.drawEllipse(QtCore.QPointF(c, c), r, r)
             q.end()
-            if len(self._sprites) > 2000:
-                self._sprites.clear()
-            self._sprites[key] = pm
+        if len(self._sprites) > 2000:
+            self._sprites.clear()
+        self._sprites[key] = (pm, brush, pen)  # the brush and pen stay alive while their ids are keys
         return pm
+
+    def _text(self, text: str, width: int) -> QtGui.QStaticText:
+        """``text`` elided to ``width`` pixels, laid out once (per font) and then only drawn."""
+        key = (text, width, self.label_font.key())
+        st = self._static.get(key)
+        if st is None:
+            fm = QtGui.QFontMetrics(self.label_font)
+            st = QtGui.QStaticText(fm.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, width))
+            st.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+            st.prepare(QtGui.QTransform(), self.label_font)
+            if len(self._static) > 5000:
+                self._static.clear()
+            self._static[key] = st
+        return st
+
+    def _device(self, tr: QtGui.QTransform, xy: np.ndarray) -> np.ndarray:
+        """Data positions ``(N, 2)`` to device pixels (the view's transform: scale and shift)."""
+        m = np.array([[tr.m11(), tr.m12()], [tr.m21(), tr.m22()]])
+        return xy @ m + (tr.dx(), tr.dy())
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         if not len(self.points):
             return
-        pts = self._device_points(p)
+        tr = p.transform()
+        dev = self._device(tr, self.points)
         p.save()
         p.resetTransform()
-        for i, (c, s) in enumerate(zip(pts, self.sizes)):
-            if s <= 0:
-                continue
-            pm = self._sprite(self.symbols[i], float(s), self.brushes[i], self.pens[i])
-            p.drawPixmap(QtCore.QPointF(c.x() - pm.width() / 2, c.y() - pm.height() / 2), pm)
+        for (x, y), pm in zip(dev.tolist(), self._pixmaps):
+            p.drawPixmap(round(x - pm.width() / 2), round(y - pm.height() / 2), pm)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
         if self.rings:
             p.setPen(self.ring_pen)
             for i in self.rings:
                 r = self.sizes[i] / 2 + 5
-                p.drawEllipse(pts[i], r, r)
-        if 0 <= self.hovered < len(pts):
+                p.drawEllipse(QtCore.QPointF(*dev[i]), r, r)
+        if 0 <= self.hovered < len(dev):
             p.setPen(self.hover_pen)
             r = self.sizes[self.hovered] / 2 + 3
-            p.drawEllipse(pts[self.hovered], r, r)
-        flags = QtCore.Qt.AlignmentFlag.AlignCenter
+            p.drawEllipse(QtCore.QPointF(*dev[self.hovered]), r, r)
         if self.labels or self.texts:
             p.setFont(self.label_font)
             p.setPen(self.label_pen)
-            fm = QtGui.QFontMetrics(self.label_font)
-            h = fm.height()
+            h = QtGui.QFontMetrics(self.label_font).height()
             w = int(self.label_width) if self.label_width > 0 else 4 * h
-            elide = QtCore.Qt.TextElideMode.ElideRight
-        for i, text in self.labels.items():
-            c = pts[i]
-            p.drawText(QtCore.QRectF(c.x() - w / 2, c.y() - h / 2, w, h), flags, fm.elidedText(text, elide, w))
-        tr = self._tr
-        for x, y, text in self.texts:
-            c = tr.map(QtCore.QPointF(x, y))
-            p.drawText(QtCore.QRectF(c.x() - w / 2, c.y() - h / 2, w, h), flags, fm.elidedText(text, elide, w))
+            at = [(dev[i], text) for i, text in self.labels.items()]
+            if self.texts:
+                tdev = self._device(tr, np.array([(x, y) for x, y, _ in self.texts], dtype=float))
+                at += [(c, text) for c, (_, _, text) in zip(tdev, self.texts)]
+            for (x, y), text in at:
+                st = self._text(text, w)
+                sz = st.size()
+                p.drawStaticText(QtCore.QPointF(x - sz.width() / 2, y - sz.height() / 2), st)
         p.restore()
 
     # ------------------------------------------------------------------ hover

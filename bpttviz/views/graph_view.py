@@ -19,6 +19,51 @@ from .graph_items import EdgesItem, NodesItem
 
 PULSE_SECONDS = 0.45
 PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead
+MIN_COLUMN_PX = 8.0  # narrower timestep columns are thinned (every n-th drawn, the legend says so)
+
+
+def _objects(n: int, value) -> np.ndarray:
+    """An object array of ``n`` references to ``value`` (numpy would try to unpack a Qt value)."""
+    a = np.empty(n, dtype=object)
+    a.fill(value)
+    return a
+
+
+class _Holder(QtWidgets.QWidget):
+    """Holds one label at its own size, outside any layout. A label whose width and height are
+    both fixed changes its text without asking the window to lay itself out again (a new caption
+    every frame while training otherwise relayouts every dock); the holder takes the layout's
+    width and passes it on. Hiding the label hides the holder."""
+
+    def __init__(self, label: QtWidgets.QLabel) -> None:
+        super().__init__()
+        self.label = label
+        label.setParent(self)
+        label.move(0, 0)
+        label.installEventFilter(self)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QtCore.QSize:  # what the label would ask for; it may shrink to nothing
+        return QtCore.QSize(self.label.sizeHint().width(), self.height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(1, self.height())
+
+    def set_height(self, h: int) -> None:
+        self.setFixedHeight(h)
+        self.label.setFixedHeight(h)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self.label.setFixedWidth(max(1, self.width()))
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        t = ev.type()
+        if t == QtCore.QEvent.Type.Hide and not obj.isVisible() and self.isVisible():
+            self.hide()
+        elif t == QtCore.QEvent.Type.Show and not self.isVisible():
+            self.show()
+        return False
 
 
 class GraphView(QtWidgets.QWidget):
@@ -83,14 +128,16 @@ class GraphView(QtWidgets.QWidget):
             pi.addItem(item)
 
         top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.caption, 1)
+        self._caption_box = _Holder(self.caption)
+        self._legend_box = _Holder(self.legend)
+        top.addWidget(self._caption_box, 1)
         top.addWidget(self.mode, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(self.legend)
+        lay.addWidget(self._legend_box)
         self.apply_theme(theme)
 
     # ------------------------------------------------------------------ public
@@ -124,10 +171,10 @@ class GraphView(QtWidgets.QWidget):
         style_plot(self.pi, theme)
         self.caption.setFont(theme.font(1.15))
         # two lines, always: a caption that rewraps would resize (and relayout) the plot each step
-        self.caption.setFixedHeight(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
+        self._caption_box.set_height(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.legend.setFont(theme.font(0.85))
-        self.legend.setFixedHeight(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
+        self._legend_box.set_height(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
         self.legend.setStyleSheet(f"color: {theme.muted};")
         self.mode.setFont(theme.font(0.9))
         self.region_text.setFont(theme.font(0.9))
@@ -163,7 +210,6 @@ class GraphView(QtWidgets.QWidget):
             style_plot(self.pi, th)
         set_ticks(self.pi.getAxis("bottom"), self._thinned(f.bottom_ticks))
         self.caption.setText(f.caption or " ")
-        self.legend.setText(self._legend_text(f))
         self._draw()
 
     def animate(self, now: float | None = None) -> bool:
@@ -197,6 +243,11 @@ class GraphView(QtWidgets.QWidget):
         unit = 1.0 if f.key[0] == "rnn" else 0.9
         return float(np.clip(min(px_x * 0.62, px_y * unit * 0.5), 7.0, 46.0 * self.theme.scale))
 
+    def column_stride(self) -> int:
+        """Draw every n-th timestep: columns narrower than MIN_COLUMN_PX pixels would only smear
+        (and cost a node each to paint)."""
+        return max(1, int(np.ceil(MIN_COLUMN_PX / max(self._column_px(), 1e-9))))
+
     def _column_px(self) -> float:
         f = self.frame
         w = self.pi.getViewBox().width()
@@ -216,6 +267,8 @@ class GraphView(QtWidgets.QWidget):
             self._shades = [pg.mkBrush(QtGui.QColor.fromRgbF(*(a + (b - a) * v for a, b in zip(lo.getRgbF()[:3],
                                                                                             hi.getRgbF()[:3]))))
                             for v in np.linspace(0, 1, 64)]
+            self._brush_table = np.empty(len(self._brushes), dtype=object)
+            self._brush_table[:] = self._brushes
         return self._fixed
 
     def _edge_pen(self, state: int, width: float) -> QtGui.QPen:
@@ -252,19 +305,23 @@ class GraphView(QtWidgets.QWidget):
         pos = f.pos
         vals = f.node_value
         hollow, muted, dark, neutral = self._styles()
+        n = len(pos)
         finite = np.isfinite(vals)
+        # one look per node, chosen by whole-array indexing into the theme's shared brushes/pens
         levels = np.rint(np.clip(np.nan_to_num(vals), 0, 1) * (len(self._brushes) - 1)).astype(int)
-        brushes = [self._brushes[q] if ok else hollow for q, ok in zip(levels, finite)]
-        pens = [dark if ok else muted for ok in finite]
+        brushes = self._brush_table[levels]
+        brushes[~finite] = _objects(1, hollow)
+        pens = _objects(n, dark)
+        pens[~finite] = _objects(1, muted)
         if f.node_bad is not None and f.node_bad.any():
-            for i in np.nonzero(f.node_bad)[0]:
-                brushes[i], pens[i] = self._bad
+            brushes[f.node_bad] = _objects(1, self._bad[0])
+            pens[f.node_bad] = _objects(1, self._bad[1])
         rnn = f.key[0] == "rnn"
         T = f.key[2] if rnn else 0
-        symbols = ["o"] * len(pos)
+        symbols = np.full(n, "o")
         if rnn:
-            symbols[:T] = ["s"] * T
-            symbols[3 * T:4 * T] = ["d"] * T
+            symbols[:T] = "s"
+            symbols[3 * T:4 * T] = "d"
             if self.current_mode() != "delta":  # inputs are data, not activations: a neutral square
                 for i in range(T):
                     if finite[i]:
@@ -275,30 +332,52 @@ class GraphView(QtWidgets.QWidget):
                     ok = np.isfinite(shade[i])
                     brushes[i] = self._shades[int(round(float(shade[i]) * (len(self._shades) - 1)))] if ok else hollow
         keep = f.node_size > 0
+        stride = self.column_stride() if rnn else 1
+        legend = self._legend_text(f)
+        texts = f.texts if npx >= 10 else []
+        if stride > 1:  # long sequences: every stride-th step (and the current one) is drawn
+            t = np.arange(T)
+            cols = (t % stride == 0) | (t == T - 1)
+            if f.column is not None:
+                cols[int(f.column)] = True
+            cols[[i % T for i in f.highlight if i < 4 * T]] = True
+            keep &= np.append(np.tile(cols, 4), True)
+            texts = [tx for tx in texts if cols[int(round(tx[0]))]]
+            legend += f"   ·   one step in {stride} drawn ({int(cols.sum())} of {T})"
+        if self.legend.text() != legend:
+            self.legend.setText(legend)
         idx = np.nonzero(keep)[0]
-        where = {int(i): k for k, i in enumerate(idx)}
-        labels = {where[i]: text for i, text in f.node_labels if i in where} if npx >= 12 else {}
-        rings = [where[i] for i in f.highlight if i in where]
+        where = np.full(n, -1)
+        where[idx] = np.arange(len(idx))
+        labels = {int(where[i]): text for i, text in f.node_labels if where[i] >= 0} if npx >= 12 else {}
+        rings = [int(where[i]) for i in f.highlight if where[i] >= 0]
         self.nodes.label_width = self._column_px() * 0.96
-        self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, [brushes[i] for i in idx],
-                             [pens[i] for i in idx], [symbols[i] for i in idx], idx, labels, rings,
-                             f.texts if npx >= 10 else [])
-        # edges
-        E = len(f.edges)
-        if E:
-            p0, p1 = pos[f.edges[:, 0]], pos[f.edges[:, 1]]
+        self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, brushes[keep].tolist(), pens[keep].tolist(),
+                             symbols[keep].tolist(), idx, labels, rings, texts)
+        # edges: one group per look (state and half-pixel width), thin and idle ones first so the
+        # wide backward ones sit on top
+        groups = []
+        if len(f.edges):
             maxw = max(3.0, 0.3 * npx)
-            pens_e = []
-            for s, w in zip(f.edge_state, f.edge_width):
-                if s == BACKWARD:
-                    pens_e.append(self._edge_pen(BACKWARD, 1.0 + (maxw - 1.0) * float(w)))
-                elif s == FORWARD:
-                    pens_e.append(self._edge_pen(FORWARD, 1.5 if w <= 0 else 1.0 + 3 * float(w)))
-                else:
-                    pens_e.append(self._edge_pen(0, 1.0))
-            self.edges.set_edges(p0, p1, pens_e)
-        else:
-            self.edges.set_edges(np.zeros((0, 2)), np.zeros((0, 2)), [])
+            src, dst = f.edges[:, 0].copy(), f.edges[:, 1]
+            if stride > 1:  # into a drawn h_t from the previous drawn state (or the initial one)
+                drawn = np.nonzero(keep[T:2 * T])[0]
+                into_h = (dst >= T) & (dst < 2 * T) & (src >= T) & ~keep[src]
+                prev = np.searchsorted(drawn, dst[into_h] - T) - 1
+                src[into_h] = np.where(prev >= 0, T + drawn[np.maximum(prev, 0)], 4 * T)
+            shown = keep[src] & keep[dst]
+            src, dst = src[shown], dst[shown]
+            w = np.asarray(f.edge_width, dtype=float)[shown]
+            state = np.asarray(f.edge_state)[shown]
+            width = np.where(state == BACKWARD, 1.0 + (maxw - 1.0) * w,
+                             np.where(state == FORWARD, np.where(w <= 0, 1.5, 1.0 + 3 * w), 1.0))
+            width = np.round(width * 2) / 2
+            p0, p1 = pos[src], pos[dst]
+            looks = np.unique(np.stack([width, state], axis=1), axis=0)
+            for wd, st in sorted(looks.tolist()):
+                m = (width == wd) & (state == st)
+                groups.append((self._edge_pen(int(st), wd), p0[m], p1[m]))
+        self.edges.set_groups(groups)
         # the current column and the truncation window (changed only when they differ: every
         # change repaints the whole plot)
         y0, y1 = f.y_range

@@ -9,6 +9,24 @@ from PySide6 import QtCore, QtGui
 
 from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot, tick_room
 
+#: at most this many image rows/columns are drawn: a 1000x1000 matrix in a dock a few hundred
+#: pixels wide is shown in blocks (each block's largest-magnitude value, sign kept)
+MAX_CELLS = 256
+
+
+def pool_max_abs(img: np.ndarray, kr: int, kc: int) -> np.ndarray:
+    """``img`` (rows, cols) in blocks of ``kr x kc``: each block's entry of largest magnitude (its
+    sign kept; NaN only where a block is all NaN). The last blocks may be partial."""
+    rows, cols = img.shape
+    R, C = -(-rows // kr), -(-cols // kc)
+    pad = np.full((R * kr, C * kc), np.nan, dtype=img.dtype)
+    pad[:rows, :cols] = img
+    blocks = pad.reshape(R, kr, C, kc).transpose(0, 2, 1, 3).reshape(R, C, kr * kc)
+    mag = np.abs(blocks)
+    mag[np.isnan(mag)] = -1.0
+    pick = mag.argmax(axis=-1)[..., None]
+    return np.take_along_axis(blocks, pick, axis=-1)[..., 0]
+
 
 class Heatmap:
     """A PlotItem holding one ImageItem and a ColorBarItem, inside a GraphicsLayout."""
@@ -39,6 +57,7 @@ class Heatmap:
         self.breaks: list[pg.InfiniteLine] = []
         self._title, self._xl, self._yl = title, x_label, y_label
         self._shape: tuple[int, int] | None = None
+        self.blocks = (1, 1)  # rows x columns of the image per drawn cell (see MAX_CELLS)
         self.level = 1.0
         self.auto_ticks = True
         self._origin = (-0.5, -0.5)
@@ -93,7 +112,9 @@ class Heatmap:
             set_axis_label(self.plot, "bottom", x_label, self.theme)
         if y_label:
             set_axis_label(self.plot, "left", y_label, self.theme)
-        style_plot(self.plot, self.theme, title=title)
+        kr, kc = self.blocks
+        note = f" · {kr}×{kc} blocks: largest |value| of each" if (kr, kc) != (1, 1) else ""
+        style_plot(self.plot, self.theme, title=title + note if title or note else title)
 
     def set_image(self, image: np.ndarray, level: float, *, x0: float = -0.5, y0: float = -0.5) -> None:
         """Show ``image`` (rows, cols) with levels ``(-level, level)``; column j is centred at
@@ -102,6 +123,12 @@ class Heatmap:
         rows, cols = img.shape
         level = nice_ceil(float(level)) if np.isfinite(level) and level > 0 else 1e-12
         self.level = level
+        blocks = (-(-rows // MAX_CELLS), -(-cols // MAX_CELLS))
+        if blocks != (1, 1):
+            img = pool_max_abs(img, *blocks)
+        if blocks != self.blocks:
+            self.blocks = blocks
+            self.set_labels(self._title, self._xl, self._yl)
         self.image.setImage(img, levels=(-level, level), autoLevels=False)
         if self._shape != (rows, cols):
             self._shape = (rows, cols)

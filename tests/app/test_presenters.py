@@ -123,3 +123,72 @@ def test_mlp_frame_and_skeletons():
     assert sk.T == 6 and len(sk.trace) == 0
     g = recurrent_frame(sk, -1, "activation")
     assert "Press →" in g.caption and np.all(np.isnan(g.node_value[:24]))
+
+
+def test_unrolled_layout_is_the_graph_of_the_recurrence():
+    """The layout built once per shape: every step has x->h and h_(t-1)->h (the initial state at
+    t=0); steps with an output add h->y and y->L; nodes sit at (t, row)."""
+    from bpttviz.presenters.graph_frame import IN, LOSS, OUT, REC, _recurrent_layout
+
+    for out in (np.ones(5, bool), np.arange(5) == 4):
+        T = len(out)
+        pos, size, edges, kinds, ts = _recurrent_layout(T, out.tobytes())
+        X, Hn, Y, Lo, H0 = 0, T, 2 * T, 3 * T, 4 * T
+        want = []
+        for t in range(T):
+            want += [((X + t, Hn + t), IN, t), ((H0 if t == 0 else Hn + t - 1, Hn + t), REC, t)]
+            if out[t]:
+                want += [((Hn + t, Y + t), OUT, t), ((Y + t, Lo + t), LOSS, t)]
+        assert [(tuple(e), k, t) for e, k, t in zip(edges.tolist(), kinds.tolist(), ts.tolist())] == want
+        for row, base in enumerate((X, Hn, Y, Lo)):
+            np.testing.assert_array_equal(pos[base:base + T], np.stack([np.arange(T), np.full(T, row)], 1))
+        assert tuple(pos[H0]) == (-1.0, 1.0)
+        assert np.all(size[Y:Y + T][~out] == 0) and np.all(size[Y:Y + T][out] == 1)
+        assert not edges.flags.writeable  # shared between frames
+
+
+def test_decay_leaves_out_the_jacobian_lines_only_beyond_the_budget():
+    from bpttviz.presenters.decay import JACOBIAN_BUDGET, DecayPresenter, jacobian_cost
+
+    small = small_session(seq_len=8)
+    small.train_step()
+    f = DecayPresenter().frame(small, [])
+    assert jacobian_cost(12, f.curve.size) == 7 * 12**3 <= JACOBIAN_BUDGET
+    assert f.jacobian is not None and f.reference is not None and "left out" not in f.note
+    # above the budget: 200 units and 14 steps back cost 14 * 200**3 = 1.1e8 multiply-adds
+    big = small_session(hidden_size=200, seq_len=15, batch_size=1)
+    big.train_step()
+    f = DecayPresenter().frame(big, [])
+    assert jacobian_cost(200, f.curve.size) == 14 * 200**3 > JACOBIAN_BUDGET
+    assert f.jacobian is None and f.reference is None
+    assert "Jacobian lines left out: 200 units × 14 steps back" in f.note
+    assert f.curve.size == 15 and np.all(np.isfinite(f.curve))  # the curve itself is still drawn
+
+
+def test_large_heatmaps_are_drawn_in_blocks_of_their_largest_magnitude(qtbot):
+    import pyqtgraph as pg
+
+    from bpttviz.theme import Theme
+    from bpttviz.views.heatmap import MAX_CELLS, Heatmap, pool_max_abs
+
+    rng = np.random.default_rng(0)
+    img = rng.standard_normal((1000, 300))
+    img[:4, :2] = np.nan  # an all-NaN block stays blank
+    glw = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(glw)
+    h = Heatmap(glw.ci, Theme(), title="W_hh")
+    h.set_image(img, 4.0)
+    kr, kc = -(-1000 // MAX_CELLS), -(-300 // MAX_CELLS)
+    assert h.blocks == (kr, kc) == (4, 2)
+    shown = h.image.image
+    assert shown.shape == (250, 150)
+    block = img[8:12, 6:8].ravel()
+    assert shown[2, 3] == np.float32(block[np.argmax(np.abs(block))])  # sign kept
+    assert np.isnan(shown[0, 0])
+    assert "W_hh · 4×2 blocks: largest |value| of each" in h.plot.titleLabel.text
+    # the axes still count matrix rows and columns
+    assert h.image.mapRectToParent(h.image.boundingRect()).height() == 1000
+    small = rng.standard_normal((30, 20))
+    h.set_image(small, 4.0)
+    assert h.blocks == (1, 1) and h.image.image.shape == (30, 20) and "blocks" not in h.plot.titleLabel.text
+    np.testing.assert_array_equal(pool_max_abs(small, 1, 1), small)
