@@ -1,4 +1,5 @@
-"""bpttviz: the Qt application. Imports ``engine``; the engine never imports this."""
+"""bpttviz: the Qt application and, inside it, the engine (``bpttviz.engine``, pure NumPy; it never
+imports the application)."""
 
 import os
 import sys
@@ -10,6 +11,15 @@ if "numpy" not in sys.modules:
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
-from engine import __version__  # noqa: E402
+try:
+    from bpttviz.engine import __version__  # noqa: E402
+except ModuleNotFoundError as _e:  # the source tree's bpttviz/ folder shadows the installed package
+    if _e.name != "bpttviz.engine":
+        raise
+    raise ModuleNotFoundError(
+        f"bpttviz was imported from its source folder ({__path__[0]}), which does not hold the engine: "
+        "the wheel maps engine/ and assets/ into the package. Install it (pip install . or pip install -e .) "
+        "and run it from outside the source folder, or with the installed `bpttviz` command.",
+        name="bpttviz.engine") from None
 
 __all__ = ["__version__"]

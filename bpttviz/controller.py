@@ -41,17 +41,15 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from engine.config import Config
-from engine.session import Narration, Session
-from engine.session_io import SessionState, capture_state
-from engine.trace import Trace
+from bpttviz.engine.config import Config
+from bpttviz.engine.session import Narration, Session
+from bpttviz.engine.session_io import SessionState, capture_state
+from bpttviz.engine.trace import Trace
 
 from .moment import Moment, moment_of
 from .presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
 from .presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
 
-#: iterations per second offered by the speed control; None = as fast as the budget allows
-SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
 #: narrated iterations kept for stepping back (Left from an iteration's first record)
 KEEP = 8
 
@@ -534,7 +532,7 @@ class Controller(QtCore.QObject):
         self.message.emit("Reset: iteration 0")
 
     def load_preset(self, name: str) -> None:
-        from engine.presets import load_preset
+        from bpttviz.engine.presets import load_preset
 
         self.rebuild(load_preset(name))
         self.message.emit(f"Loaded preset {name}")

@@ -1,9 +1,12 @@
 """bpttviz's engine: pure NumPy models, losses, optimisers, BPTT with narrated step records.
 
 Never imports Qt, pyqtgraph or the app (a test proves it), so it works from a script or notebook.
+Installed, it is ``bpttviz.engine``. Its submodules are reachable as attributes once the package is
+imported (``engine.diagnostics.gradient_decay``, ``engine.data.asset_path``...); the gradient doctor
+(``engine.doctor``) and the Explain texts (``engine.explain``) are imported on their own.
 """
 
-from . import gradcheck, records
+from . import attribution, config, data, diagnostics, gradcheck, records, session
 from .activations import ACTIVATIONS
 from .bugs import BUGS
 from .models import GRU, LSTM, MLP, RNN, RecurrentModel
@@ -14,5 +17,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "BUGS", "GRU", "LSTM", "MLP", "RNN", "RecurrentModel", "Adagrad", "Adam", "Clipper",
-    "LossAnnealer", "Momentum", "SGD", "OPTIMIZERS", "make_optimizer", "Trace", "gradcheck", "records",
+    "LossAnnealer", "Momentum", "SGD", "OPTIMIZERS", "make_optimizer", "Trace", "attribution", "config", "data",
+    "diagnostics", "gradcheck", "records", "session",
 ]

@@ -13,9 +13,9 @@ parameter whose gradient is large do not produce meaningless huge ratios.
 cancelling) is judged by its absolute error against that floor instead: below 1e-6 still means
 an absolute error under ~1e-10 |L|, far below what any real bug produces.
 
-``check(f, params, inputs, targets, seq_axis=...)`` is the gradient doctor (``engine.doctor``):
-it checks anyone's ``f(params, inputs, targets) -> (loss, grads)`` with these tools and explains
-the pattern of the errors in plain language.
+The gradient doctor (``engine.doctor.check``) builds on these tools to check anyone's
+``f(params, inputs, targets) -> (loss, grads)`` and explain the pattern of the errors in plain
+language; this module does not import it.
 """
 
 from __future__ import annotations
@@ -111,15 +111,3 @@ def truncated_loss_fn(model, inputs, targets, truncation: int | None, *, h0=None
 
     return fn
 
-
-def check(f: Callable, params: Mapping[str, Array], inputs, targets, *, seq_axis: int | None = None,
-          eps: float = 1e-5, tol: float = 1e-5, **options):
-    """Check anyone's ``f(params, inputs, targets) -> (loss, grads)`` and point at the bug.
-
-    Returns an ``engine.doctor.Report`` (``ok``, ``per_param``, ``worst``, ``diff``, ``hints``,
-    ``first_bad_length``, ``errors``, ``format()``); ``options`` go to ``engine.doctor.check``
-    (``batch_axis``, ``max_entries``, ``seed``, ``budget``). The caller's arrays are never mutated.
-    """
-    from .doctor import check as doctor_check  # the doctor builds on this module
-
-    return doctor_check(f, params, inputs, targets, seq_axis=seq_axis, eps=eps, tol=tol, **options)

@@ -6,6 +6,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # to thread hand-overs, and on a busy 2-core machine extra threads make long runs many times slower.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# The tests exercise the installed package. The source tree's bpttviz/ folder does not hold the
+# engine (the wheel maps engine/ into it), so a child Python started in the checkout must not put
+# the current directory first on sys.path (Python 3.11+ honours this variable).
+os.environ["PYTHONSAFEPATH"] = "1"
+
+try:
+    import bpttviz.engine  # noqa: E402, F401
+except ImportError as e:  # the checkout's bpttviz/ shadows the installed package, or it is missing
+    import pytest
+
+    pytest.exit(f"bpttviz is not installed ({e}); run the tests from an installed copy: "
+                "pip install '.[test]' then pytest", returncode=4)
 
 from hypothesis import settings  # noqa: E402
 
@@ -14,3 +26,21 @@ from hypothesis import settings  # noqa: E402
 # and a random new example each run would make such a limit look like a flaky failure.
 settings.register_profile("bpttviz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bpttviz"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true", default=False,
+                     help="run the long soak tests (always on when the CI variable is set)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long soak tests run in CI (``.ci/run`` sets CI=true) or with ``--soak``, not in every
+    local run."""
+    if config.getoption("--soak") or os.environ.get("CI"):
+        return
+    import pytest
+
+    skip = pytest.mark.skip(reason="long soak: runs in CI, or locally with --soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

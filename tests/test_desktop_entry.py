@@ -174,7 +174,8 @@ def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
 
 
 def test_importing_desktop_does_not_import_qt():
-    code = "import sys, bpttviz.desktop; sys.exit(any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules))"
+    code = ("import sys, bpttviz.desktop; "
+            "sys.exit(any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules))")
     root = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 

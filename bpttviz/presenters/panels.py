@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import diagnostics
-from engine.activations import ACTIVATIONS
-from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
-from engine.session import Session, model_with
+from bpttviz.engine import diagnostics
+from bpttviz.engine.activations import ACTIVATIONS
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
+from bpttviz.engine.session import Session, model_with
 
 from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
+
+#: iterations per second offered by the speed control; None = as fast as the training budget allows
+SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)
 
 Array = np.ndarray
 

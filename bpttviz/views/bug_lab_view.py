@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.bugs import BUGS
-
+from ..presenters.lab_terms import BUGS
 from ..theme import VERMILLION, Theme
 
 BANNER_RED = "#B2182B"

@@ -13,11 +13,19 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.activations import ACTIVATIONS
-from engine.config import BUILTIN_CORPORA, FIELD_HELP, MLP_TASKS, MODELS, STRUCTURAL, TASK_NAMES, Config
-from engine.models.init import INITS
-from engine.optim import CLIP_MODES, OPTIMIZERS
-
+from ..presenters.config_form import (
+    ACTIVATIONS,
+    BUILTIN_CORPORA,
+    CLIP_MODES,
+    FIELD_HELP,
+    INITS,
+    MLP_TASKS,
+    MODELS,
+    OPTIMIZERS,
+    STRUCTURAL,
+    TASK_NAMES,
+    Config,
+)
 from ..theme import Theme
 
 #: which fields apply to which configurations (others are hidden)

@@ -1,4 +1,4 @@
-"""The gradient-check view: what ``engine.gradcheck.check`` found, drawn.
+"""The gradient-check view: what the gradient doctor (``engine.doctor.check``) found, drawn.
 
 - a bar per parameter of its relative error (log scale) against the tolerance line, green when
   it passes, red when it fails, grey when it could not be compared;
@@ -21,8 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.doctor import Report
-
+from ..presenters.lab_terms import Report
 from ..theme import GREEN, VERMILLION, Theme, decade_ticks, set_axis_label, set_ticks, style_plot, symmetric_level
 from .heatmap import Heatmap
 

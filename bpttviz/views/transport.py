@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..controller import SPEEDS
+from ..presenters.panels import SPEEDS
 from ..theme import Theme
 
 

@@ -1,15 +1,16 @@
-"""Find files in the project's top-level ``assets/`` directory.
+"""Find the shipped data files (``assets/``).
 
-This is the one place that knows where ``assets/`` lives. Both in a source checkout and in an
-installed wheel, ``assets/`` sits next to the ``engine`` package (the wheel installs it as a
-top-level directory in site-packages), so it is the sibling of this package's parent.
+This is the one place that knows where ``assets/`` lives. In the source tree ``assets/`` and
+``engine/`` are top-level folders side by side; the wheel installs them as ``bpttviz/assets`` and
+``bpttviz/engine`` (so site-packages gains only ``bpttviz``). Either way ``assets/`` is the sibling
+of the engine package, which is what ``_ASSETS_DIR`` computes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-# engine/data/paths.py -> engine/data -> engine -> the directory that holds engine/ and assets/
+# engine/data/paths.py -> engine/data -> engine -> the folder that holds engine/ and assets/
 _ASSETS_DIR = Path(__file__).resolve().parent.parent.parent / "assets"
 
 
@@ -34,7 +35,7 @@ def asset_path(*parts: str) -> Path:
     if not _ASSETS_DIR.is_dir():
         raise FileNotFoundError(
             f"the assets directory was not found at {_ASSETS_DIR}; expected it next to the "
-            "'engine' package (in the source checkout or installed by the wheel)"
+            "engine package (in the source checkout or installed by the wheel)"
         )
     path = _ASSETS_DIR.joinpath(*parts)
     if not path.exists():

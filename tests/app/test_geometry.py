@@ -251,8 +251,7 @@ def results(size: tuple[int, int], tmp_path_factory) -> dict:
 
 
 def _subprocess_4k(folder) -> dict:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
     r = subprocess.run([sys.executable, __file__, "1920x1080", str(folder)], capture_output=True, text=True,
                        timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -21,10 +21,10 @@ from PySide6 import QtCore, QtWidgets
 
 from bpttviz.autosaver import crashed_autosave, running_marker
 from bpttviz.crash import crash_log_path, disable_crash_log, install_excepthook
+from bpttviz.engine.session import Session
+from bpttviz.engine.session_io import autosave_path, load_session, read_session_info, save_session
 from bpttviz.reliability import open_preset_file
 from bpttviz.restore_offer import start_autosave
-from engine.session import Session
-from engine.session_io import autosave_path, load_session, read_session_info, save_session
 
 from .conftest import small_session
 
@@ -301,8 +301,7 @@ CHILD = textwrap.dedent("""
 
 def test_kill_9_and_restore_through_the_real_app(qtbot, make_window, state_dir, tmp_path):
     env = {**os.environ, "XDG_STATE_HOME": str(state_dir), "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen", "BPTTVIZ_AUTOSAVE_SECONDS": "0.3",
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+           "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen", "BPTTVIZ_AUTOSAVE_SECONDS": "0.3"}
     proc = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=str(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     theirs = autosave_path(proc.pid)  # every window process autosaves to its own file

@@ -1,5 +1,6 @@
 """Asset paths (source checkout and installed layout) and the shipped files themselves."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -7,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-import engine.data.paths as paths_module
-from engine.data import CORPORA, asset_path, load_corpus, load_names
+import bpttviz.engine.data.paths as paths_module
+from bpttviz.engine.data import CORPORA, asset_path, load_corpus, load_names
 
-ROOT = Path(__file__).resolve().parents[3]
+#: where the package being tested keeps its assets (the checkout in an editable install, site-packages otherwise)
+ASSETS = Path(paths_module.__file__).resolve().parents[2] / "assets"
 
 
 def test_asset_path_finds_the_top_level_assets_directory():
-    assert asset_path() == ROOT / "assets"
-    assert asset_path("corpora", "names.txt") == ROOT / "assets" / "corpora" / "names.txt"
+    assert asset_path() == ASSETS
+    assert asset_path("corpora", "names.txt") == ASSETS / "corpora" / "names.txt"
     assert asset_path("corpora/names.txt").is_file()
 
 
@@ -31,17 +33,19 @@ def test_escaping_parts_are_refused(part):
 
 
 def test_installed_layout_assets_next_to_engine(tmp_path):
-    # Mimic site-packages after installing the wheel: engine/ and assets/ side by side.
+    # Mimic site-packages after installing the wheel: bpttviz/engine/ and bpttviz/assets/ side by side.
     site = tmp_path / "site-packages"
-    (site / "engine" / "data").mkdir(parents=True)
-    (site / "engine" / "__init__.py").write_text("")
-    (site / "engine" / "data" / "__init__.py").write_text("")
-    shutil.copy(paths_module.__file__, site / "engine" / "data" / "paths.py")
-    (site / "assets" / "corpora").mkdir(parents=True)
-    (site / "assets" / "corpora" / "x.txt").write_text("hi")
-    code = "import engine.data.paths as p; print(p.asset_path('corpora', 'x.txt').read_text()); print(p.__file__)"
+    pkg = site / "pkg"
+    (pkg / "engine" / "data").mkdir(parents=True)
+    for init in (pkg, pkg / "engine", pkg / "engine" / "data"):
+        (init / "__init__.py").write_text("")
+    shutil.copy(paths_module.__file__, pkg / "engine" / "data" / "paths.py")
+    (pkg / "assets" / "corpora").mkdir(parents=True)
+    (pkg / "assets" / "corpora" / "x.txt").write_text("hi")
+    code = "import pkg.engine.data.paths as p; print(p.asset_path('corpora', 'x.txt').read_text()); print(p.__file__)"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=site, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=site, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
     ).stdout.split("\n")
     assert out[0] == "hi"
     assert Path(out[1]).resolve().is_relative_to(site.resolve())
@@ -54,7 +58,7 @@ def test_missing_assets_directory_is_reported(tmp_path, monkeypatch):
 
 
 def test_shipped_data_is_small():
-    total = sum(f.stat().st_size for sub in ("corpora", "datasets") for f in (ROOT / "assets" / sub).iterdir())
+    total = sum(f.stat().st_size for sub in ("corpora", "datasets") for f in (ASSETS / sub).iterdir())
     assert total < 400_000
 
 
@@ -77,7 +81,7 @@ def test_plays_are_plain_text_of_the_agreed_size():
 def test_provenance_covers_every_shipped_file():
     text = asset_path("PROVENANCE.md").read_text()
     for sub in ("corpora", "datasets"):
-        for f in (ROOT / "assets" / sub).iterdir():
+        for f in (ASSETS / sub).iterdir():
             assert f"{sub}/{f.name}" in text
     assert "CC BY 4.0" in text and "Alpaydin" in text
 
