@@ -1,4 +1,4 @@
-"""Long training runs: the sanity bars of the presets (issue 4), printed as one table.
+"""Long training runs: the sanity bars of the presets, printed as one table.
 
     python benchmarks/bench_tasks.py [--quick]
 

@@ -6,7 +6,7 @@
   only in the controller's stepping and painting, which catches its own) is shown in that dialog
   instead of only on stderr; the app carries on;
 - ``enable_crash_log()``: ``faulthandler`` writes a fatal error (a segfault, an abort such as the
-  PySide6 ``bool_dealloc`` of DESIGN.md) with the Python stack of every thread to
+  PySide6 ``bool_dealloc``, see docs/architecture.md) with the Python stack of every thread to
   ``crash.log`` in the state directory; ``previous_crash()`` reads what the last run left there
   (the next start says so);
 - ``blowup_details(session)``: where a non-finite value appeared and what was kept, for the

@@ -3,7 +3,7 @@ recording of the views as a GIF or a PNG sequence.
 
 - ``export_png(target, path, scale=1.0)``: a raster image, optionally scaled up for print.
 - ``export_svg(target, path)``: a vector image through ``QSvgGenerator`` (pyqtgraph's own
-  SVGExporter fails on some paths, see DESIGN.md), with a title, a description, and a size and
+  SVGExporter fails on some paths, see docs/architecture.md), with a title, a description, and a size and
   viewBox matching the widget, tidied so that browsers, librsvg and slide tools all draw it as
   the screen shows it (see ``_paint_tree`` and ``_tidy_svg``).
 - ``export_window(window, path)``: either, chosen by the suffix (``.png`` or ``.svg``).
@@ -65,7 +65,7 @@ def _check_widget(target: object, name: str = "widget") -> QtWidgets.QWidget:
 def _settle(widget: QtWidgets.QWidget) -> None:
     """Let pending layout and scene updates happen once before rendering: pyqtgraph updates its
     view transforms and items from queued events, and a PNG rendered before the scene has processed
-    them shows stale or empty plots (DESIGN.md). User input is not processed here."""
+    them shows stale or empty plots. User input is not processed here."""
     widget.ensurePolished()
     layout = widget.layout()
     if layout is not None:

@@ -1,4 +1,4 @@
-"""The gradient lab in the main window (issue 6, in the app): the gradient-check dock, the bug
+"""The gradient lab in the main window : the gradient-check dock, the bug
 lab dock, the red banner while a bug is on, and the Gradients menu.
 
 ``install_gradient_lab(window)`` adds all of it to a ``MainWindow`` and returns the

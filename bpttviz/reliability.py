@@ -1,4 +1,4 @@
-"""Reliability in the window (issue 8): files from outside never take the app down.
+"""Reliability in the window: files from outside never take the app down.
 
 ``install_reliability(window)`` adds Presets ▸ "Open a preset file…". ``open_preset_file(window,
 path)`` loads a user's preset JSON: a file that cannot be used (missing, a folder or a FIFO, too

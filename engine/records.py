@@ -1,4 +1,4 @@
-"""Immutable step records: the narrated training iteration (see DESIGN.md, "steps and traces").
+"""Immutable step records: the narrated training iteration (docs/architecture.md, "Steps and traces").
 
 An iteration is an ordered sequence of records:
 
@@ -114,7 +114,7 @@ class TapeStep(Step):
     """A per-timestep record whose fields are read from the iteration's buffers on first access.
 
     A narrated iteration makes 2T of these; building every field's view eagerly cost more than a
-    third of a classic-size iteration (issue 2 allows narration 30%). The record holds its index
+    third of a classic-size iteration (the narration budget is +30% at most). The record holds its index
     and the iteration's *tape*: an object with ``rows(t)`` (a dict of the record's row fields)
     and one method per other field, ``tape.<field>(t)``. They read only what never changes after
     the step was yielded (the iteration's read-only buffers; not the model's parameters, not its

@@ -22,7 +22,7 @@ Array = np.ndarray
 
 # ---------------------------------------------------------------------------------- labels
 def loss_label(session: Session) -> str:
-    """What the plotted loss is, stated explicitly (DESIGN.md: the reduction is always labelled)."""
+    """What the plotted loss is, stated explicitly (the reduction is always labelled)."""
     cfg = session.cfg
     if cfg.loss_label:
         return cfg.loss_label

@@ -21,7 +21,7 @@ A cell (vanilla RNN, LSTM, GRU) supplies only these:
 
 Backpropagation through time is the single reversed loop that carries ``dh_next`` (Werbos 1990):
 at step t, ``dL/dh_t = dy_t W_hy^T + dL/dh_{t+1} * dh_{t+1}/dh_t``. It *is* full BPTT; no nested
-loop is needed (USERS.md item 4).
+loop is needed (learners often expect one and doubt that the single loop is full BPTT).
 
 Window truncation ``k`` (Williams & Peng 1990, "BPTT(h)" with h = k): the loss at step t sends
 gradient to h_t, h_{t-1}, ..., h_{t-k+1} only -- k states, counting h_t itself. So ``k = 1``

@@ -1,4 +1,4 @@
-"""Reliability in the app (issue 8): blow-ups pause and offer a roll back, exceptions in stepping
+"""Reliability in the app: blow-ups pause and offer a roll back, exceptions in stepping
 and painting are shown with copyable details and the app goes on, the autosave is offered back
 after a kill (without blocking), hostile session and preset files change nothing."""
 

@@ -1,7 +1,7 @@
 """Soak: the default window trains and paints at full speed for 20,000 paint ticks offscreen,
 without a crash, an error, or growth in memory, Python objects or scene items.
 
-It also guards the PySide6 pin of DESIGN.md: PySide6 6.12 on CPython 3.11 drops a reference to
+It also guards the PySide6 pin (docs/architecture.md): PySide6 6.12 on CPython 3.11 drops a reference to
 None/True/False on many calls, and this very loop dies with ``Fatal Python error: none_dealloc``
 within a few hundred ticks (measured). The refcounts of None, True and False are watched, so such
 a build fails here with a message instead of taking the whole test run down.
@@ -98,7 +98,7 @@ def test_soak_train_and_paint_the_default_window(make_window):
             drop = [p - r for p, r in zip(peak, refs)]
             assert max(drop) < REFCOUNT_DROP, (
                 f"references to None/True/False are being lost ({drop} at tick {tick}): this PySide6 build has the "
-                f"refcount bug of DESIGN.md and would crash (none_dealloc/bool_dealloc); pin it as DESIGN.md says")
+                f"refcount bug and would crash (none_dealloc/bool_dealloc); pin it as pyproject.toml does")
         if tick > WARM and tick % 5000 == 0:
             check()  # the gradient-check view redrawn on a live session: its items are reused
         assert c.playing and c.session.blowup is None
