@@ -1,7 +1,8 @@
 """A vanilla RNN written by hand in NumPy, the way a learner writes one after a course: column
 vectors, one sequence of character ids, the loss summed over time. Its backward pass has the
-classic bug behind "my gradient check fails only for the recurrent weights": the gradient arriving from the future, dhnext, is computed at
-every step but never added to dh, so each step only sees its own output. One step is still right;
+classic bug behind "my gradient check fails only for the recurrent weights": the gradient
+arriving from the future, dhnext, is computed at every step but never added to dh, so each step
+only sees its own output. One step is still right;
 from two steps on, the gradients are wrong.
 
     x_t = onehot(inputs[t])                      (V, 1)
