@@ -163,7 +163,8 @@ def test_truncated_bptt_keeps_the_first_bad_length_at_realistic_size():
 
 # 6. calibration: one slow first call does not cut the coverage
 def test_a_cold_first_call_does_not_cut_coverage():
-    r = run_case("cold_first_call")
+    # a generous budget, so that a busy machine cannot cut the sample: only the slow first call could
+    r = run_case("cold_first_call", budget=120)
     assert r.ok
     assert r.params["W1"].checked == 200 and r.params["b1"].checked == 30
     assert not any("checked at most" in n for n in r.notes)
