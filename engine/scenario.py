@@ -146,8 +146,10 @@ def copy_session(session):
     it = getattr(task, "_iter", None)
     if it is not None:
         task._iter = None
-    # step records are immutable (read-only mappings of arrays): shared, not copied
-    memo = {id(v): v for v in vars(session).values() if isinstance(v, Step)}
+    # step records and narrations are immutable (read-only arrays): shared, not copied
+    from .session import Narration
+
+    memo = {id(v): v for v in vars(session).values() if isinstance(v, (Step, Narration))}
     try:
         twin = copy.deepcopy(session, memo)
     finally:
