@@ -117,8 +117,10 @@ class Comparison(QtCore.QObject):
 
     def _start(self, session: Session) -> None:
         self.session = session
-        self.trace = None
-        self.trace_iteration = None
+        # an adopted session (a scenario snapshot's) brings the iteration it narrated
+        n = session.last_narration
+        self.trace = n.trace if n is not None else None
+        self.trace_iteration = n.iteration - 1 if n is not None else None
         self._td = None
         self.error = None
         self.changed.emit()

@@ -62,8 +62,8 @@ class Snapshot:
     first: Any
     second: Any
     changes: dict[str, Any] | None
-    trace: Any
-    trace_iteration: int | None
+    narration: Any  # the narrated iteration on screen (engine.session.Narration) or None
+    state: Any  # the first session's state just before it (saving that moment), or None
     cursor: int
     verdicts: list[Verdict]
 
@@ -80,8 +80,8 @@ class Preparation:
         self.progress = (0, 0)
         self.run = ScenarioRun(first=copy_session(snap.first),
                                second=copy_session(snap.second) if snap.second is not None else None,
-                               changes=snap.changes, trace=snap.trace, cursor=snap.cursor, factor=factor)
-        self.run.trace_iteration = snap.trace_iteration
+                               changes=snap.changes, narration=snap.narration, state_before=snap.state,
+                               cursor=snap.cursor, factor=factor)
         self.run.progress = self._progress
         self.run.should_stop = lambda: self.cancelled
         self._stop = stop
@@ -95,7 +95,7 @@ class Preparation:
         r = self.run
         try:
             verdicts = r.enter(self._stop)
-            self.result = Snapshot(r.first, r.second, r.changes, r.trace, r.trace_iteration, r.cursor, verdicts)
+            self.result = Snapshot(r.first, r.second, r.changes, r.narration, r.state_before, r.cursor, verdicts)
         except Cancelled:
             pass
         except Exception as e:  # noqa: BLE001 - reported when the stop is entered; it then runs live
@@ -466,9 +466,11 @@ class ScenarioPlayer(QtCore.QObject):
     def _snapshot(self) -> Snapshot:
         c, cmp = self.controller, self.comparison
         cmp.catch_up()
+        m = c.moment
+        n = m.narration
         return Snapshot(copy_session(c.session), copy_session(cmp.session) if cmp.session is not None else None,
-                        dict(cmp.changes) if cmp.changes is not None else None, c.trace, c.trace_iteration,
-                        c.cursor, list(self.verdicts))
+                        dict(cmp.changes) if cmp.changes is not None else None, n,
+                        c.state_before(n) if n is not None else None, m.record or 0, list(self.verdicts))
 
     def _stop_ready(self) -> None:
         """A stop run live is done: keep its snapshot and start preparing the stops after it."""
@@ -558,24 +560,17 @@ class ScenarioPlayer(QtCore.QObject):
         if second is None:
             cmp.close()
         cmp.adopt_next(second, snap.changes)
+        self.verdicts = list(snap.verdicts)
         self._own_rebuild = True
         try:
-            c.replace_session(copy_session(snap.first))
+            # one moment: the session, its narrated iteration and the record, installed together
+            c.install(copy_session(snap.first), snap.narration, snap.cursor, snap.state)
         finally:
             self._own_rebuild = False
         cmp.adopt_next(None, None)
-        if snap.trace is not None:
-            c.trace, c.trace_iteration, c.cursor = snap.trace, snap.trace_iteration, snap.cursor
-            c.trace_targets = c.session.last_batch[1] if c.session.last_batch is not None else None
-            c._trace_data = None
         self.window.config.set_config(c.session.cfg)
         cmp.refresh()
-        self.verdicts = list(snap.verdicts)
-        c.version += 1
-        c.state_changed.emit()
         c.refresh_all()
-        if c.session.blowup is not None:
-            c._blew_up()  # the message and dialog a live run would have shown
 
     def _running_text(self) -> str:
         if self._target is not None:
