@@ -140,6 +140,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._train_total = 0
         self._saved_speed: float | None = None
         self._own_rebuild = False
+        self._generation = controller.generation  # the session the scenario last put in place
         self.verdicts: list[Verdict] = []  # of the current stop, once it is ready
         self.snapshots: dict[int, Snapshot] = {}
         self.preparing: Preparation | None = None  # the stop being computed in the background
@@ -155,6 +156,7 @@ class ScenarioPlayer(QtCore.QObject):
         controller.state_changed.connect(self._progress)
         controller.playing_changed.connect(self._playing_changed)
         controller.preset_loaded.connect(self._preset_loaded)
+        controller.session_replaced.connect(self._session_replaced)
 
     # ------------------------------------------------------------------ state
     @property
@@ -191,6 +193,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._cancel()
         self._forget()
         self.stops, self.base, self.name = stops, cfg, name or (cfg.title or "scenario")
+        self._generation = self.controller.generation
         self.comparison.close()
         self.index = 0
         self._queue.extend(self._jobs(stops[0], replay=False))
@@ -213,6 +216,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._cancel()
         self._forget()
         self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
+        self._generation = self.controller.generation
         try:  # the opened session is measured like a stop just run: its caption must be true too
             self.comparison.catch_up()
             self.verdicts = check(stops[index].claims, self.controller.session, self.comparison.session)
@@ -266,6 +270,9 @@ class ScenarioPlayer(QtCore.QObject):
     def previous(self) -> None:
         """The previous stop, replayed from the start of the scenario (see the module docstring)."""
         if not self.active:
+            return
+        if self.detached:  # the model was replaced by hand: back to this stop first
+            self.go_to(self.index)
             return
         if self.index <= 0:
             self.controller.message.emit("This is the first stop of the scenario.")
@@ -588,6 +595,19 @@ class ScenarioPlayer(QtCore.QObject):
         finally:
             self._own_rebuild = False
 
+    @property
+    def detached(self) -> bool:
+        """The model on screen was replaced outside the scenario (reset, rebuild, a structural
+        setting): the current stop's caption and claims are not about it."""
+        return self.active and self.controller.generation != self._generation
+
+    def _session_replaced(self) -> None:
+        if self._own_rebuild:
+            self._generation = self.controller.generation
+        elif self.active:
+            self.show_caption()
+            self.changed.emit()
+
     def _preset_loaded(self, name: str) -> None:
         """Opening a lecture preset starts its scenario; any other preset ends the current one."""
         if not self.start(self.controller.session.cfg, name):
@@ -607,7 +627,10 @@ class ScenarioPlayer(QtCore.QObject):
             hint = ("end of the scenario" if last else "Page Down ▸ next stop") + "<br/>Page Up ◂ back"
         bar.show_stop(self.index, len(self.stops), stop.caption, hint)
         failed = [v for v in self.verdicts if not v.holds]
-        if failed and not self.busy:
+        if self.detached:
+            bar.say_instead("The model was replaced outside the scenario (reset or a new model): this stop's "
+                            "caption is not about it. Page Up returns to this stop.")
+        elif failed and not self.busy:
             bar.withhold([v.sentence() for v in failed])
         self.holder.show()
 
