@@ -26,7 +26,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from bpttviz.engine import diagnostics
-from bpttviz.engine.session import Session
+from bpttviz.engine.session import Session, model_with
 from bpttviz.engine.trace import Trace
 
 from .controller import Controller, ViewBinding
@@ -117,8 +117,10 @@ class Comparison(QtCore.QObject):
 
     def _start(self, session: Session) -> None:
         self.session = session
-        self.trace = None
-        self.trace_iteration = None
+        # an adopted session (a scenario snapshot's) brings the iteration it narrated
+        n = session.last_narration
+        self.trace = n.trace if n is not None else None
+        self.trace_iteration = n.iteration - 1 if n is not None else None
         self._td = None
         self.error = None
         self.changed.emit()
@@ -215,12 +217,28 @@ class Comparison(QtCore.QObject):
         first, second = self.labels()
         if s2.blowup is not None:
             return first, second + " (not finite)", np.zeros(0), np.zeros(0), None
-        x, y = s2.last_batch
-        m = s2.model
+        got = self._decay_inputs()
+        if got is None:  # the moment is a narrated iteration this model did not narrate
+            return first, second + " (not at this moment)", np.zeros(0), np.zeros(0), None
+        m, x, y, h0, opts = got
         with np.errstate(all="ignore"):
-            curve = diagnostics.gradient_decay(m, x, y, **s2.options())
-            cell = diagnostics.gradient_decay(m, x, y, state="c", **s2.options()) if "c" in m.STATE else None
+            curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
+            cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
         return first, second, np.arange(curve.size, dtype=float), curve, cell
+
+    def _decay_inputs(self) -> tuple | None:
+        """(model, inputs, targets, h0, options) of the second model at the controller's moment,
+        as the first model's decay curve takes them: a narrated iteration's batch, starting state,
+        options and parameters before its update; between iterations, the model now."""
+        s2 = self.session
+        n = self.controller.moment.narration
+        if n is None:
+            (x, y), opts = s2.last_batch, s2.options()
+            return s2.model, x, y, None, opts
+        n2 = s2.last_narration
+        if n2 is None or n2.iteration != n.iteration:
+            return None
+        return model_with(s2.model, n2.before), n2.inputs, n2.targets, n2.h0, dict(n2.options)
 
     def loss_overlay(self) -> tuple | None:
         """(first label, second label, x, smoothed loss, validation x, validation metric) of the
@@ -277,7 +295,7 @@ class Comparison(QtCore.QObject):
         def key():
             s2 = self.session
             return (id(s2), s2.iteration if s2 is not None else -1, c.generation, c.session.iteration,
-                    s2.blowup is not None if s2 is not None else False)
+                    s2.blowup is not None if s2 is not None else False, id(c.moment.narration))
 
         def push_decay():
             if not c.session.cfg.is_recurrent:

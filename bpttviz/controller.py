@@ -501,6 +501,15 @@ class Controller(QtCore.QObject):
         self.replace_session(session)
 
     def replace_session(self, session: Session) -> None:
+        """Put ``session`` in place, between iterations at its current one."""
+        self.install(session, announce=False)
+
+    def install(self, session: Session, narration: Narration | None = None, cursor: int = 0,
+                state_before: SessionState | None = None, *, announce: bool = True) -> None:
+        """Put ``session`` in place and show record ``cursor`` of ``narration`` (one of its
+        narrated iterations, kept with ``state_before``, the session's state just before it, so
+        the moment can be saved; None: between iterations). One moment from the first paint on.
+        ``announce``: a session that stopped on a non-finite value says so as a live run would."""
         was_playing = self.playing
         self.pause()
         self.session = session
@@ -508,7 +517,11 @@ class Controller(QtCore.QObject):
         self.narrations.clear()
         self.decay_history.clear()
         self.generation += 1
-        self._enter(None)
+        if narration is not None and len(narration.trace) > 0:
+            self.narrations.append((narration, state_before))
+            self._enter(narration, cursor)
+        else:
+            self._enter(None)
         self.version += 1
         self.spectral = SpectralHistory()
         self._spectrum = Spectrum()
@@ -517,9 +530,11 @@ class Controller(QtCore.QObject):
             b.last_key = None
             b.last_push = -math.inf
         self.session_replaced.emit()
+        if announce and session.blowup is not None:
+            self._blew_up()  # the message and dialog a live run would have shown
         self.state_changed.emit()
         self.paint()
-        if was_playing:
+        if was_playing and session.blowup is None:
             self.play()
 
     def reset(self) -> None:

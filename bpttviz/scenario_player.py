@@ -62,8 +62,8 @@ class Snapshot:
     first: Any
     second: Any
     changes: dict[str, Any] | None
-    trace: Any
-    trace_iteration: int | None
+    narration: Any  # the narrated iteration on screen (engine.session.Narration) or None
+    state: Any  # the first session's state just before it (saving that moment), or None
     cursor: int
     verdicts: list[Verdict]
 
@@ -80,8 +80,8 @@ class Preparation:
         self.progress = (0, 0)
         self.run = ScenarioRun(first=copy_session(snap.first),
                                second=copy_session(snap.second) if snap.second is not None else None,
-                               changes=snap.changes, trace=snap.trace, cursor=snap.cursor, factor=factor)
-        self.run.trace_iteration = snap.trace_iteration
+                               changes=snap.changes, narration=snap.narration, state_before=snap.state,
+                               cursor=snap.cursor, factor=factor)
         self.run.progress = self._progress
         self.run.should_stop = lambda: self.cancelled
         self._stop = stop
@@ -95,7 +95,7 @@ class Preparation:
         r = self.run
         try:
             verdicts = r.enter(self._stop)
-            self.result = Snapshot(r.first, r.second, r.changes, r.trace, r.trace_iteration, r.cursor, verdicts)
+            self.result = Snapshot(r.first, r.second, r.changes, r.narration, r.state_before, r.cursor, verdicts)
         except Cancelled:
             pass
         except Exception as e:  # noqa: BLE001 - reported when the stop is entered; it then runs live
@@ -140,6 +140,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._train_total = 0
         self._saved_speed: float | None = None
         self._own_rebuild = False
+        self._generation = controller.generation  # the session the scenario last put in place
         self.verdicts: list[Verdict] = []  # of the current stop, once it is ready
         self.snapshots: dict[int, Snapshot] = {}
         self.preparing: Preparation | None = None  # the stop being computed in the background
@@ -155,6 +156,7 @@ class ScenarioPlayer(QtCore.QObject):
         controller.state_changed.connect(self._progress)
         controller.playing_changed.connect(self._playing_changed)
         controller.preset_loaded.connect(self._preset_loaded)
+        controller.session_replaced.connect(self._session_replaced)
 
     # ------------------------------------------------------------------ state
     @property
@@ -191,6 +193,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._cancel()
         self._forget()
         self.stops, self.base, self.name = stops, cfg, name or (cfg.title or "scenario")
+        self._generation = self.controller.generation
         self.comparison.close()
         self.index = 0
         self._queue.extend(self._jobs(stops[0], replay=False))
@@ -213,6 +216,7 @@ class ScenarioPlayer(QtCore.QObject):
         self._cancel()
         self._forget()
         self.stops, self.base, self.name, self.index = stops, base, base.title or "scenario", index
+        self._generation = self.controller.generation
         try:  # the opened session is measured like a stop just run: its caption must be true too
             self.comparison.catch_up()
             self.verdicts = check(stops[index].claims, self.controller.session, self.comparison.session)
@@ -266,6 +270,9 @@ class ScenarioPlayer(QtCore.QObject):
     def previous(self) -> None:
         """The previous stop, replayed from the start of the scenario (see the module docstring)."""
         if not self.active:
+            return
+        if self.detached:  # the model was replaced by hand: back to this stop first
+            self.go_to(self.index)
             return
         if self.index <= 0:
             self.controller.message.emit("This is the first stop of the scenario.")
@@ -466,9 +473,11 @@ class ScenarioPlayer(QtCore.QObject):
     def _snapshot(self) -> Snapshot:
         c, cmp = self.controller, self.comparison
         cmp.catch_up()
+        m = c.moment
+        n = m.narration
         return Snapshot(copy_session(c.session), copy_session(cmp.session) if cmp.session is not None else None,
-                        dict(cmp.changes) if cmp.changes is not None else None, c.trace, c.trace_iteration,
-                        c.cursor, list(self.verdicts))
+                        dict(cmp.changes) if cmp.changes is not None else None, n,
+                        c.state_before(n) if n is not None else None, m.record or 0, list(self.verdicts))
 
     def _stop_ready(self) -> None:
         """A stop run live is done: keep its snapshot and start preparing the stops after it."""
@@ -558,24 +567,17 @@ class ScenarioPlayer(QtCore.QObject):
         if second is None:
             cmp.close()
         cmp.adopt_next(second, snap.changes)
+        self.verdicts = list(snap.verdicts)
         self._own_rebuild = True
         try:
-            c.replace_session(copy_session(snap.first))
+            # one moment: the session, its narrated iteration and the record, installed together
+            c.install(copy_session(snap.first), snap.narration, snap.cursor, snap.state)
         finally:
             self._own_rebuild = False
         cmp.adopt_next(None, None)
-        if snap.trace is not None:
-            c.trace, c.trace_iteration, c.cursor = snap.trace, snap.trace_iteration, snap.cursor
-            c.trace_targets = c.session.last_batch[1] if c.session.last_batch is not None else None
-            c._trace_data = None
         self.window.config.set_config(c.session.cfg)
         cmp.refresh()
-        self.verdicts = list(snap.verdicts)
-        c.version += 1
-        c.state_changed.emit()
         c.refresh_all()
-        if c.session.blowup is not None:
-            c._blew_up()  # the message and dialog a live run would have shown
 
     def _running_text(self) -> str:
         if self._target is not None:
@@ -592,6 +594,19 @@ class ScenarioPlayer(QtCore.QObject):
             self.controller.rebuild(cfg)
         finally:
             self._own_rebuild = False
+
+    @property
+    def detached(self) -> bool:
+        """The model on screen was replaced outside the scenario (reset, rebuild, a structural
+        setting): the current stop's caption and claims are not about it."""
+        return self.active and self.controller.generation != self._generation
+
+    def _session_replaced(self) -> None:
+        if self._own_rebuild:
+            self._generation = self.controller.generation
+        elif self.active:
+            self.show_caption()
+            self.changed.emit()
 
     def _preset_loaded(self, name: str) -> None:
         """Opening a lecture preset starts its scenario; any other preset ends the current one."""
@@ -612,7 +627,10 @@ class ScenarioPlayer(QtCore.QObject):
             hint = ("end of the scenario" if last else "Page Down ▸ next stop") + "<br/>Page Up ◂ back"
         bar.show_stop(self.index, len(self.stops), stop.caption, hint)
         failed = [v for v in self.verdicts if not v.holds]
-        if failed and not self.busy:
+        if self.detached:
+            bar.say_instead("The model was replaced outside the scenario (reset or a new model): this stop's "
+                            "caption is not about it. Page Up returns to this stop.")
+        elif failed and not self.busy:
             bar.withhold([v.sentence() for v in failed])
         self.holder.show()
 

@@ -146,8 +146,10 @@ def copy_session(session):
     it = getattr(task, "_iter", None)
     if it is not None:
         task._iter = None
-    # step records are immutable (read-only mappings of arrays): shared, not copied
-    memo = {id(v): v for v in vars(session).values() if isinstance(v, Step)}
+    # step records and narrations are immutable (read-only arrays): shared, not copied
+    from .session import Narration
+
+    memo = {id(v): v for v in vars(session).values() if isinstance(v, (Step, Narration))}
     try:
         twin = copy.deepcopy(session, memo)
     finally:
@@ -165,27 +167,38 @@ class Cancelled(Exception):
 class ScenarioRun:
     """Stops played on plain sessions: ``run = ScenarioRun(cfg); run.enter(stop)`` then
     ``run.verdicts``. ``first`` is the main session, ``second`` the comparison's (or None),
-    ``trace``/``cursor`` the narrated iteration being stepped through, like the app's controller.
+    ``narration``/``cursor`` the narrated iteration being stepped through, like the app's
+    controller (``state_before``: the first session's state just before it, so it can be saved).
 
     ``progress(done, total)`` is called while training; ``should_stop()`` returning True raises
     ``Cancelled`` (the app's background preparation of the next stop)."""
 
     def __init__(self, cfg: Config | None = None, *, first=None, second=None,
-                 changes: dict[str, Any] | None = None, trace=None, cursor: int = 0,
-                 factor: float = 1.0) -> None:
+                 changes: dict[str, Any] | None = None, narration=None, state_before=None,
+                 cursor: int = 0, factor: float = 1.0) -> None:
         from .session import Session
 
         self.first = first if first is not None else Session(cfg)
         self.second = second
         self.changes = dict(changes) if changes is not None else None
-        self.trace = trace
-        self.trace_iteration: int | None = None if trace is None else self.first.iteration - 1
+        self.narration = narration
+        self.state_before = state_before
         self.cursor = cursor
         self.factor = factor
         self.verdicts: list[Verdict] = []
         self.trained = 0  # iterations the current stop trained (its "train" and any extra)
         self.progress: Callable[[int, int], None] | None = None
         self.should_stop: Callable[[], bool] | None = None
+
+    @property
+    def trace(self):
+        """The narrated iteration's records (None: none narrated)."""
+        return self.narration.trace if self.narration is not None else None
+
+    @property
+    def trace_iteration(self) -> int | None:
+        """Updates done before the narrated iteration (its number minus one), or None."""
+        return self.narration.iteration - 1 if self.narration is not None else None
 
     def _session(self, cfg: Config):
         from .session import Session
@@ -215,7 +228,7 @@ class ScenarioRun:
         cfg = self.first.cfg.replace("scenario 'set'", **changes) if changes else self.first.cfg
         if restart or "seed" in changes or cfg.structural_changes(self.first.cfg):
             self.first = self._session(cfg)
-            self.trace, self.trace_iteration, self.cursor = None, None, 0
+            self.narration, self.state_before, self.cursor = None, None, 0
             if self.changes is not None:
                 self.second = self._session(cfg.replace("compare", **self.changes))
         else:
@@ -234,24 +247,31 @@ class ScenarioRun:
         self._follow()
 
     def _follow(self) -> None:
-        """The second session trained up to the first one's iteration (the app's lock-step)."""
+        """The second session trained up to the first one's iteration, narrating the iteration the
+        first one narrated (the app's lock-step)."""
         s2 = self.second
         if s2 is None:
             return
+        want = self.trace_iteration
         with np.errstate(all="ignore"):
             while s2.iteration < self.first.iteration and s2.blowup is None:
-                s2.train_step()
+                if want is not None and s2.iteration == want:
+                    s2.narrated_step()
+                else:
+                    s2.train_step()
 
     def _narrate(self, cursor: int | None) -> None:
         s = self.first
         if s.blowup is not None:
             return
-        it = s.iteration
+        from .session_io import capture_state
+
+        state = capture_state(s)
         with np.errstate(all="ignore"):
             tr = s.narrated_step()
-        if tr is None or len(tr) == 0:
+        if tr is None or len(tr) == 0 or s.last_narration is None or s.last_narration.trace is not tr:
             return
-        self.trace, self.trace_iteration = tr, it
+        self.narration, self.state_before = s.last_narration, state
         self.cursor = len(tr) - 1 if cursor is None else min(cursor, len(tr) - 1)
         self._follow()
 
@@ -280,6 +300,8 @@ class ScenarioRun:
                 if self.should_stop is not None and self.should_stop():
                     raise Cancelled()
                 s.train_step()
+                # like the app's training, it lands on the newest iteration: between iterations
+                self.narration, self.state_before, self.cursor = None, None, 0
                 if s.blowup is None:
                     self.trained += 1
                     self._follow()

@@ -77,8 +77,11 @@ class CaptionBar(QtWidgets.QFrame):
     def withhold(self, failed: list[str]) -> None:
         """The stop's claims that did not hold, said instead of its caption."""
         self.withheld = list(failed)
-        text = ("The caption is withheld: " + "; ".join(failed)
-                + ". Train on (Space), or go back (Page Up) and try again.")
+        self.say_instead("The caption is withheld: " + "; ".join(failed)
+                         + ". Train on (Space), or go back (Page Up) and try again.")
+
+    def say_instead(self, text: str) -> None:
+        """``text`` in place of the stop's caption, marked as a warning."""
         self._plain = text
         self.caption.setText(f"<span style='color:{self.theme.backward}'>⚠</span> " + rich(text))
         self._fit()

@@ -332,3 +332,76 @@ def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_p
     plain.write_text(json.dumps({k: v for k, v in mine.items() if k != "scenario"}))
     assert open_preset_file(win, plain)
     assert not win.scenario.active and not win.classroom.caption_bar.isVisible()
+
+
+def test_an_installed_stop_is_one_moment(qtbot, make_window):
+    """A stop installed from its background preparation: the moment is the stop's narrated record
+    (the views, the cursor and a saved file all agree), not "between iterations"."""
+    from bpttviz.engine.session_io import SessionState
+    from bpttviz.file_actions import moment_position
+
+    win = make_window()
+    win.scenario.train_factor = FACTOR
+    win._load_preset("lecture-1-bptt-tiny")
+    settle(qtbot, win)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 2: one record, run live
+    settle(qtbot, win)
+    prepared(qtbot, win)
+    snap = win.scenario.prepared[2]
+    assert snap.narration is not None and snap.state is not None
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 3: four more records, installed at once
+    c = win.controller
+    m = c.moment
+    assert win.scenario.index == 2 and not win.scenario.busy
+    assert m.narration is snap.narration and m.record == snap.cursor == c.cursor == 4
+    assert c.trace is m.trace and c.trace_iteration == m.iteration - 1 and c.record is m.rec
+    assert not m.updated and all(np.array_equal(m.params[k], snap.narration.before[k]) for k in m.params)
+    state, pos = moment_position(c)
+    assert isinstance(state, SessionState) and state.iteration == m.iteration - 1
+    assert pos["moment"] == {"iteration": m.iteration, "record": 4}
+
+
+def test_a_model_replaced_outside_the_scenario_is_labelled(qtbot, make_window):
+    """Reset by hand during a stop: the caption no longer states the stop's text as if it were
+    about the new model; Page Up returns to the stop (its caption again)."""
+    win = make_window()
+    win.scenario.train_factor = FACTOR
+    win._load_preset("lecture-1-bptt-tiny")
+    settle(qtbot, win)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    settle(qtbot, win)
+    stop = win.scenario.current
+    assert win.classroom.caption.text() == stop.caption and not win.scenario.detached
+    win.controller.reset()
+    assert win.scenario.detached
+    text = win.classroom.caption.text()
+    assert text.startswith("The model was replaced outside the scenario") and stop.caption not in text
+    qtbot.keyClick(win.graph, Key.Key_PageUp)
+    settle(qtbot, win)
+    assert win.scenario.index == 1 and not win.scenario.detached
+    assert win.classroom.caption.text() == stop.caption
+
+
+def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, make_window):
+    """Stepping a narrated iteration with a comparison open: the second model's decay curve is
+    computed with its parameters before that iteration's update (as the first model's curve is),
+    not with its live parameters."""
+    from bpttviz.engine import diagnostics
+    from bpttviz.engine.session import model_with
+
+    win = make_window()
+    win.scenario.train_factor = FACTOR
+    win._load_preset("lecture-4-truncation")
+    settle(qtbot, win)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 2: one narrated iteration, both models
+    settle(qtbot, win)
+    c, cmp = win.controller, win.comparison
+    n = c.moment.narration
+    n2 = cmp.session.last_narration
+    assert n is not None and n2 is not None and n2.iteration == n.iteration
+    _, _, k, curve, _ = cmp.decay_overlay()
+    want = diagnostics.gradient_decay(model_with(cmp.session.model, n2.before), n2.inputs, n2.targets,
+                                      h0=n2.h0, **n2.options)
+    live = diagnostics.gradient_decay(cmp.session.model, n2.inputs, n2.targets, h0=n2.h0, **n2.options)
+    assert np.array_equal(curve, want) and k.size == want.size
+    assert not np.allclose(live, want)  # the update moved the second model's parameters
