@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 # Okabe-Ito
@@ -202,6 +203,9 @@ def shrinkable(label: pg.LabelItem) -> None:
         return
 
     def update_min() -> None:
+        # deferred by a timer: the plot (and its label) may be gone by the time it runs
+        if not (shiboken6.isValid(label) and shiboken6.isValid(label.item)):
+            return
         h = label.itemRect().height()
         label.setMinimumWidth(1)
         label.setMinimumHeight(h)
