@@ -386,8 +386,14 @@ class MainWindow(QtWidgets.QMainWindow):
         policy's sizes (no view collapsed)."""
         if self._enlarged:
             self.toggle_enlarged()
+        size = self.size()
+        # the start state predates the docks added after it (what-if, attribution, ...): restoring
+        # it stacks them for a moment, and their minimum heights would make the window grow
         self.restoreState(self._default_state, SETTINGS_VERSION)
         self.default_layout()
+        if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
+            self.resize(size.expandedTo(self.minimumSizeHint()))
+            self._size_docks()
         compare = getattr(self, "classroom", None)
         if compare is not None and not compare.comparison.active:
             compare.compare_dock.hide()
