@@ -240,6 +240,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config.preset_requested.connect(self._load_preset)
         self.graph.mode_changed.connect(lambda _m: self._refresh("graph"))
         self.deltas.quantity_changed.connect(lambda _q: self._refresh("deltas"))
+        for view, key in ((self.deltas, "deltas view"), (self.decay, "decay view"), (self.loss, "loss view")):
+            view.redraw_failed.connect(lambda e, key=key: self.controller._report(e, f"drawing the {key}"))
         self.weights.parameter_changed.connect(lambda _p: self._refresh("weights"))
         for view in self.findChildren(pg.GraphicsView):
             tune_view(view)
