@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.doctor import BUDGET, check  # noqa: E402
+from bpttviz.engine.doctor import BUDGET, check  # noqa: E402
 
 BUGS = {  # the classic dropped dh_next, as text replacements in the examples' backward passes
     "rnn_lm": ("dh = Why.T @ dy + dhnext", "dh = Why.T @ dy"),

@@ -26,8 +26,8 @@ import argparse
 import json
 import time
 
-from engine.presets import list_presets, load_preset
-from engine.scenario import ScenarioRun, copy_session, parse_scenario
+from bpttviz.engine.presets import list_presets, load_preset
+from bpttviz.engine.scenario import ScenarioRun, copy_session, parse_scenario
 
 
 def run_lecture(name: str, offset: int) -> list[dict]:

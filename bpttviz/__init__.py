@@ -10,6 +10,6 @@ if "numpy" not in sys.modules:
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
-from engine import __version__  # noqa: E402
+from bpttviz.engine import __version__  # noqa: E402
 
 __all__ = ["__version__"]

@@ -64,7 +64,7 @@ def _icon_path() -> Path | None:
 def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, size: tuple[int, int] | None = None,
                  fps: float = 60.0):
     """A ready main window (not shown) with its controller started: ``window.controller``."""
-    from engine.session import Session
+    from bpttviz.engine.session import Session
 
     from .controller import Controller
     from .main_window import MainWindow
@@ -118,13 +118,13 @@ def run_gui(args: Any) -> int:
     if steps < 0:
         raise ValueError(f"--steps: expected 0 or more iterations, got {steps}")
 
-    from engine.presets import load_preset
-    from engine.session import Session
+    from bpttviz.engine.presets import load_preset
+    from bpttviz.engine.session import Session
 
     session = None
     opened = getattr(args, "open", None)
     if opened:
-        from engine.session_io import load_session
+        from bpttviz.engine.session_io import load_session
 
         session, _position = load_session(opened)
     else:

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from PySide6 import QtCore
 
-from engine.session_io import (
+from bpttviz.engine.session_io import (
     autosave_files,
     autosave_path,
     discard_autosave,

@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.explain import explain
+from bpttviz.engine.explain import explain
 
 from .compare import Comparison
 from .controller import ViewBinding

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from engine import __version__
+from bpttviz.engine import __version__
 
 
 class UsageError(Exception):
@@ -84,7 +84,7 @@ def run(argv: Sequence[str]) -> int:
             print(f"bpttviz {__version__}")
             return 0
         if args.list_presets:
-            from engine.presets import list_presets, preset_summary
+            from bpttviz.engine.presets import list_presets, preset_summary
 
             for name in list_presets():
                 print(preset_summary(name))
@@ -114,8 +114,8 @@ def run(argv: Sequence[str]) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine.presets import load_preset
-    from engine.session import Session
+    from bpttviz.engine.presets import load_preset
+    from bpttviz.engine.session import Session
 
     if args.iterations < 1:
         raise UsageError(f"bpttviz train: --iterations: expected a positive whole number, got {args.iterations}")

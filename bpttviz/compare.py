@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from engine import diagnostics
-from engine.session import Session
-from engine.trace import Trace
+from bpttviz.engine import diagnostics
+from bpttviz.engine.session import Session
+from bpttviz.engine.trace import Trace
 
 from .controller import Controller, ViewBinding
 from .presenters.graph_frame import mlp_frame, recurrent_frame

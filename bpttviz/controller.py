@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from engine.config import Config
-from engine.session import Narration, Session
-from engine.session_io import SessionState, capture_state
-from engine.trace import Trace
+from bpttviz.engine.config import Config
+from bpttviz.engine.session import Narration, Session
+from bpttviz.engine.session_io import SessionState, capture_state
+from bpttviz.engine.trace import Trace
 
 from .moment import Moment, moment_of
 from .presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
@@ -534,7 +534,7 @@ class Controller(QtCore.QObject):
         self.message.emit("Reset: iteration 0")
 
     def load_preset(self, name: str) -> None:
-        from engine.presets import load_preset
+        from bpttviz.engine.presets import load_preset
 
         self.rebuild(load_preset(name))
         self.message.emit(f"Loaded preset {name}")

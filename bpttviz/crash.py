@@ -84,7 +84,7 @@ class ErrorDialog(QtWidgets.QDialog):
     def text_to_copy(self) -> str:
         import PySide6
 
-        from engine import __version__
+        from bpttviz.engine import __version__
 
         versions = (f"bpttviz {__version__}, Python {sys.version.split()[0]}, PySide6 {PySide6.__version__}, "
                     f"NumPy {np.__version__}, {sys.platform}")
@@ -119,7 +119,7 @@ def install_excepthook(window) -> None:
 def crash_log_path(pid: int | None = None) -> Path:
     """This process's crash log, ``crash-<pid>.log`` next to its autosave (two windows open at
     once keep separate logs)."""
-    from engine.session_io import autosave_dir
+    from bpttviz.engine.session_io import autosave_dir
 
     return autosave_dir() / f"crash-{os.getpid() if pid is None else int(pid)}.log"
 
@@ -132,7 +132,7 @@ def previous_crash() -> str | None:
     """What a fatal crash of a window that is no longer running wrote (its tail), or None; the log
     is moved aside to ``<name>.old`` so it is reported once. Logs of running windows (their
     autosave marker is locked) and this process's own are left alone."""
-    from engine.session_io import autosave_dir, autosave_path
+    from bpttviz.engine.session_io import autosave_dir, autosave_path
 
     from .autosaver import owner_running, running_marker
 

@@ -27,7 +27,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from engine.data.paths import asset_path
+from bpttviz.engine.data.paths import asset_path
 
 __all__ = [
     "APP_ID", "WM_CLASS", "desktop_entry_text", "desktop_file_path", "exec_value", "icon_asset",

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.doctor import Report
+    from bpttviz.engine.doctor import Report
 
 #: Where ``engine`` and ``bpttviz`` live, so the child process imports the same code.
 _ROOT = str(Path(__file__).resolve().parent.parent)
@@ -137,7 +137,7 @@ class CheckRun:
             self._cleanup()
 
     def _read(self, rc: int, timed_out: bool) -> FileCheck:
-        from engine.doctor import Report
+        from bpttviz.engine.doctor import Report
 
         out, p, timeout = self._out, self.path, self.timeout
         phase = _read_text(out / "phase")
@@ -243,7 +243,7 @@ def _unusable(reason: str) -> dict[str, Any]:
 
 def _run_file(path: str, phase: Callable[[str], None], eps: float | None, tol: float | None,
               budget: float) -> dict[str, Any]:
-    from engine.doctor import BUDGET, check, describe_exception
+    from bpttviz.engine.doctor import BUDGET, check, describe_exception
 
     name = Path(path).name
     phase("loading")

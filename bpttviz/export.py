@@ -38,7 +38,7 @@ from typing import NamedTuple
 import shiboken6
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
-from engine.atomic import atomic_write
+from bpttviz.engine.atomic import atomic_write
 
 __all__ = ["SUFFIXES", "AnimationRecorder", "export_csv", "export_png", "export_svg", "export_window"]
 

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.config import Config
-from engine.session import Session
-from engine.session_io import load_session, save_session
+from bpttviz.engine.config import Config
+from bpttviz.engine.session import Session
+from bpttviz.engine.session_io import load_session, save_session
 
 from .export import AnimationRecorder, export_window
 from .presenters.panels import SpectralHistory

@@ -17,8 +17,8 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from engine.doctor import Report, check
-from engine.session import Session
+from bpttviz.engine.doctor import Report, check
+from bpttviz.engine.session import Session
 
 from .doctor_cli import CheckRun, FileCheck
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.bugs import BUGS, RECURRENT_ONLY
-from engine.session import Session, model_with
+from bpttviz.engine.bugs import BUGS, RECURRENT_ONLY
+from bpttviz.engine.session import Session, model_with
 
 from .doctor_cli import FileCheck
 from .gradcheck_runs import FILE_TIMEOUT, FileCheckJob, check_session

@@ -16,8 +16,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.presets import list_presets, preset_path
-from engine.session import model_with
+from bpttviz.engine.presets import list_presets, preset_path
+from bpttviz.engine.session import model_with
 
 from .controller import Controller, ViewBinding
 from .presenters.decay import DecayPresenter
@@ -86,7 +86,7 @@ _PRESET_CONFIGS: dict[str, dict] = {}
 
 def matching_preset(cfg) -> str | None:
     """The shipped preset whose configuration ``cfg`` is, if any."""
-    from engine.presets import load_preset
+    from bpttviz.engine.presets import load_preset
 
     want = cfg.to_dict()
     for name in list_presets():

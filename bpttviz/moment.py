@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.records import GradientStep, LossStep, Step, UpdateStep
-from engine.session import Narration
-from engine.trace import Trace
+from bpttviz.engine.records import GradientStep, LossStep, Step, UpdateStep
+from bpttviz.engine.session import Narration
+from bpttviz.engine.trace import Trace
 
 Array = np.ndarray
 

@@ -31,7 +31,7 @@ def _warn(window, title: str, text: str) -> QtWidgets.QMessageBox:
 def open_preset_file(window, path: str | Path) -> bool:
     """Load the preset at ``path`` into the window (training restarts); False with a message if
     it cannot be used, and then nothing changed."""
-    from engine.presets import load_preset
+    from bpttviz.engine.presets import load_preset
 
     c = window.controller
     name = Path(path).name

@@ -43,9 +43,9 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.claims import Verdict, check
-from engine.config import Config
-from engine.scenario import Cancelled, ScenarioRun, Stop, copy_session, more_training, parse_scenario, scaled
+from bpttviz.engine.claims import Verdict, check
+from bpttviz.engine.config import Config
+from bpttviz.engine.scenario import Cancelled, ScenarioRun, Stop, copy_session, more_training, parse_scenario, scaled
 
 from .compare import Comparison
 from .controller import Controller

@@ -22,8 +22,8 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from engine import attribution as at
-from engine.records import BackwardStep, ForwardStep
+from bpttviz.engine import attribution as at
+from bpttviz.engine.records import BackwardStep, ForwardStep
 
 from .controller import ViewBinding
 from .presenters.attribution import TRAINED, AttributionPresenter, WhatIfSettings, trace_is_recurrent

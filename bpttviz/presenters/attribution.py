@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import attribution as at
-from engine.explain import Explanation, fmt, sub
-from engine.records import BackwardStep, GradientStep, UpdateStep
+from bpttviz.engine import attribution as at
+from bpttviz.engine.explain import Explanation, fmt, sub
+from bpttviz.engine.records import BackwardStep, GradientStep, UpdateStep
 
 from .graph_frame import log_scale
 

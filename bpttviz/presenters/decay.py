@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import diagnostics
-from engine.records import BackwardStep, GradientStep
-from engine.session import Session, model_with
+from bpttviz.engine import diagnostics
+from bpttviz.engine.records import BackwardStep, GradientStep
+from bpttviz.engine.session import Session, model_with
 
 from .panels import activation_gamma
 

@@ -20,7 +20,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, LossStep, UpdateStep
+from bpttviz.engine.records import (
+    BackwardStep,
+    ForwardStep,
+    GradientStep,
+    LayerBackward,
+    LayerForward,
+    LossStep,
+    UpdateStep,
+)
 
 from .trace_data import MLPTrace, RecurrentTrace, norm, sub
 

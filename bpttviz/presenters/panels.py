@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import diagnostics
-from engine.activations import ACTIVATIONS
-from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
-from engine.session import Session, model_with
+from bpttviz.engine import diagnostics
+from bpttviz.engine.activations import ACTIVATIONS
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
+from bpttviz.engine.session import Session, model_with
 
 from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
 

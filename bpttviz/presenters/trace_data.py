@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.records import (
+from bpttviz.engine.records import (
     BackwardStep,
     ForwardStep,
     GradientStep,
@@ -24,7 +24,7 @@ from engine.records import (
     LossStep,
     UpdateStep,
 )
-from engine.trace import Trace
+from bpttviz.engine.trace import Trace
 
 Array = np.ndarray
 

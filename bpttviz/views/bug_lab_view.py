@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.bugs import BUGS
+from bpttviz.engine.bugs import BUGS
 
 from ..theme import VERMILLION, Theme
 

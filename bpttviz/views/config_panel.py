@@ -13,10 +13,10 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.activations import ACTIVATIONS
-from engine.config import BUILTIN_CORPORA, FIELD_HELP, MLP_TASKS, MODELS, STRUCTURAL, TASK_NAMES, Config
-from engine.models.init import INITS
-from engine.optim import CLIP_MODES, OPTIMIZERS
+from bpttviz.engine.activations import ACTIVATIONS
+from bpttviz.engine.config import BUILTIN_CORPORA, FIELD_HELP, MLP_TASKS, MODELS, STRUCTURAL, TASK_NAMES, Config
+from bpttviz.engine.models.init import INITS
+from bpttviz.engine.optim import CLIP_MODES, OPTIMIZERS
 
 from ..theme import Theme
 

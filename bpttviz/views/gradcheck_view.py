@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.doctor import Report
+from bpttviz.engine.doctor import Report
 
 from ..theme import GREEN, VERMILLION, Theme, decade_ticks, set_axis_label, set_ticks, style_plot, symmetric_level
 from .heatmap import Heatmap

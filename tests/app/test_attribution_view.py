@@ -9,10 +9,10 @@ import pytest
 from PySide6 import QtCore
 from pytestqt.qtbot import QtBot
 
-from engine import attribution as at
-from engine.explain import fmt, sub
-from engine.records import BackwardStep, ForwardStep, GradientStep
-from engine.trace import Trace
+from bpttviz.engine import attribution as at
+from bpttviz.engine.explain import fmt, sub
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep
+from bpttviz.engine.trace import Trace
 
 from .conftest import small_session
 

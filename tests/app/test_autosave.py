@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bpttviz.autosaver import Autosaver, crashed_autosave, orphaned_autosaves, restore_autosave, running_marker
-from engine.session_io import autosave_dir, autosave_path, load_session, read_session_info
+from bpttviz.engine.session_io import autosave_dir, autosave_path, load_session, read_session_info
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +67,7 @@ def test_restore_replaces_the_session_at_the_same_moment(make_window):
 
 def _orphan(pid: int, payload: bytes | None = None, session=None) -> None:
     """What a killed window with process id ``pid`` leaves: its autosave and an unlocked marker."""
-    from engine.session_io import save_session
+    from bpttviz.engine.session_io import save_session
 
     path = autosave_path(pid)
     if payload is not None:

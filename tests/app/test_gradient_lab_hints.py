@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.doctor import check
+from bpttviz.engine.doctor import check
 
 CASES = Path(__file__).resolve().parents[1] / "engine" / "doctor_cases"
 

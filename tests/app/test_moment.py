@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from engine import diagnostics
-from engine.explain import _collect, _focus
-from engine.records import (
+from bpttviz.engine import diagnostics
+from bpttviz.engine.explain import _collect, _focus
+from bpttviz.engine.records import (
     BackwardStep,
     ForwardStep,
     GradientStep,
@@ -29,7 +29,7 @@ from engine.records import (
     LossStep,
     UpdateStep,
 )
-from engine.session import Session, model_with
+from bpttviz.engine.session import Session, model_with
 
 from .conftest import small_session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from engine.records import UpdateStep
+from bpttviz.engine.records import UpdateStep
 
 from .conftest import small_session
 

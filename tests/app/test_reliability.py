@@ -21,10 +21,10 @@ from PySide6 import QtCore, QtWidgets
 
 from bpttviz.autosaver import crashed_autosave, running_marker
 from bpttviz.crash import crash_log_path, disable_crash_log, install_excepthook
+from bpttviz.engine.session import Session
+from bpttviz.engine.session_io import autosave_path, load_session, read_session_info, save_session
 from bpttviz.reliability import open_preset_file
 from bpttviz.restore_offer import start_autosave
-from engine.session import Session
-from engine.session_io import autosave_path, load_session, read_session_info, save_session
 
 from .conftest import small_session
 

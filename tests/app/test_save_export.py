@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
+from bpttviz.engine.session_io import load_session, read_session_info, save_session
 from bpttviz.file_actions import (
     VIEW_TITLES,
     export_view,
@@ -18,7 +19,6 @@ from bpttviz.file_actions import (
     save_window_session,
     session_position,
 )
-from engine.session_io import load_session, read_session_info, save_session
 
 from .conftest import small_session
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from engine.presets import list_presets
-from engine.scenario import parse_scenario
+from bpttviz.engine.presets import list_presets
+from bpttviz.engine.scenario import parse_scenario
 
 Key = QtCore.Qt.Key
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
@@ -141,7 +141,7 @@ def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_wind
 def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot, make_window):
     """Page Down after the preparation finished: the stop is ready on the key press (no training in
     the window), with exactly the numbers a headless run of the same stops gives."""
-    from engine.scenario import ScenarioRun
+    from bpttviz.engine.scenario import ScenarioRun
 
     win = make_window()
     win.scenario.train_factor = 0.1
@@ -257,7 +257,7 @@ def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
 
 
 def test_a_broken_scenario_is_refused_with_a_message(qtbot, make_window):
-    from engine.config import Config
+    from bpttviz.engine.config import Config
 
     win = make_window()
     cfg = Config.from_dict({"task": "chars", "corpus": "names", "scenario": [{"caption": "x", "focus": "nowhere"}]})

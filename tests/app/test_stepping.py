@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from engine.records import BackwardStep, ForwardStep, GradientStep, LossStep, UpdateStep
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LossStep, UpdateStep
 
 Key = QtCore.Qt.Key
 Mod = QtCore.Qt.KeyboardModifier

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from engine import attribution as at
-from engine.explain import fmt
-from engine.records import GradientStep
+from bpttviz.engine import attribution as at
+from bpttviz.engine.explain import fmt
+from bpttviz.engine.records import GradientStep
 
 from .conftest import small_session
 from .test_attribution_view import shown, step_to

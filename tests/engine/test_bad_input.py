@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import engine
+from bpttviz import engine
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine
-from engine import diagnostics as dg
-from engine.gradcheck import numerical_gradient
-from engine.losses import cross_entropy
-from engine.optim import Clipper, apply_update, make_optimizer
+from bpttviz import engine
+from bpttviz.engine import diagnostics as dg
+from bpttviz.engine.gradcheck import numerical_gradient
+from bpttviz.engine.losses import cross_entropy
+from bpttviz.engine.optim import Clipper, apply_update, make_optimizer
 
 MODELS = {"rnn": engine.RNN, "lstm": engine.LSTM, "gru": engine.GRU}
 

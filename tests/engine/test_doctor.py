@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine
-from engine.bugs import BUGS
-from engine.doctor import Report, check
+from bpttviz import engine
+from bpttviz.engine.bugs import BUGS
+from bpttviz.engine.doctor import Report, check
 
 ROOT = Path(__file__).resolve().parents[2]
 B, T, D, H, O = 4, 5, 3, 6, 7  # all different, so a factor names exactly one of them

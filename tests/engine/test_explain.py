@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-import engine
-from engine.explain import Explanation, explain, fmt
-from engine.optim import Clipper, apply_update, make_optimizer
-from engine.records import (
+from bpttviz import engine
+from bpttviz.engine.explain import Explanation, explain, fmt
+from bpttviz.engine.optim import Clipper, apply_update, make_optimizer
+from bpttviz.engine.records import (
     BackwardStep,
     ForwardStep,
     GradientStep,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine
-from engine.gradcheck import numerical_gradient, numerical_grads, relative_error, truncated_loss_fn
-from engine.records import BackwardStep, ForwardStep, GradientStep, LossStep
+from bpttviz import engine
+from bpttviz.engine.gradcheck import numerical_gradient, numerical_grads, relative_error, truncated_loss_fn
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LossStep
 
 MODELS = {"lstm": engine.LSTM, "gru": engine.GRU}
 

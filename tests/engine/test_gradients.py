@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine
-from engine.gradcheck import noise_floor, numerical_grads, relative_error, truncated_loss_fn
+from bpttviz import engine
+from bpttviz.engine.gradcheck import noise_floor, numerical_grads, relative_error, truncated_loss_fn
 
 TOL = 1e-6
 ACTS = ["tanh", "sigmoid", "relu", "linear"]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import engine
-from engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, LossStep
+from bpttviz import engine
+from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, LossStep
 
 
 def problem(seed=0, B=2, T=5, V=6):

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from engine.claims import Claim, check, parse_claims
-from engine.config import Config
-from engine.presets import list_presets, load_preset
-from engine.scenario import ScenarioRun, parse_scenario
-from engine.session import Session
+from bpttviz.engine.claims import Claim, check, parse_claims
+from bpttviz.engine.config import Config
+from bpttviz.engine.presets import list_presets, load_preset
+from bpttviz.engine.scenario import ScenarioRun, parse_scenario
+from bpttviz.engine.session import Session
 
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
 OTHER_SEEDS = (1, 2, 3, 4)
@@ -89,7 +89,7 @@ def test_claim_values_are_the_live_numbers():
     assert v["clipped_fraction"] == clipped.mean() == 1.0
     assert v["train_loss"] == pytest.approx(loss[-50:].mean())
     assert v["blowup"] == 0
-    from engine.diagnostics import gradient_decay
+    from bpttviz.engine.diagnostics import gradient_decay
 
     d = gradient_decay(s.model, *s.last_batch, **s.options())
     assert v["decay_growth"] == pytest.approx(d[3] / d[0])
@@ -118,7 +118,7 @@ def test_until_must_cover_train_and_restart_is_a_flag():
 
 
 def test_a_copied_session_goes_on_exactly_like_the_original():
-    from engine.scenario import copy_session
+    from bpttviz.engine.scenario import copy_session
 
     for name in ("min-char-rnn", "adding-lstm", "xor-mlp"):
         s = Session.from_preset(name)

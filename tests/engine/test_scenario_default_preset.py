@@ -5,8 +5,8 @@ common to rare names and the held-out tail is drawn like the training text."""
 import numpy as np
 import pytest
 
-from engine.data import load_names
-from engine.session import Session
+from bpttviz.engine.data import load_names
+from bpttviz.engine.session import Session
 
 
 def test_names_are_streamed_shuffled_and_validation_is_like_training():

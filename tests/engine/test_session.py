@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from engine.config import Config
-from engine.presets import list_presets, load_preset
-from engine.records import UpdateStep
-from engine.session import Series, Session
+from bpttviz.engine.config import Config
+from bpttviz.engine.presets import list_presets, load_preset
+from bpttviz.engine.records import UpdateStep
+from bpttviz.engine.session import Series, Session
 
 # Small iteration counts that still show the loss falling for each preset.
 FALLS = {

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import engine
-from engine.losses import cross_entropy, softmax
-from engine.optim import apply_update, global_norm
+from bpttviz import engine
+from bpttviz.engine.losses import cross_entropy, softmax
+from bpttviz.engine.optim import apply_update, global_norm
 
 
 def test_softmax_is_normalised_over_the_class_axis_for_any_batch_shape():

@@ -11,11 +11,11 @@ import math
 import numpy as np
 import pytest
 
-import engine.session_io as sio
-from engine.config import Config
-from engine.optim import LossAnnealer, make_optimizer
-from engine.session import Series, Session
-from engine.tasks import ClassificationTask, LanguageModelTask, SyntheticTask, make_task
+import bpttviz.engine.session_io as sio
+from bpttviz.engine.config import Config
+from bpttviz.engine.optim import LossAnnealer, make_optimizer
+from bpttviz.engine.session import Series, Session
+from bpttviz.engine.tasks import ClassificationTask, LanguageModelTask, SyntheticTask, make_task
 
 
 # ------------------------------------------------------------------------------------ Series

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import engine
+from bpttviz import engine
 
 
 def brute_force_truncated(model, ids, targets, k):

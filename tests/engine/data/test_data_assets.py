@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import engine.data.paths as paths_module
-from engine.data import CORPORA, asset_path, load_corpus, load_names
+import bpttviz.engine.data.paths as paths_module
+from bpttviz.engine.data import CORPORA, asset_path, load_corpus, load_names
 
 ROOT = Path(__file__).resolve().parents[3]
 

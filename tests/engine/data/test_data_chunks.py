@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.data import CharVocab, WordVocab, chunk_stream, load_corpus, train_val_split
+from bpttviz.engine.data import CharVocab, WordVocab, chunk_stream, load_corpus, train_val_split
 
 
 def test_arange_stream_pins_down_every_axis():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.data import load_digits, load_digits_split
+from bpttviz.engine.data import load_digits, load_digits_split
 
 
 def test_shape_range_and_labels():

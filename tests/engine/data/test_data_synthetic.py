@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.data import (
+from bpttviz.engine.data import (
     ADDING_BASELINE_MSE,
     BLANK,
     TASKS,

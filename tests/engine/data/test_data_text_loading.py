@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.data import load_text
+from bpttviz.engine.data import load_text
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "corpus.txt") -> Path:

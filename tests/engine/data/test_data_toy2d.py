@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.data import blobs, circles, grid, spirals, train_test_split, xor
+from bpttviz.engine.data import blobs, circles, grid, spirals, train_test_split, xor
 
 GENERATORS = {
     "xor": (xor, 2),

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.data import CharVocab, WordVocab, load_corpus, split_sentences, tokenize_words
+from bpttviz.engine.data import CharVocab, WordVocab, load_corpus, split_sentences, tokenize_words
 
 
 @given(st.text(min_size=1, max_size=300))
