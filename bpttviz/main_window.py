@@ -41,9 +41,12 @@ ZOOM_LIMITS = (0.6, 3.0)
 
 #: the dock groups of the default layout (docks added later by the gradient lab and the
 #: classroom join their group when present)
-LEFT_GROUP = ("config", "task", "explain", "whatif")
-RIGHT_GROUP = ("weights", "gradcheck", "buglab")
+LEFT_GROUP = ("config", "task", "explain")
+RIGHT_GROUP = ("weights", "gradcheck", "buglab", "whatif")
 BOTTOM_GROUP = ("deltas", "decay", "loss")
+#: docks that always share tabs with a bottom view, never a column of their own (side by side
+#: with the three bottom plots they would leave each too narrow to read)
+BOTTOM_TABBED = {"attribution": "decay"}
 #: the smallest plot area (pixels high) any view gets; below it views share tabs
 MIN_PLOT = 160
 #: the widths (pixels) below which a bottom view is not readable side by side with the others
@@ -237,6 +240,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config.preset_requested.connect(self._load_preset)
         self.graph.mode_changed.connect(lambda _m: self._refresh("graph"))
         self.deltas.quantity_changed.connect(lambda _q: self._refresh("deltas"))
+        for view, key in ((self.deltas, "deltas view"), (self.decay, "decay view"), (self.loss, "loss view")):
+            view.redraw_failed.connect(lambda e, key=key: self.controller._report(e, f"drawing the {key}"))
         self.weights.parameter_changed.connect(lambda _p: self._refresh("weights"))
         for view in self.findChildren(pg.GraphicsView):
             tune_view(view)
@@ -267,9 +272,10 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
         """The layout policy: configuration, task and explain (tabbed) left, weights, the
-        gradient check and the bug lab (tabbed) right, both the full height; the deltas, decay and loss plots
-        along the bottom under the graph -- side by side where each still gets a readable plot
-        (``layout_plan``), else sharing tabs. No view is ever squeezed below ``MIN_PLOT``."""
+        gradient check, the bug lab and the what-if panel (tabbed) right, both the full height; the
+        deltas, decay and loss plots along the bottom under the graph -- side by side where each
+        still gets a readable plot (``layout_plan``), else sharing tabs -- with the attribution
+        view always a tab beside the decay curve. No view is ever squeezed below ``MIN_PLOT``."""
         self._laying_out = True
         try:
             plan = layout_plan(self.width(), self.height(), self._tab_width(LEFT_GROUP))
@@ -297,6 +303,15 @@ class MainWindow(QtWidgets.QMainWindow):
                             self.splitDockWidget(a, b, QtCore.Qt.Orientation.Horizontal)
                     elif b not in self.tabifiedDockWidgets(first):
                         self.tabifyDockWidget(first, b)
+            for name, beside in BOTTOM_TABBED.items():
+                d = self.docks.get(name)
+                if d is None:
+                    continue
+                if d.isFloating():
+                    d.setFloating(False)
+                d.show()
+                if d not in self.tabifiedDockWidgets(self.docks[beside]):
+                    self.tabifyDockWidget(self.docks[beside], d)
             if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
                 self.resize(size.expandedTo(self.minimumSizeHint()))
             for first in ("config", "weights", "deltas"):
@@ -373,8 +388,14 @@ class MainWindow(QtWidgets.QMainWindow):
         policy's sizes (no view collapsed)."""
         if self._enlarged:
             self.toggle_enlarged()
+        size = self.size()
+        # the start state predates the docks added after it (what-if, attribution, ...): restoring
+        # it stacks them for a moment, and their minimum heights would make the window grow
         self.restoreState(self._default_state, SETTINGS_VERSION)
         self.default_layout()
+        if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
+            self.resize(size.expandedTo(self.minimumSizeHint()))
+            self._size_docks()
         compare = getattr(self, "classroom", None)
         if compare is not None and not compare.comparison.active:
             compare.compare_dock.hide()

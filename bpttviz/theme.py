@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 # Okabe-Ito
@@ -195,6 +196,19 @@ def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
     axis.setTicks(None if ticks is None else [ticks])
 
 
+def redraw_last(view) -> None:
+    """Show ``view.frame`` again (a resize: as many tick labels as the new size holds). Runs from a
+    timer, outside the controller's guarded paint, so an exception goes to ``view.redraw_failed``
+    (the window reports it like any drawing error) and the frame is dropped, not retried."""
+    if view.frame is None:
+        return
+    try:
+        view.show_frame(view.frame)
+    except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
+        view.frame = None
+        view.redraw_failed.emit(e)
+
+
 def shrinkable(label: pg.LabelItem) -> None:
     """Let a LabelItem be narrower than its text: pyqtgraph makes the text width the label's
     minimum, so one long title would force its plot wider than the dock (and stay so)."""
@@ -202,6 +216,9 @@ def shrinkable(label: pg.LabelItem) -> None:
         return
 
     def update_min() -> None:
+        # deferred by a timer: the plot (and its label) may be gone by the time it runs
+        if not (shiboken6.isValid(label) and shiboken6.isValid(label.item)):
+            return
         h = label.itemRect().height()
         label.setMinimumWidth(1)
         label.setMinimumHeight(h)

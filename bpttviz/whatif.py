@@ -60,10 +60,10 @@ class WhatIfLab(QtCore.QObject):
 
         self.view = AttributionView(window.theme)
         self.panel = WhatIfPanel(window.theme)
-        # the matrix beside the decay curve (bottom), the controls beside the configuration (left),
-        # so both can be on screen at once
+        # the matrix beside the decay curve (bottom), the controls beside the weights (right: the
+        # left column stays as narrow as its own tab titles need), so both can be on screen at once
         self.attribution_dock = self._dock("attribution", "Attribution", self.view, "decay")
-        self.whatif_dock = self._dock("whatif", "What-if", self.panel, "config")
+        self.whatif_dock = self._dock("whatif", "What-if", self.panel, "weights")
         self._make_actions()
 
         self.view.cell_clicked.connect(self.show_path)

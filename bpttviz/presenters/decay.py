@@ -25,6 +25,11 @@ from .panels import activation_gamma
 
 Array = np.ndarray
 
+#: the Jacobian lines multiply (H, H) matrices once per step back: (T - 1) * H**3 multiply-adds.
+#: Above this they would hold the window for seconds each frame, so they are left out (and the
+#: note says so). Every bundled preset is far below it (the largest: 2.4e7).
+JACOBIAN_BUDGET = 1e8
+
 
 @dataclass
 class DecayFrame:
@@ -56,7 +61,8 @@ class DecayPresenter:
         self._cache: tuple | None = None  # (key, curve, cell, jacobian norms, reference, sigma)
 
     def curves(self, session: Session, moment) -> tuple | None:
-        """(curve, cell, jacobian, reference, sigma) of the moment's iteration, or None."""
+        """(curve, cell, jacobian, reference, sigma) of the moment's iteration, or None; jacobian,
+        reference and sigma are None when the Jacobian lines cost more than ``JACOBIAN_BUDGET``."""
         n = moment.narration
         if n is not None:
             key = ("narration", id(n))
@@ -73,13 +79,15 @@ class DecayPresenter:
         with np.errstate(all="ignore"):
             curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
             cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
-            warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
-            jac = diagnostics.jacobian_norms(m, x, h0=h0, iters=6 if warm is not None else 30, warm=warm)
-        self._warm = jac.vectors
+            jac = None
+            if jacobian_cost(m.hidden_size, curve.size) <= JACOBIAN_BUDGET:
+                warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
+                jac = diagnostics.jacobian_norms(m, x, h0=h0, iters=6 if warm is not None else 30, warm=warm)
+        self._warm = None if jac is None else jac.vectors
         sigma = None
-        if jac.reference is not None and len(jac.reference) > 1:
+        if jac is not None and jac.reference is not None and len(jac.reference) > 1:
             sigma = float(np.linalg.norm(m.params[m.W_H], 2))
-        out = (curve, cell, jac.norms, jac.reference, sigma)
+        out = (curve, cell, None if jac is None else jac.norms, None if jac is None else jac.reference, sigma)
         self._cache = (key, out)
         return out
 
@@ -110,8 +118,11 @@ class DecayPresenter:
         tag = moment_tag(moment)
         note = decay_note(curve, reached, tag, n.options.get("truncation") if n is not None
                           else session.cfg.truncation if session.cfg.is_recurrent else None)
+        if jnorms is None:
+            note += (f"  ·  Jacobian lines left out: {session.model.hidden_size} units × {T - 1} steps back "
+                     f"is too slow to draw live")
         return DecayFrame(k=k, curve=shown, reference=ref if reached else None, reference_label=label, cell=cell_shown,
-                          jacobian=scale * jnorms if reached else None, history=list(history),
+                          jacobian=scale * jnorms if reached and jnorms is not None else None, history=list(history),
                           iteration=moment.iteration, note=note)
 
 
@@ -141,6 +152,11 @@ def decay_note(curve: Array, reached: int, tag: str, truncation: int | None) -> 
         return (f"{tag}: truncated at k = {truncation}: {ratio:.1e} of the last step's error reaches {kk} steps "
                 f"back, nothing beyond")
     return f"{tag}: {ratio:.1e} of the last step's error reaches {kk} steps back"
+
+
+def jacobian_cost(hidden: int, points: int) -> float:
+    """Multiply-adds of the Jacobian lines for ``points`` decay points of an ``hidden``-unit model."""
+    return max(points - 1, 0) * float(hidden) ** 3
 
 
 def decay_frame(session: Session, moment, history: list[Array]) -> DecayFrame | str:

@@ -96,7 +96,9 @@ def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasF
     names = {"lstm": "i f g o", "gru": "r z n"}.get(td.kind, "")
     y_label = "unit" if gates == 1 else f"gate × unit ({names})"
     return DeltasFrame(image=np.ascontiguousarray(shown.T, dtype=np.float32), level=max(level, 1e-12),
-                       title=f"{DELTA_QUANTITIES[quantity]}, sequence 1 of {td.B}",
+                       # the symbol only: the quantity menu above the plot names it in words, and
+                       # a short title stays on one line beside the norms plot
+                       title=f"{DELTA_QUANTITIES[quantity].split(' (')[0]}, sequence 1 of {td.B}",
                        x_label="timestep t", y_label=y_label, columns=np.arange(td.T, dtype=float),
                        norms=norms, current=current, row_breaks=breaks)
 

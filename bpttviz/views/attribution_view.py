@@ -125,9 +125,20 @@ class AttributionView(QtWidgets.QWidget):
             self.diagonal.setData([-0.5, f.T - 0.5], [-0.5, f.T - 0.5])
         if self.bar.levels() != (lo, hi):
             self.bar.setLevels((lo, hi))
+            self._fit_bar()
         self.title.setText(f.title + (f"  ·  {f.whatif}" if f.whatif else ""))
         self.caption.setText(f.caption)
         self._draw_box()
+
+    def _fit_bar(self) -> None:
+        """The colour bar's axis as wide as its tick labels and its "log₁₀" label need at the
+        theme's font (pyqtgraph leaves out a tick label that does not fit: in lecture mode, all)."""
+        font = self.bar.axis.style.get("tickFont")
+        fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
+        lo, hi = self.bar.levels()
+        labels = ["-0.00", "-10"] + [f"{v:g}" for v in (np.floor(lo), np.ceil(hi)) if np.isfinite(v)]
+        label_h = QtGui.QFontMetrics(self.theme.font(0.95)).height() if self.theme is not None else fm.height()
+        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for t in labels) + label_h + 16)
 
     def show_message(self, text: str) -> None:
         self.frame = None
@@ -155,6 +166,7 @@ class AttributionView(QtWidgets.QWidget):
         set_axis_label(self.plot, "left", "state h_t", theme)
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
+        self._fit_bar()
         self.box.setPen(theme.pen(theme.highlight, max(2.5, 2.5 * theme.scale)))
         self.diagonal.setPen(theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DotLine))
         self.title.setFont(theme.font(1.0, bold=True))

@@ -16,6 +16,7 @@ from ..theme import (
     fit_range,
     inner_range,
     legend_html,
+    redraw_last,
     set_axis_label,
     set_ticks,
     style_plot,
@@ -42,6 +43,9 @@ def clip_top(x: np.ndarray, y: np.ndarray, top: float) -> tuple[np.ndarray, np.n
 
 class DecayView(QtWidgets.QWidget):
     """``show_frame(DecayFrame)``, or ``show_message(text)`` when there is nothing to plot (MLP)."""
+
+    #: an exception while redrawing the last frame for a new size (the window reports it)
+    redraw_failed = QtCore.Signal(object)
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,8 +127,7 @@ class DecayView(QtWidgets.QWidget):
         QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
 
     def _redraw(self) -> None:
-        if self.frame is not None:
-            self.show_frame(self.frame)
+        redraw_last(self)
 
     @staticmethod
     def _positive(y: np.ndarray) -> np.ndarray:

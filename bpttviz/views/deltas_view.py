@@ -17,6 +17,7 @@ from ..theme import (
     inner_range,
     legend_html,
     nice_ticks,
+    redraw_last,
     set_axis_label,
     set_ticks,
     style_plot,
@@ -30,6 +31,8 @@ class DeltasView(QtWidgets.QWidget):
     """``show_frame(DeltasFrame)``; ``quantity_changed`` when the user picks dh / dz / dc."""
 
     quantity_changed = QtCore.Signal(str)
+    #: an exception while redrawing the last frame for a new size (the window reports it)
+    redraw_failed = QtCore.Signal(object)
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,8 +82,7 @@ class DeltasView(QtWidgets.QWidget):
         QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
 
     def _redraw(self) -> None:
-        if self.frame is not None:
-            self.show_frame(self.frame)
+        redraw_last(self)
 
     def _set_quantities(self, names: list[str]) -> None:
         cur = self.current_quantity() if self.quantity.count() else "dh"

@@ -17,6 +17,7 @@ from ..theme import (
     inner_range,
     legend_html,
     nice_ceil,
+    redraw_last,
     set_axis_label,
     set_ticks,
     sparse_ticks,
@@ -37,6 +38,9 @@ def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
 
 class LossView(QtWidgets.QWidget):
     """``show_frame(LossFrame)``."""
+
+    #: an exception while redrawing the last frame for a new size (the window reports it)
+    redraw_failed = QtCore.Signal(object)
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,8 +108,7 @@ class LossView(QtWidgets.QWidget):
         QtCore.QTimer.singleShot(0, self._redraw)  # as many tick labels as the new size holds
 
     def _redraw(self) -> None:
-        if self.frame is not None:
-            self.show_frame(self.frame)
+        redraw_last(self)
 
     def set_log(self, on: bool) -> None:
         """The loss on a log axis (True) or a linear one."""

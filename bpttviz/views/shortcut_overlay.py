@@ -64,12 +64,13 @@ class ShortcutOverlay(QtWidgets.QWidget):
 
     def fit(self) -> dict:
         """Fonts, columns and box size that fit the window: the rows in one column at the large
-        size when they fit, else in two columns, else at the body text size (never smaller)."""
+        size when they fit, else in two columns, else at the body text size (never smaller), with
+        tighter lines before a third column."""
         th = self.theme
         avail_w, avail_h = max(200, self.width() - 40), max(150, self.height() - 40)
         out = {}
         for factor, cols, spacing in ((1.25, 1, 1.45), (1.25, 2, 1.45), (1.0, 1, 1.45), (1.0, 2, 1.45),
-                                      (1.0, 1, 1.2), (1.0, 2, 1.2), (1.0, 3, 1.2)):
+                                      (1.0, 1, 1.2), (1.0, 2, 1.2), (1.0, 1, 1.05), (1.0, 3, 1.2)):
             title_font = th.font(factor * 1.28, bold=True)
             key_font = th.font(factor, bold=True, mono=True)
             text_font = th.font(factor)

@@ -200,3 +200,26 @@ def test_the_view_follows_the_trace_not_the_updated_weights(qtbot, make_window, 
     st, att = engine_attribution(win)
     trace: Trace = win.controller.trace
     np.testing.assert_allclose(att.parts.sum(1), trace.series(BackwardStep, "dh"), rtol=1e-9, atol=1e-13)
+
+
+def test_the_colour_bar_keeps_its_tick_labels_in_lecture_mode(qtbot, make_window):
+    from PySide6 import QtGui
+
+    win = make_window(size=(1920, 1080))
+    c = win.controller
+    for _ in range(3):
+        c.session.train_step()
+    c.step_iteration()
+    win.lecture.enter(full_screen=False)
+    lab = shown(win, qtbot)
+    c.refresh_all()
+    qtbot.wait(100)
+    ax = lab.view.bar.axis
+    img = QtGui.QImage(10, 10, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(img)
+    specs = ax.generateDrawSpecs(painter)
+    painter.end()
+    texts = [s[2] for s in specs[2]]
+    assert len(texts) >= 2, (ax.width(), lab.view.bar.levels(), texts)
+    fm = QtGui.QFontMetrics(ax.style["tickFont"])
+    assert all(fm.horizontalAdvance(t) < ax.width() for t in texts)

@@ -152,13 +152,13 @@ def test_decay_leaves_out_the_jacobian_lines_only_beyond_the_budget():
 
     small = small_session(seq_len=8)
     small.train_step()
-    f = DecayPresenter().frame(small, [])
+    f = DecayPresenter().frame(small, moment_of(0, small, None, None), [])
     assert jacobian_cost(12, f.curve.size) == 7 * 12**3 <= JACOBIAN_BUDGET
     assert f.jacobian is not None and f.reference is not None and "left out" not in f.note
     # above the budget: 200 units and 14 steps back cost 14 * 200**3 = 1.1e8 multiply-adds
     big = small_session(hidden_size=200, seq_len=15, batch_size=1)
     big.train_step()
-    f = DecayPresenter().frame(big, [])
+    f = DecayPresenter().frame(big, moment_of(0, big, None, None), [])
     assert jacobian_cost(200, f.curve.size) == 14 * 200**3 > JACOBIAN_BUDGET
     assert f.jacobian is None and f.reference is None
     assert "Jacobian lines left out: 200 units × 14 steps back" in f.note
