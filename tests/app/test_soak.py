@@ -83,7 +83,10 @@ def test_soak_train_and_paint_the_default_window(make_window):
     frames0 = c.frames
     warm = {}
     peak = singleton_refs()
+    bottom = ("deltas", "decay", "loss")  # they share tabs in this window: take turns on screen, as a user would
     for tick in range(TICKS):
+        if tick % 250 == 0:
+            win.docks[bottom[(tick // 250) % len(bottom)]].raise_()
         c._tick()  # a training slice (paints after it when a frame is due)
         c.paint()  # a paint tick
         app.processEvents()  # Qt renders
