@@ -8,7 +8,7 @@
 #   apt-get install -y xvfb openbox xdotool x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 \
 #       libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-cursor0)
 #
-# Usage: tools/screenshots.sh [output folder, default docs] [python, default .venv/bin/python]
+# Usage: docs/screenshots.sh [output folder, default docs] [python, default .venv/bin/python]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
