@@ -109,3 +109,15 @@ def test_no_import_cycles():
         if m not in state:
             visit(m, [])
     assert cycles == []
+
+
+def test_the_engine_imports_itself_relatively():
+    """Inside engine/, imports of the engine are relative: the folder reads as the pure-NumPy room it
+    is, whatever name the wheel installs it under."""
+    found = []
+    for p in sorted((ROOT / "engine").rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(), str(p))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{p.relative_to(ROOT)}: {n}" for n in names if n == "bpttviz" or n.startswith("bpttviz.")]
+    assert found == []

@@ -3,13 +3,13 @@
 Pure NumPy; every random function takes ``seed`` (an int or a ``numpy.random.Generator``).
 """
 
-from bpttviz.engine.data.corpora import CORPORA, load_corpus, load_names
-from bpttviz.engine.data.digits import load_digits, load_digits_split
-from bpttviz.engine.data.metrics import accuracy, mse
-from bpttviz.engine.data.paths import asset_path
-from bpttviz.engine.data.seeding import Seed, as_generator
-from bpttviz.engine.data.split import train_test_split
-from bpttviz.engine.data.synthetic import (
+from .corpora import CORPORA, load_corpus, load_names
+from .digits import load_digits, load_digits_split
+from .metrics import accuracy, mse
+from .paths import asset_path
+from .seeding import Seed, as_generator
+from .split import train_test_split
+from .synthetic import (
     ADDING_BASELINE_MSE,
     BLANK,
     PARITY_BASELINE_ACCURACY,
@@ -30,7 +30,7 @@ from bpttviz.engine.data.synthetic import (
     sine_metric,
     sine_task,
 )
-from bpttviz.engine.data.text import (
+from .text import (
     CharVocab,
     Chunk,
     ChunkStream,
@@ -41,7 +41,7 @@ from bpttviz.engine.data.text import (
     tokenize_words,
     train_val_split,
 )
-from bpttviz.engine.data.toy2d import blobs, circles, grid, spirals, xor
+from .toy2d import blobs, circles, grid, spirals, xor
 
 __all__ = [
     "ADDING_BASELINE_MSE",

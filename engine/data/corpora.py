@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bpttviz.engine.data.paths import asset_path
-from bpttviz.engine.data.text import load_text
+from .paths import asset_path
+from .text import load_text
 
 #: name -> file in assets/corpora/
 CORPORA: dict[str, str] = {

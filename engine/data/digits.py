@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from bpttviz.engine.data.paths import asset_path
-from bpttviz.engine.data.seeding import Seed
-from bpttviz.engine.data.split import train_test_split
+from .paths import asset_path
+from .seeding import Seed
+from .split import train_test_split
 
 N_DIGITS = 1797
 IMAGE_SHAPE = (8, 8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpttviz.engine.data._validate import check_float
-from bpttviz.engine.data.seeding import Seed, as_generator
+from ._validate import check_float
+from .seeding import Seed, as_generator
 
 
 def train_test_split(

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bpttviz.engine.data._validate import check_float, check_int
-from bpttviz.engine.data.metrics import accuracy, mse
-from bpttviz.engine.data.seeding import Seed, as_generator
+from ._validate import check_float, check_int
+from .metrics import accuracy, mse
+from .seeding import Seed, as_generator
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from bpttviz.engine.data._validate import check_float, check_int
+from ._validate import check_float, check_int
 
 DEFAULT_MAX_BYTES = 2_000_000
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpttviz.engine.data._validate import check_float, check_int
-from bpttviz.engine.data.seeding import Seed, as_generator
-from bpttviz.engine.data.split import train_test_split
+from ._validate import check_float, check_int
+from .seeding import Seed, as_generator
+from .split import train_test_split
 
 __all__ = ["blobs", "circles", "grid", "spirals", "train_test_split", "xor"]
 
