@@ -136,7 +136,7 @@ class PaintCounter:
 
 def measure_training(preset: str, size: tuple[int, int], seconds: float, rounds: int = 6) -> dict:
     """Alternate headless and live slices; totals over all rounds, and the per-round spread."""
-    from bpttviz.engine.session import Session
+    from bpttviz.engine.training.session import Session
 
     win, app, views = _window(preset, size)
     counters = {name: PaintCounter(vps) for name, vps in views.items()}
@@ -262,8 +262,8 @@ def big_child(name: str, seconds: float) -> None:
     until they took effect."""
     from PySide6 import QtCore, QtTest
 
-    from bpttviz.engine.presets import load_preset
-    from bpttviz.engine.session import Session
+    from bpttviz.engine.training.presets import load_preset
+    from bpttviz.engine.training.session import Session
 
     cfg = load_preset("min-char-rnn").replace(**BIG_MODELS[name])
     t0 = time.perf_counter()

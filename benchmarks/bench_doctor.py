@@ -3,11 +3,11 @@
     PYTHONPATH=. python benchmarks/bench_doctor.py
 
 For ``examples/rnn_lm.py`` and ``examples/lstm_lm.py`` (H=100, 25 steps) and a copy of each with
-the gradient from the future dropped, prints the seconds of ``engine.doctor.check`` in this
+the gradient from the future dropped, prints the seconds of ``engine.gradients.doctor.check`` in this
 process, the time of one call of the user's function (the peer: every numerical entry costs two
 calls), the ratio, the entries checked per parameter and what the check concluded. The target is
 a check within 10 s on a 100-unit model, buggy or not; the time is shared between the full-length
-check and the re-checks of shorter sequences by ``engine.doctor.BUDGET``.
+check and the re-checks of shorter sequences by ``engine.gradients.doctor.BUDGET``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bpttviz.engine.doctor import BUDGET, check  # noqa: E402
+from bpttviz.engine.gradients.doctor import BUDGET, check  # noqa: E402
 
 BUGS = {  # the classic dropped dh_next, as text replacements in the examples' backward passes
     "rnn_lm": ("dh = Why.T @ dy + dhnext", "dh = Why.T @ dy"),
@@ -41,7 +41,7 @@ def load(name: str, bug: bool) -> types.ModuleType:
 
 
 def main() -> None:
-    print(f"engine.doctor.BUDGET = {BUDGET:g} s")
+    print(f"engine.gradients.doctor.BUDGET = {BUDGET:g} s")
     print(f"{'model':<16} {'check s':>8} {'call ms':>8} {'calls-worth':>12} {'entries/param':>14}  result")
     for name in ("rnn_lm", "lstm_lm"):
         for bug in (False, True):

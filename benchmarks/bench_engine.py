@@ -63,8 +63,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
 
 from bpttviz import engine  # noqa: E402
-from bpttviz.engine.diagnostics import Diagnostics  # noqa: E402
-from bpttviz.engine.optim import Clipper, apply_update, make_optimizer  # noqa: E402
+from bpttviz.engine.gradients.diagnostics import Diagnostics  # noqa: E402
+from bpttviz.engine.nn.optim import Clipper, apply_update, make_optimizer  # noqa: E402
 
 try:  # optional: never a runtime dependency
     import torch

@@ -1,5 +1,5 @@
 """Guided scenarios: every claim of every stop at five seeds, and how long each stop takes to be
-ready, headless (``engine.scenario.ScenarioRun``, the code the app's background preparation runs).
+ready, headless (``engine.training.scenario.ScenarioRun``, the code the app's background preparation runs).
 
     python benchmarks/bench_scenarios.py [--seeds 0,1,2,3,4] [--lectures lecture-3,lecture-5] [--json]
     python benchmarks/bench_scenarios.py --app [--lectures lecture-5]
@@ -26,8 +26,8 @@ import argparse
 import json
 import time
 
-from bpttviz.engine.presets import list_presets, load_preset
-from bpttviz.engine.scenario import ScenarioRun, copy_session, parse_scenario
+from bpttviz.engine.training.presets import list_presets, load_preset
+from bpttviz.engine.training.scenario import ScenarioRun, copy_session, parse_scenario
 
 
 def run_lecture(name: str, offset: int) -> list[dict]:

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
 
 from bpttviz.engine.data import load_names  # noqa: E402
-from bpttviz.engine.session import Session  # noqa: E402
+from bpttviz.engine.training.session import Session  # noqa: E402
 
 RUNS = [  # preset, iterations (full), iterations (quick)
     ("adding-rnn", 2500, 600),

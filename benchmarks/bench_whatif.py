@@ -38,8 +38,8 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
 
-from bpttviz.engine import attribution as at  # noqa: E402
-from bpttviz.engine.session import Session  # noqa: E402
+from bpttviz.engine.gradients import attribution as at  # noqa: E402
+from bpttviz.engine.training.session import Session  # noqa: E402
 from bpttviz.presenters.attribution import AttributionPresenter, WhatIfSettings  # noqa: E402
 
 REDRAW_TARGET_MS = 50.0

@@ -35,7 +35,7 @@ def application(argv: list[str] | None = None):
     """The QApplication (created once), with the app's name, desktop file name and style."""
     from PySide6 import QtGui, QtWidgets
 
-    from .theme import configure_pyqtgraph
+    from bpttviz.views.theme import configure_pyqtgraph
 
     app = QtWidgets.QApplication.instance()
     if app is None:
@@ -54,7 +54,7 @@ def application(argv: list[str] | None = None):
 def _icon_path() -> Path | None:
     """The app icon shipped in assets/ (the same file the desktop entry installs)."""
     try:
-        from .desktop import icon_asset
+        from bpttviz.commands.desktop_entry import icon_asset
 
         return icon_asset()
     except Exception:  # noqa: BLE001 - an icon is a nicety; a broken install still starts
@@ -64,10 +64,9 @@ def _icon_path() -> Path | None:
 def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, size: tuple[int, int] | None = None,
                  fps: float = 60.0):
     """A ready main window (not shown) with its controller started: ``window.controller``."""
-    from bpttviz.engine.session import Session
-
-    from .controller import Controller
-    from .main_window import MainWindow
+    from bpttviz.engine.training.session import Session
+    from bpttviz.window.controller import Controller
+    from bpttviz.window.main_window import MainWindow
 
     application()
     if session is None:
@@ -118,13 +117,13 @@ def run_gui(args: Any) -> int:
     if steps < 0:
         raise ValueError(f"--steps: expected 0 or more iterations, got {steps}")
 
-    from bpttviz.engine.presets import load_preset
-    from bpttviz.engine.session import Session
+    from bpttviz.engine.training.presets import load_preset
+    from bpttviz.engine.training.session import Session
 
     session = None
     opened = getattr(args, "open", None)
     if opened:
-        from bpttviz.engine.session_io import load_session
+        from bpttviz.engine.training.session_io import load_session
 
         session, _position = load_session(opened)
     else:
@@ -140,7 +139,9 @@ def run_gui(args: Any) -> int:
         tmp = tempfile.mkdtemp(prefix="bpttviz-shot-")
         settings = QtCore.QSettings(str(Path(tmp) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     window = build_window(session, settings=settings, size=size)
-    from .classroom import apply_command_line  # --open's saved position, a lecture preset's scenario, --lecture
+    from bpttviz.features.classroom import (
+        apply_command_line,  # --open's saved position, a lecture preset's scenario, --lecture
+    )
 
     apply_command_line(window, lecture=bool(getattr(args, "lecture", False)), opened=bool(opened),
                        position=_position if opened else None, full_screen=not screenshot)
@@ -160,8 +161,8 @@ def run_gui(args: Any) -> int:
 def _start_autosave(app, window) -> None:
     """Offer to restore what a crashed or killed session left (a bar across the window, never a
     modal question), then keep autosaving; errors escaping Qt slots are shown, not just printed."""
-    from .crash import install_excepthook
-    from .restore_offer import start_autosave
+    from bpttviz.recovery.crash import install_excepthook
+    from bpttviz.recovery.restore_offer import start_autosave
 
     install_excepthook(window)
     start_autosave(app, window)

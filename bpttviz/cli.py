@@ -5,7 +5,7 @@
     bpttviz train --preset NAME [--iterations N] [--seed S] [--json]
     bpttviz check FILE.py
 
-Iterations are numbered as everywhere in bpttviz (``engine.session``): iteration N is the N-th
+Iterations are numbered as everywhere in bpttviz (``engine.training.session``): iteration N is the N-th
 update, so ``train`` prints "iteration N" after N updates and its JSON ``iterations`` is N.
 
 Headless subcommands (``train``, ``check``, ``--list-presets``) never import Qt. Errors the user
@@ -76,7 +76,7 @@ def run(argv: Sequence[str]) -> int:
         if argv and argv[0] == "train":
             return _train(_train_parser().parse_args(argv[1:]))
         if argv and argv[0] == "check":
-            from .doctor_cli import run_check
+            from bpttviz.commands.check import run_check
 
             return run_check(_check_parser().parse_args(argv[1:]))
         args = _gui_parser().parse_args(argv)
@@ -84,13 +84,13 @@ def run(argv: Sequence[str]) -> int:
             print(f"bpttviz {__version__}")
             return 0
         if args.list_presets:
-            from bpttviz.engine.presets import list_presets, preset_summary
+            from bpttviz.engine.training.presets import list_presets, preset_summary
 
             for name in list_presets():
                 print(preset_summary(name))
             return 0
         if args.install_desktop_entry or args.uninstall_desktop_entry:
-            from .desktop import install_desktop_entry, uninstall_desktop_entry
+            from bpttviz.commands.desktop_entry import install_desktop_entry, uninstall_desktop_entry
 
             if args.install_desktop_entry:
                 for path in install_desktop_entry():
@@ -99,7 +99,7 @@ def run(argv: Sequence[str]) -> int:
                 for path in uninstall_desktop_entry():
                     print(f"removed {path}")
             return 0
-        from .app import run_gui
+        from bpttviz.app import run_gui
 
         return run_gui(args)
     except UsageError as e:
@@ -114,8 +114,8 @@ def run(argv: Sequence[str]) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bpttviz.engine.presets import load_preset
-    from bpttviz.engine.session import Session
+    from bpttviz.engine.training.presets import load_preset
+    from bpttviz.engine.training.session import Session
 
     if args.iterations < 1:
         raise UsageError(f"bpttviz train: --iterations: expected a positive whole number, got {args.iterations}")

@@ -1,7 +1,7 @@
 """The moment on screen: which iteration, which record, and the state that record was computed with.
 
 Every view, caption, status field, dialog and export reads the controller's ``Moment`` and nothing
-else, so two views never tell different stories. Iterations are numbered as in ``engine.session``:
+else, so two views never tell different stories. Iterations are numbered as in ``engine.training.session``:
 iteration N is the N-th update, iteration 0 the initial parameters.
 
 A moment is one of
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from bpttviz.engine.records import GradientStep, LossStep, Step, UpdateStep
-from bpttviz.engine.session import Narration
 from bpttviz.engine.trace import Trace
+from bpttviz.engine.training.session import Narration
 
 Array = np.ndarray
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bpttviz import desktop
 from bpttviz.cli import run
+from bpttviz.commands import desktop_entry as desktop
 
 pytestmark = pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="freedesktop menu entries are Linux-only")
 
@@ -174,7 +174,7 @@ def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
 
 
 def test_importing_desktop_does_not_import_qt():
-    code = ("import sys, bpttviz.desktop; "
+    code = ("import sys, bpttviz.commands.desktop_entry; "
             "sys.exit(any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules))")
     root = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

@@ -1,8 +1,8 @@
 """Where each gradient comes from, as plain data for the attribution view, the graph's input
-shading, the what-if panel and the explain panel (``engine.attribution`` does the arithmetic).
+shading, the what-if panel and the explain panel (``engine.gradients.attribution`` does the arithmetic).
 
 Everything describes one narrated iteration (the controller's trace): its inputs, initial state,
-options and the weights its records were made with (``engine.attribution.trace_setup``), or a
+options and the weights its records were made with (``engine.gradients.attribution.trace_setup``), or a
 what-if copy of those weights (``WhatIfSettings``). Nothing here changes the session.
 
 - ``AttributionFrame``: the T×T matrix ``A[t, t'] = ||dL_t'/dh_t||`` on a log colour scale, filled
@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpttviz.engine import attribution as at
 from bpttviz.engine.explain import Explanation, fmt, sub
+from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import BackwardStep, GradientStep, UpdateStep
-
-from .graph_frame import log_scale
+from bpttviz.presenters.graph_frame import log_scale
 
 Array = np.ndarray
 DECADES = 6.0  # the colour scale spans this many decades below the largest cell

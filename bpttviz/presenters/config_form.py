@@ -7,10 +7,18 @@ The configuration panel (a view) reads these names from here, so it never import
 
 from __future__ import annotations
 
-from bpttviz.engine.activations import ACTIVATIONS
-from bpttviz.engine.config import BUILTIN_CORPORA, FIELD_HELP, MLP_TASKS, MODELS, STRUCTURAL, TASK_NAMES, Config
-from bpttviz.engine.models.init import INITS
-from bpttviz.engine.optim import CLIP_MODES, OPTIMIZERS
+from bpttviz.engine.nn.activations import ACTIVATIONS
+from bpttviz.engine.nn.init import INITS
+from bpttviz.engine.nn.optim import CLIP_MODES, OPTIMIZERS
+from bpttviz.engine.training.config import (
+           BUILTIN_CORPORA,
+           FIELD_HELP,
+           MLP_TASKS,
+           MODELS,
+           STRUCTURAL,
+           TASK_NAMES,
+           Config,
+)
 
 __all__ = ["ACTIVATIONS", "BUILTIN_CORPORA", "CLIP_MODES", "Config", "FIELD_HELP", "INITS", "MLP_TASKS", "MODELS",
            "OPTIMIZERS", "STRUCTURAL", "TASK_NAMES"]

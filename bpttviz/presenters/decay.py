@@ -2,7 +2,7 @@
 
     curve[k] = || dL_{T-1} / dh_{T-1-k} ||      (2-norm over the batch and the hidden units)
 
-from ``engine.diagnostics.gradient_decay`` (Pascanu, Mikolov & Bengio 2013), on the batch of the
+from ``engine.gradients.diagnostics.gradient_decay`` (Pascanu, Mikolov & Bengio 2013), on the batch of the
 moment's iteration with its options and the parameters its backward pass used (so a truncation
 window shows as the curve stopping at k).
 LSTM: the same through the cell state. For one sequence, the norms of the Jacobian products
@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpttviz.engine import diagnostics
+from bpttviz.engine.gradients import diagnostics
 from bpttviz.engine.records import BackwardStep, GradientStep
-from bpttviz.engine.session import Session, model_with
-
-from .panels import activation_gamma
+from bpttviz.engine.training.session import Session, model_with
+from bpttviz.presenters.panels import activation_gamma
 
 Array = np.ndarray
 

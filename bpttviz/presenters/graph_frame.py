@@ -29,8 +29,7 @@ from bpttviz.engine.records import (
     LossStep,
     UpdateStep,
 )
-
-from .trace_data import MLPTrace, RecurrentTrace, norm, sub
+from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, norm, sub
 
 Array = np.ndarray
 DECADES = 4.0

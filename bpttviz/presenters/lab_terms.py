@@ -8,7 +8,7 @@ The views read these names from here, so they never import the engine.
 
 from __future__ import annotations
 
-from bpttviz.engine.bugs import BUGS
-from bpttviz.engine.doctor import Report
+from bpttviz.engine.gradients.bugs import BUGS
+from bpttviz.engine.gradients.doctor import Report
 
 __all__ = ["BUGS", "Report"]

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpttviz.engine import diagnostics
-from bpttviz.engine.activations import ACTIVATIONS
+from bpttviz.engine.gradients import diagnostics
+from bpttviz.engine.nn.activations import ACTIVATIONS
 from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
-from bpttviz.engine.session import Session, model_with
-
-from .trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
+from bpttviz.engine.training.session import Session, model_with
+from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
 
 #: iterations per second offered by the speed control; None = as fast as the training budget allows
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 30, 100, None)

@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.attribution import QUANTITIES, AttributionFrame
-from ..theme import Theme, cache_axes, magnitude_map, nice_ticks, set_axis_label, set_ticks, style_plot
+from bpttviz.presenters.attribution import QUANTITIES, AttributionFrame
+from bpttviz.views.theme import Theme, cache_axes, magnitude_map, nice_ticks, set_axis_label, set_ticks, style_plot
 
 
 class AttributionView(QtWidgets.QWidget):

@@ -1,9 +1,9 @@
-"""The bug lab's widgets: a switch per classic mistake (``engine.bugs.BUGS``), and the red banner
+"""The bug lab's widgets: a switch per classic mistake (``engine.gradients.bugs.BUGS``), and the red banner
 that names the mistakes switched on.
 
 ``BugLabPanel`` only emits what the user wants (``bugs_changed(frozenset)``) and shows what it
 is told (``set_available``, ``set_active``); the wiring to the session is in
-``bpttviz.gradient_lab``.
+``bpttviz.features.gradient_lab``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 
 from PySide6 import QtCore, QtWidgets
 
-from ..presenters.lab_terms import BUGS
-from ..theme import VERMILLION, Theme
+from bpttviz.presenters.lab_terms import BUGS
+from bpttviz.views.theme import VERMILLION, Theme
 
 BANNER_RED = "#B2182B"
 

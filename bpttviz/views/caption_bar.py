@@ -12,7 +12,7 @@ import re
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..theme import Theme
+from bpttviz.views.theme import Theme
 
 CAPTION_FACTOR = 1.35  # caption size relative to the theme's body text
 

@@ -1,6 +1,6 @@
 """The configuration panel: every setting a user would change, validated by the engine.
 
-Settings that change the model's shape or data (``engine.config.STRUCTURAL``) are collected and
+Settings that change the model's shape or data (``engine.training.config.STRUCTURAL``) are collected and
 applied together with "Apply & reset", after a confirmation, because they rebuild the session.
 The learning rate, clipping, truncation and loss reduction apply live. An invalid value shows
 the engine's message under the form; nothing is applied until the whole configuration is valid.
@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.config_form import (
+from bpttviz.presenters.config_form import (
     ACTIVATIONS,
     BUILTIN_CORPORA,
     CLIP_MODES,
@@ -26,7 +26,7 @@ from ..presenters.config_form import (
     TASK_NAMES,
     Config,
 )
-from ..theme import Theme
+from bpttviz.views.theme import Theme
 
 #: which fields apply to which configurations (others are hidden)
 RECURRENT_ONLY = ("hidden_size", "seq_len", "truncation", "recurrent_norm")

@@ -7,8 +7,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.decay import DecayFrame
-from ..theme import (
+from bpttviz.presenters.decay import DecayFrame
+from bpttviz.views.theme import (
     GREEN,
     PURPLE,
     Theme,

@@ -8,8 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.panels import DELTA_QUANTITIES, DeltasFrame
-from ..theme import (
+from bpttviz.presenters.panels import DELTA_QUANTITIES, DeltasFrame
+from bpttviz.views.heatmap import Heatmap
+from bpttviz.views.plot_tools import arrange, wants_row
+from bpttviz.views.theme import (
     GREEN,
     Theme,
     decade_ticks,
@@ -23,8 +25,6 @@ from ..theme import (
     style_plot,
     tick_room,
 )
-from .heatmap import Heatmap
-from .plot_tools import arrange, wants_row
 
 
 class DeltasView(QtWidgets.QWidget):

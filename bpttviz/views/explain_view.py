@@ -13,7 +13,7 @@ import re
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..theme import Theme
+from bpttviz.views.theme import Theme
 
 
 class ExplainView(QtWidgets.QWidget):

@@ -1,4 +1,4 @@
-"""The gradient-check view: what the gradient doctor (``engine.doctor.check``) found, drawn.
+"""The gradient-check view: what the gradient doctor (``engine.gradients.doctor.check``) found, drawn.
 
 - a bar per parameter of its relative error (log scale) against the tolerance line, green when
   it passes, red when it fails, grey when it could not be compared;
@@ -7,7 +7,7 @@
 - the first bad sequence length ("correct for T=1, wrong from T=2"), the hints, the problems and
   notes, and a table with the worst entry of every parameter.
 
-The view only draws a ``engine.doctor.Report`` it is given (``show_report``), a one-line reason a
+The view only draws a ``engine.gradients.doctor.Report`` it is given (``show_report``), a one-line reason a
 check could not run (``show_problem``) or that one is running (``show_busy``); who runs the check
 (the app's model or a learner's file) is the caller's business.
 """
@@ -21,9 +21,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.lab_terms import Report
-from ..theme import GREEN, VERMILLION, Theme, decade_ticks, set_axis_label, set_ticks, style_plot, symmetric_level
-from .heatmap import Heatmap
+from bpttviz.presenters.lab_terms import Report
+from bpttviz.views.heatmap import Heatmap
+from bpttviz.views.theme import (
+    GREEN,
+    VERMILLION,
+    Theme,
+    decade_ticks,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+    symmetric_level,
+)
 
 #: relative errors are drawn from this floor up (an exact match is 0: no bar below this)
 ERROR_FLOOR = 1e-16

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .tip_panel import hide_tip, show_tip
+from bpttviz.views.tip_panel import hide_tip, show_tip
 
 CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
 

@@ -13,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.graph_frame import BACKWARD, FORWARD, GraphFrame
-from ..theme import Theme, magnitude_map, set_ticks, style_plot
-from .graph_items import EdgesItem, NodesItem
+from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, GraphFrame
+from bpttviz.views.graph_items import EdgesItem, NodesItem
+from bpttviz.views.theme import Theme, magnitude_map, set_ticks, style_plot
 
 PULSE_SECONDS = 0.45
 PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead

@@ -7,7 +7,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from ..theme import Theme, cache_axes, nice_ceil, nice_ticks, set_axis_label, set_ticks, style_plot, tick_room
+from bpttviz.views.theme import (
+    Theme,
+    cache_axes,
+    nice_ceil,
+    nice_ticks,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+    tick_room,
+)
 
 #: at most this many image rows/columns are drawn: a 1000x1000 matrix in a dock a few hundred
 #: pixels wide is shown in blocks (each block's largest-magnitude value, sign kept)

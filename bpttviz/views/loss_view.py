@@ -7,8 +7,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.panels import LossFrame
-from ..theme import (
+from bpttviz.presenters.panels import LossFrame
+from bpttviz.views.plot_tools import arrange, wants_row
+from bpttviz.views.theme import (
     GREEN,
     PURPLE,
     Theme,
@@ -24,7 +25,6 @@ from ..theme import (
     style_plot,
     tick_room,
 )
-from .plot_tools import arrange, wants_row
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:

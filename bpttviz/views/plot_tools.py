@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..theme import Theme
+from bpttviz.views.theme import Theme
 
 #: the smallest plot area (pixels high) a view arranges itself for
 MIN_PLOT = 160

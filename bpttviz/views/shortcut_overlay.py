@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..theme import Theme
+from bpttviz.views.theme import Theme
 
 
 class ShortcutOverlay(QtWidgets.QWidget):

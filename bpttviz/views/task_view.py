@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..theme import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, YELLOW, Theme, set_axis_label, style_plot
+from bpttviz.views.theme import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, YELLOW, Theme, set_axis_label, style_plot
 
 CLASS_COLOURS = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, "#999999", "#444444", "#A6761D"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.panels import SPEEDS
-from ..theme import Theme
+from bpttviz.presenters.panels import SPEEDS
+from bpttviz.views.theme import Theme
 
 
 def speed_label(speed: float | None) -> str:

@@ -7,8 +7,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..presenters.panels import WeightsFrame
-from ..theme import (
+from bpttviz.presenters.panels import WeightsFrame
+from bpttviz.views.heatmap import Heatmap
+from bpttviz.views.plot_tools import MIN_PLOT, arrange, plot_chrome
+from bpttviz.views.theme import (
     BLUE,
     GREEN,
     ORANGE,
@@ -26,8 +28,6 @@ from ..theme import (
     style_plot,
     tick_room,
 )
-from .heatmap import Heatmap
-from .plot_tools import MIN_PLOT, arrange, plot_chrome
 
 LINE_COLOURS = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY]
 

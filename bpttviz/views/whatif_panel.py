@@ -14,8 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..presenters.attribution import ACTIVATIONS, TRAINED, WhatIfFrame, WhatIfSettings
-from ..theme import Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from bpttviz.presenters.attribution import ACTIVATIONS, TRAINED, WhatIfFrame, WhatIfSettings
+from bpttviz.views.theme import Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
 
 SIGMA_STEP = 0.05  # one notch of the sigma_max slider ([ and ] nudge by one)
 SIGMA_MAX = 4.0

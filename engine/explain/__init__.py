@@ -15,14 +15,14 @@ model's weights) and they recombine to the recorded value, e.g. for a tanh RNN a
 which weights the records were made with) and a few options. It is either an iterable of records
 (e.g. a ``Trace``) or a mapping whose values are records, iterables of records, or these options:
 
-- ``"optimizer"``: the ``engine.optim.Optimizer`` that made an ``UpdateStep`` (its rule and state);
+- ``"optimizer"``: the ``engine.nn.optim.Optimizer`` that made an ``UpdateStep`` (its rule and state);
 - ``"clipper"``: the ``Clipper`` used (or ``"clip_threshold"``: its threshold);
 - ``"t"``: the timestep a ``LossStep`` explanation looks at (default: the last one);
 - ``"gate"``: for LSTM/GRU gradient and update steps, which gate's column of ``W_h`` to follow
   (default: the candidate, ``"g"`` / ``"n"``);
 - ``"param"``: ``(name, index)`` of the parameter entry a gradient/update step follows;
 - ``"params"``: the parameters the records were computed with (a mapping name -> array, e.g.
-  ``engine.session.Narration.before``). Given, they are used as they are: exact, whatever the
+  ``engine.training.session.Narration.before``). Given, they are used as they are: exact, whatever the
   model has done since.
 
 Parameters: without ``"params"``, ``model.params`` are used; the app applies the update right
@@ -31,7 +31,7 @@ iteration's ``UpdateStep``, the weights used to split a forward pre-activation a
 reconstructed as ``params − delta`` (what the records saw, up to rounding). If the split still
 does not add up (the model has trained on since), the sentence says so.
 
-Iterations are numbered as in ``engine.session``: the update record of iteration N has index N
+Iterations are numbered as in ``engine.training.session``: the update record of iteration N has index N
 (the N-th update), and its title says "iteration N".
 
 Pure NumPy: no Qt here.

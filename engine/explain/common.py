@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
+from ..nn.activations import ACTIVATIONS
 from ..records import (
     BackwardStep,
     ForwardStep,

@@ -41,7 +41,7 @@ def _entry(name: str, index: tuple[int, ...]) -> str:
 
 
 def _gradients(rec: GradientStep, model: Any, j: int, ctx: _Context) -> Explanation:
-    from ..optim import global_norm
+    from ..nn.optim import global_norm
 
     tm = _Terms()
     norm = global_norm(rec.grads)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
+from ..nn.activations import ACTIVATIONS
 from .recurrent import Forward, RecurrentModel, _dot_rows, _total
 
 Array = np.ndarray

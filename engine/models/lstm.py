@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
 from ..checks import finite_float
+from ..nn.activations import ACTIVATIONS
 from .recurrent import Forward, RecurrentModel, _dot_rows, _total
 
 Array = np.ndarray

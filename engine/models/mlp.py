@@ -15,12 +15,12 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .. import bugs as bug_lab
-from ..activations import ACTIVATIONS, get_activation
 from ..checks import choice, float_array, int_array, positive_int
-from ..losses import REDUCTIONS, cross_entropy, squared_error
+from ..gradients import bugs as bug_lab
+from ..nn.activations import ACTIVATIONS, get_activation
+from ..nn.init import init_matrix
+from ..nn.losses import REDUCTIONS, cross_entropy, squared_error
 from ..records import GradientStep, LayerBackward, LayerForward, LossStep, Step, frozen, frozen_dict
-from .init import init_matrix
 
 OUTPUT_LOSS = {"softmax": "cross_entropy", "linear": "mse"}
 
@@ -79,7 +79,7 @@ class MLP:
         return self._forward(X)[-1][1]
 
     def predict_proba(self, inputs) -> np.ndarray:
-        from ..losses import softmax
+        from ..nn.losses import softmax
 
         return softmax(self.forward(inputs))
 

@@ -48,9 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import bugs as bug_lab
 from ..checks import choice, float_array, int_array, positive_int
-from ..losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
+from ..gradients import bugs as bug_lab
+from ..nn.init import init_matrix
+from ..nn.losses import LOSSES, REDUCTIONS, cross_entropy, squared_error
 from ..records import (
     EMPTY,
     BackwardStep,
@@ -60,7 +61,6 @@ from ..records import (
     Step,
     frozen,
 )
-from .init import init_matrix
 
 Array = np.ndarray
 OUTPUTS = ("all", "last")
@@ -392,7 +392,7 @@ class RecurrentModel:
 
     # ------------------------------------------------------------------ public API
     def set_bugs(self, bugs) -> None:
-        """Switch bug-lab mistakes on (a collection of names from ``engine.bugs.BUGS``) or off."""
+        """Switch bug-lab mistakes on (a collection of names from ``engine.gradients.bugs.BUGS``) or off."""
         self.bugs = bug_lab.check_bugs(bugs, recurrent=True)
 
     def describe(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import get_activation
+from ..nn.activations import get_activation
 from .recurrent import Forward, RecurrentModel, _dot_rows
 
 

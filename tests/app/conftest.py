@@ -9,8 +9,8 @@ import pytest
 from PySide6 import QtCore
 
 import bpttviz  # noqa: F401  (one BLAS thread before numpy loads)
-from bpttviz.engine.config import Config
-from bpttviz.engine.session import Session
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.session import Session
 
 SMALL = dict(task="chars", corpus="names", model="rnn", hidden_size=12, seq_len=6, batch_size=2,
              optimizer="adagrad", lr=0.1, clip="value", clip_threshold=5.0, init="small", reduction="sum",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from bpttviz.engine import attribution as at
+from bpttviz.engine.gradients import attribution as at
 
 Key = QtCore.Qt.Key
 

@@ -9,8 +9,8 @@ import pytest
 from PySide6 import QtCore
 from pytestqt.qtbot import QtBot
 
-from bpttviz.engine import attribution as at
 from bpttviz.engine.explain import fmt, sub
+from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep
 from bpttviz.engine.trace import Trace
 

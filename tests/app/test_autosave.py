@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from bpttviz.autosaver import Autosaver, crashed_autosave, orphaned_autosaves, restore_autosave, running_marker
-from bpttviz.engine.session_io import autosave_dir, autosave_path, load_session, read_session_info
+from bpttviz.engine.training.session_io import autosave_dir, autosave_path, load_session, read_session_info
+from bpttviz.recovery.autosaver import Autosaver, crashed_autosave, orphaned_autosaves, restore_autosave, running_marker
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def state_dir(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def _release():
     yield
-    import bpttviz.autosaver as a
+    import bpttviz.recovery.autosaver as a
 
     a._release_marker()
 
@@ -67,7 +67,7 @@ def test_restore_replaces_the_session_at_the_same_moment(make_window):
 
 def _orphan(pid: int, payload: bytes | None = None, session=None) -> None:
     """What a killed window with process id ``pid`` leaves: its autosave and an unlocked marker."""
-    from bpttviz.engine.session_io import save_session
+    from bpttviz.engine.training.session_io import save_session
 
     path = autosave_path(pid)
     if payload is not None:
@@ -108,7 +108,7 @@ CHILD = textwrap.dedent("""
     import os
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from bpttviz.app import application, build_window
-    from bpttviz.autosaver import Autosaver
+    from bpttviz.recovery.autosaver import Autosaver
     app = application()
     win = build_window(preset="xor-mlp")
     win.autosaver = Autosaver(win.controller, interval_s=0.2, parent=win)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from bpttviz.engine.bugs import BUGS, RECURRENT_ONLY
-from bpttviz.engine.session import Session
-from bpttviz.engine.session_io import load_session, save_session
+from bpttviz.engine.gradients.bugs import BUGS, RECURRENT_ONLY
+from bpttviz.engine.training.session import Session
+from bpttviz.engine.training.session_io import load_session, save_session
 
 from .conftest import small_session
 
@@ -177,7 +177,7 @@ def test_bugs_set_elsewhere_still_show(qtbot, make_window):
 
 
 def test_fresh_sessions_of_every_preset_have_no_bug():
-    from bpttviz.engine.presets import list_presets
+    from bpttviz.engine.training.presets import list_presets
 
     for name in list_presets():
         assert Session.from_preset(name).bugs == frozenset(), name

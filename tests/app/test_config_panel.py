@@ -198,7 +198,7 @@ def test_messages_appearing_never_move_the_form_under_the_pointer(qtbot, make_wi
 
 
 def test_title_and_default_file_name_follow_the_configuration(qtbot, make_window):
-    from bpttviz.file_actions import default_name
+    from bpttviz.features.file_actions import default_name
 
     win = make_window(preset="min-char-rnn")
     c = win.controller

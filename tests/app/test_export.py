@@ -13,7 +13,7 @@ import pytest
 import shiboken6
 from PySide6 import QtGui, QtWidgets
 
-from bpttviz.export import SUFFIXES, AnimationRecorder, export_png, export_svg, export_window
+from bpttviz.features.export import SUFFIXES, AnimationRecorder, export_png, export_svg, export_window
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -308,7 +308,7 @@ def test_gif_without_pillow_says_how_to_get_it(figure, qtbot, tmp_path, monkeypa
 
 # ------------------------------------------------------------------------------ views of the app
 def test_a_view_export_leaves_its_controls_out(qtbot, make_window, tmp_path, monkeypatch):
-    import bpttviz.export as ex
+    import bpttviz.features.export as ex
 
     win = make_window()
     seen = []
@@ -354,7 +354,7 @@ def test_decay_bound_is_never_drawn_past_the_plot(qtbot, make_window, tmp_path):
 
 
 def test_csv_of_a_widget_without_plots_is_refused(tmp_path, qtbot):
-    from bpttviz.export import export_csv
+    from bpttviz.features.export import export_csv
 
     label = QtWidgets.QLabel("no plot here")
     qtbot.addWidget(label)

@@ -1,5 +1,5 @@
 """The Gradient lab shows the doctor's hints: a learner's file checked from the app gives the same
-hints, first bad length and verdicts as ``engine.doctor.check`` on the same file in-process (the
+hints, first bad length and verdicts as ``engine.gradients.doctor.check`` on the same file in-process (the
 app runs the same code in a child process)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bpttviz.engine.doctor import check
+from bpttviz.engine.gradients.doctor import check
 
 CASES = Path(__file__).resolve().parents[1] / "engine" / "doctor_cases"
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from bpttviz.presenters.graph_frame import recurrent_frame
 from bpttviz.presenters.trace_data import recurrent_trace
-from bpttviz.theme import Theme
 from bpttviz.views.graph_view import MIN_COLUMN_PX, GraphView
+from bpttviz.views.theme import Theme
 
 from .conftest import small_session
 

@@ -3,7 +3,7 @@
 from PySide6 import QtGui
 
 from bpttviz.app import _icon_path, application
-from bpttviz.desktop import APP_ID, WM_CLASS
+from bpttviz.commands.desktop_entry import APP_ID, WM_CLASS
 
 
 def test_icon_is_found_and_loads(qapp):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from bpttviz.main_window import layout_plan, preset_groups, preset_line
 from bpttviz.views.decay_view import clip_top
+from bpttviz.window.main_window import layout_plan, preset_groups, preset_line
 
 from .conftest import small_session
 

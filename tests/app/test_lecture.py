@@ -8,8 +8,8 @@ import sys
 import pytest
 from PySide6 import QtCore, QtGui
 
-from bpttviz.lecture import LECTURE_LINES, lecture_scale
-from bpttviz.theme import DIVERGING_NAMES
+from bpttviz.features.lecture import LECTURE_LINES, lecture_scale
+from bpttviz.views.theme import DIVERGING_NAMES
 
 from .conftest import small_session
 
@@ -210,7 +210,7 @@ def test_blank_screen_keys_black_out_the_window_and_bring_it_back(qtbot, make_wi
 
 
 def test_non_finite_nodes_have_their_own_colour():
-    from bpttviz.theme import Theme
+    from bpttviz.views.theme import Theme
 
     t = Theme()
     assert t.nonfinite not in (t.highlight, t.backward, t.forward)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from bpttviz.engine import diagnostics
 from bpttviz.engine.explain import _collect, _focus
+from bpttviz.engine.gradients import diagnostics
 from bpttviz.engine.records import (
     BackwardStep,
     ForwardStep,
@@ -29,7 +29,7 @@ from bpttviz.engine.records import (
     LossStep,
     UpdateStep,
 )
-from bpttviz.engine.session import Session, model_with
+from bpttviz.engine.training.session import Session, model_with
 
 from .conftest import small_session
 
@@ -306,7 +306,7 @@ def _assert_same_display(a: dict, b: dict, spectrum_common: bool = False) -> Non
 
 @pytest.mark.parametrize("case", ["rnn", "lstm", "mlp"])
 def test_save_at_random_moments_then_open_shows_the_same_and_goes_on_bit_for_bit(qtbot, make_window, tmp_path, case):
-    from bpttviz.file_actions import open_session_file
+    from bpttviz.features.file_actions import open_session_file
 
     win, shadow = _prepare(make_window, case)
     c = win.controller

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bpttviz.engine.records import BackwardStep, LossStep
-from bpttviz.engine.session import Session
+from bpttviz.engine.training.session import Session
 from bpttviz.moment import moment_of
 from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, log_scale, mlp_frame, recurrent_frame
 from bpttviz.presenters.panels import deltas_frame, loss_label, weights_frame
@@ -168,8 +168,8 @@ def test_decay_leaves_out_the_jacobian_lines_only_beyond_the_budget():
 def test_large_heatmaps_are_drawn_in_blocks_of_their_largest_magnitude(qtbot):
     import pyqtgraph as pg
 
-    from bpttviz.theme import Theme
     from bpttviz.views.heatmap import MAX_CELLS, Heatmap, pool_max_abs
+    from bpttviz.views.theme import Theme
 
     rng = np.random.default_rng(0)
     img = rng.standard_normal((1000, 300))

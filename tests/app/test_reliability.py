@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from bpttviz.autosaver import crashed_autosave, running_marker
-from bpttviz.crash import crash_log_path, disable_crash_log, install_excepthook
-from bpttviz.engine.session import Session
-from bpttviz.engine.session_io import autosave_path, load_session, read_session_info, save_session
-from bpttviz.reliability import open_preset_file
-from bpttviz.restore_offer import start_autosave
+from bpttviz.engine.training.session import Session
+from bpttviz.engine.training.session_io import autosave_path, load_session, read_session_info, save_session
+from bpttviz.recovery.autosaver import crashed_autosave, running_marker
+from bpttviz.recovery.crash import crash_log_path, disable_crash_log, install_excepthook
+from bpttviz.recovery.reliability import open_preset_file
+from bpttviz.recovery.restore_offer import start_autosave
 
 from .conftest import small_session
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from bpttviz.engine.session_io import load_session, read_session_info, save_session
-from bpttviz.file_actions import (
+from bpttviz.engine.training.session_io import load_session, read_session_info, save_session
+from bpttviz.features.file_actions import (
     VIEW_TITLES,
     export_view,
     open_session_file,
@@ -135,7 +135,7 @@ def test_a_failed_save_leaves_the_old_file_whole(qtbot, make_window, tmp_path, m
     path = tmp_path / "keep.npz"
     save_session(small_session(), path)
     old = path.read_bytes()
-    monkeypatch.setattr("bpttviz.file_actions.save_session",
+    monkeypatch.setattr("bpttviz.features.file_actions.save_session",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     assert not win.files.save_to(path)
     assert path.read_bytes() == old and "disk full" in win.dialogs[-1].text()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from bpttviz.engine.presets import list_presets
-from bpttviz.engine.scenario import parse_scenario
+from bpttviz.engine.training.presets import list_presets
+from bpttviz.engine.training.scenario import parse_scenario
 
 Key = QtCore.Qt.Key
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
@@ -141,7 +141,7 @@ def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_wind
 def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot, make_window):
     """Page Down after the preparation finished: the stop is ready on the key press (no training in
     the window), with exactly the numbers a headless run of the same stops gives."""
-    from bpttviz.engine.scenario import ScenarioRun
+    from bpttviz.engine.training.scenario import ScenarioRun
 
     win = make_window()
     win.scenario.train_factor = 0.1
@@ -257,7 +257,7 @@ def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
 
 
 def test_a_broken_scenario_is_refused_with_a_message(qtbot, make_window):
-    from bpttviz.engine.config import Config
+    from bpttviz.engine.training.config import Config
 
     win = make_window()
     cfg = Config.from_dict({"task": "chars", "corpus": "names", "scenario": [{"caption": "x", "focus": "nowhere"}]})
@@ -315,7 +315,7 @@ def test_the_task_view_follows_the_scenario(qtbot, make_window):
 def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_path):
     import json
 
-    from bpttviz.reliability import open_preset_file
+    from bpttviz.recovery.reliability import open_preset_file
 
     win = make_window()
     win._load_preset("lecture-1-bptt-tiny")
@@ -337,8 +337,8 @@ def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_p
 def test_an_installed_stop_is_one_moment(qtbot, make_window):
     """A stop installed from its background preparation: the moment is the stop's narrated record
     (the views, the cursor and a saved file all agree), not "between iterations"."""
-    from bpttviz.engine.session_io import SessionState
-    from bpttviz.file_actions import moment_position
+    from bpttviz.engine.training.session_io import SessionState
+    from bpttviz.features.file_actions import moment_position
 
     win = make_window()
     win.scenario.train_factor = FACTOR
@@ -386,8 +386,8 @@ def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, make_window):
     """Stepping a narrated iteration with a comparison open: the second model's decay curve is
     computed with its parameters before that iteration's update (as the first model's curve is),
     not with its live parameters."""
-    from bpttviz.engine import diagnostics
-    from bpttviz.engine.session import model_with
+    from bpttviz.engine.gradients import diagnostics
+    from bpttviz.engine.training.session import model_with
 
     win = make_window()
     win.scenario.train_factor = FACTOR

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from bpttviz.engine import attribution as at
 from bpttviz.engine.explain import fmt
+from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import GradientStep
 
 from .conftest import small_session
@@ -167,7 +167,7 @@ def test_non_finite_weights_give_a_message_not_an_error(qtbot, make_window):
 
 
 def test_huge_trained_weights_keep_the_slider_usable(qtbot):
-    from bpttviz.theme import Theme
+    from bpttviz.views.theme import Theme
     from bpttviz.views.whatif_panel import WhatIfPanel
 
     p = WhatIfPanel(Theme())

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bpttviz import engine
-from bpttviz.engine import attribution as at
-from bpttviz.engine import diagnostics as dg
-from bpttviz.engine.gradcheck import numerical_gradient
-from bpttviz.engine.losses import cross_entropy
+from bpttviz.engine.gradients import attribution as at
+from bpttviz.engine.gradients import diagnostics as dg
+from bpttviz.engine.gradients.gradcheck import numerical_gradient
+from bpttviz.engine.nn.losses import cross_entropy
 from bpttviz.engine.records import BackwardStep
 from bpttviz.engine.trace import Trace
 
@@ -402,7 +402,7 @@ def test_trace_setup_recomputes_the_narrated_iteration(kind, k, output):
     """From a narrated and applied iteration (the app's situation: the model has been updated),
     the setup gives back the records' inputs, state, options and weights: the attribution's rows
     sum to the records' dh."""
-    from bpttviz.engine.optim import Clipper, apply_update, make_optimizer
+    from bpttviz.engine.nn.optim import Clipper, apply_update, make_optimizer
 
     rng = np.random.default_rng(20)
     model = make(kind)
@@ -427,9 +427,9 @@ def test_trace_setup_recomputes_the_narrated_iteration(kind, k, output):
 def _lecture_stops(seed: int):
     """(stop, session, attribution of the stop's first iteration, W_hh) for every stop of the
     sigma_max lecture that narrates an iteration, at ``seed``."""
-    from bpttviz.engine.presets import load_preset
-    from bpttviz.engine.scenario import parse_scenario
-    from bpttviz.engine.session import Session
+    from bpttviz.engine.training.presets import load_preset
+    from bpttviz.engine.training.scenario import parse_scenario
+    from bpttviz.engine.training.session import Session
 
     cfg = load_preset("lecture-8-spectral-radius").replace("test", seed=seed)
     out = []

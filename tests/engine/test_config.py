@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpttviz.engine.config import CHECKS, Config, load_config_file
-from bpttviz.engine.presets import list_presets, load_preset
+from bpttviz.engine.training.config import CHECKS, Config, load_config_file
+from bpttviz.engine.training.presets import list_presets, load_preset
 
 
 @pytest.mark.parametrize("change,match", [
@@ -138,7 +138,7 @@ def _old_panel_visible(field: str, cfg: dict) -> bool:
 def test_the_table_gives_the_config_its_fields_defaults_and_order():
     import dataclasses
 
-    from bpttviz.engine.config import FIELDS
+    from bpttviz.engine.training.config import FIELDS
 
     names = [f.name for f in dataclasses.fields(Config)]
     assert names == [*OLD_DEFAULTS, "extras"] == [*FIELDS, "extras"]
@@ -147,7 +147,7 @@ def test_the_table_gives_the_config_its_fields_defaults_and_order():
 
 
 def test_derived_lists_equal_the_hand_kept_ones():
-    from bpttviz.engine.config import CHECKS, FIELD_HELP, LIVE, STRUCTURAL, is_live
+    from bpttviz.engine.training.config import CHECKS, FIELD_HELP, LIVE, STRUCTURAL, is_live
 
     assert STRUCTURAL == OLD_STRUCTURAL
     assert LIVE == frozenset(OLD_DEFAULTS) - OLD_STRUCTURAL
@@ -157,7 +157,7 @@ def test_derived_lists_equal_the_hand_kept_ones():
 
 
 def test_applies_matches_the_panels_old_visibility_rule_everywhere():
-    from bpttviz.engine.config import CLIP_MODES, MODELS, TASK_NAMES, applies
+    from bpttviz.engine.training.config import CLIP_MODES, MODELS, TASK_NAMES, applies
 
     for model in MODELS:
         for task in TASK_NAMES:
@@ -172,7 +172,7 @@ def test_applies_matches_the_panels_old_visibility_rule_everywhere():
 
 
 def test_ranges_and_choices_are_the_ones_the_checks_enforce():
-    from bpttviz.engine.config import FIELDS, field_choices, field_range
+    from bpttviz.engine.training.config import FIELDS, field_choices, field_range
 
     for name, spec in FIELDS.items():
         choices, rng = field_choices(name), field_range(name)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from bpttviz import engine
-from bpttviz.engine import diagnostics as dg
-from bpttviz.engine.gradcheck import numerical_gradient
-from bpttviz.engine.losses import cross_entropy
-from bpttviz.engine.optim import Clipper, apply_update, make_optimizer
+from bpttviz.engine.gradients import diagnostics as dg
+from bpttviz.engine.gradients.gradcheck import numerical_gradient
+from bpttviz.engine.nn.losses import cross_entropy
+from bpttviz.engine.nn.optim import Clipper, apply_update, make_optimizer
 
 MODELS = {"rnn": engine.RNN, "lstm": engine.LSTM, "gru": engine.GRU}
 

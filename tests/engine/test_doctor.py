@@ -1,4 +1,4 @@
-"""The gradient doctor (engine.doctor.check): every hint on a hand-written NumPy RNN or MLP
+"""The gradient doctor (engine.gradients.doctor.check): every hint on a hand-written NumPy RNN or MLP
 that has exactly that bug, the bug lab's own broken backward passes, shorter-sequence re-checks,
 the caller's arrays left alone, and user code that raises or returns nonsense."""
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bpttviz import engine
-from bpttviz.engine.bugs import BUGS
-from bpttviz.engine.doctor import Report, check
+from bpttviz.engine.gradients.bugs import BUGS
+from bpttviz.engine.gradients.doctor import Report, check
 
 ROOT = Path(__file__).resolve().parents[2]
 B, T, D, H, O = 4, 5, 3, 6, 7  # all different, so a factor names exactly one of them

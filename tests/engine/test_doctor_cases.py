@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpttviz.engine.doctor import check, loss_kind
+from bpttviz.engine.gradients.doctor import check, loss_kind
 
 CASES = Path(__file__).resolve().parent / "doctor_cases"
 

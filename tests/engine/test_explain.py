@@ -10,7 +10,7 @@ import pytest
 
 from bpttviz import engine
 from bpttviz.engine.explain import Explanation, explain, fmt
-from bpttviz.engine.optim import Clipper, apply_update, make_optimizer
+from bpttviz.engine.nn.optim import Clipper, apply_update, make_optimizer
 from bpttviz.engine.records import (
     BackwardStep,
     ForwardStep,
@@ -178,7 +178,7 @@ def check_gradients(e, rec: GradientStep, model, j: int):
     parts = [val for key, val in v.items() if key.startswith("t") and key[1:].isdigit()] + [v.get("rest", 0.0)]
     assert len(parts) >= 2
     assert math.isclose(math.fsum(parts), total, rel_tol=1e-9, abs_tol=1e-12)
-    assert close(v["norm"], engine.optim.global_norm(rec.grads))
+    assert close(v["norm"], engine.nn.optim.global_norm(rec.grads))
 
 
 def check_update(e, rec: UpdateStep, opt, clipper):

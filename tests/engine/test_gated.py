@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpttviz import engine
-from bpttviz.engine.gradcheck import numerical_gradient, numerical_grads, relative_error, truncated_loss_fn
+from bpttviz.engine.gradients.gradcheck import numerical_gradient, numerical_grads, relative_error, truncated_loss_fn
 from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LossStep
 
 MODELS = {"lstm": engine.LSTM, "gru": engine.GRU}

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpttviz import engine
-from bpttviz.engine.gradcheck import noise_floor, numerical_grads, relative_error, truncated_loss_fn
+from bpttviz.engine.gradients.gradcheck import noise_floor, numerical_grads, relative_error, truncated_loss_fn
 
 TOL = 1e-6
 ACTS = ["tanh", "sigmoid", "relu", "linear"]
@@ -63,7 +63,7 @@ def test_untruncated_rnn_matches_plain_numerical_gradient():
     rng = np.random.default_rng(0)
     model = engine.RNN(3, 5, 4, seed=3)
     x, y = make_problem(rng, 2, 7, 3, 4, "cross_entropy", "all", ids=False)
-    errs = engine.gradcheck.check_model(model, x, y)
+    errs = engine.gradients.gradcheck.check_model(model, x, y)
     assert max(errs.values()) < TOL
 
 
@@ -81,7 +81,7 @@ def test_mlp_gradients(loss, reduction, sizes, B, acts, seed):
     randomise_biases(model, rng)
     X = rng.normal(size=(B, sizes[0]))
     y = rng.integers(0, sizes[-1], B) if loss == "cross_entropy" else rng.normal(size=(B, sizes[-1]))
-    errs = engine.gradcheck.check_model(model, X, y, reduction=reduction)
+    errs = engine.gradients.gradcheck.check_model(model, X, y, reduction=reduction)
     assert max(errs.values()) < TOL, errs
 
 
@@ -91,7 +91,7 @@ def test_gradcheck_detects_a_wrong_gradient():
     model = engine.RNN(3, 4, 3, seed=1)
     model.set_bugs({"drop_dh_next"})
     x, y = make_problem(rng, 2, 5, 3, 3, "cross_entropy", "all", ids=False)
-    errs = engine.gradcheck.check_model(model, x, y)
+    errs = engine.gradients.gradcheck.check_model(model, x, y)
     assert errs["W_hh"] > 1e-3 and errs["W_hy"] < TOL
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpttviz.engine.config import load_config_file
 from bpttviz.engine.data import load_text
+from bpttviz.engine.training.config import load_config_file
 
 FILE_BYTES = st.one_of(
     st.binary(max_size=400),

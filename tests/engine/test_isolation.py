@@ -7,7 +7,7 @@ import sys
 
 def test_importing_engine_loads_no_qt():
     code = (
-        "import sys, bpttviz.engine as engine, bpttviz.engine.gradcheck, bpttviz.engine.optim\n"
+        "import sys, bpttviz.engine as engine, bpttviz.engine.gradients.gradcheck, bpttviz.engine.nn.optim\n"
         "import pkgutil, importlib\n"
         "for m in pkgutil.walk_packages(engine.__path__, 'bpttviz.engine.'):\n"
         "    importlib.import_module(m.name)\n"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bpttviz.engine.config import Config
-from bpttviz.engine.presets import list_presets, load_preset
-from bpttviz.engine.scenario import parse_scenario
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.presets import list_presets, load_preset
+from bpttviz.engine.training.scenario import parse_scenario
 
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
 

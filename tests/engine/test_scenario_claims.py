@@ -2,7 +2,7 @@
 seed and at four others. Long runs are marked ``soak`` (run in CI): the four other seeds, and the
 shipped seed of the lectures that train for thousands of iterations (4, 5 and 6; about 10-25 s
 each on an idle 2-core machine, minutes on a loaded one). A claim is what the
-stop's caption says is on the screen, measured by ``engine.claims``; a stop that trains may train
+stop's caption says is on the screen, measured by ``engine.training.claims``; a stop that trains may train
 on (up to its cap) until its claims hold, exactly as the app's player does."""
 
 import math
@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from bpttviz.engine.claims import Claim, check, parse_claims
-from bpttviz.engine.config import Config
-from bpttviz.engine.presets import list_presets, load_preset
-from bpttviz.engine.scenario import ScenarioRun, parse_scenario
-from bpttviz.engine.session import Session
+from bpttviz.engine.training.claims import Claim, check, parse_claims
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.presets import list_presets, load_preset
+from bpttviz.engine.training.scenario import ScenarioRun, parse_scenario
+from bpttviz.engine.training.session import Session
 
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
 OTHER_SEEDS = (1, 2, 3, 4)
@@ -89,7 +89,7 @@ def test_claim_values_are_the_live_numbers():
     assert v["clipped_fraction"] == clipped.mean() == 1.0
     assert v["train_loss"] == pytest.approx(loss[-50:].mean())
     assert v["blowup"] == 0
-    from bpttviz.engine.diagnostics import gradient_decay
+    from bpttviz.engine.gradients.diagnostics import gradient_decay
 
     d = gradient_decay(s.model, *s.last_batch, **s.options())
     assert v["decay_growth"] == pytest.approx(d[3] / d[0])
@@ -118,7 +118,7 @@ def test_until_must_cover_train_and_restart_is_a_flag():
 
 
 def test_a_copied_session_goes_on_exactly_like_the_original():
-    from bpttviz.engine.scenario import copy_session
+    from bpttviz.engine.training.scenario import copy_session
 
     for name in ("min-char-rnn", "adding-lstm", "xor-mlp"):
         s = Session.from_preset(name)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bpttviz.engine.data import load_names
-from bpttviz.engine.session import Session
+from bpttviz.engine.training.session import Session
 
 
 def test_names_are_streamed_shuffled_and_validation_is_like_training():

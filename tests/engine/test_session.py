@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from bpttviz.engine.config import Config
-from bpttviz.engine.presets import list_presets, load_preset
 from bpttviz.engine.records import UpdateStep
-from bpttviz.engine.session import Series, Session
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.presets import list_presets, load_preset
+from bpttviz.engine.training.session import Series, Session
 
 # Small iteration counts that still show the loss falling for each preset.
 FALLS = {

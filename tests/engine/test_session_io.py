@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bpttviz.engine.session_io as sio
-from bpttviz.engine.config import Config
-from bpttviz.engine.session import Session
-from bpttviz.engine.session_io import (
+import bpttviz.engine.training.session_io as sio
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.session import Session
+from bpttviz.engine.training.session_io import (
     FORMAT_VERSION,
     autosave_path,
     discard_autosave,
@@ -273,8 +273,8 @@ def test_autosave_under_kill_always_leaves_a_loadable_file(tmp_path):
     target = tmp_path / "autosave.npz"
     code = textwrap.dedent(f"""
         import sys
-        from bpttviz.engine.session import Session
-        from bpttviz.engine.session_io import save_session
+        from bpttviz.engine.training.session import Session
+        from bpttviz.engine.training.session_io import save_session
         s = Session.from_preset("xor-mlp", batch_size=16)
         save_session(s, {str(target)!r})
         print("ready", flush=True)

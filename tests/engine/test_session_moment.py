@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from bpttviz.engine import diagnostics
-from bpttviz.engine.config import Config
-from bpttviz.engine.session import Session, model_with
-from bpttviz.engine.session_io import capture_state, load_session, read_session_info, save_session
+from bpttviz.engine.gradients import diagnostics
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.session import Session, model_with
+from bpttviz.engine.training.session_io import capture_state, load_session, read_session_info, save_session
 
 SMALL = dict(task="chars", corpus="names", model="rnn", hidden_size=10, seq_len=5, batch_size=2, optimizer="adagrad",
              lr=0.1, clip="value", clip_threshold=5.0, init="small", reduction="sum", eval_every=2,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from bpttviz import engine
-from bpttviz.engine.losses import cross_entropy, softmax
-from bpttviz.engine.optim import apply_update, global_norm
+from bpttviz.engine.nn.losses import cross_entropy, softmax
+from bpttviz.engine.nn.optim import apply_update, global_norm
 
 
 def test_softmax_is_normalised_over_the_class_axis_for_any_batch_shape():

@@ -11,11 +11,11 @@ import math
 import numpy as np
 import pytest
 
-import bpttviz.engine.session_io as sio
-from bpttviz.engine.config import Config
-from bpttviz.engine.optim import LossAnnealer, make_optimizer
-from bpttviz.engine.session import Series, Session
-from bpttviz.engine.tasks import ClassificationTask, LanguageModelTask, SyntheticTask, make_task
+import bpttviz.engine.training.session_io as sio
+from bpttviz.engine.nn.optim import LossAnnealer, make_optimizer
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.session import Series, Session
+from bpttviz.engine.training.tasks import ClassificationTask, LanguageModelTask, SyntheticTask, make_task
 
 
 # ------------------------------------------------------------------------------------ Series

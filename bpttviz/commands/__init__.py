@@ -1,0 +1,1 @@
+"""Command-line commands that need no Qt: the gradient doctor's file check, the desktop entry."""

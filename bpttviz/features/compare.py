@@ -1,0 +1,328 @@
+"""Side by side: a second model on the same data, trained in lock-step with the first.
+
+``Comparison.open(changes)`` builds a second ``Session`` from the current configuration with
+``changes`` applied (e.g. ``{"model": "lstm"}`` or ``{"truncation": 4}``). Same seed and task, so
+both see the same batches in the same order. Whenever the first session advances, the second is
+trained up to the same iteration (in time-budgeted slices, so the window stays responsive); when
+the first narrates an iteration for stepping, the second narrates the same one, and a compact
+second graph shows it at the same record (same phase and timestep). Its decay curve is overlaid
+in the decay view and its smoothed loss in the loss view, in a second colour with a legend.
+
+Rebuilding the first session (reset, a structural change) rebuilds the second from the new
+configuration with the same changes; loading a preset closes the comparison; live settings a
+guided scenario applies reach both (``set_hyper``). This is the only other place besides the
+controller that calls the engine, and it only ever touches its own second session.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from bpttviz.engine.gradients import diagnostics
+from bpttviz.engine.trace import Trace
+from bpttviz.engine.training.session import Session, model_with
+from bpttviz.presenters.graph_frame import mlp_frame, recurrent_frame
+from bpttviz.presenters.panels import smooth
+from bpttviz.presenters.trace_data import mlp_trace, recurrent_trace, skeleton
+from bpttviz.views.graph_view import GraphView
+from bpttviz.window.controller import Controller, ViewBinding
+
+SLICE_SECONDS = 0.03  # catching up trains at most this long per event-loop turn
+
+
+def describe(cfg_value: Any, key: str) -> str:
+    """A short legend label for one setting's value, e.g. "LSTM", "full BPTT", "window k=4"."""
+    if key == "model":
+        return str(cfg_value).upper()
+    if key == "truncation":
+        return "full BPTT" if cfg_value is None else f"window k={cfg_value}"
+    if key == "hidden_layers":
+        return "layers " + "×".join(map(str, cfg_value))
+    return f"{key}={cfg_value}"
+
+
+def labels(cfg, changes: dict[str, Any]) -> tuple[str, str]:
+    """(label of the first model, label of the second) naming what differs."""
+    keys = [k for k in changes if k not in ("seed",)] or list(changes)
+    first = ", ".join(describe(getattr(cfg, k, None), k) for k in keys)
+    second = ", ".join(describe(changes[k], k) for k in keys)
+    return first or "first", second or "second"
+
+
+class Comparison(QtCore.QObject):
+    """The second session of a side-by-side comparison (``session`` is None when closed)."""
+
+    changed = QtCore.Signal()  # opened, closed, rebuilt or advanced
+
+    def __init__(self, window: QtWidgets.QMainWindow, controller: Controller) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = controller
+        self.session: Session | None = None
+        self.changes: dict[str, Any] | None = None
+        self.trace: Trace | None = None
+        self.trace_iteration: int | None = None
+        self.error: str | None = None
+        self._td = None
+        self.graph = GraphView(window.theme)
+        self.graph.setObjectName("compare_graph")
+        self.graph.mode.hide()  # the colouring follows the main graph's
+        self.graph.legend.hide()  # the same as the main graph's
+        self._pending = False
+        self._adopt: tuple[Session, dict[str, Any]] | None = None
+        controller.state_changed.connect(self.follow)
+        controller.session_replaced.connect(self._rebuild)
+        controller.preset_loaded.connect(lambda _name: self.close())
+
+    # ------------------------------------------------------------------ opening and closing
+    @property
+    def active(self) -> bool:
+        return self.session is not None
+
+    def open(self, changes: dict[str, Any]) -> None:
+        """Start comparing with the current configuration changed by ``changes`` (ValueError if
+        the engine refuses them)."""
+        cfg = self.controller.session.cfg.replace("compare", **changes)
+        self.changes = dict(changes)
+        self._start(Session(cfg))
+
+    def close(self) -> None:
+        if self.session is None and self.changes is None:
+            return
+        self.session = None
+        self.changes = None
+        self.trace = None
+        self._td = None
+        self.error = None
+        self.changed.emit()
+
+    def set_hyper(self, **changes: Any) -> None:
+        """Live settings applied to the first session reach the second too (except the compared ones)."""
+        if self.session is None:
+            return
+        keep = {k: v for k, v in changes.items() if k not in (self.changes or {})}
+        if keep:
+            self.session.set_hyper(**keep)
+
+    def labels(self) -> tuple[str, str]:
+        return labels(self.controller.session.cfg, self.changes or {})
+
+    def _start(self, session: Session) -> None:
+        self.session = session
+        # an adopted session (a scenario snapshot's) brings the iteration it narrated
+        n = session.last_narration
+        self.trace = n.trace if n is not None else None
+        self.trace_iteration = n.iteration - 1 if n is not None else None
+        self._td = None
+        self.error = None
+        self.changed.emit()
+        self.follow()
+
+    def adopt_next(self, session: Session | None, changes: dict[str, Any] | None) -> None:
+        """The next rebuild (the first session being replaced) takes ``session`` -- a scenario
+        snapshot's second model, already trained -- instead of building a fresh one."""
+        self._adopt = (session, dict(changes or {})) if session is not None else None
+        if session is not None:
+            self.changes = dict(changes or {})
+
+    def catch_up(self) -> None:
+        """Train the second session up to the first one's iteration now (before measuring both)."""
+        s2 = self.session
+        if s2 is None:
+            return
+        target = self.controller.session.iteration
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while s2.iteration < target and s2.blowup is None:
+                s2.train_step()
+        self.changed.emit()
+
+    def _rebuild(self) -> None:
+        if self._adopt is not None:
+            session, self.changes = self._adopt
+            self._adopt = None
+            self._start(session)
+            return
+        if self.changes is None:
+            return
+        try:
+            cfg = self.controller.session.cfg.replace("compare", **self.changes)
+            self._start(Session(cfg))
+        except ValueError as e:  # the new configuration cannot take the changes: stop comparing
+            self.close()
+            self.controller.message.emit(f"Comparison closed: {e}")
+
+    # ------------------------------------------------------------------ lock-step
+    def follow(self) -> None:
+        """Train the second session up to the first one's iteration (narrating the iteration the
+        first is being stepped through), for at most ``SLICE_SECONDS``; schedules itself again
+        while it is behind."""
+        s2 = self.session
+        if s2 is None or s2.blowup is not None:
+            return
+        c = self.controller
+        target = c.session.iteration
+        want = c.trace_iteration if c.trace is not None else None
+        t0 = time.perf_counter()
+        advanced = False
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while s2.iteration < target and s2.blowup is None:
+                    if want is not None and s2.iteration == want:
+                        tr = s2.narrated_step()
+                        if tr is not None:
+                            self.trace, self.trace_iteration, self._td = tr, want, None
+                    else:
+                        s2.train_step()
+                    advanced = True
+                    if time.perf_counter() - t0 > SLICE_SECONDS:
+                        break
+        except Exception as e:  # noqa: BLE001 - the comparison must never take the window down
+            self.error = f"{type(e).__name__}: {e}"
+            print(traceback.format_exc(), file=sys.stderr)
+            c.message.emit(f"Comparison stopped: {self.error}")
+            self.session = None
+            self.changed.emit()
+            return
+        if s2.blowup is not None:
+            c.message.emit(f"Second model: {s2.blowup.message()}")
+        if advanced:
+            self.changed.emit()
+        if s2.iteration < target and s2.blowup is None and not self._pending:
+            self._pending = True
+            QtCore.QTimer.singleShot(0, self._again)
+
+    def _again(self) -> None:
+        self._pending = False
+        self.follow()
+
+    @property
+    def in_step(self) -> bool:
+        """Both sessions at the same iteration."""
+        return self.session is not None and self.session.iteration == self.controller.session.iteration
+
+    # ------------------------------------------------------------------ what the views show
+    def decay_overlay(self) -> tuple | None:
+        """(first label, second label, k, ||dL_T/dh||, ||dL_T/dc|| or None) of the second model."""
+        s2 = self.session
+        if s2 is None or s2.last_batch is None or not s2.cfg.is_recurrent:
+            return None
+        first, second = self.labels()
+        if s2.blowup is not None:
+            return first, second + " (not finite)", np.zeros(0), np.zeros(0), None
+        got = self._decay_inputs()
+        if got is None:  # the moment is a narrated iteration this model did not narrate
+            return first, second + " (not at this moment)", np.zeros(0), np.zeros(0), None
+        m, x, y, h0, opts = got
+        with np.errstate(all="ignore"):
+            curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
+            cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
+        return first, second, np.arange(curve.size, dtype=float), curve, cell
+
+    def _decay_inputs(self) -> tuple | None:
+        """(model, inputs, targets, h0, options) of the second model at the controller's moment,
+        as the first model's decay curve takes them: a narrated iteration's batch, starting state,
+        options and parameters before its update; between iterations, the model now."""
+        s2 = self.session
+        n = self.controller.moment.narration
+        if n is None:
+            (x, y), opts = s2.last_batch, s2.options()
+            return s2.model, x, y, None, opts
+        n2 = s2.last_narration
+        if n2 is None or n2.iteration != n.iteration:
+            return None
+        return model_with(s2.model, n2.before), n2.inputs, n2.targets, n2.h0, dict(n2.options)
+
+    def loss_overlay(self) -> tuple | None:
+        """(first label, second label, x, smoothed loss, validation x, validation metric) of the
+        second model: both models' loss and validation curves are drawn side by side."""
+        s2 = self.session
+        if s2 is None:
+            return None
+        x, y = s2.history["loss"].data()
+        vx, vy = s2.history["val_metric"].data()
+        first, second = self.labels()
+        return first, second, x, smooth(y), vx, vy
+
+    def record_for(self, rec) -> int:
+        """The second trace's record matching ``rec`` of the first (same phase and index)."""
+        tr = self.trace
+        if tr is None:
+            return -1
+        if rec is None:
+            return len(tr) - 1
+        for i, r in enumerate(tr.records):
+            if r.phase == rec.phase and r.index == rec.index:
+                return i
+        return min(self.controller.cursor, len(tr) - 1)
+
+    def graph_frame(self, mode: str):
+        """The compact second graph: the narrated iteration at the first one's record, or the
+        model's skeleton before anything was narrated."""
+        s2 = self.session
+        if s2 is None:
+            return None
+        c = self.controller
+        same = self.trace is not None and c.trace is not None and self.trace_iteration == c.trace_iteration
+        if same:
+            if self._td is None or self._td.trace is not self.trace:
+                if s2.cfg.is_recurrent:
+                    self._td = recurrent_trace(
+                        self.trace, iteration=self.trace_iteration or 0, kind=s2.model.kind,
+                        activation=s2.cfg.activation, targets=s2.last_batch[1] if s2.last_batch else None,
+                        vocab=getattr(s2.task, "vocab", None), truncation=s2.cfg.truncation)
+                else:
+                    self._td = mlp_trace(self.trace, iteration=self.trace_iteration or 0,
+                                         activations=[a.name for a in s2.model.activations])
+            td, cur = self._td, self.record_for(c.record)
+        else:
+            td, cur = skeleton(s2), -1
+        if s2.cfg.is_recurrent:
+            return recurrent_frame(td, cur, mode)
+        return mlp_frame(td, cur, s2.model.params, mode)
+
+    def bind(self) -> None:
+        """Feed the overlays and the second graph from the controller's paint timer."""
+        w, c = self.window, self.controller
+
+        def key():
+            s2 = self.session
+            return (id(s2), s2.iteration if s2 is not None else -1, c.generation, c.session.iteration,
+                    s2.blowup is not None if s2 is not None else False, id(c.moment.narration))
+
+        def push_decay():
+            if not c.session.cfg.is_recurrent:
+                return
+            w.decay.set_overlay(self.decay_overlay())
+
+        def push_loss():
+            w.loss.set_overlay(self.loss_overlay())
+
+        def push_graph():
+            f = self.graph_frame(w.graph.current_mode())
+            if f is not None:
+                self.graph.show_frame(f)
+
+        def graph_key():
+            return key() + (id(self.trace), c.cursor if c.trace is not None else -1, w.graph.current_mode())
+
+        c.bind(ViewBinding("comparison decay", w.decay, key, push_decay, min_interval=0.4))
+        c.bind(ViewBinding("comparison loss", w.loss, key, push_loss, min_interval=0.4))
+        c.bind(ViewBinding("comparison graph", self.graph, graph_key, push_graph, min_interval=1 / 30,
+                           urgent=True, animate=self.graph.animate))
+
+    def refresh(self) -> None:
+        """Forget what the comparison's bindings showed (after opening or closing)."""
+        for b in self.controller.bindings:
+            if b.name.startswith("comparison"):
+                b.last_key = None
+                b.last_push = -math.inf
+        if self.session is None:
+            self.window.decay.set_overlay(None)
+            self.window.loss.set_overlay(None)

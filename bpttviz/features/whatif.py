@@ -1,0 +1,328 @@
+"""Attribution and what-if in the main window: the attribution view (where each gradient comes
+from), the what-if panel (change sigma_max, the forget bias, the activation or the truncation of the
+shown iteration without training), the chain-rule path of a clicked cell in the explain panel, and
+the connectivity shading of the graph's input row.
+
+``install_whatif(window)`` adds all of it to a ``MainWindow`` and returns the ``WhatIfLab`` (also
+``window.whatif``). Like the other features it talks to the engine only through presenters and
+reads the moment from the controller: the current trace (a narrated iteration), its cursor and
+the session's model.
+
+A what-if never touches the session: it is computed on a copy of the weights the shown iteration
+was made with, so "Back to the trained weights" (Ctrl+Backspace) is exact by construction. Playing,
+a new iteration or a new session end a what-if (the copy belongs to the iteration it was made
+from). Keys: ``[`` / ``]`` nudge sigma_max; ``C`` shades the inputs by the connectivity of the
+current step's output (hovering an output y_t or loss L_t in the graph shades them for that t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from bpttviz.engine.gradients import attribution as at
+from bpttviz.engine.records import BackwardStep, ForwardStep
+from bpttviz.presenters.attribution import TRAINED, AttributionPresenter, WhatIfSettings, trace_is_recurrent
+from bpttviz.views.attribution_view import AttributionView
+from bpttviz.views.whatif_panel import WhatIfPanel
+from bpttviz.window.controller import ViewBinding
+
+K = QtCore.Qt.Key
+M = QtCore.Qt.KeyboardModifier
+
+SHORTCUT_ROWS = [("[  /  ]", "what-if: nudge σ_max of the recurrent weights down / up"),
+                 ("Ctrl+Backspace", "what-if: back to the trained weights"),
+                 ("C", "shade the graph's inputs by the current output's connectivity")]
+NO_TRACE = ("Step (→) or play: this matrix shows, for the narrated iteration, how much of each ∂L/∂h_t "
+            "comes from the loss at each later step t′.")
+NO_TIME = "Attribution is about timesteps: an MLP has none."
+NOT_FINITE = "The weights are not finite: roll back (Ctrl+Z) or reset (R) to see where the gradients come from."
+
+
+class WhatIfLab(QtCore.QObject):
+    """The wiring of the attribution view, the what-if panel and the connectivity shading."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = c = window.controller
+        self.presenter = AttributionPresenter()
+        self.settings: WhatIfSettings = TRAINED
+        self.hovered_output: int | None = None
+        self.path_cell: tuple[int, int] | None = None
+        self._path_moment: tuple | None = None
+        self._trace_id: int | None = None
+        self._finite = True  # the shown iteration's weights are finite
+        self.shortcut_rows = list(SHORTCUT_ROWS)
+
+        self.view = AttributionView(window.theme)
+        self.panel = WhatIfPanel(window.theme)
+        # the matrix beside the decay curve (bottom), the controls beside the weights (right: the
+        # left column stays as narrow as its own tab titles need), so both can be on screen at once
+        self.attribution_dock = self._dock("attribution", "Attribution", self.view, "decay")
+        self.whatif_dock = self._dock("whatif", "What-if", self.panel, "weights")
+        self._make_actions()
+
+        self.view.cell_clicked.connect(self.show_path)
+        self.view.quantity_changed.connect(lambda _q: self._refresh("attribution view"))
+        self.panel.settings_changed.connect(self.set_settings)
+        self.panel.restore_requested.connect(self.back_to_trained)
+        window.graph.node_hovered.connect(self._hovered)
+        c.session_replaced.connect(self._session_replaced)
+        c.playing_changed.connect(self._playing_changed)
+        explain = getattr(window, "explain", None)
+        if explain is not None:
+            explain.unit_changed.connect(lambda _u: self._reshow_path())
+        self._bind()
+        window.whatif = self
+
+    # ------------------------------------------------------------------ set-up
+    def _dock(self, name: str, title: str, widget: QtWidgets.QWidget, beside: str) -> QtWidgets.QDockWidget:
+        """A dock tabbed with the dock ``beside``, or where it was last time if anywhere."""
+        w = self.window
+        dock = QtWidgets.QDockWidget(title, w)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFont(w.font())
+        anchor = w.docks.get(beside)
+        area = w.dockWidgetArea(anchor) if anchor is not None else QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        if area == QtCore.Qt.DockWidgetArea.NoDockWidgetArea:
+            area = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        w.addDockWidget(area, dock)
+        if anchor is not None and not anchor.isFloating():
+            w.tabifyDockWidget(anchor, dock)
+            anchor.raise_()
+        w.restoreDockWidget(dock)
+        w.docks[name] = dock
+        view_menu = next((a.menu() for a in w.menuBar().actions() if a.menu() is not None
+                          and a.menu().title().replace("&", "") == "View"), None)
+        if view_menu is not None:
+            view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _make_actions(self) -> None:
+        w = self.window
+        w._action("whatif_sigma_down", "What-if: σ_max down", lambda: self.nudge(-1), [K.Key_BracketLeft],
+                  "Nudge the largest singular value of the recurrent weights down by one notch")
+        w._action("whatif_sigma_up", "What-if: σ_max up", lambda: self.nudge(1), [K.Key_BracketRight],
+                  "Nudge the largest singular value of the recurrent weights up by one notch")
+        w._action("whatif_back", "Back to the trained weights", self.back_to_trained,
+                  [QtCore.QKeyCombination(M.ControlModifier, K.Key_Backspace)],
+                  "End the what-if: every view shows the trained weights again")
+        w._action("connectivity", "Shade inputs by connectivity", self._toggle_connectivity, [K.Key_C],
+                  "Shade the graph's inputs by how strongly the current step's output depends on each",
+                  checkable=True)
+
+    def _bind(self) -> None:
+        c = self.controller
+
+        def moment() -> tuple:
+            return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1)
+
+        c.bind(ViewBinding("attribution view", self.view,
+                           lambda: moment() + (self.view.current_quantity(), self.settings),
+                           self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
+        c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
+                           self._push_panel, min_interval=0.3, urgent=True))
+        explain = getattr(self.window, "explain", None)
+        if explain is not None:  # after the explain panel's own binding: a pinned path stays on top
+            record = c.binding("explain view")
+            c.bind(ViewBinding("explain path", explain, lambda: (self.path_cell, self._path_moment, record.pushes),
+                               self._reshow_path, urgent=True))
+        c.bind(ViewBinding("connectivity shading", self.window.graph,
+                           lambda: moment() + (self.settings, self.hovered_output,
+                                               self.window.act["connectivity"].isChecked()),
+                           self._push_shading, min_interval=0.3, urgent=True))
+
+    # ------------------------------------------------------------------ the moment
+    def _trace(self):
+        """The shown iteration's trace when it is recurrent, else None."""
+        c = self.controller
+        if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace) or c.session.blowup is not None:
+            return None
+        if id(c.trace) != self._trace_id:  # a new iteration: a what-if belonged to the old one
+            self._trace_id = id(c.trace)
+            self.path_cell = None
+            self.view.select(None)
+            if self.settings.active:
+                self.settings = TRAINED
+                self.controller.message.emit("New iteration: the what-if ended (back to the trained weights).")
+            st = self.presenter.setup(c.trace, c.session.model)
+            self._finite = all(np.all(np.isfinite(p)) for p in st.model.params.values())
+            if self._finite:
+                self._configure_panel(c.trace)
+        return c.trace if self._finite else None
+
+    def _iteration(self) -> int:
+        c = self.controller
+        return (c.trace_iteration or 0) + 1  # numbered as the status bar numbers it
+
+    def _configure_panel(self, trace) -> None:
+        st = self.presenter.setup(trace, self.controller.session.model)
+        m = st.model
+        H = m.hidden_size
+        self.panel.configure(m.kind, len(st.inputs[0]), sigma=at.recurrent_sigma(m),
+                             forget_bias=float(np.mean(m.params["b"][H:2 * H])) if m.kind == "lstm" else None,
+                             activation=m.activation.name if m.kind == "rnn" else None,
+                             truncation=st.options["truncation"], weight_name=m.W_H)
+
+    def _push_attribution(self) -> None:
+        s = self.controller.session
+        if not s.cfg.is_recurrent:
+            self.view.show_message(NO_TIME)
+            return
+        trace = self._trace()
+        if trace is None:
+            self.view.show_message(NOT_FINITE if s.blowup is not None or not self._finite else NO_TRACE)
+            return
+        self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
+        f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
+                                 settings=self.settings, iteration=self._iteration())
+        self.view.show_frame(f)
+
+    def _push_panel(self) -> None:
+        trace = self._trace()
+        self.panel.setEnabled(trace is not None)
+        if trace is None:
+            s = self.controller.session
+            self.panel.caption.setText(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
+                                       if s.blowup is not None or not self._finite else NO_TRACE)
+            return
+        self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
+
+    def output_step(self) -> int | None:
+        """The output step whose connectivity shades the inputs: the hovered one, else (with C on)
+        the current record's timestep (the last one outside the forward and backward passes)."""
+        if self.hovered_output is not None:
+            return self.hovered_output
+        if not self.window.act["connectivity"].isChecked():
+            return None
+        rec = self.controller.record
+        if isinstance(rec, (ForwardStep, BackwardStep)):
+            return rec.index
+        trace = self.controller.trace
+        back = [r.index for r in trace if isinstance(r, BackwardStep)] if trace is not None else []
+        return max(back) if back else None
+
+    def _push_shading(self) -> None:
+        trace = self._trace()
+        t = self.output_step() if trace is not None else None
+        if t is None:
+            self.window.graph.set_input_shading(None)
+            return
+        _, shade, label = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
+        self.window.graph.set_input_shading(shade, label)
+
+    # ------------------------------------------------------------------ actions
+    def set_settings(self, settings: WhatIfSettings) -> None:
+        """Apply a what-if (from the panel); the views redraw at once."""
+        if self.controller.playing and settings.active:
+            self.controller.pause()
+        self.settings = settings
+        self._reshow_path()
+        self._refresh_all()
+
+    def back_to_trained(self) -> None:
+        """End the what-if: the controls and every view return to the trained weights."""
+        was = self.settings.active
+        self.panel.reset()  # emits settings_changed(TRAINED)
+        self.settings = TRAINED
+        self._refresh_all()
+        if was:
+            self.controller.message.emit("Back to the trained weights.")
+
+    def nudge(self, notches: int) -> None:
+        if self._trace() is None:
+            self.controller.message.emit("What-if needs a narrated iteration of a recurrent model: step (→) first.")
+            return
+        self.panel.nudge(notches)
+
+    def show_path(self, t: int, source: int) -> None:
+        """The chain-rule path of cell (t, source) in the explain panel."""
+        trace = self._trace()
+        explain = getattr(self.window, "explain", None)
+        if trace is None or explain is None:
+            return
+        c = self.controller
+        self.path_cell = (t, source)
+        self._path_moment = (id(trace), c.cursor)
+        self.view.select(self.path_cell)
+        explain.set_unit_count(c.session.model.hidden_size)
+        e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(), self.settings)
+        dock = self.window.docks.get("explain")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        explain.show_explanation(e)
+        # the panel keeps the path until the moment changes (a step, another unit): tell its
+        # binding that what it would show for this moment has been replaced
+        try:
+            b = c.binding("explain view")
+        except StopIteration:
+            return
+        b.last_key = b.key()
+
+    def _reshow_path(self) -> None:
+        """After a unit change or a what-if: the pinned path again, if the cursor has not moved."""
+        c = self.controller
+        if self.path_cell is not None and self._path_moment == (id(c.trace), c.cursor):
+            self.show_path(*self.path_cell)
+
+    def _toggle_connectivity(self) -> None:
+        self._refresh("connectivity shading")
+
+    def _hovered(self, node: int) -> None:
+        """A graph node under the pointer: an output y_t or loss L_t selects output step t."""
+        f = self.window.graph.frame
+        T = f.key[2] if f is not None and f.key and f.key[0] == "rnn" else 0
+        t = node - 2 * T if 2 * T <= node < 3 * T else (node - 3 * T if 3 * T <= node < 4 * T else None)
+        if t != self.hovered_output:
+            self.hovered_output = t
+            self._refresh("connectivity shading")
+
+    def _session_replaced(self) -> None:
+        self.settings = TRAINED
+        self._finite = True
+        self.presenter = AttributionPresenter()
+        self._trace_id = None
+        self.path_cell = None
+        self.hovered_output = None
+        self.view.select(None)
+
+    def _playing_changed(self, playing: bool) -> None:
+        if playing and self.settings.active:
+            self.back_to_trained()
+            self.controller.message.emit("Training runs on the trained weights: the what-if ended.")
+
+    def _refresh(self, name: str) -> None:
+        b = self.controller.binding(name)
+        b.last_key = None
+        b.last_push = -math.inf
+        self.controller.paint(urgent_only=True)
+
+    def _refresh_all(self) -> None:
+        for name in ("attribution view", "what-if panel", "connectivity shading"):
+            b = self.controller.binding(name)
+            b.last_key = None
+            b.last_push = -math.inf
+        self.controller.paint(urgent_only=True)
+
+    def apply_theme(self, theme) -> None:
+        self.view.apply_theme(theme)
+        self.panel.apply_theme(theme)
+        for d in (self.attribution_dock, self.whatif_dock):
+            d.setFont(self.window.font())
+
+
+def install_whatif(window) -> WhatIfLab:
+    """Add the attribution view, the what-if panel and the connectivity shading to ``window``;
+    idempotent."""
+    lab = getattr(window, "whatif", None)
+    if lab is None:
+        lab = WhatIfLab(window)
+    return lab

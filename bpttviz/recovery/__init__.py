@@ -1,0 +1,1 @@
+"""Recovery: autosave, the restore offer, crash logs and hostile-file handling."""

@@ -1,0 +1,658 @@
+"""The one bridge between Qt and the engine.
+
+Two timers, no threads, fully deterministic:
+
+- the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
+  per second. At full speed the slice adapts to the cost of painting: ``train_share / (1 -
+  train_share)`` times the time the event loop spent painting between slices (so training keeps
+  ~60% of the time however many views are on screen), within ``budget_ms`` .. ``max_budget_ms``.
+  The first iteration of a slice is *narrated* (a ``Trace`` of step records) whenever a view that
+  draws traces is on screen, so the unrolled graph and the deltas stay live while training; the
+  others take the fast path (the numbers are identical either way: the engine guarantees it).
+  Each slice is followed by a paint, so every slice is a frame;
+- the **paint timer** runs at a fixed rate (animations, stepping, changes while paused) and pushes
+  the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
+  views carry a minimum interval between pushes while training.
+
+Single-stepping keeps the last ``KEEP`` narrated iterations (``engine.training.session.Narration``: the
+records with the parameters before and after the update) and a cursor into one of them: stepping
+forward moves the cursor (fetching a new narrated iteration after the newest one), stepping back
+only moves the cursor, into the previous kept iteration from the first record (the records are
+immutable, nothing is recomputed). Every exception raised while stepping or painting is caught
+here and reported through ``error`` without stopping the app.
+
+**The moment** (``bpttviz.moment.Moment``, ``controller.moment``) is what every view shows: the
+iteration, the record and the parameters that record was computed with. It changes only here.
+While playing, a slice whose iterations are narrated ends with the narrated one, so the moment
+is always the newest iteration's update record when a narrated view is on screen.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from bpttviz.engine.trace import Trace
+from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.session import Narration, Session
+from bpttviz.engine.training.session_io import SessionState, capture_state
+from bpttviz.moment import Moment, moment_of
+from bpttviz.presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
+from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
+
+#: narrated iterations kept for stepping back (Left from an iteration's first record)
+KEEP = 8
+
+
+@dataclass
+class ViewBinding:
+    """How the controller feeds one view: ``key()`` is cheap and changes when the view's data
+    changes; ``push()`` computes the data and hands it to the widget. ``min_interval`` (seconds)
+    throttles pushes while training runs; ``urgent`` views are repainted at once after a step."""
+
+    name: str
+    widget: QtWidgets.QWidget
+    key: Callable[[], Hashable]
+    push: Callable[[], None]
+    min_interval: float = 0.0
+    urgent: bool = False
+    animate: Callable[[], bool] | None = None
+    needs_trace: bool = False
+    last_key: Any = field(default=None, repr=False)
+    last_push: float = field(default=-math.inf, repr=False)
+    animating: bool = field(default=False, repr=False)
+    pushes: int = field(default=0, repr=False)
+    seconds: float = field(default=0.0, repr=False)  # time spent in push (for the benchmark)
+
+    def on_screen(self) -> bool:
+        w = self.widget
+        return w.isVisible() and _shows(w, 3)
+
+
+def _shows(w: QtWidgets.QWidget, depth: int) -> bool:
+    """Some of ``w`` is on screen. A container its children cover entirely (the task view's current
+    page; a plot's viewport covers the plot widget) has no visible region of its own, so the
+    children are asked, ``depth`` levels down."""
+    if not w.visibleRegion().isEmpty():
+        return True
+    if depth <= 0:
+        return False
+    direct = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+    return any(ch.isVisible() and _shows(ch, depth - 1) for ch in w.findChildren(QtWidgets.QWidget, options=direct))
+
+
+class Controller(QtCore.QObject):
+    """Owns the session, the current trace and cursor, and the two timers."""
+
+    state_changed = QtCore.Signal()  # iteration, cursor or play state changed
+    session_replaced = QtCore.Signal()  # a new session (reset, rebuild, preset)
+    playing_changed = QtCore.Signal(bool)
+    error = QtCore.Signal(str, str)  # one-line summary, details (traceback)
+    blowup = QtCore.Signal(str)  # the engine's message about a non-finite value
+    message = QtCore.Signal(str)  # a short status message
+    preset_loaded = QtCore.Signal(str)  # a preset was loaded by name (its guided scenario may start)
+
+    def __init__(self, session: Session, *, budget_ms: float = 10.0, max_budget_ms: float = 20.0,
+                 fps: float = 60.0, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.budget = budget_ms / 1000.0
+        self.max_budget = max(budget_ms, max_budget_ms) / 1000.0
+        self.train_share = 0.6  # the fraction of time training aims for at full speed
+        self._gap = None  # EMA of the time the event loop spends between two slices
+        self.trace: Trace | None = None
+        self.cursor = 0
+        # updates done before the narrated iteration (its number minus one), or None
+        self.trace_iteration: int | None = None
+        self.trace_targets = None
+        self.narrations: deque[tuple[Narration, SessionState | None]] = deque(maxlen=KEEP)
+        self.narration: Narration | None = None  # the one the cursor is in (None: between iterations)
+        self._moment: Moment = moment_of(0, session, None, None)
+        self.decay_history: deque[tuple[int, np.ndarray]] = deque(maxlen=24)  # (iteration, curve)
+        self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
+        self._trace_data: RecurrentTrace | MLPTrace | None = None
+        self.playing = False
+        self.speed: float | None = None
+        self.until: int | None = None  # playing trains no iteration past this one (a scenario's "train N")
+        self.generation = 0  # bumps when the session is replaced
+        self.version = 0  # bumps on every change a view could show
+        self.bindings: list[ViewBinding] = []
+        self.spectral = SpectralHistory()
+        self._spectrum = Spectrum()
+        self.trace_interval = 0.0  # narrate at most this often while playing at full speed (0: every slice)
+        self.frames = 0
+        self.last_error: tuple[str, str] | None = None
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+        self._last_end: float | None = None
+        self._last_trace_time = -math.inf
+        self._last_spectral = -math.inf
+        self._train = QtCore.QTimer(self)
+        self._train.setObjectName("training_timer")
+        self._train.timeout.connect(self._tick)
+        self._paint = QtCore.QTimer(self)
+        self._paint.setObjectName("paint_timer")
+        self._paint.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.fps = fps
+        self._last_paint = -math.inf
+        self._paint.setInterval(max(1, int(round(1000 / fps))))
+        self._paint.timeout.connect(self._paint_tick)
+        self._record_spectrum()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start painting (training waits for ``play``)."""
+        self._paint.start()
+
+    def stop(self) -> None:
+        self.pause()
+        self._paint.stop()
+
+    def bind(self, binding: ViewBinding) -> ViewBinding:
+        self.bindings.append(binding)
+        return binding
+
+    def binding(self, name: str) -> ViewBinding:
+        return next(b for b in self.bindings if b.name == name)
+
+    # ------------------------------------------------------------------ playing
+    def play(self) -> None:
+        if self.playing:
+            return
+        if self.session.blowup is not None:
+            self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
+            return
+        self.playing = True
+        self._credit = 0.0
+        self._last_tick = time.perf_counter()
+        self._last_end = None
+        self._train.start(0 if self.speed is None else 5)
+        self.playing_changed.emit(True)
+        self.state_changed.emit()
+
+    def pause(self) -> None:
+        if not self.playing:
+            return
+        self.playing = False
+        self._train.stop()
+        self._record_spectrum()  # the largest singular values of the iteration paused on
+        self._sync_moment()
+        self.version += 1
+        self.playing_changed.emit(False)
+        self.state_changed.emit()
+        self.paint()
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: float | None) -> None:
+        """Iterations per second, or None for as fast as the time budget allows."""
+        self.speed = speed
+        if self.playing:
+            self._train.start(0 if speed is None else 5)
+
+    def wants_trace(self) -> bool:
+        return any(b.needs_trace and b.on_screen() for b in self.bindings)
+
+    def _tick(self) -> None:
+        if not self.playing:
+            return
+        start = time.perf_counter()
+        if self._last_end is not None:
+            gap = start - self._last_end
+            self._gap = gap if self._gap is None else 0.8 * self._gap + 0.2 * min(gap, 0.2)
+        if self.speed is None:
+            allowed = math.inf
+        else:
+            self._credit = min(self._credit + self.speed * (start - self._last_tick), self.speed * 0.25 + 1)
+            allowed = int(self._credit)
+            if allowed < 1:
+                self._last_tick = start
+                return
+        self._last_tick = start
+        narrate = self.wants_trace() and (self.speed is not None and self.speed <= 30
+                                          or start - self._last_trace_time >= self.trace_interval)
+        done = 0
+        budget = self.slice_budget()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them
+                done = self._run_slice(allowed, narrate, start, budget)
+        except Exception as e:  # noqa: BLE001 - reported, the app stays usable
+            self._report(e, "training")
+            self.pause()
+        if self.speed is not None:
+            self._credit -= done
+        self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
+        if done:
+            self.version += 1
+            if time.perf_counter() - self._last_spectral >= 0.25:  # a few ms each: now and then
+                self._record_spectrum()
+            self.state_changed.emit()
+            # paint right after the slice: waiting for the paint timer would let the next slice
+            # start first whenever the timer is not due yet, halving the frame rate
+            if time.perf_counter() - self._last_paint >= 0.5 / self.fps:
+                self.paint()
+
+    def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
+        """Iterations until ``allowed`` or the time budget is used. When ``narrate``, the slice
+        ends with a narrated iteration (the one the views then show), so a pause lands on a
+        moment every view can show: the newest iteration."""
+        done = 0
+        fast_last = False  # the slice's last iteration was not narrated: the views show the session now
+        if self.until is not None:
+            allowed = min(allowed, self.until - self.session.iteration)
+        while done < allowed:
+            fast_last = False
+            elapsed = time.perf_counter() - start
+            last = done + 1 >= allowed or elapsed + (self._iter_time or 0.0) >= budget
+            t0 = time.perf_counter()
+            if narrate and last:
+                ok = self._fetch_trace(cursor=None)
+                self._last_trace_time = start
+            else:
+                ok = self.session.train_step() is not None
+                fast_last = True
+            dt = time.perf_counter() - t0  # both kinds: an estimate fed only by one could stick
+            self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
+            done += 1
+            if not ok or self.session.blowup is not None:
+                self._blew_up()
+                break
+            if narrate and last:
+                break
+            if not narrate and time.perf_counter() - start >= budget:
+                break
+        if fast_last:
+            self._enter(None)
+        else:
+            self._sync_moment()
+        return done
+
+    def slice_budget(self) -> float:
+        """Seconds of training in the next slice (see the module docstring)."""
+        if self.speed is not None or self._gap is None:
+            return self.budget
+        share = self.train_share / (1 - self.train_share)
+        return min(self.max_budget, max(self.budget, share * self._gap))
+
+    # ------------------------------------------------------------------ stepping
+    @property
+    def record(self):
+        """The current step record, or None before the first step."""
+        return self.trace[self.cursor] if self.trace is not None else None
+
+    def _fetch_trace(self, cursor: int | None) -> bool:
+        """Run one narrated iteration; the cursor goes to ``cursor`` (None: the last record). The
+        session's state just before it is kept with it, so that moment can be saved."""
+        s = self.session
+        state = capture_state(s) if s.blowup is None else None
+        tr = s.narrated_step()
+        if tr is None or len(tr) == 0 or s.last_narration is None or s.last_narration.trace is not tr:
+            return False
+        self.narrations.append((s.last_narration, state))
+        self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
+        if not self.playing:  # every iteration stepped through has its point (x = its number)
+            self._record_spectrum()
+        return True
+
+    def _enter(self, narration: Narration | None, cursor: int = 0) -> None:
+        """Put the cursor on record ``cursor`` of ``narration`` (None: between iterations)."""
+        self.narration = narration
+        if narration is None:
+            self.trace, self.trace_iteration, self.trace_targets, self.cursor = None, None, None, 0
+        else:
+            tr = narration.trace
+            self.trace = tr
+            self.trace_iteration = narration.iteration - 1
+            self.trace_targets = narration.targets
+            self.cursor = max(0, min(int(cursor), len(tr) - 1))
+        self._sync_moment()
+
+    def _sync_moment(self) -> None:
+        """Make ``moment`` say where the cursor is (call after anything moves it)."""
+        n = self.narration
+        if n is not None and (self.trace is not n.trace):  # someone dropped the trace (rollback, tests)
+            n = self.narration = None
+        self._moment = moment_of(self.generation, self.session, n, self.cursor if n is not None else None)
+
+    @property
+    def moment(self) -> Moment:
+        """The moment on screen (see ``bpttviz.moment``). Between iterations it follows the
+        session, even when something trained it without the controller (a script, a test)."""
+        m = self._moment
+        if m.record is None and (m.iteration != self.session.iteration or m.generation != self.generation):
+            self._sync_moment()
+            m = self._moment
+        return m
+
+    def _kept_index(self) -> int | None:
+        n = self.narration
+        return next((i for i, (m, _) in enumerate(self.narrations) if m is n), None)
+
+    def state_before(self, narration: Narration | None = None) -> SessionState | None:
+        """The session's saved state just before ``narration`` (default: the current one)."""
+        n = narration or self.narration
+        return next((st for m, st in self.narrations if m is n), None)
+
+    def _stepped(self) -> None:
+        self._sync_moment()
+        self.version += 1
+        self.state_changed.emit()
+        self.paint(urgent_only=True)
+
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        self.pause()
+        blown = self.session.blowup is not None
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                fn()
+        except Exception as e:  # noqa: BLE001
+            self._report(e, what)
+            return
+        if self.session.blowup is not None and not blown:
+            self._blew_up()
+        self._stepped()
+
+    def _new_iteration(self, cursor: int | None) -> None:
+        """Narrate the next iteration -- unless training stopped on a non-finite value: then the
+        records of the iteration that blew up can still be stepped through, but no new one runs."""
+        if self.session.blowup is not None:
+            self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
+                              "The records of this iteration can still be stepped through.")
+            return
+        self._fetch_trace(cursor)
+
+    def step_record(self) -> None:
+        """Right: the next record; a new narrated iteration after the last one."""
+        def go() -> None:
+            if self.trace is None or self.cursor >= len(self.trace) - 1:
+                self._next_iteration(0)
+            else:
+                self.cursor += 1
+        self._guard("stepping", go)
+
+    def _next_iteration(self, cursor: int | None) -> None:
+        """After the last record: the next kept iteration if the cursor is in an older one, else a
+        newly narrated iteration."""
+        i = self._kept_index()
+        if i is not None and i + 1 < len(self.narrations):
+            nxt = self.narrations[i + 1][0]
+            self._enter(nxt, len(nxt.trace) - 1 if cursor is None else cursor)
+            return
+        self._new_iteration(cursor)
+
+    def step_back(self) -> None:
+        """Left: the previous record (a replay, no recomputation); from an iteration's first
+        record, the last record of the previous kept iteration."""
+        def go() -> None:
+            if self.trace is not None and self.cursor > 0:
+                self.cursor -= 1
+                return
+            prev = self._previous_narration()
+            if prev is not None:
+                self._enter(prev, len(prev.trace) - 1)
+            elif self.trace is not None:
+                self.message.emit(f"Iteration {self.moment.iteration} is the oldest one kept (the last {KEEP} "
+                                  "narrated iterations can be stepped back through).")
+            else:
+                self.message.emit("Nothing narrated to step back through: press → to narrate an iteration.")
+        self._guard("stepping back", go)
+
+    def _previous_narration(self) -> Narration | None:
+        """The kept iteration just before the current one (or, between iterations, the newest
+        kept one if it is the iteration just done)."""
+        i = self._kept_index()
+        if i is not None:
+            if i > 0 and self.narrations[i - 1][0].iteration == self.narration.iteration - 1:
+                return self.narrations[i - 1][0]
+            return None
+        if self.narrations and self.narrations[-1][0].iteration == self.session.iteration:
+            return self.narrations[-1][0]
+        return None
+
+    def step_phase(self) -> None:
+        """Shift+Right: the first record of the next phase (forward, loss, backward, gradients, update)."""
+        def go() -> None:
+            if self.trace is None or self.cursor >= len(self.trace) - 1:
+                self._next_iteration(0)
+            else:
+                self.cursor = self.trace.next_phase(self.cursor)
+        self._guard("stepping", go)
+
+    def step_phase_back(self) -> None:
+        """Shift+Left: back to the start of this phase, or of the previous one."""
+        def go() -> None:
+            if self.trace is not None:
+                self.cursor = self.trace.prev_phase(self.cursor)
+        self._guard("stepping back", go)
+
+    def step_iteration(self) -> None:
+        """Ctrl+Right: one whole iteration; the cursor lands on its last record (the update). In
+        an older kept iteration: its last record first, then the next kept one."""
+        def go() -> None:
+            if self.trace is not None and self.cursor < len(self.trace) - 1 and self._kept_index() is not None \
+                    and self._kept_index() + 1 < len(self.narrations):
+                self.cursor = len(self.trace) - 1
+            else:
+                self._next_iteration(None)
+        self._guard("stepping", go)
+
+    def go_to(self, cursor: int) -> None:
+        """Put the cursor on record ``cursor`` of the current trace (clamped)."""
+        if self.trace is not None:
+            self.cursor = max(0, min(int(cursor), len(self.trace) - 1))
+            self._stepped()
+
+    def go_to_moment(self, iteration: int, record: int | None) -> bool:
+        """Put the cursor on record ``record`` of kept iteration ``iteration`` (``record`` None:
+        between iterations, only for the session's current iteration). True when found."""
+        if record is None:
+            if iteration != self.session.iteration:
+                return False
+            self._enter(None)
+        else:
+            n = next((m for m, _ in self.narrations if m.iteration == iteration), None)
+            if n is None:
+                return False
+            self._enter(n, record)
+        self._stepped()
+        return True
+
+    def trace_data(self) -> RecurrentTrace | MLPTrace | None:
+        """The moment's trace arrays, gathered once per trace."""
+        m = self.moment
+        n = m.narration
+        if m.trace is None or n is None:
+            return None
+        if self._trace_data is None or self._trace_data.trace is not n.trace:
+            s = self.session
+            if s.cfg.is_recurrent:
+                self._trace_data = recurrent_trace(
+                    n.trace, iteration=n.iteration, kind=s.model.kind, activation=s.cfg.activation,
+                    targets=n.targets, vocab=getattr(s.task, "vocab", None),
+                    truncation=n.options.get("truncation"))
+                self._trace_data.bugs = n.bugs  # the graph's captions say what this iteration computed
+            else:
+                self._trace_data = mlp_trace(n.trace, iteration=n.iteration,
+                                             activations=[a.name for a in s.model.activations])
+        return self._trace_data
+
+    # ------------------------------------------------------------------ settings and sessions
+    def set_hyper(self, **changes: Any) -> None:
+        """Non-structural settings, applied live. Raises the engine's ValueError if invalid."""
+        self.session.set_hyper(**changes)
+        self.version += 1
+        self.message.emit("Applied " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
+        self.state_changed.emit()
+
+    def rebuild(self, cfg: Config) -> None:
+        """A new session from ``cfg`` (structural change, reset or preset). Raises ValueError."""
+        session = Session(cfg)
+        self.replace_session(session)
+
+    def replace_session(self, session: Session) -> None:
+        """Put ``session`` in place, between iterations at its current one."""
+        self.install(session, announce=False)
+
+    def install(self, session: Session, narration: Narration | None = None, cursor: int = 0,
+                state_before: SessionState | None = None, *, announce: bool = True) -> None:
+        """Put ``session`` in place and show record ``cursor`` of ``narration`` (one of its
+        narrated iterations, kept with ``state_before``, the session's state just before it, so
+        the moment can be saved; None: between iterations). One moment from the first paint on.
+        ``announce``: a session that stopped on a non-finite value says so as a live run would."""
+        was_playing = self.playing
+        self.pause()
+        self.session = session
+        self._trace_data = None
+        self.narrations.clear()
+        self.decay_history.clear()
+        self.generation += 1
+        if narration is not None and len(narration.trace) > 0:
+            self.narrations.append((narration, state_before))
+            self._enter(narration, cursor)
+        else:
+            self._enter(None)
+        self.version += 1
+        self.spectral = SpectralHistory()
+        self._spectrum = Spectrum()
+        self._record_spectrum()
+        for b in self.bindings:
+            b.last_key = None
+            b.last_push = -math.inf
+        self.session_replaced.emit()
+        if announce and session.blowup is not None:
+            self._blew_up()  # the message and dialog a live run would have shown
+        self.state_changed.emit()
+        self.paint()
+        if was_playing and session.blowup is None:
+            self.play()
+
+    def reset(self) -> None:
+        """Start again from iteration 0 with the same configuration."""
+        try:
+            self.rebuild(self.session.cfg)
+        except Exception as e:  # noqa: BLE001
+            self._report(e, "resetting")
+            return
+        self.message.emit("Reset: iteration 0")
+
+    def load_preset(self, name: str) -> None:
+        from bpttviz.engine.training.presets import load_preset
+
+        self.rebuild(load_preset(name))
+        self.message.emit(f"Loaded preset {name}")
+        self.preset_loaded.emit(name)
+
+    def rollback(self) -> None:
+        """Restore the last finite parameters after a blow-up."""
+        if self.session.blowup is None:
+            self.message.emit("Nothing to roll back: all values are finite.")
+            return
+        self.session.rollback()
+        self._enter(None)
+        self._record_spectrum()
+        self.version += 1
+        self.message.emit("Rolled back to the last finite parameters.")
+        self.state_changed.emit()
+        self.paint()
+
+    def _blew_up(self) -> None:
+        b = self.session.blowup
+        if b is None:
+            return
+        was = self.playing
+        self.playing = False
+        self._train.stop()
+        self._sync_moment()
+        if was:
+            self.playing_changed.emit(False)
+        self.version += 1
+        self.blowup.emit(b.message())
+
+    def _record_spectrum(self) -> None:
+        try:
+            if self.session.blowup is None:
+                self.spectral.add(self.session.iteration, self._spectrum.measure(self.session))
+        except Exception as e:  # noqa: BLE001 - e.g. an SVD on non-finite weights
+            self._report(e, "computing singular values")
+        self._last_spectral = time.perf_counter()
+
+    # ------------------------------------------------------------------ painting
+    def _paint_tick(self) -> None:
+        if time.perf_counter() - self._last_paint >= 0.5 / self.fps:  # not if a slice just painted
+            self.paint()
+
+    def paint(self, urgent_only: bool = False) -> int:
+        """Push changed data to the visible views; returns how many views were updated."""
+        now = time.perf_counter()
+        if not urgent_only:
+            self._last_paint = now
+        pushed = 0
+        for b in self.bindings:
+            if urgent_only and not b.urgent:
+                continue
+            try:
+                if not b.on_screen():
+                    continue
+                if b.animating and b.animate is not None:
+                    b.animating = bool(b.animate())
+                key = b.key()
+                if key == b.last_key:
+                    continue
+                if self.playing and now - b.last_push < b.min_interval:
+                    continue
+                b.last_key = key
+                b.last_push = now
+                t0 = time.perf_counter()
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    b.push()
+                b.seconds += time.perf_counter() - t0
+                b.pushes += 1
+                b.animating = b.animate is not None
+                pushed += 1
+            except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
+                self._report(e, f"drawing the {b.name}")
+        if pushed:
+            self.frames += 1
+        return pushed
+
+    def refresh_all(self) -> None:
+        """Forget what every view has shown and push everything visible now (theme, zoom)."""
+        for b in self.bindings:
+            b.last_key = None
+            b.last_push = -math.inf
+        playing, self.playing = self.playing, False
+        try:
+            self.paint()
+        finally:
+            self.playing = playing
+
+    # ------------------------------------------------------------------ read-outs
+    def status(self) -> dict[str, Any]:
+        """What the status bar shows: the moment's iteration, record and loss (the loss only once
+        the narration has computed it)."""
+        s = self.session
+        m = self.moment
+        rec = m.rec if not self.playing else None
+        phase, where = record_status(rec, s.cfg.seq_len if s.cfg.is_recurrent else None)
+        return {"iteration": m.iteration, "phase": phase, "where": where, "loss": m.loss,
+                "loss_label": loss_label(s), "playing": self.playing,
+                "cursor": m.record, "records": len(m.narration.trace) if m.record is not None else 0,
+                "moment": m.where(),
+                "blowup": s.blowup.message() if s.blowup is not None else ""}
+
+    def _report(self, exc: BaseException, where: str) -> None:
+        summary = f"Error while {where}: {type(exc).__name__}: {exc}"
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.last_error = (summary, details)
+        print(details, file=sys.stderr)
+        self.error.emit(summary, details)

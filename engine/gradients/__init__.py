@@ -1,0 +1,2 @@
+"""Gradients examined: numerical checks, decay diagnostics, attribution, the bug catalogue, the
+doctor."""

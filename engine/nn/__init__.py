@@ -1,0 +1,1 @@
+"""Building blocks: activations, losses, initialisation and optimisers (with clipping)."""
