@@ -349,6 +349,7 @@ class LossFrame:
     clip_y: Array
     clip_threshold: float | None
     loss_label: str
+    baseline_label: str = ""  # the baseline line's label; says when validation is worse than it
 
 
 def smooth(y: Array, window: int | None = None) -> Array:
@@ -371,6 +372,20 @@ def _until(xy: tuple[Array, Array], limit: float | None) -> tuple[Array, Array]:
     return x[keep], y[keep]
 
 
+def baseline_label(session: Session, val: Array) -> str:
+    """The baseline line's label, e.g. "chance 4.75"; when the last validation value ``val[-1]``
+    is on the wrong side of it: "validation 5.38: worse than chance (4.75)"."""
+    task = session.task
+    b = task.baseline
+    if b is None or not np.isfinite(b):
+        return ""
+    name = getattr(task, "baseline_name", "trivial baseline")
+    v = float(val[-1]) if len(val) else float("nan")
+    if np.isfinite(v) and (v < b if task.higher_is_better else v > b):
+        return f"validation {v:.3g}: worse than {name} ({b:.3g})"
+    return f"{name} {b:.3g}"
+
+
 def loss_frame(session: Session, moment=None) -> LossFrame:
     """The histories as of ``moment`` (``Moment.visible_until``: a point of iteration N appears
     once the narration has computed it); None: everything."""
@@ -383,7 +398,7 @@ def loss_frame(session: Session, moment=None) -> LossFrame:
     return LossFrame(x=x, loss=y, smooth=smooth(y), val_x=vx, val=vy, metric_name=session.task.metric_name,
                      baseline=session.task.baseline, norm_x=nx, norm=ny, clip_x=cx, clip_y=cy,
                      clip_threshold=cfg.clip_threshold if cfg.clip == "norm" else None,
-                     loss_label=loss_label(session))
+                     loss_label=loss_label(session), baseline_label=baseline_label(session, vy))
 
 
 # ---------------------------------------------------------------------------------- status

@@ -210,7 +210,7 @@ class LossView(QtWidgets.QWidget):
         if f.baseline is not None and np.isfinite(f.baseline):
             self.baseline.setValue(f.baseline)
             self.baseline.show()
-            self.baseline_text.setText(f"trivial baseline {f.baseline:.3g}")
+            self.baseline_text.setText(f.baseline_label or f"trivial baseline {f.baseline:.3g}")
             x_end = self.loss_plot.getViewBox().viewRange()[0][1]
             self.baseline_text.setPos(x_end, f.baseline)
         else:

@@ -361,7 +361,7 @@ class Session:
         if self.annealer is not None:
             self.annealer.observe(loss, self.optimizer)
         if self.iteration % self.cfg.eval_every == 0 or self.iteration == 1:
-            h["val_metric"].append(it, self.task.metric(self.model))
+            h["val_metric"].append(it, self.metric())
         if hasattr(self.task, "sample") and self.iteration % self.cfg.sample_every == 0:
             self.samples.append((self.iteration, self.sample()))
             del self.samples[:-50]
@@ -391,6 +391,10 @@ class Session:
                                 rng, prime)
 
     def metric(self) -> float:
+        """The task's validation metric now; a stateful task reads its held-out text from the
+        hidden state training carries (``tasks.LanguageModelTask.metric`` says why)."""
+        if self.task.stateful:
+            return self.task.metric(self.model, self.state)
         return self.task.metric(self.model)
 
     def smoothed_loss(self, window: int = 50) -> float | None:
