@@ -25,6 +25,13 @@ shows its progress until it is done. If the presenter changed anything by hand i
 (stepped, trained, changed a setting), the preparation no longer applies and the stop runs live.
 Without a snapshot (a session opened from a file), going back replays from the preset's start.
 
+Shipped snapshots: a long stop reached the way the preset scripts it (no change by hand since the
+scenario started) is installed from ``assets/snapshots`` instead of trained, when the shipped
+state is still what the stop would compute (``engine.training.snapshots``: the scenario's
+training content, the seed and the engine's numerics match). Its claims are measured on the
+installed state like any stop's. Each kept snapshot carries the chain key of its state (None once
+the presenter changed something by hand) so the background preparation knows when the shelf applies.
+
 ``train_factor`` scales every ``train`` count (at least 1 iteration when a stop trains at all);
 it defaults to the environment variable ``BPTTVIZ_TRAIN_FACTOR`` (1 when unset) so that tests can
 run every shipped scenario quickly.
@@ -54,6 +61,7 @@ from bpttviz.engine.training.scenario import (
     parse_scenario,
     scaled,
 )
+from bpttviz.engine.training.snapshots import Shelf, chain_after, chain_keys, root_key, shipped
 from bpttviz.features.compare import Comparison
 from bpttviz.views.caption_bar import CaptionBar
 from bpttviz.window.controller import Controller
@@ -73,12 +81,13 @@ class Snapshot:
     state: Any  # the first session's state just before it (saving that moment), or None
     cursor: int
     verdicts: list[Verdict]
+    chain: str | None = None  # the scenario's chain key of this state (None: changed by hand)
 
 
 class Preparation:
     """The next stop computed in a background thread from a snapshot (``ScenarioRun``)."""
 
-    def __init__(self, index: int, stop: Stop, snap: Snapshot, factor: float) -> None:
+    def __init__(self, index: int, stop: Stop, snap: Snapshot, factor: float, shelf: Shelf | None = None) -> None:
         self.index = index
         self.done = threading.Event()
         self.cancelled = False
@@ -88,7 +97,7 @@ class Preparation:
         self.run = ScenarioRun(first=copy_session(snap.first),
                                second=copy_session(snap.second) if snap.second is not None else None,
                                changes=snap.changes, narration=snap.narration, state_before=snap.state,
-                               cursor=snap.cursor, factor=factor)
+                               cursor=snap.cursor, factor=factor, chain=snap.chain, shelf=shelf)
         self.run.progress = self._progress
         self.run.should_stop = lambda: self.cancelled
         self._stop = stop
@@ -102,7 +111,8 @@ class Preparation:
         r = self.run
         try:
             verdicts = r.enter(self._stop)
-            self.result = Snapshot(r.first, r.second, r.changes, r.narration, r.state_before, r.cursor, verdicts)
+            self.result = Snapshot(r.first, r.second, r.changes, r.narration, r.state_before, r.cursor, verdicts,
+                                   r.chain)
         except Cancelled:
             pass
         except Exception as e:  # noqa: BLE001 - reported when the stop is entered; it then runs live
@@ -153,6 +163,8 @@ class ScenarioPlayer(QtCore.QObject):
         self.preparing: Preparation | None = None  # the stop being computed in the background
         self.prepared: dict[int, Snapshot] = {}  # stops computed ahead, from the current stop on
         self.prepare_ahead = True  # compute the following stops in the background
+        self.shelf: Shelf | None = shipped()  # the shipped snapshots (None: always train)
+        self._entering_chain: str | None = None  # the chain key the stop being run live leads to
         self._ready_mark: tuple | None = None  # the state the preparations started from
         self._waiting: int | None = None  # the entered stop whose preparation is still running
         self._stop_trained = 0
@@ -203,6 +215,9 @@ class ScenarioPlayer(QtCore.QObject):
         self._generation = self.controller.generation
         self.comparison.close()
         self.index = 0
+        s = self.controller.session
+        fresh = s.iteration == 0 and self.controller.trace is None and s.cfg == cfg
+        self._entering_chain = chain_after(root_key(cfg), stops[0]) if fresh else None
         self._queue.extend(self._jobs(stops[0], replay=False))
         self.show_caption()
         self._run()
@@ -259,7 +274,10 @@ class ScenarioPlayer(QtCore.QObject):
             return
         self.index += 1
         self.verdicts = []
+        self._entering_chain = None
         if self._ready_mark == self._mark():  # nothing changed by hand since the last stop was ready
+            here = self.snapshots.get(self.index - 1)
+            self._entering_chain = chain_after(here.chain if here is not None else None, self.stops[self.index])
             ready = self.prepared.get(self.index) or self.snapshots.get(self.index)
             if ready is not None:
                 self._enter_prepared(ready)
@@ -302,6 +320,7 @@ class ScenarioPlayer(QtCore.QObject):
         self.comparison.close()
         self._rebuild(self.base)
         self.index = index
+        self._entering_chain = chain_keys(self.base, self.stops)[index]
         self.replaying = index > 0
         for stop in self.stops[:index]:
             self._queue.extend(self._jobs(stop, replay=True))
@@ -484,7 +503,8 @@ class ScenarioPlayer(QtCore.QObject):
         n = m.narration
         return Snapshot(copy_session(c.session), copy_session(cmp.session) if cmp.session is not None else None,
                         dict(cmp.changes) if cmp.changes is not None else None, n,
-                        c.state_before(n) if n is not None else None, m.record or 0, list(self.verdicts))
+                        c.state_before(n) if n is not None else None, m.record or 0, list(self.verdicts),
+                        self._entering_chain)
 
     def _stop_ready(self) -> None:
         """A stop run live is done: keep its snapshot and start preparing the stops after it."""
@@ -527,7 +547,7 @@ class ScenarioPlayer(QtCore.QObject):
         source = self.prepared.get(j - 1) or self.snapshots.get(j - 1)
         if source is None:
             return
-        self.preparing = Preparation(j, self.stops[j], source, self.train_factor)
+        self.preparing = Preparation(j, self.stops[j], source, self.train_factor, self.shelf)
         self._poll.start()
 
     def _drop_chain(self) -> None:

@@ -22,6 +22,9 @@ A preset may carry ``"scenario": [stop, ...]``. Each stop is a JSON object with 
 ``ScenarioRun`` plays stops headlessly on plain sessions -- the same steps, comparison and
 training as the app's player, in lock-step -- so tests check every claim of every stop, and the
 app prepares the next stop in the background from a copy of the current one (``copy_session``).
+Given a shelf of shipped snapshots (``engine.training.snapshots``) and the chain key of the state
+it starts from, it installs a long stop's shipped state instead of training, when that is the
+state the stop would compute.
 
 ``parse_scenario`` validates every stop *and* the configuration each stop leads to, so a broken
 scenario is refused when the preset is opened, never halfway through a lecture.
@@ -171,13 +174,28 @@ class ScenarioRun:
     controller (``state_before``: the first session's state just before it, so it can be saved).
 
     ``progress(done, total)`` is called while training; ``should_stop()`` returning True raises
-    ``Cancelled`` (the app's background preparation of the next stop)."""
+    ``Cancelled`` (the app's background preparation of the next stop).
+
+    ``chain``: the chain key of the state the run starts from (``snapshots.chain_keys``; a run
+    built from ``cfg`` starts at its root key; None: a state changed by hand, no snapshot
+    applies). ``shelf``: the shipped snapshots to use (None: always train). ``shipped_stop`` is
+    True when the last stop entered was installed from the shelf. ``keep_last``: keep, in
+    ``before_last``, both sessions' states just before the last iteration trained (what a
+    snapshot file holds)."""
 
     def __init__(self, cfg: Config | None = None, *, first=None, second=None,
                  changes: dict[str, Any] | None = None, narration=None, state_before=None,
-                 cursor: int = 0, factor: float = 1.0) -> None:
+                 cursor: int = 0, factor: float = 1.0, chain: str | None = None, shelf=None) -> None:
         from .session import Session
+        from .snapshots import root_key
 
+        if first is None and cfg is not None and chain is None:
+            chain = root_key(cfg)
+        self.chain = chain
+        self.shelf = shelf
+        self.shipped_stop = False
+        self.keep_last = False
+        self.before_last = None
         self.first = first if first is not None else Session(cfg)
         self.second = second
         self.changes = dict(changes) if changes is not None else None
@@ -208,7 +226,29 @@ class ScenarioRun:
     # ------------------------------------------------------------------ one stop
     def enter(self, stop: Stop) -> list[Verdict]:
         """Apply ``set`` and ``compare``, take the steps, train (and train on while the claims do
-        not hold, up to ``until``); returns the verdicts of its claims."""
+        not hold, up to ``until``); returns the verdicts of its claims. A stop whose state is on
+        the shelf is installed from there instead (its claims measured on it all the same)."""
+        from .snapshots import chain_after
+
+        key = chain_after(self.chain, stop)
+        self.shipped_stop = False
+        entry = None
+        if self.shelf is not None and self.factor == 1.0 and self.first.blowup is None:
+            entry = self.shelf.find(key, stop)
+        if entry is not None:
+            try:
+                first, second = self.shelf.load(entry)
+            except (ValueError, OSError) as e:
+                self.shelf.problems.append(f"snapshot {entry.scenario} stop {entry.stop}: {e}")
+            else:
+                self.first, self.second = first, second
+                self.changes = dict(entry.changes) if entry.changes is not None else None
+                self.narration, self.state_before, self.cursor = None, None, 0
+                self.trained = entry.trained
+                self.shipped_stop = True
+                self.chain = key
+                return self._claims(stop)
+        self.chain = key
         if stop.set or stop.restart:
             self.apply_set(stop.set, stop.restart)
         if stop.has_compare:
@@ -218,6 +258,10 @@ class ScenarioRun:
         self.trained = 0
         if stop.train:
             self.train(scaled(stop.train, self.factor))
+        return self._claims(stop)
+
+    def _claims(self, stop: Stop) -> list[Verdict]:
+        """Measure the stop's claims; train on in slices while one does not hold (up to ``until``)."""
         self.verdicts = check(stop.claims, self.first, self.second)
         while (n := more_training(stop, self.trained, self.verdicts, self.factor)) and self.first.blowup is None:
             self.train(n)
@@ -299,6 +343,12 @@ class ScenarioRun:
                     break
                 if self.should_stop is not None and self.should_stop():
                     raise Cancelled()
+                if self.keep_last and i == n - 1:
+                    from .session_io import capture_state
+
+                    s2 = self.second
+                    self.before_last = (capture_state(s),
+                                        capture_state(s2) if s2 is not None and s2.iteration == s.iteration else None)
                 s.train_step()
                 # like the app's training, it lands on the newest iteration: between iterations
                 self.narration, self.state_before, self.cursor = None, None, 0
