@@ -8,7 +8,9 @@ For every lecture, stop and claim it prints the measured value at each seed (see
 preset's seed + offset) and, per stop, the seconds it took to compute (its steps and training,
 with any training on while a claim did not hold) -- the time the app's background preparation
 needs before Page Down can install the stop -- and the seconds to copy both sessions, which is
-what Page Down (a prepared stop) and Page Up (a kept snapshot) cost on the key press.
+what Page Down (a prepared stop) and Page Up (a kept snapshot) cost on the key press. At the
+preset's own seed a long stop is installed from its shipped snapshot (``assets/snapshots``, as
+the app does; marked "shipped"), unless ``--no-shelf``; its claims are measured on it all the same.
 
 ``--app`` drives the real window offscreen (1280x800) from the keyboard instead: per stop, the
 seconds from the Page Down press to the stop being ready when pressed as soon as the previous
@@ -28,12 +30,13 @@ import time
 
 from bpttviz.engine.training.presets import list_presets, load_preset
 from bpttviz.engine.training.scenario import ScenarioRun, copy_session, parse_scenario
+from bpttviz.engine.training.snapshots import shipped
 
 
-def run_lecture(name: str, offset: int) -> list[dict]:
+def run_lecture(name: str, offset: int, shelf: bool = True) -> list[dict]:
     cfg = load_preset(name)
     cfg = cfg.replace("benchmark", seed=cfg.seed + offset)
-    run = ScenarioRun(cfg)
+    run = ScenarioRun(cfg, shelf=shipped() if shelf else None)
     rows = []
     for i, stop in enumerate(parse_scenario(cfg, name), start=1):
         before = run.first.iteration
@@ -47,7 +50,8 @@ def run_lecture(name: str, offset: int) -> list[dict]:
         install = time.perf_counter() - t0
         trained = max(0, run.first.iteration - before)
         claims = [(v.claim.says or v.claim.what(), v.claim.bounds(), v.value, v.holds) for v in verdicts]
-        rows.append({"stop": i, "prepare_s": prepare, "install_s": install, "iterations": trained, "claims": claims})
+        rows.append({"stop": i, "prepare_s": prepare, "install_s": install, "iterations": trained, "claims": claims,
+                     "shipped": run.shipped_stop})
     return rows
 
 
@@ -120,6 +124,7 @@ def main() -> None:
     ap.add_argument("--lectures", default="", help="comma-separated name prefixes (default: all lectures)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--app", action="store_true", help="time the keys in the real window instead")
+    ap.add_argument("--no-shelf", action="store_true", help="train every stop, even those shipped as snapshots")
     a = ap.parse_args()
     offsets = [int(s) for s in a.seeds.split(",") if s.strip()]
     names = [n for n in list_presets() if n.startswith("lecture-")]
@@ -130,18 +135,21 @@ def main() -> None:
         return
     out = {}
     for name in names:
-        out[name] = {off: run_lecture(name, off) for off in offsets}
+        out[name] = {off: run_lecture(name, off, not a.no_shelf) for off in offsets}
     if a.json:
         print(json.dumps(out, indent=1, default=float))
         return
     head = " | ".join(f"seed+{o}" for o in offsets)
-    print(f"| scenario | stop | claim | claimed | {head} | prepare s (max) | install s (max) |")
-    print("|" + "---|" * (6 + len(offsets)))
+    print(f"| scenario | stop | claim | claimed | {head} | prepare s (seed+{offsets[0]}) | prepare s (max, "
+          "trained) | install s (max) |")
+    print("|" + "---|" * (7 + len(offsets)))
     for name, by_seed in out.items():
         first = by_seed[offsets[0]]
         for j, row in enumerate(first):
-            prep = max(by_seed[o][j]["prepare_s"] for o in offsets)
+            prep = by_seed[offsets[0]][j]["prepare_s"]
+            worst = max(by_seed[o][j]["prepare_s"] for o in offsets)
             inst = max(by_seed[o][j]["install_s"] for o in offsets)
+            how = " shipped" if by_seed[offsets[0]][j]["shipped"] else ""
             claims = row["claims"] or [("(no claim)", "", None, True)]
             for k, (says, bounds, _, _) in enumerate(claims):
                 cells = []
@@ -152,7 +160,7 @@ def main() -> None:
                         continue
                     _, _, v, ok = cl[k]
                     cells.append(f"{v:.3g}{'' if ok else ' ✗'}")
-                timing = f"{prep:.2f} | {inst:.3f}" if k == 0 else " | "
+                timing = f"{prep:.2f}{how} | {worst:.2f} | {inst:.3f}" if k == 0 else " |  | "
                 print(f"| {name} | {row['stop']} | {says} | {bounds} | {' | '.join(cells)} | {timing} |")
 
 

@@ -405,3 +405,35 @@ def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, make_window):
     live = diagnostics.gradient_decay(cmp.session.model, n2.inputs, n2.targets, h0=n2.h0, **n2.options)
     assert np.array_equal(curve, want) and k.size == want.size
     assert not np.allclose(live, want)  # the update moved the second model's parameters
+
+
+def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, make_window):
+    """Lecture 6's 9,500-iteration stop, reached the way the preset scripts it: the background
+    preparation installs the shipped state (the numbers a live run gives, bit for bit on this
+    machine kind) and measures the claims on it; after a change by hand the stop trains live."""
+    win = make_window()
+    p = win.scenario
+    p.train_factor = 1.0
+    win._load_preset("lecture-6-char-rnn")
+    shipped = {e.stop: e for e in p.shelf.entries.values() if e.scenario == "lecture-6-char-rnn"}
+    assert 4 in shipped
+    for _ in range(3):
+        settle(qtbot, win)
+        prepared(qtbot, win, timeout=120000)
+        qtbot.keyClick(win.graph, Key.Key_PageDown)
+    settle(qtbot, win)
+    assert p.index == 3 and not win.controller.playing
+    e = shipped[4]
+    first, _ = p.shelf.load(e)
+    s = win.controller.session
+    assert s.iteration == e.iteration and all(np.array_equal(v, first.model.params[k]) for k, v in s.model.params.items())
+    assert p.verdicts and all(v.holds for v in p.verdicts)
+    shows_the_truth(win, p.stops[3])
+    assert p.snapshots[3].chain == e.key
+    # back to stop 3, one iteration by hand: the shelf no longer applies, stop 4 trains in the window
+    qtbot.keyClick(win.graph, Key.Key_PageUp)
+    settle(qtbot, win)
+    win.controller.step_iteration()
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    assert p.index == 3 and p.training and p._entering_chain is None
+    p.end()
