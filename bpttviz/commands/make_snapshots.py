@@ -1,6 +1,6 @@
 """Write the shipped snapshots of the long lecture stops again (``engine.training.snapshots``).
 
-    python -m bpttviz.commands.make_snapshots [--min-seconds 1.5] [--lectures lecture-4,lecture-6]
+    python -m bpttviz.commands.make_snapshots [--min-seconds 0.3] [--lectures lecture-4,lecture-6]
                                               [--folder assets/snapshots]
 
 Every lecture scenario is played from its preset at the shipped seed (``ScenarioRun``, the code
@@ -109,8 +109,8 @@ def verify(name: str, entries: list[Entry], folder: Path, cfg: Config | None = N
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--min-seconds", type=float, default=1.5,
-                    help="keep stops that take at least this long to compute (default 1.5)")
+    ap.add_argument("--min-seconds", type=float, default=0.3,
+                    help="keep stops that take at least this long to compute (default 0.3)")
     ap.add_argument("--lectures", default="", help="comma-separated name prefixes (default: every lecture)")
     ap.add_argument("--folder", default=None, help="where to write (default: the package's assets/snapshots)")
     a = ap.parse_args(argv)

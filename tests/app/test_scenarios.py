@@ -426,7 +426,8 @@ def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, ma
     e = shipped[4]
     first, _ = p.shelf.load(e)
     s = win.controller.session
-    assert s.iteration == e.iteration and all(np.array_equal(v, first.model.params[k]) for k, v in s.model.params.items())
+    assert s.iteration == e.iteration
+    assert all(np.array_equal(v, first.model.params[k]) for k, v in s.model.params.items())
     assert p.verdicts and all(v.holds for v in p.verdicts)
     shows_the_truth(win, p.stops[3])
     assert p.snapshots[3].chain == e.key
