@@ -237,7 +237,7 @@ class ScenarioRun:
             entry = self.shelf.find(key, stop)
         if entry is not None:
             try:
-                first, second = self.shelf.load(entry)
+                first, second = self.shelf.load(entry, stop.config)
             except (ValueError, OSError) as e:
                 self.shelf.problems.append(f"snapshot {entry.scenario} stop {entry.stop}: {e}")
             else:

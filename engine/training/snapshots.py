@@ -158,6 +158,14 @@ class Entry:
                    {k: [float(x) for x in v] for k, v in d.get("probe", {}).items()})
 
 
+def with_presentation(cfg: Config, source: Config) -> Config:
+    """``cfg`` with the presentation fields of ``source`` (what a snapshot made from another
+    wording of the same scenario shows as its title, description and scenario)."""
+    d = training_fields(cfg)
+    d.update({k: v for k, v in source.to_dict().items() if k in PRESENTATION})
+    return Config.from_dict(d, "snapshot")
+
+
 def default_folder() -> Path | None:
     try:
         return asset_path("snapshots")
@@ -228,13 +236,17 @@ class Shelf:
             return None
         return e
 
-    def load(self, entry: Entry):
+    def load(self, entry: Entry, cfg: Config | None = None):
         """``(first, second)`` sessions of ``entry`` at its iteration (second None without a
-        comparison): each file is opened one iteration before and that iteration trained again."""
+        comparison): each file is opened one iteration before and that iteration trained again.
+        ``cfg``: the configuration in force at the stop now; the sessions take its presentation
+        fields (title, description, scenario...), which the chain key leaves out."""
         from .session_io import load_session
 
         def one(name: str):
             s, _ = load_session(self.folder / name)
+            if cfg is not None:
+                s.cfg = with_presentation(s.cfg, cfg)
             with np.errstate(all="ignore"):
                 s.train_step()
             if s.blowup is not None or s.iteration != entry.iteration:

@@ -83,8 +83,10 @@ def test_wording_claims_and_view_stops_keep_the_snapshot(shelf):
     d["scenario"].insert(1, {"caption": "a new view-only stop", "focus": "decay"})
     d["title"] = "renamed"
     cfg = Config.from_dict(d, "tiny")
-    _, used = play(cfg, shelf)
+    run, used = play(cfg, shelf)
     assert used == [False, False, False, True, True]
+    assert run.first.cfg.title == "renamed" and run.first.cfg.extras["scenario"] == d["scenario"]
+    assert run.second.cfg.title == "renamed" and run.second.cfg.model == "lstm"
 
 
 @pytest.mark.parametrize("change", ["seed", "lr", "train", "until claim", "set", "removed claim"])
