@@ -74,7 +74,10 @@ def app_timings(names: list[str]) -> None:
     win.activateWindow()
 
     def press(key) -> None:
+        # a closed dialog (lecture 3's blow-up message) hands the activation back asynchronously;
+        # a shortcut pressed before that would be lost, as it would be on a presenter's clicker
         win.activateWindow()
+        wait(win.isActiveWindow, 2.0)
         win.graph.setFocus()
         QTest.keyClick(win.graph, key)
 
