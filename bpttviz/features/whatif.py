@@ -8,6 +8,10 @@ the connectivity shading of the graph's input row.
 reads the moment from the controller: the current trace (a narrated iteration), its cursor and
 the session's model.
 
+With a side-by-side comparison open (``window.comparison``), the attribution view draws the
+second model's matrix of the same iteration beside the first, on one colour scale (the trained
+weights only: a what-if changes the first model's copy, and then the view shows that alone).
+
 A what-if never touches the session: it is computed on a copy of the weights the shown iteration
 was made with, so "Back to the trained weights" (Ctrl+Backspace) is exact by construction. Playing,
 a new iteration or a new session end a what-if (the copy belongs to the iteration it was made
@@ -17,6 +21,7 @@ current step's output (hovering an output y_t or loss L_t in the graph shades th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -49,9 +54,11 @@ class WhatIfLab(QtCore.QObject):
         self.window = window
         self.controller = c = window.controller
         self.presenter = AttributionPresenter()
+        self.second_presenter = AttributionPresenter()  # the comparison's second model
         self.settings: WhatIfSettings = TRAINED
         self.hovered_output: int | None = None
         self.path_cell: tuple[int, int] | None = None
+        self.path_second = False  # the pinned path is the comparison's second model's
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
         self._finite = True  # the shown iteration's weights are finite
@@ -66,12 +73,16 @@ class WhatIfLab(QtCore.QObject):
         self._make_actions()
 
         self.view.cell_clicked.connect(self.show_path)
+        self.view.second_cell_clicked.connect(lambda t, tp: self.show_path(t, tp, second=True))
         self.view.quantity_changed.connect(lambda _q: self._refresh("attribution view"))
         self.panel.settings_changed.connect(self.set_settings)
         self.panel.restore_requested.connect(self.back_to_trained)
         window.graph.node_hovered.connect(self._hovered)
         c.session_replaced.connect(self._session_replaced)
         c.playing_changed.connect(self._playing_changed)
+        comparison = getattr(window, "comparison", None)
+        if comparison is not None:
+            comparison.changed.connect(lambda: self._refresh("attribution view"))
         explain = getattr(window, "explain", None)
         if explain is not None:
             explain.unit_changed.connect(lambda _u: self._reshow_path())
@@ -125,7 +136,7 @@ class WhatIfLab(QtCore.QObject):
             return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1)
 
         c.bind(ViewBinding("attribution view", self.view,
-                           lambda: moment() + (self.view.current_quantity(), self.settings),
+                           lambda: moment() + (self.view.current_quantity(), self.settings, self._second_key()),
                            self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
         c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
                            self._push_panel, min_interval=0.3, urgent=True))
@@ -183,7 +194,34 @@ class WhatIfLab(QtCore.QObject):
         self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
         f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
                                  settings=self.settings, iteration=self._iteration())
+        second = self._second()
+        if second is not None:
+            comparison, trace2 = second
+            f2 = self.second_presenter.frame(trace2, comparison.record_for(self.controller.record),
+                                             comparison.session.model, quantity=self.view.current_quantity(),
+                                             iteration=self._iteration())
+            f = self.presenter.side_by_side(f, f2, comparison.labels())
         self.view.show_frame(f)
+
+    def _second(self):
+        """``(comparison, its trace)`` when a comparison's second model narrated the shown
+        iteration and no what-if is active (the matrices are side by side), else None."""
+        comparison = getattr(self.window, "comparison", None)
+        c = self.controller
+        if (comparison is None or not comparison.active or self.settings.active or comparison.trace is None
+                or comparison.trace_iteration != c.trace_iteration or not trace_is_recurrent(comparison.trace)
+                or comparison.session.blowup is not None or not comparison.session.cfg.is_recurrent):
+            return None
+        st = self.second_presenter.setup(comparison.trace, comparison.session.model)
+        if not all(np.all(np.isfinite(p)) for p in st.model.params.values()):
+            return None
+        return comparison, comparison.trace
+
+    def _second_key(self) -> tuple:
+        comparison = getattr(self.window, "comparison", None)
+        if comparison is None or not comparison.active:
+            return ()
+        return id(comparison.session), id(comparison.trace), comparison.trace_iteration
 
     def _push_panel(self) -> None:
         trace = self._trace()
@@ -242,18 +280,29 @@ class WhatIfLab(QtCore.QObject):
             return
         self.panel.nudge(notches)
 
-    def show_path(self, t: int, source: int) -> None:
-        """The chain-rule path of cell (t, source) in the explain panel."""
+    def show_path(self, t: int, source: int, second: bool = False) -> None:
+        """The chain-rule path of cell (t, source) in the explain panel (``second``: of the
+        comparison's second model, side by side)."""
         trace = self._trace()
         explain = getattr(self.window, "explain", None)
-        if trace is None or explain is None:
+        pair = self._second() if second else None
+        if trace is None or explain is None or (second and pair is None):
             return
         c = self.controller
         self.path_cell = (t, source)
+        self.path_second = second
         self._path_moment = (id(trace), c.cursor)
-        self.view.select(self.path_cell)
-        explain.set_unit_count(c.session.model.hidden_size)
-        e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(), self.settings)
+        self.view.select(None if second else self.path_cell)
+        if pair is not None:
+            comparison, trace2 = pair
+            model = comparison.session.model
+            explain.set_unit_count(model.hidden_size)
+            e = self.second_presenter.path_explanation(trace2, model, t, source, explain.current_unit())
+            e = dataclasses.replace(e, title=f"{comparison.labels()[1]}: {e.title}")
+        else:
+            explain.set_unit_count(c.session.model.hidden_size)
+            e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(),
+                                                self.settings)
         dock = self.window.docks.get("explain")
         if dock is not None:
             dock.show()
@@ -271,7 +320,7 @@ class WhatIfLab(QtCore.QObject):
         """After a unit change or a what-if: the pinned path again, if the cursor has not moved."""
         c = self.controller
         if self.path_cell is not None and self._path_moment == (id(c.trace), c.cursor):
-            self.show_path(*self.path_cell)
+            self.show_path(*self.path_cell, second=self.path_second)
 
     def _toggle_connectivity(self) -> None:
         self._refresh("connectivity shading")
@@ -289,6 +338,7 @@ class WhatIfLab(QtCore.QObject):
         self.settings = TRAINED
         self._finite = True
         self.presenter = AttributionPresenter()
+        self.second_presenter = AttributionPresenter()
         self._trace_id = None
         self.path_cell = None
         self.hovered_output = None

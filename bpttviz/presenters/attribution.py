@@ -17,7 +17,7 @@ what-if copy of those weights (``WhatIfSettings``). Nothing here changes the ses
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,6 +87,10 @@ class AttributionFrame:
     iteration: int
     whatif: str = ""
     reach: Array = field(default_factory=lambda: np.zeros(0, dtype=int))
+    #: side by side (a comparison): the second model's frame, drawn on this one's colour scale,
+    #: and the two models' names ("" alone)
+    second: AttributionFrame | None = None
+    label: str = ""
 
 
 @dataclass
@@ -227,6 +231,22 @@ class AttributionPresenter:
         return (f"Full BPTT: the loss at t′ = {last} keeps ≥ 1% of {what} for {int(reach[last])} of "
                 f"{last} steps back; ‖∂L{sub(last)}/∂h₀‖ = {fmt(att.A[0, last])}.")
 
+    # ------------------------------------------------------------------ side by side
+    @staticmethod
+    def side_by_side(first: AttributionFrame, second: AttributionFrame, labels: tuple[str, str]) -> AttributionFrame:
+        """The first model's frame carrying the second's (a comparison on the same data), both on
+        one colour scale (the union of their levels, at most ``DECADES`` deep), with a caption
+        stating each model's band once both backward passes are complete."""
+        hi = max(first.levels[1], second.levels[1])
+        lo = max(min(first.levels[0], second.levels[0]), hi - DECADES)
+        second = replace(second, levels=(lo, hi), label=labels[1])
+        caption = first.caption
+        if first.filled_from == 0 and second.filled_from == 0 and first.T == second.T:
+            windows = [f.truncation for f in (first, second) if f.truncation is not None and f.truncation < f.T]
+            caption = "  ·  ".join(_band(f, label, min(windows) if windows else None)
+                                   for f, label in ((first, labels[0]), (second, labels[1])))
+        return replace(first, levels=(lo, hi), label=labels[0], second=second, caption=caption)
+
     # ------------------------------------------------------------------ connectivity
     def connectivity(self, trace, model, t: int, settings: WhatIfSettings = TRAINED) -> tuple[Array, Array, str]:
         """``(raw, shade, label)`` for output step ``t`` of the first example: raw ``(T,)`` =
@@ -285,6 +305,28 @@ class AttributionPresenter:
         st = c.setup
         p = at.path(c.model, st.inputs, st.targets, t, source, unit=unit, example=EXAMPLE, h0=st.h0, **c.options)
         return p.explanation()
+
+
+def far_share(A: Array, k: int) -> float:
+    """The share of the matrix's total ``sum A`` in the cells at least ``k`` steps from the
+    diagonal (``t' - t >= k``), as the lectures' ``attribution_far`` claims measure it."""
+    t, tp = np.indices(A.shape)
+    total = float(A.sum())
+    return float(A[tp - t >= k].sum()) / total if total > 0 else 0.0
+
+
+def _band(f: AttributionFrame, label: str, k: int | None) -> str:
+    """One model's part of a side-by-side caption: its widest band, and what lies ``k`` or more
+    steps off the diagonal (``k``: the narrower window of the two, if any)."""
+    widest = int(f.reach.max()) if f.reach.size else 0
+    own = f.truncation if f.truncation is not None and f.truncation < f.T else None
+    if own is not None:
+        text = f"{label}: every cell with t′ − t ≥ {own} is exactly 0, a band {own} wide"
+    else:
+        text = f"{label}: a loss keeps ≥ 1% for up to {widest} of {f.T - 1} steps back"
+        if k is not None:
+            text += f"; {fmt(100 * far_share(f.values, k))}% of the total lies ≥ {k} steps off the diagonal"
+    return text
 
 
 def trace_is_recurrent(trace) -> bool:

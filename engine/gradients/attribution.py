@@ -148,16 +148,18 @@ class Attribution:
             m &= tp == T - 1
         return m
 
-    def reach(self, fraction: float = 1e-2) -> Array:
+    def reach(self, fraction: float = 1e-2, state: str = "h") -> Array:
         """For each source t', how many steps back its gradient keeps at least ``fraction`` of
-        its size at h_t' (``(T,)`` ints, 0 for a column without a loss): the width of the band."""
+        its size at h_t' (``state`` ``"c"``: at c_t', LSTM) (``(T,)`` ints, 0 for a column
+        without a loss): the width of the band."""
+        A = self.A_c if state == "c" and self.A_c is not None else self.A
         T = self.T
         out = np.zeros(T, dtype=int)
         for tp in range(T):
-            top = self.A[tp, tp]
+            top = A[tp, tp]
             if not top > 0:
                 continue
-            col = self.A[:tp + 1, tp]
+            col = A[:tp + 1, tp]
             alive = np.nonzero((col >= fraction * top) & (col > 0))[0]
             out[tp] = tp - int(alive.min())
         return out
