@@ -157,8 +157,11 @@ class AttributionPresenter:
         opts = dict(st.options)
         if settings.truncation != "trained":
             opts = at.set_truncation(opts, settings.truncation)
+        # the trained weights (whatever the window): the iteration's own forward pass serves
+        same_weights = settings.sigma is None and settings.forget_bias is None and settings.activation is None
         with np.errstate(all="ignore"):
-            fr = at.what_if_frame(m, st.inputs, st.targets, h0=st.h0, **opts)
+            fr = at.what_if_frame(m, st.inputs, st.targets, h0=st.h0, forward=st.forward if same_weights else None,
+                                  **opts)
         self._key, self._computed = key, _Computed(st, m, opts, fr)
         if not settings.active:
             self._trained_key, self._trained = key, self._computed

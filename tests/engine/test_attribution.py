@@ -107,6 +107,15 @@ def test_row_sums_are_the_engines_backward_dh(kind, k, output):
     assert np.all(att.A[~att.mask()] == 0.0)
     if output == "last":
         assert not att.A[:, :-1].any()
+    # the summed deltas are the records' own (what the deltas view draws for a what-if)
+    for name in ("dh", "dh_out", "dpre"):
+        np.testing.assert_allclose(att.totals[name], trace.series(BackwardStep, name), rtol=1e-12, atol=1e-15)
+    if kind == "lstm":
+        backs = sorted((r for r in trace if isinstance(r, BackwardStep)), key=lambda r: r.index)
+        dc = np.stack([r.extras["dc"] for r in backs])
+        np.testing.assert_allclose(att.totals["dc"], dc, rtol=1e-12, atol=1e-15)
+    else:
+        assert "dc" not in att.totals
 
 
 @pytest.mark.parametrize("kind", MODELS)
@@ -393,6 +402,9 @@ def test_large_size_path_gives_the_same_numbers(kind, k, monkeypatch):
             assert b is None
         else:
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    assert ref.totals.keys() == big.totals.keys()
+    for name in ref.totals:
+        np.testing.assert_allclose(big.totals[name], ref.totals[name], rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("kind", MODELS)
@@ -470,3 +482,31 @@ def test_the_spectral_radius_lecture_says_what_the_matrix_shows(seed):
     # and the band narrows and widens with sigma: the reach of the last loss grows with it
     reach = [by_sigma[s][1].reach(0.01)[-1] for s in (0.5, 1.0, 2.0)]
     assert reach == sorted(reach) and reach[0] < reach[-1]
+
+
+@pytest.mark.parametrize("kind", MODELS)
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_the_narrated_forward_pass_serves_and_is_never_written(kind, output):
+    """``what_if_frame(..., forward=setup.forward)`` reuses the narrated iteration's forward pass:
+    the same numbers as a fresh one, and the records (whose LSTM cell deltas are read lazily from
+    the forward buffers) still say what they said before, bit for bit."""
+    rng = np.random.default_rng(31)
+    model = make(kind)
+    x, y = batch(rng, B=2, T=6)
+    tg = y if output == "all" else y[:, -1]
+    trace = Trace(list(model.steps(x, tg, output=output, reduction="sum")))
+    twin = Trace(list(model.steps(x, tg, output=output, reduction="sum")))  # never read before the end
+    setup = at.trace_setup(trace, model)
+    assert setup.forward is not None
+    cached = at.what_if_frame(setup.model, setup.inputs, setup.targets, h0=setup.h0, forward=setup.forward,
+                              **setup.options)
+    fresh = at.what_if_frame(setup.model, setup.inputs, setup.targets, h0=setup.h0, **setup.options)
+    for a, b in ((cached.attribution.A, fresh.attribution.A), (cached.attribution.A_w, fresh.attribution.A_w),
+                 (cached.deltas, fresh.deltas), (cached.connectivity, fresh.connectivity)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+    if kind == "lstm":
+        np.testing.assert_allclose(cached.attribution.A_c, fresh.attribution.A_c, rtol=1e-12)
+    for a, b in zip((r for r in trace if isinstance(r, BackwardStep)), (r for r in twin if isinstance(r, BackwardStep))):
+        assert a.extras.keys() == b.extras.keys()
+        for k in a.extras:
+            np.testing.assert_array_equal(a.extras[k], b.extras[k])
