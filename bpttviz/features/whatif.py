@@ -12,6 +12,10 @@ With a side-by-side comparison open (``window.comparison``), the attribution vie
 second model's matrix of the same iteration beside the first, on one colour scale (the trained
 weights only: a what-if changes the first model's copy, and then the view shows that alone).
 
+While a what-if is active the main Gradient decay and Deltas views draw it too (a "WHAT-IF"
+banner above each; the decay view keeps the trained curve beside it, dashed), and "Back to the
+trained weights" gives them back the trained frames they showed.
+
 A what-if never touches the session: it is computed on a copy of the weights the shown iteration
 was made with, so "Back to the trained weights" (Ctrl+Backspace) is exact by construction. Playing,
 a new iteration or a new session end a what-if (the copy belongs to the iteration it was made
@@ -145,6 +149,14 @@ class WhatIfLab(QtCore.QObject):
             record = c.binding("explain view")
             c.bind(ViewBinding("explain path", explain, lambda: (self.path_cell, self._path_moment, record.pushes),
                                self._reshow_path, urgent=True))
+        # the main decay and deltas views: after their own bindings, so while a what-if is active
+        # its frame replaces the trained one whenever that is pushed again
+        decay, deltas = c.binding("decay view"), c.binding("deltas view")
+        c.bind(ViewBinding("what-if decay", self.window.decay,
+                           lambda: moment() + (self.settings, decay.pushes), self._push_main_decay, urgent=True))
+        c.bind(ViewBinding("what-if deltas", self.window.deltas,
+                           lambda: moment() + (self.settings, deltas.pushes, self.window.deltas.current_quantity()),
+                           self._push_main_deltas, urgent=True))
         c.bind(ViewBinding("connectivity shading", self.window.graph,
                            lambda: moment() + (self.settings, self.hovered_output,
                                                self.window.act["connectivity"].isChecked()),
@@ -233,6 +245,37 @@ class WhatIfLab(QtCore.QObject):
             return
         self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
 
+    def _push_main_decay(self) -> None:
+        view = self.window.decay
+        trace = self._trace() if self.settings.active else None
+        if trace is None or not self.settings.active:
+            if view.whatif is not None:  # the what-if ended: the trained frame, unmarked
+                view.set_whatif("")
+                if view.frame is not None:
+                    view.show_frame(view.frame)
+            return
+        model = self.controller.session.model
+        trained = self.presenter.trained(trace, model).frame.decay
+        f = self.presenter.whatif_decay(trace, model, self.settings, self._iteration())
+        view.set_whatif(self.settings.label(), trained)
+        view.show_frame(f)
+        self.window.shown["decay"] = {"note": view.note.text(), "curve": f.curve.copy(), "iteration": f.iteration,
+                                      "reference_label": f.reference_label, "whatif": self.settings.label()}
+
+    def _push_main_deltas(self) -> None:
+        view = self.window.deltas
+        trace = self._trace() if self.settings.active else None
+        if trace is None or not self.settings.active:
+            if view.banner.label:
+                view.set_whatif("")
+            return
+        f = self.presenter.whatif_deltas(trace, self.controller.session.model, self.settings,
+                                         view.current_quantity(), self._iteration())
+        view.set_whatif(self.settings.label())
+        view.show_frame(f)
+        self.window.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
+                                       "image": f.image.copy(), "whatif": self.settings.label()}
+
     def output_step(self) -> int | None:
         """The output step whose connectivity shades the inputs: the hovered one, else (with C on)
         the current record's timestep (the last one outside the forward and backward passes)."""
@@ -261,16 +304,17 @@ class WhatIfLab(QtCore.QObject):
         """Apply a what-if (from the panel); the views redraw at once."""
         if self.controller.playing and settings.active:
             self.controller.pause()
+        ended = self.settings.active and not settings.active
         self.settings = settings
         self._reshow_path()
-        self._refresh_all()
+        self._refresh_all(main=ended)
 
     def back_to_trained(self) -> None:
         """End the what-if: the controls and every view return to the trained weights."""
         was = self.settings.active
         self.panel.reset()  # emits settings_changed(TRAINED)
         self.settings = TRAINED
-        self._refresh_all()
+        self._refresh_all(main=True)
         if was:
             self.controller.message.emit("Back to the trained weights.")
 
@@ -355,8 +399,11 @@ class WhatIfLab(QtCore.QObject):
         b.last_push = -math.inf
         self.controller.paint(urgent_only=True)
 
-    def _refresh_all(self) -> None:
-        for name in ("attribution view", "what-if panel", "connectivity shading"):
+    def _refresh_all(self, main: bool = False) -> None:
+        """Redraw what a what-if changes (``main``: the decay and deltas views' own frames too, as
+        a what-if ends)."""
+        names = ["attribution view", "what-if panel", "connectivity shading", "what-if decay", "what-if deltas"]
+        for name in names + (["decay view", "deltas view"] if main else []):
             b = self.controller.binding(name)
             b.last_key = None
             b.last_push = -math.inf

@@ -12,6 +12,8 @@ what-if copy of those weights (``WhatIfSettings``). Nothing here changes the ses
   a log scale, for the graph's input row.
 - ``WhatIfFrame``: the trained and the what-if decay curves, the bound and the delta norms.
 - ``path_explanation``: the chain-rule path of one cell for the explain panel.
+- ``whatif_decay`` / ``whatif_deltas``: the main decay and deltas views' frames while a what-if
+  is active (the same frame types those views draw for the trained weights, labelled "what-if").
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import numpy as np
 from bpttviz.engine.explain import Explanation, fmt, sub
 from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import BackwardStep, GradientStep, UpdateStep
+from bpttviz.presenters.decay import DecayFrame, decay_note
 from bpttviz.presenters.graph_frame import log_scale
+from bpttviz.presenters.panels import DeltasFrame, deltas_frame
 
 Array = np.ndarray
 DECADES = 6.0  # the colour scale spans this many decades below the largest cell
@@ -300,6 +304,29 @@ class AttributionPresenter:
         return WhatIfFrame(k, tr.decay, d, fr.bound, tr.deltas, fr.deltas, tr.sigma, fr.sigma, fr.gamma, label,
                            caption, c.frame.attribution.kind)
 
+    # ------------------------------------------------------------------ the main views, what-if
+    def whatif_decay(self, trace, model, settings: WhatIfSettings, iteration: int = 0) -> DecayFrame:
+        """The decay view's frame for the what-if: its curve ``||dL_{T-1}/dh_{T-1-k}||`` (LSTM:
+        through c too) and, vanilla RNN, its bound ``decay[0] (sigma_max gamma)^k``; the note
+        says what fraction reaches how far back, as the trained frame's does."""
+        fr = self.computed(trace, model, settings).frame
+        T = fr.attribution.T
+        label = f"σ_max={fr.sigma:.3g}, γ={fr.gamma:g}" if fr.bound is not None else ""
+        note = decay_note(fr.decay, T, f"{settings.label() or 'what-if'} on iteration {iteration}",
+                          self.computed(trace, model, settings).options.get("truncation"))
+        return DecayFrame(k=np.arange(T, dtype=float), curve=fr.decay.copy(), reference=fr.bound,
+                          reference_label=label, cell=None if fr.decay_c is None else fr.decay_c.copy(),
+                          iteration=iteration, note=note)
+
+    def whatif_deltas(self, trace, model, settings: WhatIfSettings, quantity: str = "dh",
+                      iteration: int = 0) -> DeltasFrame:
+        """The deltas view's frame for the what-if: the summed deltas of the changed model's
+        backward pass (``Attribution.totals``), drawn exactly as the records' would be (sequence
+        1 in the heatmap; the norms over the batch split into "from y_t" and "from h_t+1")."""
+        att = self.computed(trace, model, settings).frame.attribution
+        f = deltas_frame(_TotalsTrace.of(att, model.hidden_size), -1, quantity)
+        return replace(f, title=f"{f.title} · what-if on iteration {iteration}")
+
     # ------------------------------------------------------------------ the path
     def path_explanation(self, trace, model, t: int, source: int, unit: int,
                          settings: WhatIfSettings = TRAINED) -> Explanation:
@@ -308,6 +335,41 @@ class AttributionPresenter:
         st = c.setup
         p = at.path(c.model, st.inputs, st.targets, t, source, unit=unit, example=EXAMPLE, h0=st.h0, **c.options)
         return p.explanation()
+
+
+@dataclass
+class _TotalsTrace:
+    """A what-if's summed deltas shaped like the narrated iteration's ``RecurrentTrace`` fields
+    that the deltas frame reads (every step revealed: a what-if is computed whole)."""
+
+    kind: str
+    T: int
+    B: int
+    H: int
+    dh: Array  # (T, H), sequence 1
+    dpre: Array  # (T, G)
+    dc: Array | None
+    dh_norm: Array  # (T,) over the batch and units
+    dh_out_norm: Array
+    dh_future_norm: Array
+    dc_norm: Array | None
+    trace: tuple = ()
+
+    @classmethod
+    def of(cls, att: at.Attribution, H: int) -> _TotalsTrace:
+        tot = att.totals
+
+        def norms(a: Array) -> Array:
+            return np.sqrt(np.einsum("tbh,tbh->t", a, a))
+
+        dc = tot.get("dc")
+        fut = tot["dh"] - tot["dh_out"]
+        return cls(att.kind, att.T, tot["dh"].shape[1], H, tot["dh"][:, 0], tot["dpre"][:, 0],
+                   None if dc is None else dc[:, 0], norms(tot["dh"]), norms(tot["dh_out"]), norms(fut),
+                   None if dc is None else norms(dc))
+
+    def revealed_backward(self, cursor: int) -> Array:
+        return np.ones(self.T, dtype=bool)
 
 
 def far_share(A: Array, k: int) -> float:
