@@ -165,7 +165,7 @@ class AttributionPresenter:
         same_weights = settings.sigma is None and settings.forget_bias is None and settings.activation is None
         with np.errstate(all="ignore"):
             fr = at.what_if_frame(m, st.inputs, st.targets, h0=st.h0, forward=st.forward if same_weights else None,
-                                  **opts)
+                                  connect=False, **opts)  # the connectivity when the shading asks
         self._key, self._computed = key, _Computed(st, m, opts, fr)
         if not settings.active:
             self._trained_key, self._trained = key, self._computed
@@ -268,7 +268,7 @@ class AttributionPresenter:
             raw = c.frame.connectivity[EXAMPLE]  # computed with the frame already
         if raw is None:
             with np.errstate(all="ignore"):
-                raw = at.connectivity(c.model, c.setup.inputs, t, h0=c.setup.h0)[EXAMPLE]
+                raw = at.connectivity(c.model, c.setup.inputs, t, h0=c.setup.h0, forward=c.frame.forward)[EXAMPLE]
             self._conn = {key: raw}
         shade = np.full(T, np.nan)
         top = float(raw[:t + 1].max()) if t >= 0 else 0.0

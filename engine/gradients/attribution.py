@@ -172,16 +172,20 @@ class Attribution:
 
 def attribution(model, inputs, targets, *, h0=None, reduction: str = "mean",
                 truncation: int | None = None, output: str = "all", loss: str = "cross_entropy",
-                parts: bool = False, weights: bool = True) -> Attribution:
+                parts: bool = False, weights: bool = True, forward: Forward | None = None) -> Attribution:
     """The exact attribution matrix of one batch (module docstring).
 
     inputs, targets, h0 and the options are those of ``loss_and_grads``. ``parts=True`` also keeps
-    the vectors ``(T, T, B, H)`` (memory T² B H floats); ``weights=False`` skips ``A_w``.
-    Cost: one forward pass and one backward sweep over a stack of the alive sources.
+    the vectors ``(T, T, B, H)`` (memory T² B H floats); ``weights=False`` skips ``A_w``;
+    ``forward``: the forward pass of these inputs through these weights if the caller has it
+    (``Setup.forward``; read, never written). Cost: a forward pass (none with ``forward``) and
+    one backward sweep over a stack of the alive sources: ``sum_t`` (alive sources at t)
+    vector-Jacobian products where a backward pass takes T (T(T+1)/2 untruncated, about kT with
+    a window k).
     """
     model = _recurrent(model)
     opts = model._options(reduction, truncation, output, loss)
-    fw = _prepare(model, inputs, targets, h0, opts)
+    fw = _prepare(model, inputs, targets, h0, opts) if forward is None else forward
     return _attribute(model, fw, opts, parts=parts, weights=weights)
 
 
@@ -306,22 +310,23 @@ def _weight_norms(Hp: Array, dah: Array) -> Array:
 
 
 # ---------------------------------------------------------------------------- connectivity
-def connectivity(model, inputs, t: int, *, h0=None) -> Array:
+def connectivity(model, inputs, t: int, *, h0=None, forward: Forward | None = None) -> Array:
     """``C[b, t'] = ||dy_t / dx_t'||_F`` for example b, ``(B, T)``; zero for t' > t.
 
     Float inputs ``(B, T, D)``: the Jacobian of the output ``y_t (O,)`` with respect to the input
     vector ``x_t' (D,)``. Token ids ``(B, T)``: with respect to the input row ``x_t' W_x``
     (``(G,)``, the row of W_x the token selects plus the input bias), i.e. the norm of the
     gradients that y_t's O outputs send to that embedding row. Exact: the O output units are
-    pushed back together as a stack of O deltas, ``t + 1`` backward steps.
+    pushed back together as a stack of O deltas, ``t + 1`` backward steps. ``forward``: the
+    forward pass of these inputs through these weights if the caller has it (read only).
     """
     model = _recurrent(model)
     opts = Options()
-    batch = model._batch(inputs, None, opts)
+    batch = model._batch(inputs, None, opts) if forward is None else forward.batch
     T, B = batch.T, batch.B
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < T:
         raise ValueError(f"t: expected an output timestep in [0, {T}), got {t!r}")
-    fw = model._forward(batch, model._state0(h0, B), opts)
+    fw = model._forward(batch, model._state0(h0, B), opts) if forward is None else forward
     return _connect(model, fw, int(t))
 
 
@@ -615,7 +620,9 @@ class WhatIfFrame:
     attribution: the ``Attribution``; decay ``(T,)`` and decay_c: its last column (the decay
     curve); bound: ``decay[0] (sigma_max gamma)^k`` for a vanilla RNN (Pascanu et al.'s bound of a
     batch of one), else None; deltas ``(T,)``: ``||dL/dh_t||``; connectivity ``(B, T)`` for output
-    step ``t`` (None if not asked for); sigma: ``recurrent_sigma``; gamma: sup |f'| or None."""
+    step ``t`` (None if not asked for); sigma: ``recurrent_sigma``; gamma: sup |f'| or None;
+    forward: the forward pass it was computed from (read only: ``connectivity(..., forward=)``
+    takes it for another output step)."""
 
     attribution: Attribution
     decay: Array
@@ -626,17 +633,19 @@ class WhatIfFrame:
     t: int | None
     sigma: float
     gamma: float | None
+    forward: Forward | None = None
 
 
 def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, reduction: str = "mean",
                   truncation: int | None = None, output: str = "all", loss: str = "cross_entropy",
-                  weights: bool = True, forward: Forward | None = None) -> WhatIfFrame:
+                  weights: bool = True, forward: Forward | None = None, connect: bool = True) -> WhatIfFrame:
     """The data of one what-if redraw: attribution, decay curve and bound, delta norms and the
     connectivity of output step ``t`` (None: the last step), sharing one forward pass.
 
     ``forward``: the forward pass of these inputs through these very weights when the caller
     has it already (``Setup.forward``, a narrated iteration's): it is read, never written, and
-    not computed again."""
+    not computed again. ``connect=False`` leaves the connectivity out (``connectivity`` is None),
+    for a caller that computes it only when it is shown."""
     model = _recurrent(model)
     opts = model._options(reduction, truncation, output, loss)
     fw = _prepare(model, inputs, targets, h0, opts) if forward is None else _own_forward(forward)
@@ -646,7 +655,7 @@ def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, redu
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < T:
         raise ValueError(f"t: expected an output timestep in [0, {T}), got {t!r}")
     att = _attribute(model, fw, opts, parts=False, weights=weights)
-    conn = _connect(model, fw, int(t))
+    conn = _connect(model, fw, int(t)) if connect else None
     sigma = recurrent_sigma(model)
     decay = att.decay
     gamma = bound = None
@@ -656,7 +665,7 @@ def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, redu
         bound = decay[0] * (sigma * gamma) ** np.arange(T, dtype=float)
         if truncation is not None:
             bound[truncation:] = 0.0
-    return WhatIfFrame(att, decay, att.decay_c, bound, att.dh_norm.copy(), conn, int(t), sigma, gamma)
+    return WhatIfFrame(att, decay, att.decay_c, bound, att.dh_norm.copy(), conn, int(t), sigma, gamma, fw)
 
 
 # ---------------------------------------------------------------------------- a narrated iteration

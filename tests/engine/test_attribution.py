@@ -506,6 +506,15 @@ def test_the_narrated_forward_pass_serves_and_is_never_written(kind, output):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
     if kind == "lstm":
         np.testing.assert_allclose(cached.attribution.A_c, fresh.attribution.A_c, rtol=1e-12)
+    att = at.attribution(setup.model, setup.inputs, setup.targets, h0=setup.h0, forward=setup.forward,
+                         **setup.options)
+    np.testing.assert_allclose(att.A, fresh.attribution.A, rtol=1e-12, atol=1e-300)
+    for t in (0, 3):
+        np.testing.assert_allclose(at.connectivity(setup.model, setup.inputs, t, h0=setup.h0, forward=setup.forward),
+                                   at.connectivity(setup.model, setup.inputs, t, h0=setup.h0), rtol=1e-12, atol=1e-300)
+    lazy = at.what_if_frame(setup.model, setup.inputs, setup.targets, h0=setup.h0, forward=setup.forward,
+                            connect=False, **setup.options)
+    assert lazy.connectivity is None and lazy.forward is not None
     for a, b in zip((r for r in trace if isinstance(r, BackwardStep)), (r for r in twin if isinstance(r, BackwardStep))):
         assert a.extras.keys() == b.extras.keys()
         for k in a.extras:
