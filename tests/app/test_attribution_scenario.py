@@ -1,11 +1,15 @@
-"""The sigma_max lecture in the window: each stop raises the attribution view on a freshly
-narrated iteration whose recurrent matrix has the stated sigma_max, and the band the view draws
-narrows and widens as the captions say (the numbers are checked at several seeds in
-tests/engine/test_attribution.py)."""
+"""The lectures' attribution stops in the window. The sigma_max lecture raises the attribution
+view on a freshly narrated iteration whose recurrent matrix has the stated sigma_max, and the band
+narrows and widens as the captions say; the vanishing, truncation and LSTM lectures raise it where
+it makes their point (one fading column; the band of width k beside the full matrix; the LSTM's
+wide column beside the RNN's narrow one). Each caption's claims are data in the preset, checked at
+five seeds in tests/engine/test_scenario_claims.py; here the window shows the matrix they are
+about, and the caption bar shows the caption because they held."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6 import QtCore
 
 from bpttviz.engine.gradients import attribution as at
@@ -44,9 +48,9 @@ def test_the_sigma_max_lecture_drives_the_attribution_view(qtbot, make_window):
     assert win.whatif.panel.sigma.value() == before + 1
 
 
-def _go_to_attribution_stop(qtbot, win, name: str, nth: int = 0):
+def _go_to_attribution_stop(qtbot, win, name: str, nth: int = 0, timeout: int = 60000):
     """Load lecture ``name`` and page down to its ``nth`` stop that raises the attribution view
-    (the stops before it take no training)."""
+    (each stop on the way given ``timeout`` ms to prepare and train)."""
     win._load_preset(name)
     player = win.scenario
     stops = [i for i, s in enumerate(player.stops) if s.focus == "attribution"]
@@ -54,7 +58,7 @@ def _go_to_attribution_stop(qtbot, win, name: str, nth: int = 0):
     for i in range(target + 1):
         if i:
             qtbot.keyClick(win.graph, Key.Key_PageDown)
-        qtbot.waitUntil(lambda: not player.busy, timeout=60000)
+        qtbot.waitUntil(lambda: not player.busy, timeout=timeout)
     win.controller.refresh_all()
     assert player.index == target
     stop = player.stops[target]
@@ -106,4 +110,22 @@ def test_the_truncation_lecture_shows_the_band_beside_the_full_matrix(qtbot, mak
     # clicking a cell of the second matrix puts its path in the explain panel
     win.whatif.show_path(2, 4, second=True)
     assert win.explain.title.startswith("window k=4: Path")
+    assert win.controller.last_error is None
+
+
+@pytest.mark.soak
+def test_the_lstm_lecture_shows_the_wide_column_beside_the_narrow_one(qtbot, make_window):
+    """After training (hundreds of iterations: a soak test), the last stop puts the RNN's column
+    beside the LSTM's; the caption is shown only because its claims held on these numbers."""
+    win = make_window()
+    _go_to_attribution_stop(qtbot, win, "lecture-5-lstm-vs-rnn", timeout=900000)
+    view = win.whatif.view
+    f = view.frame
+    assert f.second is not None and view.plotw2.isVisible()
+    assert (f.label, f.second.label) == ("RNN", "LSTM")
+    assert np.isnan(f.image[:, :-1]).all() and np.isnan(f.second.image[:, :-1]).all()  # one loss each
+    assert int(f.second.reach.max()) >= 30 and f.second.reach.max() >= 2 * f.reach.max()
+    cap = view.caption.text()
+    assert f"LSTM: a loss keeps ≥ 1% for up to {int(f.second.reach.max())} of {f.T - 1} steps back" in cap
+    assert f"RNN: a loss keeps ≥ 1% for up to {int(f.reach.max())} of {f.T - 1} steps back" in cap
     assert win.controller.last_error is None
