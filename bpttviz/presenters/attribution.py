@@ -95,6 +95,9 @@ class AttributionFrame:
     #: and the two models' names ("" alone)
     second: AttributionFrame | None = None
     label: str = ""
+    #: "last": a many-to-one task, whose one loss fills the last column only (the view draws that
+    #: column across its whole width)
+    output: str = "all"
 
 
 @dataclass
@@ -215,7 +218,7 @@ class AttributionPresenter:
         stepping = filled_from if isinstance(rec, BackwardStep) and not settings.active else None
         caption = self._caption(att, filled_from, quantity, reach, stepping)
         return AttributionFrame(img, np.array(A), (lo, hi), T, filled_from, c.options.get("truncation"), quantity,
-                                title, caption, iteration, what, reach)
+                                title, caption, iteration, what, reach, output=att.output)
 
     @staticmethod
     def _caption(att: at.Attribution, filled_from: int, quantity: str, reach: Array, stepping: int | None) -> str:
@@ -294,9 +297,12 @@ class AttributionPresenter:
         ratio = float(d[-1] / d[0]) if d[0] > 0 else 0.0
         if fr.gamma is not None:
             g = fr.sigma * fr.gamma
-            rel = "<" if g < 1 else (">" if g > 1 else "=")
-            head = (f"σ_max·γ = {fmt(fr.sigma)}·{fmt(fr.gamma)} = {fmt(g)} {rel} 1: the bound "
-                    f"{'shrinks' if g < 1 else 'grows' if g > 1 else 'stays'} by {fmt(g)} per step back. ")
+            head = f"σ_max·γ = {fmt(fr.sigma)}·{fmt(fr.gamma)} = {fmt(g)}"
+            if abs(g - 1.0) <= 1e-9:  # 1 up to the rounding of the scaling (σ_max is set to notches)
+                head += ": the bound stays level, ×1 per step back. "
+            else:
+                verb = "shrinks" if g < 1 else "grows"
+                head += f" {'<' if g < 1 else '>'} 1: the bound {verb} ×{fmt(g)} per step back. "
         else:
             head = f"σ_max(W_h) = {fmt(fr.sigma)}. "
         caption = head + (f"The last loss keeps {fmt(ratio)} of its size {T - 1} steps back "
@@ -387,6 +393,8 @@ def _band(f: AttributionFrame, label: str, k: int | None) -> str:
     own = f.truncation if f.truncation is not None and f.truncation < f.T else None
     if own is not None:
         text = f"{label}: every cell with t′ − t ≥ {own} is exactly 0, a band {own} wide"
+    elif f.output == "last":
+        text = f"{label}: the loss keeps ≥ 1% for {widest} of {f.T - 1} steps back"
     else:
         text = f"{label}: a loss keeps ≥ 1% for up to {widest} of {f.T - 1} steps back"
         if k is not None:

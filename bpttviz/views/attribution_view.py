@@ -56,6 +56,10 @@ class AttributionView(QtWidgets.QWidget):
         self.bar = pg.ColorBarItem(values=(-6, 0), colorMap=magnitude_map(), interactive=False, width=14,
                                    colorMapMenu=False, label="log₁₀")
         self.bar.setImageItem([self.image, self.image2], insert_in=self.plot)
+        self._bar_plot = self.plot  # the plot whose right side holds the colour bar (the last shown)
+        # side by side, a blank as wide as the bar takes its place beside the first matrix, so
+        # both matrices are drawn the same size
+        self.bar_spacer = pg.GraphicsWidget()
         cache_axes(self.bar)
         self.box = QtWidgets.QGraphicsRectItem()
         self.box.setZValue(10)
@@ -91,8 +95,8 @@ class AttributionView(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addWidget(self.pages, 1)
         lay.addWidget(self.caption)
-        self._shape: int | None = None
-        self._shape2: int | None = None
+        self._shape: tuple | None = None
+        self._shape2: tuple | None = None
         self._titles: dict[int, str] = {}
         self.apply_theme(theme)
 
@@ -139,16 +143,17 @@ class AttributionView(QtWidgets.QWidget):
         self.pages.setCurrentWidget(self.plots)
         lo, hi = f.levels
         self.image.setImage(f.image, levels=(lo, hi), autoLevels=False)
-        if self._shape != f.T:
-            self._shape = f.T
-            self._shape_plot(self.plot, self.image, self.diagonal, f.T)
+        if self._shape != (f.T, f.output):
+            self._shape = (f.T, f.output)
+            self._shape_plot(self.plot, self.image, self.diagonal, f.T, f.output)
         two = f.second
         if two is not None:
             self.image2.setImage(two.image, levels=(lo, hi), autoLevels=False)
-            if self._shape2 != two.T:
-                self._shape2 = two.T
-                self._shape_plot(self.plot2, self.image2, self.diagonal2, two.T)
+            if self._shape2 != (two.T, two.output):
+                self._shape2 = (two.T, two.output)
+                self._shape_plot(self.plot2, self.image2, self.diagonal2, two.T, two.output)
         self.plotw2.setVisible(two is not None)
+        self._bar_beside(self.plot2 if two is not None else self.plot)
         for plot, text in ((self.plot, f.label if two is not None else ""), (self.plot2, two.label if two else "")):
             if self._titles.get(id(plot)) != text:  # (a title's row appears and goes with its text)
                 self._titles[id(plot)] = text
@@ -160,14 +165,43 @@ class AttributionView(QtWidgets.QWidget):
         self.caption.setText(f.caption)
         self._draw_box()
 
+    def _bar_beside(self, plot: pg.PlotItem) -> None:
+        """The colour bar at the right of ``plot``: side by side it belongs after both matrices,
+        not between them."""
+        if self._bar_plot is plot:
+            return
+        self._bar_plot.layout.removeItem(self.bar)
+        if plot is self.plot:
+            self.plot.layout.removeItem(self.bar_spacer)
+            self.bar_spacer.setParentItem(None)
+        plot.scene().addItem(self.bar)  # (the two plots are separate scenes)
+        plot.layout.addItem(self.bar, 2, 5)
+        plot.layout.setColumnFixedWidth(4, 5)
+        if plot is not self.plot:
+            self.plot.scene().addItem(self.bar_spacer)
+            self.plot.layout.addItem(self.bar_spacer, 2, 5)
+            self._fit_spacer()
+        self._bar_plot = plot
+
+    def _fit_spacer(self) -> None:
+        w = self.bar.width() or self.bar.axis.width() + 14
+        self.bar_spacer.setFixedWidth(w)
+
     @staticmethod
-    def _shape_plot(plot: pg.PlotItem, image: pg.ImageItem, diagonal: pg.PlotDataItem, T: int) -> None:
+    def _shape_plot(plot: pg.PlotItem, image: pg.ImageItem, diagonal: pg.PlotDataItem, T: int,
+                    output: str = "all") -> None:
+        """Axes for a T x T matrix; many-to-one (``output`` "last"): its one filled column, the
+        last, across the whole width (the other T - 1 columns are empty by definition)."""
         image.setRect(QtCore.QRectF(-0.5, -0.5, T, T))
-        plot.setXRange(-0.5, T - 0.5, padding=0)
+        last = output == "last"
+        plot.setXRange(T - 1.5 if last else -0.5, T - 0.5, padding=0)
         plot.setYRange(-0.5, T - 0.5, padding=0)
-        set_ticks(plot.getAxis("bottom"), nice_ticks(T, 5))
+        set_ticks(plot.getAxis("bottom"), [(float(T - 1), str(T - 1))] if last else nice_ticks(T, 5))
         set_ticks(plot.getAxis("left"), nice_ticks(T, 5))
-        diagonal.setData([-0.5, T - 0.5], [-0.5, T - 0.5])
+        if last:
+            diagonal.setData([], [])
+        else:
+            diagonal.setData([-0.5, T - 0.5], [-0.5, T - 0.5])
 
     def _fit_bar(self) -> None:
         """The colour bar's axis as wide as its tick labels and its "log₁₀" label need at the
@@ -178,6 +212,8 @@ class AttributionView(QtWidgets.QWidget):
         labels = ["-0.00", "-10"] + [f"{v:g}" for v in (np.floor(lo), np.ceil(hi)) if np.isfinite(v)]
         label_h = QtGui.QFontMetrics(self.theme.font(0.95)).height() if self.theme is not None else fm.height()
         self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for t in labels) + label_h + 16)
+        if self._bar_plot is not self.plot:
+            self._fit_spacer()
 
     def show_message(self, text: str) -> None:
         self.frame = None

@@ -33,5 +33,5 @@ class WhatIfBanner(QtWidgets.QLabel):
         self.label = label
         if label:
             what = label.removeprefix("what-if:").strip()
-            self.setText(f"WHAT-IF  {what} · not the trained weights · {BACK}")
+            self.setText(f"WHAT-IF  {what}  ·  {BACK}")
         self.setVisible(bool(label))

@@ -79,6 +79,7 @@ def test_the_vanishing_lecture_shows_one_fading_column(qtbot, make_window):
     assert np.isnan(f.image[:, :-1]).all()  # one loss, at the last step: one column
     np.testing.assert_allclose(f.values, att.A)
     assert int(f.reach.max()) <= 4  # "keeps 1% of its size for at most 4 steps back"
+    assert win.whatif.view.plot.getViewBox().viewRange()[0] == [f.T - 1.5, f.T - 0.5]  # the column, full width
     assert win.controller.last_error is None
 
 
@@ -126,6 +127,8 @@ def test_the_lstm_lecture_shows_the_wide_column_beside_the_narrow_one(qtbot, mak
     assert np.isnan(f.image[:, :-1]).all() and np.isnan(f.second.image[:, :-1]).all()  # one loss each
     assert int(f.second.reach.max()) >= 30 and f.second.reach.max() >= 2 * f.reach.max()
     cap = view.caption.text()
-    assert f"LSTM: a loss keeps ≥ 1% for up to {int(f.second.reach.max())} of {f.T - 1} steps back" in cap
-    assert f"RNN: a loss keeps ≥ 1% for up to {int(f.reach.max())} of {f.T - 1} steps back" in cap
+    assert f"LSTM: the loss keeps ≥ 1% for {int(f.second.reach.max())} of {f.T - 1} steps back" in cap
+    assert f"RNN: the loss keeps ≥ 1% for {int(f.reach.max())} of {f.T - 1} steps back" in cap
+    # one loss: the view draws its column across the plot's whole width
+    assert view.plot.getViewBox().viewRange()[0] == [f.T - 1.5, f.T - 0.5]
     assert win.controller.last_error is None

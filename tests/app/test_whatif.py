@@ -247,3 +247,17 @@ def test_a_new_iteration_unmarks_the_main_views(qtbot, make_window):
     assert not lab.settings.active
     assert not on_top(win, "deltas").banner.isVisible() and "what-if" not in win.deltas.frame.title
     assert not on_top(win, "decay").banner.isVisible() and win.decay.whatif is None
+
+
+def test_sigma_gamma_of_one_is_said_as_one(qtbot, make_window):
+    """σ_max set to 1.00 is 1 up to the rounding of the scaling: the caption says the bound
+    stays level, never "1 < 1"."""
+    win = make_window(session=small_session(seq_len=8))
+    lab = ready(win, qtbot)
+    lab.panel.sigma.setValue(20)  # 20 notches of 0.05
+    win.controller.paint()
+    text = lab.panel.caption.text()
+    assert "σ_max·γ = 1·1 = 1: the bound stays level" in text and "1 < 1" not in text and "1 > 1" not in text
+    lab.panel.sigma.setValue(16)
+    win.controller.paint()
+    assert "= 0.8 < 1: the bound shrinks ×0.8 per step back" in lab.panel.caption.text()
