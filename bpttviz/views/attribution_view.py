@@ -211,7 +211,9 @@ class AttributionView(QtWidgets.QWidget):
         lo, hi = self.bar.levels()
         labels = ["-0.00", "-10"] + [f"{v:g}" for v in (np.floor(lo), np.ceil(hi)) if np.isfinite(v)]
         label_h = QtGui.QFontMetrics(self.theme.font(0.95)).height() if self.theme is not None else fm.height()
-        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for t in labels) + label_h + 16)
+        width = max(fm.horizontalAdvance(t) for t in labels) + label_h + 16
+        if self.bar.axis.width() != width:  # (a new width lays the plot out again)
+            self.bar.axis.setWidth(width)
         if self._bar_plot is not self.plot:
             self._fit_spacer()
 
