@@ -8,6 +8,14 @@ the connectivity shading of the graph's input row.
 reads the moment from the controller: the current trace (a narrated iteration), its cursor and
 the session's model.
 
+With a side-by-side comparison open (``window.comparison``), the attribution view draws the
+second model's matrix of the same iteration beside the first, on one colour scale (the trained
+weights only: a what-if changes the first model's copy, and then the view shows that alone).
+
+While a what-if is active the main Gradient decay and Deltas views draw it too (a "WHAT-IF"
+banner above each; the decay view keeps the trained curve beside it, dashed), and "Back to the
+trained weights" gives them back the trained frames they showed.
+
 A what-if never touches the session: it is computed on a copy of the weights the shown iteration
 was made with, so "Back to the trained weights" (Ctrl+Backspace) is exact by construction. Playing,
 a new iteration or a new session end a what-if (the copy belongs to the iteration it was made
@@ -17,6 +25,7 @@ current step's output (hovering an output y_t or loss L_t in the graph shades th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -49,9 +58,11 @@ class WhatIfLab(QtCore.QObject):
         self.window = window
         self.controller = c = window.controller
         self.presenter = AttributionPresenter()
+        self.second_presenter = AttributionPresenter()  # the comparison's second model
         self.settings: WhatIfSettings = TRAINED
         self.hovered_output: int | None = None
         self.path_cell: tuple[int, int] | None = None
+        self.path_second = False  # the pinned path is the comparison's second model's
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
         self._finite = True  # the shown iteration's weights are finite
@@ -66,12 +77,16 @@ class WhatIfLab(QtCore.QObject):
         self._make_actions()
 
         self.view.cell_clicked.connect(self.show_path)
+        self.view.second_cell_clicked.connect(lambda t, tp: self.show_path(t, tp, second=True))
         self.view.quantity_changed.connect(lambda _q: self._refresh("attribution view"))
         self.panel.settings_changed.connect(self.set_settings)
         self.panel.restore_requested.connect(self.back_to_trained)
         window.graph.node_hovered.connect(self._hovered)
         c.session_replaced.connect(self._session_replaced)
         c.playing_changed.connect(self._playing_changed)
+        comparison = getattr(window, "comparison", None)
+        if comparison is not None:
+            comparison.changed.connect(lambda: self._refresh("attribution view"))
         explain = getattr(window, "explain", None)
         if explain is not None:
             explain.unit_changed.connect(lambda _u: self._reshow_path())
@@ -125,7 +140,7 @@ class WhatIfLab(QtCore.QObject):
             return (c.generation, id(c.trace), c.cursor if c.trace is not None else -1)
 
         c.bind(ViewBinding("attribution view", self.view,
-                           lambda: moment() + (self.view.current_quantity(), self.settings),
+                           lambda: moment() + (self.view.current_quantity(), self.settings, self._second_key()),
                            self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
         c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
                            self._push_panel, min_interval=0.3, urgent=True))
@@ -134,6 +149,14 @@ class WhatIfLab(QtCore.QObject):
             record = c.binding("explain view")
             c.bind(ViewBinding("explain path", explain, lambda: (self.path_cell, self._path_moment, record.pushes),
                                self._reshow_path, urgent=True))
+        # the main decay and deltas views: after their own bindings, so while a what-if is active
+        # its frame replaces the trained one whenever that is pushed again
+        decay, deltas = c.binding("decay view"), c.binding("deltas view")
+        c.bind(ViewBinding("what-if decay", self.window.decay,
+                           lambda: moment() + (self.settings, decay.pushes), self._push_main_decay, urgent=True))
+        c.bind(ViewBinding("what-if deltas", self.window.deltas,
+                           lambda: moment() + (self.settings, deltas.pushes, self.window.deltas.current_quantity()),
+                           self._push_main_deltas, urgent=True))
         c.bind(ViewBinding("connectivity shading", self.window.graph,
                            lambda: moment() + (self.settings, self.hovered_output,
                                                self.window.act["connectivity"].isChecked()),
@@ -183,7 +206,34 @@ class WhatIfLab(QtCore.QObject):
         self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
         f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
                                  settings=self.settings, iteration=self._iteration())
+        second = self._second()
+        if second is not None:
+            comparison, trace2 = second
+            f2 = self.second_presenter.frame(trace2, comparison.record_for(self.controller.record),
+                                             comparison.session.model, quantity=self.view.current_quantity(),
+                                             iteration=self._iteration())
+            f = self.presenter.side_by_side(f, f2, comparison.labels())
         self.view.show_frame(f)
+
+    def _second(self):
+        """``(comparison, its trace)`` when a comparison's second model narrated the shown
+        iteration and no what-if is active (the matrices are side by side), else None."""
+        comparison = getattr(self.window, "comparison", None)
+        c = self.controller
+        if (comparison is None or not comparison.active or self.settings.active or comparison.trace is None
+                or comparison.trace_iteration != c.trace_iteration or not trace_is_recurrent(comparison.trace)
+                or comparison.session.blowup is not None or not comparison.session.cfg.is_recurrent):
+            return None
+        st = self.second_presenter.setup(comparison.trace, comparison.session.model)
+        if not all(np.all(np.isfinite(p)) for p in st.model.params.values()):
+            return None
+        return comparison, comparison.trace
+
+    def _second_key(self) -> tuple:
+        comparison = getattr(self.window, "comparison", None)
+        if comparison is None or not comparison.active:
+            return ()
+        return id(comparison.session), id(comparison.trace), comparison.trace_iteration
 
     def _push_panel(self) -> None:
         trace = self._trace()
@@ -194,6 +244,37 @@ class WhatIfLab(QtCore.QObject):
                                        if s.blowup is not None or not self._finite else NO_TRACE)
             return
         self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
+
+    def _push_main_decay(self) -> None:
+        view = self.window.decay
+        trace = self._trace() if self.settings.active else None
+        if trace is None or not self.settings.active:
+            if view.whatif is not None:  # the what-if ended: the trained frame, unmarked
+                view.set_whatif("")
+                if view.frame is not None:
+                    view.show_frame(view.frame)
+            return
+        model = self.controller.session.model
+        trained = self.presenter.trained(trace, model).frame.decay
+        f = self.presenter.whatif_decay(trace, model, self.settings, self._iteration())
+        view.set_whatif(self.settings.label(), trained)
+        view.show_frame(f)
+        self.window.shown["decay"] = {"note": view.note.text(), "curve": f.curve.copy(), "iteration": f.iteration,
+                                      "reference_label": f.reference_label, "whatif": self.settings.label()}
+
+    def _push_main_deltas(self) -> None:
+        view = self.window.deltas
+        trace = self._trace() if self.settings.active else None
+        if trace is None or not self.settings.active:
+            if view.banner.label:
+                view.set_whatif("")
+            return
+        f = self.presenter.whatif_deltas(trace, self.controller.session.model, self.settings,
+                                         view.current_quantity(), self._iteration())
+        view.set_whatif(self.settings.label())
+        view.show_frame(f)
+        self.window.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
+                                       "image": f.image.copy(), "whatif": self.settings.label()}
 
     def output_step(self) -> int | None:
         """The output step whose connectivity shades the inputs: the hovered one, else (with C on)
@@ -223,16 +304,17 @@ class WhatIfLab(QtCore.QObject):
         """Apply a what-if (from the panel); the views redraw at once."""
         if self.controller.playing and settings.active:
             self.controller.pause()
+        ended = self.settings.active and not settings.active
         self.settings = settings
         self._reshow_path()
-        self._refresh_all()
+        self._refresh_all(main=ended)
 
     def back_to_trained(self) -> None:
         """End the what-if: the controls and every view return to the trained weights."""
         was = self.settings.active
         self.panel.reset()  # emits settings_changed(TRAINED)
         self.settings = TRAINED
-        self._refresh_all()
+        self._refresh_all(main=True)
         if was:
             self.controller.message.emit("Back to the trained weights.")
 
@@ -242,18 +324,29 @@ class WhatIfLab(QtCore.QObject):
             return
         self.panel.nudge(notches)
 
-    def show_path(self, t: int, source: int) -> None:
-        """The chain-rule path of cell (t, source) in the explain panel."""
+    def show_path(self, t: int, source: int, second: bool = False) -> None:
+        """The chain-rule path of cell (t, source) in the explain panel (``second``: of the
+        comparison's second model, side by side)."""
         trace = self._trace()
         explain = getattr(self.window, "explain", None)
-        if trace is None or explain is None:
+        pair = self._second() if second else None
+        if trace is None or explain is None or (second and pair is None):
             return
         c = self.controller
         self.path_cell = (t, source)
+        self.path_second = second
         self._path_moment = (id(trace), c.cursor)
-        self.view.select(self.path_cell)
-        explain.set_unit_count(c.session.model.hidden_size)
-        e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(), self.settings)
+        self.view.select(None if second else self.path_cell)
+        if pair is not None:
+            comparison, trace2 = pair
+            model = comparison.session.model
+            explain.set_unit_count(model.hidden_size)
+            e = self.second_presenter.path_explanation(trace2, model, t, source, explain.current_unit())
+            e = dataclasses.replace(e, title=f"{comparison.labels()[1]}: {e.title}")
+        else:
+            explain.set_unit_count(c.session.model.hidden_size)
+            e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(),
+                                                self.settings)
         dock = self.window.docks.get("explain")
         if dock is not None:
             dock.show()
@@ -271,7 +364,7 @@ class WhatIfLab(QtCore.QObject):
         """After a unit change or a what-if: the pinned path again, if the cursor has not moved."""
         c = self.controller
         if self.path_cell is not None and self._path_moment == (id(c.trace), c.cursor):
-            self.show_path(*self.path_cell)
+            self.show_path(*self.path_cell, second=self.path_second)
 
     def _toggle_connectivity(self) -> None:
         self._refresh("connectivity shading")
@@ -289,6 +382,7 @@ class WhatIfLab(QtCore.QObject):
         self.settings = TRAINED
         self._finite = True
         self.presenter = AttributionPresenter()
+        self.second_presenter = AttributionPresenter()
         self._trace_id = None
         self.path_cell = None
         self.hovered_output = None
@@ -305,8 +399,11 @@ class WhatIfLab(QtCore.QObject):
         b.last_push = -math.inf
         self.controller.paint(urgent_only=True)
 
-    def _refresh_all(self) -> None:
-        for name in ("attribution view", "what-if panel", "connectivity shading"):
+    def _refresh_all(self, main: bool = False) -> None:
+        """Redraw what a what-if changes (``main``: the decay and deltas views' own frames too, as
+        a what-if ends)."""
+        names = ["attribution view", "what-if panel", "connectivity shading", "what-if decay", "what-if deltas"]
+        for name in names + (["decay view", "deltas view"] if main else []):
             b = self.controller.binding(name)
             b.last_key = None
             b.last_push = -math.inf

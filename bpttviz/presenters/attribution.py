@@ -12,19 +12,23 @@ what-if copy of those weights (``WhatIfSettings``). Nothing here changes the ses
   a log scale, for the graph's input row.
 - ``WhatIfFrame``: the trained and the what-if decay curves, the bound and the delta norms.
 - ``path_explanation``: the chain-rule path of one cell for the explain panel.
+- ``whatif_decay`` / ``whatif_deltas``: the main decay and deltas views' frames while a what-if
+  is active (the same frame types those views draw for the trained weights, labelled "what-if").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from bpttviz.engine.explain import Explanation, fmt, sub
 from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import BackwardStep, GradientStep, UpdateStep
+from bpttviz.presenters.decay import DecayFrame, decay_note
 from bpttviz.presenters.graph_frame import log_scale
+from bpttviz.presenters.panels import DeltasFrame, deltas_frame
 
 Array = np.ndarray
 DECADES = 6.0  # the colour scale spans this many decades below the largest cell
@@ -87,6 +91,13 @@ class AttributionFrame:
     iteration: int
     whatif: str = ""
     reach: Array = field(default_factory=lambda: np.zeros(0, dtype=int))
+    #: side by side (a comparison): the second model's frame, drawn on this one's colour scale,
+    #: and the two models' names ("" alone)
+    second: AttributionFrame | None = None
+    label: str = ""
+    #: "last": a many-to-one task, whose one loss fills the last column only (the view draws that
+    #: column across its whole width)
+    output: str = "all"
 
 
 @dataclass
@@ -153,8 +164,11 @@ class AttributionPresenter:
         opts = dict(st.options)
         if settings.truncation != "trained":
             opts = at.set_truncation(opts, settings.truncation)
+        # the trained weights (whatever the window): the iteration's own forward pass serves
+        same_weights = settings.sigma is None and settings.forget_bias is None and settings.activation is None
         with np.errstate(all="ignore"):
-            fr = at.what_if_frame(m, st.inputs, st.targets, h0=st.h0, **opts)
+            fr = at.what_if_frame(m, st.inputs, st.targets, h0=st.h0, forward=st.forward if same_weights else None,
+                                  connect=False, **opts)  # the connectivity when the shading asks
         self._key, self._computed = key, _Computed(st, m, opts, fr)
         if not settings.active:
             self._trained_key, self._trained = key, self._computed
@@ -204,7 +218,7 @@ class AttributionPresenter:
         stepping = filled_from if isinstance(rec, BackwardStep) and not settings.active else None
         caption = self._caption(att, filled_from, quantity, reach, stepping)
         return AttributionFrame(img, np.array(A), (lo, hi), T, filled_from, c.options.get("truncation"), quantity,
-                                title, caption, iteration, what, reach)
+                                title, caption, iteration, what, reach, output=att.output)
 
     @staticmethod
     def _caption(att: at.Attribution, filled_from: int, quantity: str, reach: Array, stepping: int | None) -> str:
@@ -227,6 +241,22 @@ class AttributionPresenter:
         return (f"Full BPTT: the loss at t′ = {last} keeps ≥ 1% of {what} for {int(reach[last])} of "
                 f"{last} steps back; ‖∂L{sub(last)}/∂h₀‖ = {fmt(att.A[0, last])}.")
 
+    # ------------------------------------------------------------------ side by side
+    @staticmethod
+    def side_by_side(first: AttributionFrame, second: AttributionFrame, labels: tuple[str, str]) -> AttributionFrame:
+        """The first model's frame carrying the second's (a comparison on the same data), both on
+        one colour scale (the union of their levels, at most ``DECADES`` deep), with a caption
+        stating each model's band once both backward passes are complete."""
+        hi = max(first.levels[1], second.levels[1])
+        lo = max(min(first.levels[0], second.levels[0]), hi - DECADES)
+        second = replace(second, levels=(lo, hi), label=labels[1])
+        caption = first.caption
+        if first.filled_from == 0 and second.filled_from == 0 and first.T == second.T:
+            windows = [f.truncation for f in (first, second) if f.truncation is not None and f.truncation < f.T]
+            caption = "  ·  ".join(_band(f, label, min(windows) if windows else None)
+                                   for f, label in ((first, labels[0]), (second, labels[1])))
+        return replace(first, levels=(lo, hi), label=labels[0], second=second, caption=caption)
+
     # ------------------------------------------------------------------ connectivity
     def connectivity(self, trace, model, t: int, settings: WhatIfSettings = TRAINED) -> tuple[Array, Array, str]:
         """``(raw, shade, label)`` for output step ``t`` of the first example: raw ``(T,)`` =
@@ -241,7 +271,7 @@ class AttributionPresenter:
             raw = c.frame.connectivity[EXAMPLE]  # computed with the frame already
         if raw is None:
             with np.errstate(all="ignore"):
-                raw = at.connectivity(c.model, c.setup.inputs, t, h0=c.setup.h0)[EXAMPLE]
+                raw = at.connectivity(c.model, c.setup.inputs, t, h0=c.setup.h0, forward=c.frame.forward)[EXAMPLE]
             self._conn = {key: raw}
         shade = np.full(T, np.nan)
         top = float(raw[:t + 1].max()) if t >= 0 else 0.0
@@ -267,15 +297,41 @@ class AttributionPresenter:
         ratio = float(d[-1] / d[0]) if d[0] > 0 else 0.0
         if fr.gamma is not None:
             g = fr.sigma * fr.gamma
-            rel = "<" if g < 1 else (">" if g > 1 else "=")
-            head = (f"σ_max·γ = {fmt(fr.sigma)}·{fmt(fr.gamma)} = {fmt(g)} {rel} 1: the bound "
-                    f"{'shrinks' if g < 1 else 'grows' if g > 1 else 'stays'} by {fmt(g)} per step back. ")
+            head = f"σ_max·γ = {fmt(fr.sigma)}·{fmt(fr.gamma)} = {fmt(g)}"
+            if abs(g - 1.0) <= 1e-9:  # 1 up to the rounding of the scaling (σ_max is set to notches)
+                head += ": the bound stays level, ×1 per step back. "
+            else:
+                verb = "shrinks" if g < 1 else "grows"
+                head += f" {'<' if g < 1 else '>'} 1: the bound {verb} ×{fmt(g)} per step back. "
         else:
             head = f"σ_max(W_h) = {fmt(fr.sigma)}. "
         caption = head + (f"The last loss keeps {fmt(ratio)} of its size {T - 1} steps back "
                           f"(trained: {fmt(float(tr.decay[-1] / tr.decay[0]) if tr.decay[0] > 0 else 0.0)}).")
         return WhatIfFrame(k, tr.decay, d, fr.bound, tr.deltas, fr.deltas, tr.sigma, fr.sigma, fr.gamma, label,
                            caption, c.frame.attribution.kind)
+
+    # ------------------------------------------------------------------ the main views, what-if
+    def whatif_decay(self, trace, model, settings: WhatIfSettings, iteration: int = 0) -> DecayFrame:
+        """The decay view's frame for the what-if: its curve ``||dL_{T-1}/dh_{T-1-k}||`` (LSTM:
+        through c too) and, vanilla RNN, its bound ``decay[0] (sigma_max gamma)^k``; the note
+        says what fraction reaches how far back, as the trained frame's does."""
+        fr = self.computed(trace, model, settings).frame
+        T = fr.attribution.T
+        label = f"σ_max={fr.sigma:.3g}, γ={fr.gamma:g}" if fr.bound is not None else ""
+        note = decay_note(fr.decay, T, f"{settings.label() or 'what-if'} on iteration {iteration}",
+                          self.computed(trace, model, settings).options.get("truncation"))
+        return DecayFrame(k=np.arange(T, dtype=float), curve=fr.decay.copy(), reference=fr.bound,
+                          reference_label=label, cell=None if fr.decay_c is None else fr.decay_c.copy(),
+                          iteration=iteration, note=note)
+
+    def whatif_deltas(self, trace, model, settings: WhatIfSettings, quantity: str = "dh",
+                      iteration: int = 0) -> DeltasFrame:
+        """The deltas view's frame for the what-if: the summed deltas of the changed model's
+        backward pass (``Attribution.totals``), drawn exactly as the records' would be (sequence
+        1 in the heatmap; the norms over the batch split into "from y_t" and "from h_t+1")."""
+        att = self.computed(trace, model, settings).frame.attribution
+        f = deltas_frame(_TotalsTrace.of(att, model.hidden_size), -1, quantity)
+        return replace(f, title=f"{f.title} · what-if on iteration {iteration}")
 
     # ------------------------------------------------------------------ the path
     def path_explanation(self, trace, model, t: int, source: int, unit: int,
@@ -285,6 +341,65 @@ class AttributionPresenter:
         st = c.setup
         p = at.path(c.model, st.inputs, st.targets, t, source, unit=unit, example=EXAMPLE, h0=st.h0, **c.options)
         return p.explanation()
+
+
+@dataclass
+class _TotalsTrace:
+    """A what-if's summed deltas shaped like the narrated iteration's ``RecurrentTrace`` fields
+    that the deltas frame reads (every step revealed: a what-if is computed whole)."""
+
+    kind: str
+    T: int
+    B: int
+    H: int
+    dh: Array  # (T, H), sequence 1
+    dpre: Array  # (T, G)
+    dc: Array | None
+    dh_norm: Array  # (T,) over the batch and units
+    dh_out_norm: Array
+    dh_future_norm: Array
+    dc_norm: Array | None
+    trace: tuple = ()
+
+    @classmethod
+    def of(cls, att: at.Attribution, H: int) -> _TotalsTrace:
+        tot = att.totals
+
+        def norms(a: Array) -> Array:
+            return np.sqrt(np.einsum("tbh,tbh->t", a, a))
+
+        dc = tot.get("dc")
+        fut = tot["dh"] - tot["dh_out"]
+        return cls(att.kind, att.T, tot["dh"].shape[1], H, tot["dh"][:, 0], tot["dpre"][:, 0],
+                   None if dc is None else dc[:, 0], norms(tot["dh"]), norms(tot["dh_out"]), norms(fut),
+                   None if dc is None else norms(dc))
+
+    def revealed_backward(self, cursor: int) -> Array:
+        return np.ones(self.T, dtype=bool)
+
+
+def far_share(A: Array, k: int) -> float:
+    """The share of the matrix's total ``sum A`` in the cells at least ``k`` steps from the
+    diagonal (``t' - t >= k``), as the lectures' ``attribution_far`` claims measure it."""
+    t, tp = np.indices(A.shape)
+    total = float(A.sum())
+    return float(A[tp - t >= k].sum()) / total if total > 0 else 0.0
+
+
+def _band(f: AttributionFrame, label: str, k: int | None) -> str:
+    """One model's part of a side-by-side caption: its widest band, and what lies ``k`` or more
+    steps off the diagonal (``k``: the narrower window of the two, if any)."""
+    widest = int(f.reach.max()) if f.reach.size else 0
+    own = f.truncation if f.truncation is not None and f.truncation < f.T else None
+    if own is not None:
+        text = f"{label}: every cell with t′ − t ≥ {own} is exactly 0, a band {own} wide"
+    elif f.output == "last":
+        text = f"{label}: the loss keeps ≥ 1% for {widest} of {f.T - 1} steps back"
+    else:
+        text = f"{label}: a loss keeps ≥ 1% for up to {widest} of {f.T - 1} steps back"
+        if k is not None:
+            text += f"; {fmt(100 * far_share(f.values, k))}% of the total lies ≥ {k} steps off the diagonal"
+    return text
 
 
 def trace_is_recurrent(trace) -> bool:

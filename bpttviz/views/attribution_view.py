@@ -3,6 +3,10 @@
 part is exactly zero or the backward pass has not reached the row yet. Clicking a cell asks for
 its chain-rule path (``cell_clicked(t, t')``); the window routes that to the explain panel.
 
+Side by side (a frame carrying a second model's, from a comparison): the second matrix is drawn
+beside the first on the same colour scale, each under its model's name; clicking one of its
+cells emits ``second_cell_clicked(t, t')``.
+
 The view draws an ``AttributionFrame`` (``bpttviz.presenters.attribution``) and knows nothing
 about the engine.
 """
@@ -22,6 +26,7 @@ class AttributionView(QtWidgets.QWidget):
     ``quantity_changed(str)``."""
 
     cell_clicked = QtCore.Signal(int, int)
+    second_cell_clicked = QtCore.Signal(int, int)
     quantity_changed = QtCore.Signal(str)
 
     def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
@@ -44,20 +49,17 @@ class AttributionView(QtWidgets.QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plotw = pg.PlotWidget()
-        self.plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.plot: pg.PlotItem = self.plotw.getPlotItem()
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        vb = self.plot.getViewBox()
-        vb.setDefaultPadding(0.0)
-        vb.invertY(True)  # t = 0 at the top, like a matrix
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.plot.addItem(self.image)
+        self.plotw, self.plot, self.image = self._matrix_plot()
+        # the second model's matrix (side by side), shown only for a frame that carries one
+        self.plotw2, self.plot2, self.image2 = self._matrix_plot()
+        self.plotw2.hide()
         self.bar = pg.ColorBarItem(values=(-6, 0), colorMap=magnitude_map(), interactive=False, width=14,
                                    colorMapMenu=False, label="log₁₀")
-        self.bar.setImageItem(self.image, insert_in=self.plot)
+        self.bar.setImageItem([self.image, self.image2], insert_in=self.plot)
+        self._bar_plot = self.plot  # the plot whose right side holds the colour bar (the last shown)
+        # side by side, a blank as wide as the bar takes its place beside the first matrix, so
+        # both matrices are drawn the same size
+        self.bar_spacer = pg.GraphicsWidget()
         cache_axes(self.bar)
         self.box = QtWidgets.QGraphicsRectItem()
         self.box.setZValue(10)
@@ -65,15 +67,24 @@ class AttributionView(QtWidgets.QWidget):
         self.plot.addItem(self.box)
         self.diagonal = pg.PlotDataItem()
         self.plot.addItem(self.diagonal)
+        self.diagonal2 = pg.PlotDataItem()
+        self.plot2.addItem(self.diagonal2)
         self.message = QtWidgets.QLabel("")
         self.message.setObjectName("attribution_message")
         self.message.setWordWrap(True)
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.plots = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(self.plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.plotw, 1)
+        row.addWidget(self.plotw2, 1)
         self.pages = QtWidgets.QStackedWidget()
-        self.pages.addWidget(self.plotw)
+        self.pages.addWidget(self.plots)
         self.pages.addWidget(self.message)
-        self.plotw.scene().sigMouseClicked.connect(self._clicked)
-        self.plotw.scene().sigMouseMoved.connect(self._moved)
+        for w, second in ((self.plotw, False), (self.plotw2, True)):
+            w.scene().sigMouseClicked.connect(lambda ev, second=second: self._clicked(ev, second))
+            w.scene().sigMouseMoved.connect(lambda pos, second=second: self._moved(pos, second))
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -84,8 +95,25 @@ class AttributionView(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addWidget(self.pages, 1)
         lay.addWidget(self.caption)
-        self._shape: int | None = None
+        self._shape: tuple | None = None
+        self._shape2: tuple | None = None
+        self._titles: dict[int, str] = {}
         self.apply_theme(theme)
+
+    @staticmethod
+    def _matrix_plot() -> tuple[pg.PlotWidget, pg.PlotItem, pg.ImageItem]:
+        plotw = pg.PlotWidget()
+        plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        plot: pg.PlotItem = plotw.getPlotItem()
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        vb = plot.getViewBox()
+        vb.setDefaultPadding(0.0)
+        vb.invertY(True)  # t = 0 at the top, like a matrix
+        image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(image)
+        return plotw, plot, image
 
     # ------------------------------------------------------------------ public
     def set_quantities(self, names) -> None:
@@ -112,23 +140,68 @@ class AttributionView(QtWidgets.QWidget):
 
     def show_frame(self, f: AttributionFrame) -> None:
         self.frame = f
-        self.pages.setCurrentWidget(self.plotw)
+        self.pages.setCurrentWidget(self.plots)
         lo, hi = f.levels
         self.image.setImage(f.image, levels=(lo, hi), autoLevels=False)
-        if self._shape != f.T:
-            self._shape = f.T
-            self.image.setRect(QtCore.QRectF(-0.5, -0.5, f.T, f.T))
-            self.plot.setXRange(-0.5, f.T - 0.5, padding=0)
-            self.plot.setYRange(-0.5, f.T - 0.5, padding=0)
-            set_ticks(self.plot.getAxis("bottom"), nice_ticks(f.T, 5))
-            set_ticks(self.plot.getAxis("left"), nice_ticks(f.T, 5))
-            self.diagonal.setData([-0.5, f.T - 0.5], [-0.5, f.T - 0.5])
+        if self._shape != (f.T, f.output):
+            self._shape = (f.T, f.output)
+            self._shape_plot(self.plot, self.image, self.diagonal, f.T, f.output)
+        two = f.second
+        if two is not None:
+            self.image2.setImage(two.image, levels=(lo, hi), autoLevels=False)
+            if self._shape2 != (two.T, two.output):
+                self._shape2 = (two.T, two.output)
+                self._shape_plot(self.plot2, self.image2, self.diagonal2, two.T, two.output)
+        self.plotw2.setVisible(two is not None)
+        self._bar_beside(self.plot2 if two is not None else self.plot)
+        for plot, text in ((self.plot, f.label if two is not None else ""), (self.plot2, two.label if two else "")):
+            if self._titles.get(id(plot)) != text:  # (a title's row appears and goes with its text)
+                self._titles[id(plot)] = text
+                plot.setTitle(text or None, color=self.theme.foreground, size=f"{self.theme.pixels(0.95)}px")
         if self.bar.levels() != (lo, hi):
             self.bar.setLevels((lo, hi))
             self._fit_bar()
         self.title.setText(f.title + (f"  ·  {f.whatif}" if f.whatif else ""))
         self.caption.setText(f.caption)
         self._draw_box()
+
+    def _bar_beside(self, plot: pg.PlotItem) -> None:
+        """The colour bar at the right of ``plot``: side by side it belongs after both matrices,
+        not between them."""
+        if self._bar_plot is plot:
+            return
+        self._bar_plot.layout.removeItem(self.bar)
+        if plot is self.plot:
+            self.plot.layout.removeItem(self.bar_spacer)
+            self.bar_spacer.setParentItem(None)
+        plot.scene().addItem(self.bar)  # (the two plots are separate scenes)
+        plot.layout.addItem(self.bar, 2, 5)
+        plot.layout.setColumnFixedWidth(4, 5)
+        if plot is not self.plot:
+            self.plot.scene().addItem(self.bar_spacer)
+            self.plot.layout.addItem(self.bar_spacer, 2, 5)
+            self._fit_spacer()
+        self._bar_plot = plot
+
+    def _fit_spacer(self) -> None:
+        w = self.bar.width() or self.bar.axis.width() + 14
+        self.bar_spacer.setFixedWidth(w)
+
+    @staticmethod
+    def _shape_plot(plot: pg.PlotItem, image: pg.ImageItem, diagonal: pg.PlotDataItem, T: int,
+                    output: str = "all") -> None:
+        """Axes for a T x T matrix; many-to-one (``output`` "last"): its one filled column, the
+        last, across the whole width (the other T - 1 columns are empty by definition)."""
+        image.setRect(QtCore.QRectF(-0.5, -0.5, T, T))
+        last = output == "last"
+        plot.setXRange(T - 1.5 if last else -0.5, T - 0.5, padding=0)
+        plot.setYRange(-0.5, T - 0.5, padding=0)
+        set_ticks(plot.getAxis("bottom"), [(float(T - 1), str(T - 1))] if last else nice_ticks(T, 5))
+        set_ticks(plot.getAxis("left"), nice_ticks(T, 5))
+        if last:
+            diagonal.setData([], [])
+        else:
+            diagonal.setData([-0.5, T - 0.5], [-0.5, T - 0.5])
 
     def _fit_bar(self) -> None:
         """The colour bar's axis as wide as its tick labels and its "log₁₀" label need at the
@@ -138,7 +211,11 @@ class AttributionView(QtWidgets.QWidget):
         lo, hi = self.bar.levels()
         labels = ["-0.00", "-10"] + [f"{v:g}" for v in (np.floor(lo), np.ceil(hi)) if np.isfinite(v)]
         label_h = QtGui.QFontMetrics(self.theme.font(0.95)).height() if self.theme is not None else fm.height()
-        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for t in labels) + label_h + 16)
+        width = max(fm.horizontalAdvance(t) for t in labels) + label_h + 16
+        if self.bar.axis.width() != width:  # (a new width lays the plot out again)
+            self.bar.axis.setWidth(width)
+        if self._bar_plot is not self.plot:
+            self._fit_spacer()
 
     def show_message(self, text: str) -> None:
         self.frame = None
@@ -147,12 +224,16 @@ class AttributionView(QtWidgets.QWidget):
         self.title.setText(" ")
         self.caption.setText(" ")
 
-    def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
-        """The cell ``(t, t')`` under a scene position, or None (outside, or below the diagonal)."""
+    def cell_at(self, scene_pos: QtCore.QPointF, second: bool = False) -> tuple[int, int] | None:
+        """The cell ``(t, t')`` under a scene position of the first (or the second) matrix's
+        plot, or None (outside, or below the diagonal)."""
         f = self.frame
-        if f is None or not self.plot.sceneBoundingRect().contains(scene_pos):
+        plot = self.plot2 if second else self.plot
+        if f is not None and second:
+            f = f.second
+        if f is None or not plot.sceneBoundingRect().contains(scene_pos):
             return None
-        p = self.plot.getViewBox().mapSceneToView(scene_pos)
+        p = plot.getViewBox().mapSceneToView(scene_pos)
         tp, t = int(round(p.x())), int(round(p.y()))
         if not (0 <= t < f.T and 0 <= tp < f.T) or tp < t:
             return None
@@ -160,15 +241,18 @@ class AttributionView(QtWidgets.QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
-        self.plotw.setBackground(theme.background)
-        style_plot(self.plot, theme)
-        set_axis_label(self.plot, "bottom", "loss step t′", theme)
-        set_axis_label(self.plot, "left", "state h_t", theme)
+        for plotw, plot in ((self.plotw, self.plot), (self.plotw2, self.plot2)):
+            plotw.setBackground(theme.background)
+            style_plot(plot, theme)
+            set_axis_label(plot, "bottom", "loss step t′", theme)
+            set_axis_label(plot, "left", "state h_t", theme)
+        self._titles.clear()
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
         self._fit_bar()
         self.box.setPen(theme.pen(theme.highlight, max(2.5, 2.5 * theme.scale)))
         self.diagonal.setPen(theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DotLine))
+        self.diagonal2.setPen(theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DotLine))
         self.title.setFont(theme.font(1.0, bold=True))
         self.caption.setFont(theme.font(0.9))
         self.caption.setMinimumHeight(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 2))
@@ -180,17 +264,22 @@ class AttributionView(QtWidgets.QWidget):
             self.show_frame(self.frame)
 
     # ------------------------------------------------------------------ mouse
-    def _clicked(self, ev) -> None:
-        cell = self.cell_at(ev.scenePos())
-        if cell is not None:
+    def _clicked(self, ev, second: bool = False) -> None:
+        cell = self.cell_at(ev.scenePos(), second)
+        if cell is None:
+            return
+        if second:
+            self.second_cell_clicked.emit(*cell)
+        else:
             self.select(cell)
             self.cell_clicked.emit(*cell)
 
-    def _moved(self, pos: QtCore.QPointF) -> None:
-        cell = self.cell_at(pos)
-        f = self.frame
+    def _moved(self, pos: QtCore.QPointF, second: bool = False) -> None:
+        cell = self.cell_at(pos, second)
+        f = self.frame.second if second and self.frame is not None else self.frame
+        plotw = self.plotw2 if second else self.plotw
         if cell is None or f is None:
-            self.plotw.setToolTip("")
+            plotw.setToolTip("")
             return
         t, tp = cell
         v = float(f.values[t, tp])
@@ -202,7 +291,9 @@ class AttributionView(QtWidgets.QWidget):
             text = f"t = {t}, t′ = {tp}: exactly 0 (the loss at {tp} does not reach h_{t})"
         else:
             text = f"{what} = {v:.4g}  (click: the chain-rule path)"
-        self.plotw.setToolTip(text)
+        if f.label:
+            text = f"{f.label}: {text}"
+        plotw.setToolTip(text)
 
     def _draw_box(self) -> None:
         if self.selected is None or self.frame is None or max(self.selected) >= self.frame.T:

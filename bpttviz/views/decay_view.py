@@ -1,5 +1,7 @@
 """The gradient-norm decay view: ``||dL_T/dh_{T-1-k}||`` against k on a log axis, the Jacobian
-reference line ``(sigma_max * gamma)^k``, and a faint history of earlier iterations."""
+reference line ``(sigma_max * gamma)^k``, and a faint history of earlier iterations. While a
+what-if is shown (``set_whatif``) a banner says so and the trained curve is drawn dashed for
+comparison."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from bpttviz.views.theme import (
     style_plot,
     tick_room,
 )
+from bpttviz.views.whatif_banner import WhatIfBanner
 
 HISTORY = 12
 
@@ -72,6 +75,9 @@ class DecayView(QtWidgets.QWidget):
         self.overlay: tuple | None = None
         self.overlay_curve = self.plot.plot([], [])
         self.overlay_cell = self.plot.plot([], [])
+        self.trained = self.plot.plot([], [])  # a what-if's trained curve
+        self.whatif: tuple[str, np.ndarray] | None = None  # (label, trained curve) while a what-if shows
+        self.banner = WhatIfBanner(theme)
         self.note = QtWidgets.QLabel(" ")
         self.note.setWordWrap(True)
         self.message = QtWidgets.QLabel("")
@@ -83,6 +89,7 @@ class DecayView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
+        lay.addWidget(self.banner)
         lay.addWidget(self.pages, 1)
         lay.addWidget(self.note)
         self.frame: DecayFrame | None = None
@@ -108,6 +115,8 @@ class DecayView(QtWidgets.QWidget):
         self.overlay_curve.setSymbolPen(None)
         self.overlay_cell.setPen(theme.pen(PURPLE, 2.0, style=QtCore.Qt.PenStyle.DashLine))
         self.jacobian.setPen(theme.pen(theme.forward, 1.6, style=QtCore.Qt.PenStyle.DotLine))
+        self.trained.setPen(theme.pen(theme.muted, 2.0, style=QtCore.Qt.PenStyle.DashLine))
+        self.banner.apply_theme(theme)
         self.ref.setPen(theme.pen(theme.foreground, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.message.setFont(theme.font(1.05))
         self.message.setStyleSheet(f"color: {theme.muted}; background: {theme.background};")
@@ -140,18 +149,23 @@ class DecayView(QtWidgets.QWidget):
         self.pages.setCurrentWidget(self.plotw)
         curve = self._positive(f.curve)
         self.curve.setData(f.k, curve, connect="finite")
-        entries = [(self.overlay[0] if self.overlay else "this iteration", th.backward, "line")]
-        over = self._positive(self.overlay[3]) if self.overlay else np.array([])
-        over_c = (self._positive(self.overlay[4]) if self.overlay and len(self.overlay) > 4
-                  and self.overlay[4] is not None else np.array([]))
-        if self.overlay:
-            self.overlay_curve.setData(self.overlay[2], over, connect="finite")
-            entries.append((self.overlay[1], PURPLE, "line"))
+        overlay = None if self.whatif else self.overlay  # a what-if compares with the trained curve
+        entries = [("what-if" if self.whatif else overlay[0] if overlay else "this iteration", th.backward, "line")]
+        trained = self._positive(self.whatif[1]) if self.whatif else np.array([])
+        self.trained.setData(np.arange(trained.size, dtype=float), trained, connect="finite")
+        if self.whatif:
+            entries.append(("trained", th.muted, "dash"))
+        over = self._positive(overlay[3]) if overlay else np.array([])
+        over_c = (self._positive(overlay[4]) if overlay and len(overlay) > 4
+                  and overlay[4] is not None else np.array([]))
+        if overlay:
+            self.overlay_curve.setData(overlay[2], over, connect="finite")
+            entries.append((overlay[1], PURPLE, "line"))
         else:
             self.overlay_curve.setData([], [])
         if over_c.size:
-            self.overlay_cell.setData(self.overlay[2], over_c, connect="finite")
-            entries.append((f"{self.overlay[1]} via c", PURPLE, "dash"))
+            self.overlay_cell.setData(overlay[2], over_c, connect="finite")
+            entries.append((f"{overlay[1]} via c", PURPLE, "dash"))
         else:
             self.overlay_cell.setData([], [])
         if f.reference is not None:
@@ -166,7 +180,7 @@ class DecayView(QtWidgets.QWidget):
             self.jacobian.setData([], [])
         if f.cell is not None:
             self.cell.setData(f.k, self._positive(f.cell), connect="finite")
-            entries.append((f"{self.overlay[0]} via c" if self.overlay else "via c", GREEN, "line"))
+            entries.append((f"{overlay[0]} via c" if overlay else "via c", GREEN, "line"))
         else:
             self.cell.setData([], [])
         hist = f.history[-HISTORY:]
@@ -184,7 +198,7 @@ class DecayView(QtWidgets.QWidget):
                     h = hist[i - pad]
                     it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
         # the y range follows the curves (a growing bound may leave the top of the plot)
-        vals = np.concatenate([curve, over, over_c] + [self._positive(h) for h in hist]
+        vals = np.concatenate([curve, over, over_c, trained] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
                               + ([self._positive(f.jacobian)] if f.jacobian is not None else []))
         vals = vals[np.isfinite(vals)]
@@ -201,10 +215,16 @@ class DecayView(QtWidgets.QWidget):
                 self.plot.setXRange(0, x1, padding=0.02)
         self.note.setText(f.note + (f"  ·  bound with {f.reference_label}" if f.reference is not None else ""))
 
+    def set_whatif(self, label: str, trained: np.ndarray | None = None) -> None:
+        """Mark the frames shown from now on as a what-if (``label``, e.g. "what-if: σ_max =
+        0.8") and draw the ``trained`` curve beside them; ``label`` "" ends it."""
+        self.whatif = (label, np.asarray(trained, dtype=float)) if label and trained is not None else None
+        self.banner.show_label(label)
+
     def show_message(self, text: str) -> None:
         self.frame = None
         for it in [self.curve, self.ref, self.cell, self.jacobian, self.overlay_curve, self.overlay_cell,
-                   *self.history_items]:
+                   self.trained, *self.history_items]:
             it.setData([], [])
         self._history_ids = []
         style_plot(self.plot, self.theme, title="")

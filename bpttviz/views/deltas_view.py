@@ -1,6 +1,7 @@
 """The deltas view: a heatmap time x hidden units of the per-timestep deltas (signed, diverging,
 symmetric levels) above the norm of each timestep's delta on a log axis, split into what came
-from the output at that step and what came from the future."""
+from the output at that step and what came from the future. While a what-if is shown
+(``set_whatif``) a banner above says so."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bpttviz.views.theme import (
     style_plot,
     tick_room,
 )
+from bpttviz.views.whatif_banner import WhatIfBanner
 
 
 class DeltasView(QtWidgets.QWidget):
@@ -64,6 +66,8 @@ class DeltasView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
+        self.banner = WhatIfBanner(theme)
+        lay.addWidget(self.banner)
         lay.addWidget(self.quantity)
         lay.addWidget(self.glw, 1)
         self.frame: DeltasFrame | None = None
@@ -108,6 +112,7 @@ class DeltasView(QtWidgets.QWidget):
         self.theme = theme
         self.glw.setBackground(theme.background)
         self.heat.apply_theme(theme)
+        self.banner.apply_theme(theme)
         style_plot(self.norms_plot, theme)
         set_axis_label(self.norms_plot, "left", "norm", theme)
         self.quantity.setFont(theme.font(1.0))
@@ -117,6 +122,10 @@ class DeltasView(QtWidgets.QWidget):
         self.norms_plot.getAxis("left").setWidth(axis_w)
         if self.frame is not None:
             self.show_frame(self.frame)
+
+    def set_whatif(self, label: str) -> None:
+        """Mark the frames shown from now on as a what-if (``label``); "" ends it."""
+        self.banner.show_label(label)
 
     def _style(self, i: int) -> tuple[str, str]:
         th = self.theme

@@ -44,6 +44,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -76,8 +77,8 @@ def _output_deltas(model: RecurrentModel, fw: Forward, opts: Options) -> Array:
     many-to-one model has a loss at T-1 only (the other rows are zero)."""
     tg = fw.batch.targets
     Y = fw.Y
-    if opts.output == "last":
-        Y = Y[-1:]
+    if opts.output == "last":  # (a many-to-one forward pass keeps the last output only, (B, O))
+        Y = Y[-1:] if Y.ndim == 3 else Y[None]
         tg = tg[None]
     else:
         tg = tg.T if tg.ndim == 2 else tg.transpose(1, 0, 2)
@@ -110,7 +111,10 @@ class Attribution:
     A_w: ``||h_{t-1}^T d(ah)_t^{(t')}||_F`` (the recurrent weights' gradient, by source) or None;
     dh_norm ``(T,)``: ``||dL/dh_t||`` (of the row's vector sum, as the backward records have it);
     parts: ``(T, T, B, H)`` the vectors ``dL_t'/dh_t`` or None; truncation: the window k or None;
-    output: ``"all"`` or ``"last"``; kind: ``"rnn"``, ``"lstm"`` or ``"gru"``."""
+    output: ``"all"`` or ``"last"``; kind: ``"rnn"``, ``"lstm"`` or ``"gru"``; totals: the summed
+    deltas a backward pass's records would show, each ``(T, B, .)``: ``"dh"`` (dL/dh_t),
+    ``"dh_out"`` (the part from the output at t), ``"dpre"`` (the (gate) pre-activation delta)
+    and, LSTM, ``"dc"`` (the total cell-state delta)."""
 
     A: Array
     A_c: Array | None
@@ -120,6 +124,7 @@ class Attribution:
     truncation: int | None
     output: str
     kind: str
+    totals: Mapping[str, Array] | None = None
 
     @property
     def T(self) -> int:
@@ -148,16 +153,18 @@ class Attribution:
             m &= tp == T - 1
         return m
 
-    def reach(self, fraction: float = 1e-2) -> Array:
+    def reach(self, fraction: float = 1e-2, state: str = "h") -> Array:
         """For each source t', how many steps back its gradient keeps at least ``fraction`` of
-        its size at h_t' (``(T,)`` ints, 0 for a column without a loss): the width of the band."""
+        its size at h_t' (``state`` ``"c"``: at c_t', LSTM) (``(T,)`` ints, 0 for a column
+        without a loss): the width of the band."""
+        A = self.A_c if state == "c" and self.A_c is not None else self.A
         T = self.T
         out = np.zeros(T, dtype=int)
         for tp in range(T):
-            top = self.A[tp, tp]
+            top = A[tp, tp]
             if not top > 0:
                 continue
-            col = self.A[:tp + 1, tp]
+            col = A[:tp + 1, tp]
             alive = np.nonzero((col >= fraction * top) & (col > 0))[0]
             out[tp] = tp - int(alive.min())
         return out
@@ -165,16 +172,20 @@ class Attribution:
 
 def attribution(model, inputs, targets, *, h0=None, reduction: str = "mean",
                 truncation: int | None = None, output: str = "all", loss: str = "cross_entropy",
-                parts: bool = False, weights: bool = True) -> Attribution:
+                parts: bool = False, weights: bool = True, forward: Forward | None = None) -> Attribution:
     """The exact attribution matrix of one batch (module docstring).
 
     inputs, targets, h0 and the options are those of ``loss_and_grads``. ``parts=True`` also keeps
-    the vectors ``(T, T, B, H)`` (memory T² B H floats); ``weights=False`` skips ``A_w``.
-    Cost: one forward pass and one backward sweep over a stack of the alive sources.
+    the vectors ``(T, T, B, H)`` (memory T² B H floats); ``weights=False`` skips ``A_w``;
+    ``forward``: the forward pass of these inputs through these weights if the caller has it
+    (``Setup.forward``; read, never written). Cost: a forward pass (none with ``forward``) and
+    one backward sweep over a stack of the alive sources: ``sum_t`` (alive sources at t)
+    vector-Jacobian products where a backward pass takes T (T(T+1)/2 untruncated, about kT with
+    a window k).
     """
     model = _recurrent(model)
     opts = model._options(reduction, truncation, output, loss)
-    fw = _prepare(model, inputs, targets, h0, opts)
+    fw = _prepare(model, inputs, targets, h0, opts) if forward is None else forward
     return _attribute(model, fw, opts, parts=parts, weights=weights)
 
 
@@ -183,13 +194,30 @@ def attribution(model, inputs, targets, *, h0=None, reduction: str = "mean",
 _BUFFER_LIMIT = 1 << 22
 
 
+def _own_forward(fw: Forward) -> Forward:
+    """A forward pass sharing ``fw``'s buffers (read only) but with its own scratch entries: the
+    cells cache their backward multipliers in ``cell`` (shared: they depend on the forward alone)
+    and the LSTM writes each step's cell delta into ``cell["dcs"]``, which a narrated iteration's
+    records read later, so the sweep must never write into the original's list."""
+    cell = dict(fw.cell)
+    if "dcs" in cell:
+        cell["dcs"] = [None] * len(cell["dcs"])
+    return Forward(fw.batch, cell, fw.Y)
+
+
 def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool, weights: bool) -> Attribution:
+    """The sweep: every alive source of step t goes back through the cell's own backward step
+    (``_backstep``) at once, written straight into the buffers (no per-step copies)."""
+    fw = _own_forward(fw)
     T, B, H = fw.batch.T, fw.batch.B, model.hidden_size
     G = model.GATES * H
     k = opts.truncation
     out = _output_deltas(model, fw, opts)
     lstm = "c" in model.STATE
+    separate = model._separate_dah  # the GRU's recurrent delta differs from its input delta
     Hs = fw.cell["h"]
+    ctx = model._backward_context(fw)
+    dcs = fw.cell.get("dcs")  # the LSTM's cell deltas, written by each step
     # S[j][r, s]: the delta that source s sends to state component j at step t, in row r = t
     # (buffered: every step's stack is kept and the norms are taken once at the end) or r = t % 2
     # (large sizes: two rows, the norms taken step by step)
@@ -199,10 +227,15 @@ def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool
     A = np.zeros((T, T))
     A_c = np.zeros((T, T)) if lstm else None
     A_w = np.zeros((T, T)) if weights else None
+    dh_norm = np.zeros(T)
     if buffered:
         Pc = np.zeros((T, T, B, H)) if lstm else None
         Pw = np.zeros((T, T, B, G)) if weights else None
     first = T - 1 if opts.output == "last" else 0  # the earliest source with a loss
+    scratch = np.empty((2, T, B, G))  # dax (and the GRU's dah) when they are not kept
+    dpre = np.zeros((T, B, G))  # the summed input-side delta of each step (the records' dpre)
+    if not buffered:
+        dh, dc = np.zeros((T, B, H)), (np.zeros((T, B, H)) if lstm else None)
 
     def alive_range(t: int) -> tuple[int, int]:
         return max(t, first), T if k is None else min(T, t + k)
@@ -211,27 +244,35 @@ def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool
         lo, hi = alive_range(t)
         if hi <= lo:  # no loss reaches h_t (many-to-one beyond the window)
             continue
+        n = hi - lo
         r = t if buffered else t % 2
         S[0][r, t] = out[t]  # source t enters at its own step (its slot held nothing yet)
         alive = tuple(s[r, lo:hi] for s in S)
-        dc = model._cell_delta(fw, t, alive) if lstm else None
-        _, dah, prev = model._step_backward(alive, t, fw)
-        if buffered:
-            if lstm:
-                Pc[t, lo:hi] = dc
-            if weights:
-                Pw[t, lo:hi] = dah
-        else:
-            A[t, lo:hi] = _norms(alive[0])
-            if lstm:
-                A_c[t, lo:hi] = _norms(dc)
-            if weights:
-                A_w[t, lo:hi] = _weight_norms(Hs[t][None], dah[None])[0]
-        if t > 0:  # carry to step t-1; a source whose window ends here is not carried
+        keep_w = buffered and weights
+        dah = Pw[t, lo:hi] if keep_w else scratch[1, :n]
+        dax = (scratch[0, :n] if separate else dah)
+        prev = None
+        if t > 0:  # carried straight into step t-1's rows; a source whose window ends here is not
             lo2, hi2 = alive_range(t - 1)
             r2 = t - 1 if buffered else (t - 1) % 2
+            prev = tuple(s[r2, lo:hi] for s in S) if hi2 == hi else tuple(np.empty((n, B, H)) for _ in S)
+        model._backstep(ctx, alive, t, dax, dah, prev)
+        np.sum(dax, 0, out=dpre[t])
+        if prev is not None and hi2 != hi:
             for s, p in zip(S, prev):
                 s[r2, lo:hi2] = p[:hi2 - lo]
+        if buffered:
+            if lstm:
+                Pc[t, lo:hi] = dcs[t]
+        else:
+            A[t, lo:hi] = _norms(alive[0])
+            np.sum(alive[0], 0, out=dh[t])
+            dh_norm[t] = _norms(dh[t][None])[0]
+            if lstm:
+                A_c[t, lo:hi] = _norms(dcs[t])
+                np.sum(dcs[t], 0, out=dc[t])
+            if weights:
+                A_w[t, lo:hi] = _weight_norms(Hs[t][None], dah[None])[0]
     if buffered:
         P = S[0]
         A = _norms(P.reshape(T * T, -1)).reshape(T, T)
@@ -239,17 +280,21 @@ def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool
             A_c = _norms(Pc.reshape(T * T, -1)).reshape(T, T)
         if weights:
             A_w = _weight_norms(Hs[:-1], Pw)
-        dh_norm = _norms(P.sum(1))
-    else:
-        dh_norm = _dh_norms(model, fw, opts, out)
-    for a in (A, A_c, A_w, dh_norm):
+        dh = P.sum(1)
+        dh_norm = _norms(dh)
+        dc = Pc.sum(1) if lstm else None
+    totals = {"dh": dh, "dh_out": out, "dpre": dpre}
+    if lstm:
+        totals["dc"] = dc
+    for a in (A, A_c, A_w, dh_norm, *totals.values()):
         if a is not None:
             a.flags.writeable = False
     kept = None
     if parts:
         kept = S[0]
         kept.flags.writeable = False
-    return Attribution(A, A_c, A_w, dh_norm, kept, opts.truncation, opts.output, model.kind)
+    return Attribution(A, A_c, A_w, dh_norm, kept, opts.truncation, opts.output, model.kind,
+                       MappingProxyType(totals))
 
 
 def _weight_norms(Hp: Array, dah: Array) -> Array:
@@ -264,45 +309,29 @@ def _weight_norms(Hp: Array, dah: Array) -> Array:
     return np.sqrt(np.maximum(np.einsum("tbc,tsbc->ts", K, E), 0.0))
 
 
-def _dh_norms(model: RecurrentModel, fw: Forward, opts: Options, out: Array) -> Array:
-    """``||dL/dh_t||`` from the summed delta: the engine's own loop, one delta (large sizes)."""
-    T, B, H = fw.batch.T, fw.batch.B, model.hidden_size
-    k = opts.truncation
-    S = 1 if k is None or k >= T else k
-    D = tuple(np.zeros((S, B, H)) for _ in model.STATE)
-    norms = np.zeros(T)
-    for t in range(T - 1, -1, -1):
-        if S == 1:
-            D[0][0] += out[t]
-        else:
-            D[0][0] = out[t]
-        norms[t] = math.sqrt(float(np.vdot(D[0].sum(0), D[0].sum(0))))
-        prev = model._step_backward(D, t, fw)[2]
-        D = prev if S == 1 else tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in prev)
-    return norms
-
-
 # ---------------------------------------------------------------------------- connectivity
-def connectivity(model, inputs, t: int, *, h0=None) -> Array:
+def connectivity(model, inputs, t: int, *, h0=None, forward: Forward | None = None) -> Array:
     """``C[b, t'] = ||dy_t / dx_t'||_F`` for example b, ``(B, T)``; zero for t' > t.
 
     Float inputs ``(B, T, D)``: the Jacobian of the output ``y_t (O,)`` with respect to the input
     vector ``x_t' (D,)``. Token ids ``(B, T)``: with respect to the input row ``x_t' W_x``
     (``(G,)``, the row of W_x the token selects plus the input bias), i.e. the norm of the
     gradients that y_t's O outputs send to that embedding row. Exact: the O output units are
-    pushed back together as a stack of O deltas, ``t + 1`` backward steps.
+    pushed back together as a stack of O deltas, ``t + 1`` backward steps. ``forward``: the
+    forward pass of these inputs through these weights if the caller has it (read only).
     """
     model = _recurrent(model)
     opts = Options()
-    batch = model._batch(inputs, None, opts)
+    batch = model._batch(inputs, None, opts) if forward is None else forward.batch
     T, B = batch.T, batch.B
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < T:
         raise ValueError(f"t: expected an output timestep in [0, {T}), got {t!r}")
-    fw = model._forward(batch, model._state0(h0, B), opts)
+    fw = model._forward(batch, model._state0(h0, B), opts) if forward is None else forward
     return _connect(model, fw, int(t))
 
 
 def _connect(model: RecurrentModel, fw: Forward, t: int) -> Array:
+    fw = _own_forward(fw)
     batch = fw.batch
     T, B, H = batch.T, batch.B, model.hidden_size
     W_y = model.params[model.W_Y]  # (H, O): output unit o sends W_y[:, o] back to h_t
@@ -591,7 +620,9 @@ class WhatIfFrame:
     attribution: the ``Attribution``; decay ``(T,)`` and decay_c: its last column (the decay
     curve); bound: ``decay[0] (sigma_max gamma)^k`` for a vanilla RNN (Pascanu et al.'s bound of a
     batch of one), else None; deltas ``(T,)``: ``||dL/dh_t||``; connectivity ``(B, T)`` for output
-    step ``t`` (None if not asked for); sigma: ``recurrent_sigma``; gamma: sup |f'| or None."""
+    step ``t`` (None if not asked for); sigma: ``recurrent_sigma``; gamma: sup |f'| or None;
+    forward: the forward pass it was computed from (read only: ``connectivity(..., forward=)``
+    takes it for another output step)."""
 
     attribution: Attribution
     decay: Array
@@ -602,23 +633,29 @@ class WhatIfFrame:
     t: int | None
     sigma: float
     gamma: float | None
+    forward: Forward | None = None
 
 
 def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, reduction: str = "mean",
                   truncation: int | None = None, output: str = "all", loss: str = "cross_entropy",
-                  weights: bool = True) -> WhatIfFrame:
+                  weights: bool = True, forward: Forward | None = None, connect: bool = True) -> WhatIfFrame:
     """The data of one what-if redraw: attribution, decay curve and bound, delta norms and the
-    connectivity of output step ``t`` (None: the last step), sharing one forward pass."""
+    connectivity of output step ``t`` (None: the last step), sharing one forward pass.
+
+    ``forward``: the forward pass of these inputs through these very weights when the caller
+    has it already (``Setup.forward``, a narrated iteration's): it is read, never written, and
+    not computed again. ``connect=False`` leaves the connectivity out (``connectivity`` is None),
+    for a caller that computes it only when it is shown."""
     model = _recurrent(model)
     opts = model._options(reduction, truncation, output, loss)
-    fw = _prepare(model, inputs, targets, h0, opts)
+    fw = _prepare(model, inputs, targets, h0, opts) if forward is None else _own_forward(forward)
     T = fw.batch.T
     if t is None:
         t = T - 1
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < T:
         raise ValueError(f"t: expected an output timestep in [0, {T}), got {t!r}")
     att = _attribute(model, fw, opts, parts=False, weights=weights)
-    conn = _connect(model, fw, int(t))
+    conn = _connect(model, fw, int(t)) if connect else None
     sigma = recurrent_sigma(model)
     decay = att.decay
     gamma = bound = None
@@ -628,7 +665,7 @@ def what_if_frame(model, inputs, targets, *, t: int | None = None, h0=None, redu
         bound = decay[0] * (sigma * gamma) ** np.arange(T, dtype=float)
         if truncation is not None:
             bound[truncation:] = 0.0
-    return WhatIfFrame(att, decay, att.decay_c, bound, att.dh_norm.copy(), conn, int(t), sigma, gamma)
+    return WhatIfFrame(att, decay, att.decay_c, bound, att.dh_norm.copy(), conn, int(t), sigma, gamma, fw)
 
 
 # ---------------------------------------------------------------------------- a narrated iteration
@@ -637,13 +674,16 @@ class Setup:
     """Everything needed to recompute a narrated iteration: ``model`` (a copy holding the
     parameters the records were made with), ``inputs`` (batch-first ids or floats), ``targets``,
     ``h0`` (the state tuple the iteration started from) and ``options`` (reduction, truncation,
-    output, loss) for ``attribution``, ``path``, ``what_if_frame``..."""
+    output, loss) for ``attribution``, ``path``, ``what_if_frame``...; ``forward``: the
+    iteration's own forward pass (read only), so the trained weights' attribution needs no
+    forward pass of its own (``what_if_frame(..., forward=setup.forward)``)."""
 
     model: RecurrentModel
     inputs: Array
     targets: Array
     h0: tuple[Array, ...]
     options: dict[str, Any]
+    forward: Forward | None = None
 
 
 def trace_setup(trace, model) -> Setup:
@@ -685,4 +725,4 @@ def trace_setup(trace, model) -> Setup:
     h0 = tuple(np.array(fw.cell[s][0]) for s in model.STATE)
     options = {"reduction": loss_rec.reduction, "truncation": truncation,
                "output": "last" if last else "all", "loss": loss_rec.loss}
-    return Setup(new, inputs, np.array(batch.targets), h0, options)
+    return Setup(new, inputs, np.array(batch.targets), h0, options, fw)

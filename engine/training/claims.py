@@ -32,6 +32,24 @@ The kinds:
 - ``real_names``: the share of whole sampled lines that are names of the training corpus (``n``
   samples of 200 characters, seeded by the session's seed and iteration).
 
+The attribution kinds read the matrix the attribution view draws (``engine.gradients.attribution``):
+the model's newest narrated iteration (its batch, starting state, options and the parameters
+before its update), or between iterations its last batch with the parameters now. Cell
+``A[t, t'] = ||dL_t'/dh_t||`` (``state`` ``"c"``: the LSTM's ``||dL_t'/dc_t||``); "size" below is
+that 2-norm, and a band's width counts the steps back a loss keeps at least 1% of its size at
+its own step (``Attribution.reach(0.01)``):
+
+- ``attribution_far``: the share of the matrix's total ``sum A`` in the cells at least ``k`` steps
+  from the diagonal (``t' - t >= k``): how much of the gradient on the states comes from losses
+  ``k`` or more steps later. With window truncation k it is exactly 0 ("nothing beyond k").
+- ``attribution_reach``: the widest band, ``max_t' reach[t']`` in steps (many-to-one: the one loss's).
+- ``attribution_reach_ratio``: the second model's widest band (through ``state``) / the first's.
+- ``attribution_decay``: the last loss's part at ``h_{T-1-k}`` / its part at ``h_{T-1}`` (the last
+  column read upwards, as the view draws it): above 1 the gradient grows going back.
+- ``recurrent_sigma``: sigma_max of the recurrent weights the matrix was computed with.
+- ``spectral_radius``: the largest |eigenvalue| of those weights (vanilla RNN's square ``W_hh``).
+- ``spectral_ratio``: ``spectral_radius / recurrent_sigma`` (at most 1).
+
 ``check(claims, first, second)`` returns one ``Verdict`` per claim: the measured value, whether it
 holds, and a sentence saying so. Pure NumPy: the tests check every claim of every stop headlessly.
 """
@@ -48,9 +66,10 @@ from ..gradients import diagnostics
 
 KINDS = ("val_vs_baseline", "val_vs_first", "train_loss", "loss_drop", "decay_growth", "decay_rate",
          "decay_ratio", "grad_growth", "recurrent_share", "saturation", "blowup", "clipped_fraction",
-         "real_names")
+         "real_names", "attribution_far", "attribution_reach", "attribution_reach_ratio", "attribution_decay",
+         "recurrent_sigma", "spectral_radius", "spectral_ratio")
 CLAIM_KEYS = ("kind", "model", "min", "max", "k", "state", "window", "n", "says")
-NEEDS_K = ("decay_growth", "decay_rate", "decay_ratio")
+NEEDS_K = ("decay_growth", "decay_rate", "decay_ratio", "attribution_far", "attribution_decay")
 
 #: what each kind measures, for the sentences the app shows
 WHAT = {
@@ -67,6 +86,13 @@ WHAT = {
     "blowup": "stopped on a non-finite value",
     "clipped_fraction": "share of iterations clipped",
     "real_names": "share of sampled lines that are real names",
+    "attribution_far": "share of the attribution at least {k} steps from the diagonal",
+    "attribution_reach": "widest band (steps back a loss keeps ≥ 1%)",
+    "attribution_reach_ratio": "second model's widest band / first's",
+    "attribution_decay": "last loss's part {k} steps back / at its own step",
+    "recurrent_sigma": "σ_max of the recurrent weights",
+    "spectral_radius": "spectral radius of the recurrent weights",
+    "spectral_ratio": "spectral radius / σ_max of the recurrent weights",
 }
 
 
@@ -158,7 +184,7 @@ def parse_claims(raw: Any, where: str) -> tuple[Claim, ...]:
         says = c.get("says", "")
         if not isinstance(says, str) or len(says) > 200:
             raise ValueError(f"{w}: 'says': expected text of at most 200 characters")
-        if (kind in ("val_vs_first", "decay_ratio")) and model != "first":
+        if (kind in ("val_vs_first", "decay_ratio", "attribution_reach_ratio")) and model != "first":
             raise ValueError(f"{w}: {kind} compares the second model with the first; leave 'model' out")
         out.append(Claim(kind, model, lo, hi, k, state, window, n, says))
     return tuple(out)
@@ -240,6 +266,8 @@ def measure(claim: Claim, first, second=None) -> float:
         return float(np.mean(c)) if c.size else math.nan
     if kind == "real_names":
         return real_name_share(s, claim.n)
+    if kind in ATTRIBUTION_KINDS:
+        return _measure_attribution(claim, first, second)
     raise ValueError(f"claim: unknown kind {kind!r}")
 
 
@@ -283,3 +311,82 @@ def check(claims, first, second=None) -> list[Verdict]:
         ok = ok and (c.min is None or v >= c.min) and (c.max is None or v <= c.max)
         out.append(Verdict(c, v, bool(ok)))
     return out
+
+
+# ------------------------------------------------------------------------------------ attribution
+ATTRIBUTION_KINDS = ("attribution_far", "attribution_reach", "attribution_reach_ratio", "attribution_decay",
+                     "recurrent_sigma", "spectral_radius", "spectral_ratio")
+REACH = 0.01  # a band's width: the steps back a loss keeps at least this share of its size
+
+
+def shown_iteration(s):
+    """``(model, inputs, targets, h0, options)`` of the iteration the attribution view shows for
+    session ``s``: its newest narrated iteration with the parameters before its update, or (none
+    narrated since the last update) its last batch with the parameters now."""
+    from .session import model_with
+
+    n = s.last_narration
+    if n is not None and n.iteration == s.iteration:
+        return model_with(s.model, n.before), n.inputs, n.targets, n.h0, dict(n.options)
+    if s.last_batch is None:
+        raise ValueError("the attribution needs at least one iteration (none has run)")
+    x, y = s.last_batch
+    return s.model, x, y, None, s.options()
+
+
+def shown_attribution(s):
+    """The ``Attribution`` of ``shown_iteration(s)`` (without the weight parts)."""
+    from ..gradients import attribution as at
+
+    m, x, y, h0, opts = shown_iteration(s)
+    with np.errstate(all="ignore"):
+        return at.attribution(m, x, y, h0=h0, weights=False, **opts)
+
+
+def _matrix(att, state: str) -> np.ndarray:
+    A = att.A_c if state == "c" else att.A
+    if A is None:
+        raise ValueError(f"state 'c': only an LSTM has a cell state (this model is {att.kind!r})")
+    return A
+
+
+def _widest(att, state: str) -> float:
+    _matrix(att, state)  # a clear message for a cell state the model does not have
+    return float(att.reach(REACH, state).max())
+
+
+def _measure_attribution(claim: Claim, first, second=None) -> float:
+    s = second if claim.model == "second" else first
+    kind = claim.kind
+    if kind in ("recurrent_sigma", "spectral_radius", "spectral_ratio"):
+        from ..gradients import attribution as at
+
+        m = shown_iteration(s)[0]
+        W = m.params[m.W_H]
+        sigma = at.recurrent_sigma(m)
+        if kind == "recurrent_sigma":
+            return sigma
+        if W.shape[0] != W.shape[1]:
+            return math.nan  # gated cells: W_h (H, G) has no eigenvalues
+        rho = float(np.max(np.abs(np.linalg.eigvals(W))))
+        return rho if kind == "spectral_radius" else (rho / sigma if sigma > 0 else math.nan)
+    if kind == "attribution_reach_ratio":
+        if second is None:
+            return math.nan
+        a, b = _widest(shown_attribution(first), "h"), _widest(shown_attribution(second), claim.state)
+        return b / a if a > 0 else math.inf
+    att = shown_attribution(s)
+    if kind == "attribution_reach":
+        return _widest(att, claim.state)
+    A = _matrix(att, claim.state)
+    if not np.all(np.isfinite(A)):
+        return math.nan
+    if kind == "attribution_far":
+        t, tp = np.indices(A.shape)
+        total = float(A.sum())
+        return float(A[tp - t >= claim.k].sum()) / total if total > 0 else math.nan
+    # attribution_decay: the last column read upwards
+    T = A.shape[0]
+    k = min(claim.k, T - 1)
+    top = float(A[T - 1, T - 1])
+    return float(A[T - 1 - k, T - 1]) / top if top > 0 else math.nan

@@ -177,3 +177,87 @@ def test_huge_trained_weights_keep_the_slider_usable(qtbot):
         assert not p.settings().active  # the trained value counts as unchanged
         p.nudge(-1)
         assert p.settings().sigma == (p.sigma.maximum() - 1) * 0.05
+
+
+def on_top(win, name: str):
+    """Raise the main view ``name`` (the bottom views share tabs) and paint; returns the view."""
+    win.docks[name].show()
+    win.docks[name].raise_()
+    win.controller.paint()
+    return {"decay": win.decay, "deltas": win.deltas}[name]
+
+
+def test_the_main_decay_and_deltas_views_show_the_what_if_labelled(qtbot, make_window):
+    win = make_window(session=small_session(model="lstm", seq_len=8))
+    lab = ready(win, qtbot)
+    decay = on_top(win, "decay")
+    trained_curve = decay.frame.curve.copy()
+    trained_note = decay.note.text()
+    deltas = on_top(win, "deltas")
+    trained_image = deltas.frame.image.copy()
+    trained_norms = {k: v.copy() for k, v in deltas.frame.norms.items()}
+    assert not decay.banner.label and not deltas.banner.isVisible()
+    lab.panel.bias.setValue(int(3.0 / 0.25))
+    lab.panel.truncation.setCurrentIndex(lab.panel.truncation.findData(3))
+    st = at.trace_setup(win.controller.trace, win.controller.session.model)
+    new = at.set_forget_bias(st.model, 3.0)
+    opts = at.set_truncation(st.options, 3)
+    fr = at.what_if_frame(new, st.inputs, st.targets, h0=st.h0, **opts)
+    # the deltas view: the changed model's summed deltas, as the records would show them
+    on_top(win, "deltas")
+    assert deltas.banner.isVisible() and "what-if on iteration" in deltas.frame.title
+    dh = fr.attribution.totals["dh"]
+    np.testing.assert_allclose(deltas.frame.norms["‖dL/dhₜ‖"], np.sqrt((dh ** 2).sum((1, 2))), rtol=1e-12)
+    np.testing.assert_allclose(deltas.frame.image, dh[:, 0].T.astype(np.float32))
+    dc = fr.attribution.totals["dc"]
+    np.testing.assert_allclose(deltas.frame.norms["‖dL/dcₜ‖"], np.sqrt((dc ** 2).sum((1, 2))), rtol=1e-12)
+    assert win.shown_values()["deltas"]["whatif"] == lab.settings.label()
+    # the decay view: the what-if's curve (and through c), the trained one dashed beside it
+    on_top(win, "decay")
+    assert decay.banner.isVisible() and "WHAT-IF" in decay.banner.text() and "forget bias = 3" in decay.banner.text()
+    assert "Ctrl+Backspace" in decay.banner.text()
+    np.testing.assert_array_equal(decay.frame.curve, fr.decay)
+    np.testing.assert_array_equal(decay.frame.cell, fr.decay_c)
+    np.testing.assert_allclose(decay.whatif[1], trained_curve, rtol=1e-12)  # the same numbers, by the attribution
+    assert "what-if" in decay.plot.titleLabel.text and "trained" in decay.plot.titleLabel.text
+    assert decay.note.text().startswith("what-if: forget bias = 3, k = 3 on iteration")
+    assert "truncated at k = 3" in decay.note.text()
+    assert win.shown_values()["decay"]["whatif"] == lab.settings.label()
+    # back to the trained weights: both views exactly as before, unmarked
+    qtbot.keyClick(win, Key.Key_Backspace, QtCore.Qt.KeyboardModifier.ControlModifier)
+    on_top(win, "decay")
+    assert not decay.banner.isVisible() and decay.whatif is None
+    np.testing.assert_array_equal(decay.frame.curve, trained_curve)
+    assert decay.note.text() == trained_note and "what-if" not in decay.plot.titleLabel.text
+    on_top(win, "deltas")
+    assert not deltas.banner.isVisible()
+    np.testing.assert_array_equal(deltas.frame.image, trained_image)
+    for k, v in trained_norms.items():
+        np.testing.assert_array_equal(deltas.frame.norms[k], v)
+    assert "what-if" not in deltas.frame.title
+    assert win.controller.last_error is None
+
+
+def test_a_new_iteration_unmarks_the_main_views(qtbot, make_window):
+    win = make_window(session=small_session(seq_len=6))
+    lab = ready(win, qtbot)
+    lab.panel.nudge(-4)
+    assert on_top(win, "decay").banner.isVisible() and on_top(win, "deltas").banner.isVisible()
+    win.controller.step_iteration()
+    assert not lab.settings.active
+    assert not on_top(win, "deltas").banner.isVisible() and "what-if" not in win.deltas.frame.title
+    assert not on_top(win, "decay").banner.isVisible() and win.decay.whatif is None
+
+
+def test_sigma_gamma_of_one_is_said_as_one(qtbot, make_window):
+    """σ_max set to 1.00 is 1 up to the rounding of the scaling: the caption says the bound
+    stays level, never "1 < 1"."""
+    win = make_window(session=small_session(seq_len=8))
+    lab = ready(win, qtbot)
+    lab.panel.sigma.setValue(20)  # 20 notches of 0.05
+    win.controller.paint()
+    text = lab.panel.caption.text()
+    assert "σ_max·γ = 1·1 = 1: the bound stays level" in text and "1 < 1" not in text and "1 > 1" not in text
+    lab.panel.sigma.setValue(16)
+    win.controller.paint()
+    assert "= 0.8 < 1: the bound shrinks ×0.8 per step back" in lab.panel.caption.text()

@@ -148,3 +148,74 @@ def test_a_stop_trains_until_its_claim_holds_within_its_cap():
     (v,) = run.enter(stop)
     assert not v.holds and run.first.iteration == 100  # never blows up: trained to the cap, no further
     assert not math.isnan(v.value)
+
+
+# ------------------------------------------------------------------ the attribution view's claims
+def _before_training(name: str) -> list:
+    """The stops of lecture ``name`` before the first one that trains (fast to play)."""
+    stops = parse_scenario(load_preset(name), name)
+    n = next((i for i, s in enumerate(stops) if s.train), len(stops))
+    return stops[:n]
+
+
+FAST_ATTRIBUTION = [n for n in LECTURES if any(s.focus == "attribution" and s.claims for s in _before_training(n))]
+
+
+@pytest.mark.parametrize("offset", (0,) + OTHER_SEEDS)
+@pytest.mark.parametrize("name", FAST_ATTRIBUTION)
+def test_attribution_claims_before_training_hold_at_five_seeds(name, offset):
+    """The attribution stops that need no training (the vanishing, truncation and sigma_max
+    lectures) checked at the shipped seed and four others in every run; those after training
+    (the LSTM lecture's) are in the soak tests above."""
+    cfg = load_preset(name)
+    cfg = cfg.replace("test", seed=cfg.seed + offset)
+    stops = parse_scenario(cfg, name)[:len(_before_training(name))]
+    run = ScenarioRun(cfg)
+    failed = [f"stop {i}: {v.sentence()}" for i, stop in enumerate(stops, start=1) for v in run.enter(stop)
+              if not v.holds]
+    assert not failed, f"{name} at seed +{offset}:\n" + "\n".join(failed)
+
+
+def test_every_attribution_stop_states_its_claims():
+    """Every stop that raises the attribution view in the vanishing, truncation, LSTM and sigma_max
+    lectures carries checked claims about the matrix it shows."""
+    from bpttviz.engine.training.claims import ATTRIBUTION_KINDS
+
+    for name in ("lecture-2-vanishing", "lecture-4-truncation", "lecture-5-lstm-vs-rnn", "lecture-8-spectral-radius"):
+        stops = [s for s in parse_scenario(load_preset(name), name) if s.focus == "attribution"]
+        assert stops, name
+        for s in stops:
+            assert any(c.kind in ATTRIBUTION_KINDS for c in s.claims), (name, s.caption)
+
+
+def test_attribution_claims_measure_the_shown_iteration():
+    """The attribution kinds read the newest narrated iteration with the parameters before its
+    update (what the attribution view draws), and between iterations the last batch now."""
+    from bpttviz.engine.gradients import attribution as at
+    from bpttviz.engine.training.session import model_with
+
+    s = Session(Config.from_dict({"task": "adding", "model": "rnn", "hidden_size": 6, "seq_len": 10,
+                                  "recurrent_norm": 0.9}))
+    s.narrated_step()
+    n = s.last_narration
+    ref = at.attribution(model_with(s.model, n.before), n.inputs, n.targets, h0=n.h0, **n.options)
+    claims = parse_claims([{"kind": "attribution_far", "k": 3, "min": 0}, {"kind": "attribution_reach", "min": 0},
+                           {"kind": "attribution_decay", "k": 4, "min": 0}, {"kind": "recurrent_sigma", "min": 0},
+                           {"kind": "spectral_ratio", "min": 0}], "t")
+    v = [x.value for x in check(claims, s)]
+    t, tp = np.indices(ref.A.shape)
+    assert v[0] == pytest.approx(ref.A[tp - t >= 3].sum() / ref.A.sum())
+    assert v[1] == ref.reach(0.01).max()
+    T = ref.T
+    assert v[2] == pytest.approx(ref.A[T - 5, T - 1] / ref.A[T - 1, T - 1])
+    W = n.before["W_hh"]
+    assert v[3] == pytest.approx(np.linalg.norm(W, 2)) and v[3] == pytest.approx(0.9)  # the initial weights
+    assert v[4] == pytest.approx(max(abs(np.linalg.eigvals(W))) / np.linalg.norm(W, 2))
+    s.train_step()  # between iterations: the last batch with the parameters now
+    x, y = s.last_batch
+    now = at.attribution(s.model, x, y, **s.options())
+    assert check(claims[:1], s)[0].value == pytest.approx(now.A[tp - t >= 3].sum() / now.A.sum())
+    # a cell state the model does not have, or a ratio without a second model: not measurable
+    (c,) = check(parse_claims([{"kind": "attribution_reach", "state": "c", "min": 0}], "t"), s)
+    (r,) = check(parse_claims([{"kind": "attribution_reach_ratio", "min": 0}], "t"), s)
+    assert math.isnan(c.value) and not c.holds and math.isnan(r.value)
