@@ -3,7 +3,7 @@
 Every operation is a plain function that takes the window and a path (tests call these directly);
 ``FileActions`` only adds the dialogs and the messages around them.
 
-Sessions (``engine.training.session_io``) are saved at **the moment on screen** (``bpttviz.moment``). When
+Sessions (``engine.training.session_io``) are saved at **the moment on screen** (``bpttviz.presenters.moment``). When
 the moment is a record of narrated iteration N, the file holds the session's state captured just
 before iteration N (``Controller.state_before``) and ``position`` names the record; opening
 narrates iteration N again from that state -- the same batch, the same records, bit for bit -- and

@@ -5,7 +5,7 @@ lab dock, the red banner while a bug is on, and the Gradients menu.
 ``"gradient_lab"``: see ``bpttviz.window.feature``). It talks to the engine only through the window's
 controller and its session (``session.set_bugs``, ``session.bugs``), like the rest of the app.
 
-The model check runs at the moment on screen (``bpttviz.moment``): the moment's batch and the
+The model check runs at the moment on screen (``bpttviz.presenters.moment``): the moment's batch and the
 parameters in force then (before the update for the forward..gradient records), and its text says
 which moment. A model check's result is cleared when the model, its bugs or the preset change (it
 would describe another model); a check of the learner's own file stays.

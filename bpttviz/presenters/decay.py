@@ -55,7 +55,7 @@ class DecayFrame:
 
 
 class DecayPresenter:
-    """Builds ``DecayFrame``s for a moment (``bpttviz.moment.Moment``) from ``diagnostics`` (the
+    """Builds ``DecayFrame``s for a moment (``bpttviz.presenters.moment.Moment``) from ``diagnostics`` (the
     controller's pipeline: it keeps the power iteration's vectors between calls and each narrated
     iteration's curves, computed once; default: a new ``app_diagnostics()``).
 

@@ -191,7 +191,7 @@ def _norm(a: Array) -> float:
 
 
 def weights_frame(moment, name: str, session: Session | None = None) -> WeightsFrame:
-    """Parameter ``name`` at ``moment`` (``bpttviz.moment.Moment``): the parameters in force then;
+    """Parameter ``name`` at ``moment`` (``bpttviz.presenters.moment.Moment``): the parameters in force then;
     the gradient accumulated up to the record while stepping through the backward pass; at and
     after the update record, before / after / Δ. Between iterations, the gradient of the update
     that made the parameters (``session.last_update`` when it is that iteration's)."""

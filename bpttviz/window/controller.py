@@ -21,7 +21,7 @@ only moves the cursor, into the previous kept iteration from the first record (t
 immutable, nothing is recomputed). Every exception raised while stepping or painting is caught
 here and reported through ``error`` without stopping the app.
 
-**The moment** (``bpttviz.moment.Moment``, ``controller.moment``) is what every view shows: the
+**The moment** (``bpttviz.presenters.moment.Moment``, ``controller.moment``) is what every view shows: the
 iteration, the record and the parameters that record was computed with. It changes only here.
 While playing, a slice whose iterations are narrated ends with the narrated one, so the moment
 is always the newest iteration's update record when a narrated view is on screen.
@@ -45,8 +45,8 @@ from bpttviz.engine.trace import Trace
 from bpttviz.engine.training.config import Config
 from bpttviz.engine.training.session import Narration, Session
 from bpttviz.engine.training.session_io import SessionState, capture_state
-from bpttviz.moment import Moment, moment_of
 from bpttviz.presenters.decay import app_diagnostics
+from bpttviz.presenters.moment import Moment, moment_of
 from bpttviz.presenters.panels import loss_label, record_status
 from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
 
@@ -325,7 +325,7 @@ class Controller(QtCore.QObject):
 
     @property
     def moment(self) -> Moment:
-        """The moment on screen (see ``bpttviz.moment``). Between iterations it follows the
+        """The moment on screen (see ``bpttviz.presenters.moment``). Between iterations it follows the
         session, even when something trained it without the controller (a script, a test)."""
         m = self._moment
         if m.record is None and (m.iteration != self.session.iteration or m.generation != self.generation):

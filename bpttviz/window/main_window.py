@@ -779,7 +779,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ bindings
     def _bind_views(self) -> None:
-        """Every view reads the controller's moment (``bpttviz.moment``) and nothing else."""
+        """Every view reads the controller's moment (``bpttviz.presenters.moment``) and nothing else."""
         c = self.controller
 
         def mkey():
