@@ -380,7 +380,11 @@ def test_spectrum_is_a_function_of_the_weights_and_close_to_exact():
         assert set(values) == want
         for name, W in dg.recurrent_matrices(model).items():
             assert values[f"σ_max({name})"] == pytest.approx(np.linalg.norm(W, 2), rel=1e-6)
+            # exactly the cold power iteration the weights view has always plotted
+            assert values[f"σ_max({name})"] == dg.largest_singular_value(W, None, iters=dg.SPECTRUM_ITERS)[0]
         if kind == "rnn":
+            assert values["ρ(W_hh) spectral radius"] == dg.spectral_radius(model.params["W_hh"], None,
+                                                                           iters=dg.SPECTRUM_ITERS)[0]
             rho = np.max(np.abs(np.linalg.eigvals(model.params["W_hh"])))
             assert values["ρ(W_hh) spectral radius"] == pytest.approx(rho, rel=1e-4)  # 60 rounds, block of 4
     mlp = engine.MLP([3, 4, 2], seed=0)
