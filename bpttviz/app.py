@@ -72,12 +72,24 @@ def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, s
     if session is None:
         session = Session.from_preset(preset)
     controller = Controller(session, fps=fps)
-    window = MainWindow(controller, settings=settings)
+    window = MainWindow(controller, settings=settings, features=default_features())
     if size is not None:
         window.resize(*size)
-        window._size_docks()
+        window.fit_docks()
     controller.start()
     return window
+
+
+def default_features() -> tuple:
+    """The features every window has, in the order they are built (menus, docks and tool bar
+    rows appear in this order): the gradient lab, the preset-file opener, the classroom (lecture
+    mode, explain, scenarios, side by side, files) and attribution with what-if."""
+    from bpttviz.features.classroom import Classroom
+    from bpttviz.features.gradient_lab import GradientLab
+    from bpttviz.features.whatif import WhatIfLab
+    from bpttviz.recovery.reliability import PresetOpener
+
+    return (GradientLab, PresetOpener, Classroom, WhatIfLab)
 
 
 def render_screenshot(window, path: str | Path, steps: int) -> Path:

@@ -1,11 +1,12 @@
-"""The classroom features in the main window (issue 7, in the app): lecture mode, the explain
-panel, guided scenarios with their caption bar, the side-by-side comparison, and the File menu
-(save/open sessions, export views and the window, record animations).
+"""The classroom features in the main window: lecture mode, the explain panel, guided scenarios
+with their caption bar, the side-by-side comparison, and the File menu (save/open sessions,
+export views and the window, record animations).
 
-``install_classroom(window)`` adds all of it to a ``MainWindow`` and returns the ``Classroom``
-(also ``window.classroom``); the pieces are ``window.lecture``, ``window.explain``,
-``window.scenario``, ``window.comparison`` and ``window.files``. ``apply_command_line`` does what
-``--lecture``, ``--open`` and a lecture ``--preset`` ask for once the window exists.
+``Classroom(window)`` adds all of it to a ``MainWindow`` (a window feature registered as
+``"classroom"``: see ``bpttviz.window.feature``); its parts, found with ``window.part(name)``, are
+``"lecture"``, ``"explain"``, ``"scenario"``, ``"comparison"`` and ``"files"``.
+``apply_command_line`` does what ``--lecture``, ``--open`` and a lecture ``--preset`` ask for once
+the window exists.
 
 Keys: F5 / Ctrl+L lecture mode; Page Down / Page Up the next / previous stop of a scenario (the
 next / previous record otherwise: presenter clickers send these); U / Shift+U the explained unit;
@@ -15,20 +16,21 @@ the window; Ctrl+Shift+R start / stop recording.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from bpttviz.engine.explain import explain
 from bpttviz.features.compare import Comparison
-from bpttviz.features.file_actions import VIEW_TITLES, FileActions, key
+from bpttviz.features.file_actions import VIEW_TITLES, FileActions
 from bpttviz.features.lecture import LectureMode, PresenterBar, tidy_tab_bars
 from bpttviz.features.scenario_player import ScenarioPlayer
 from bpttviz.views.caption_bar import CaptionBar
 from bpttviz.views.explain_view import ExplainView
 from bpttviz.views.theme import Theme
 from bpttviz.window.controller import ViewBinding
+from bpttviz.window.feature import Feature, key
 
 K = QtCore.Qt.Key
 M = QtCore.Qt.KeyboardModifier
@@ -42,8 +44,10 @@ SHORTCUT_ROWS = [
 ]
 
 
-class Classroom(QtCore.QObject):
+class Classroom(QtCore.QObject, Feature):
     """Owns the classroom pieces of one window and their actions, menus and bindings."""
+
+    name = "classroom"
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -51,14 +55,22 @@ class Classroom(QtCore.QObject):
         c = self.controller = window.controller
         th = window.theme
 
-        # ---- views and docks
+        # ---- views and docks: explain in a tab beside the task (left; it stays visible in
+        # lecture mode, where the configuration is hidden), the second graph beside the weights
+        A = QtCore.Qt.DockWidgetArea
         self.explain = ExplainView(th)
-        self.explain_dock = self._dock("explain", "Explain", self.explain, register=True)
+        self.explain_dock = window.add_dock("explain", "Explain", self.explain, beside="task",
+                                            fallback=A.LeftDockWidgetArea)
         self.comparison = Comparison(window, c)
-        self.compare_dock = self._dock("compare", "Second model", self.comparison.graph, register=False)
+        self.compare_dock = window.add_dock("compare", "Second model", self.comparison.graph, beside="weights",
+                                            fallback=A.RightDockWidgetArea, register=False)
+        self.compare_dock.hide()
+        for name in ("config", "task"):
+            if name in window.docks and window.docks[name].isVisible():
+                window.docks[name].raise_()
+                break
         self.caption = CaptionBar(th)
-        self.caption_bar = self._toolbar_row("caption_bar_row", "Scenario caption", self.caption)
-        self._place_docks()
+        self.caption_bar = window.add_toolbar_row("caption_bar_row", "Scenario caption", self.caption)
 
         # ---- the scenario player, lecture mode, files
         self.files = FileActions(window)
@@ -82,103 +94,58 @@ class Classroom(QtCore.QObject):
         self.comparison.bind()
         self._scenario_changed()
         self.caption_bar.hide()
-
-        window.explain = self.explain
-        window.comparison = self.comparison
-        window.scenario = self.player
-        window.lecture = self.lecture
-        window.files = self.files
-        window.extra_shortcut_rows = SHORTCUT_ROWS
         window.installEventFilter(self)
 
+    # ------------------------------------------------------------------ the feature hooks
+    def parts(self) -> Mapping[str, Any]:
+        return {"explain": self.explain, "comparison": self.comparison, "scenario": self.player,
+                "lecture": self.lecture, "files": self.files}
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return list(SHORTCUT_ROWS)
+
+    def holds_layout(self) -> bool:
+        return self.lecture.active  # lecture mode lays the docks out itself
+
+    def layout_reset(self) -> None:
+        if not self.comparison.active:
+            self.compare_dock.hide()
+
     # ------------------------------------------------------------------ set-up
-    def _dock(self, name: str, title: str, widget: QtWidgets.QWidget, register: bool) -> QtWidgets.QDockWidget:
-        w = self.window
-        dock = QtWidgets.QDockWidget(title, w)
-        dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
-        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        dock.setFont(w.font())
-        if register:
-            w.docks[name] = dock
-        return dock
-
-    def _place_docks(self) -> None:
-        """Explain in a tab beside the task (left; it stays visible in lecture mode, where the
-        configuration is hidden), the second graph in a tab beside the weights (right)."""
-        w = self.window
-        for dock, anchor, fallback in ((self.explain_dock, "task", QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
-                                       (self.compare_dock, "weights", QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
-            a = w.docks.get(anchor)
-            area = w.dockWidgetArea(a) if a is not None else fallback
-            if area == QtCore.Qt.DockWidgetArea.NoDockWidgetArea:
-                area = fallback
-            w.addDockWidget(area, dock)
-            if a is not None and not a.isFloating():
-                w.tabifyDockWidget(a, dock)
-                a.raise_()
-            w.restoreDockWidget(dock)  # where the user left it last time, if anywhere
-        self.compare_dock.hide()
-        for name in ("config", "task"):
-            if name in w.docks and w.docks[name].isVisible():
-                w.docks[name].raise_()
-                break
-
-    def _toolbar_row(self, name: str, title: str, widget: QtWidgets.QWidget) -> QtWidgets.QToolBar:
-        """A full-width row of the top tool bar area holding ``widget`` (the caption bar)."""
-        w = self.window
-        bar = QtWidgets.QToolBar(title, w)
-        bar.setObjectName(name)
-        bar.setMovable(False)
-        bar.setFloatable(False)
-        bar.toggleViewAction().setVisible(False)
-        bar.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.PreventContextMenu)
-        bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; spacing: 0px; }")
-        widget.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
-        bar.addWidget(widget)
-        w.addToolBarBreak(QtCore.Qt.ToolBarArea.TopToolBarArea)
-        w.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
-        return bar
-
     def _make_actions(self) -> None:
         w, p, f = self.window, self.player, self.files
         # Page Down / Page Up: scenario stops when a scenario runs, records otherwise (one action
         # per key: the same key on two actions would make both ambiguous)
         for name, page in (("step", K.Key_PageDown), ("back", K.Key_PageUp)):
-            a = w.act[name]
-            a.setShortcuts([s for s in a.shortcuts() if s != QtGui.QKeySequence(page)])
-            shown = " / ".join(s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())
-            a.setToolTip(f"{a.toolTip().split(' (')[0]} ({shown})")
-        w._action("clicker_next", "Next stop / record", self.clicker_next, [K.Key_PageDown],
-                  "Next stop of the scenario, or the next record (presenter clickers)")
-        w._action("clicker_back", "Previous stop / record", self.clicker_back, [K.Key_PageUp],
-                  "Previous stop of the scenario, or the previous record (presenter clickers)")
-        w._action("next_stop", "Stop ▸", p.next, [], "Next stop of the scenario (Page Down)")
-        w._action("prev_stop", "◂ Stop", p.previous, [], "Previous stop of the scenario, replayed (Page Up)")
-        w._action("restart_scenario", "Restart the scenario", p.restart, [], "Back to the first stop")
-        w._action("end_scenario", "End the scenario", p.end, [], "Hide the caption; the session stays as it is")
-        w._action("lecture", "Lecture mode", self.lecture_toggle, [K.Key_F5, key(M.ControlModifier, K.Key_L)],
-                  "Full screen, large type, projector colours", checkable=True)
-        w._action("unit_next", "Next unit", lambda: self.explain.step_unit(1), [K.Key_U],
-                  "Explain the next hidden unit")
-        w._action("unit_prev", "Previous unit", lambda: self.explain.step_unit(-1),
-                  [key(M.ShiftModifier, K.Key_U)], "Explain the previous hidden unit")
-        w._action("save", "Save session", f.save, [QtGui.QKeySequence.StandardKey.Save],
-                  "Save the whole session (parameters, optimiser, histories, position)")
-        w._action("save_as", "Save session as…", f.save_as,
-                  [key(M.ControlModifier | M.ShiftModifier, K.Key_S)], "Save the session to a new file")
-        w._action("open", "Open session…", f.open, [QtGui.QKeySequence.StandardKey.Open],
-                  "Open a saved session exactly where it was")
-        w._action("export_view", "Export view…", f.export_view, [key(M.ControlModifier, K.Key_E)],
-                  "The current view as PNG or SVG")
-        w._action("export_window", "Export window…", f.export_window,
-                  [key(M.ControlModifier | M.ShiftModifier, K.Key_E)], "The whole window as PNG or SVG")
-        w._action("record", "Record animation", f.toggle_recording,
-                  [key(M.ControlModifier | M.ShiftModifier, K.Key_R)],
-                  "Record the window while training or stepping; again to stop and save (GIF or PNG frames)",
-                  checkable=True)
+            w.set_action_keys(name, [s for s in w.act[name].shortcuts() if s != QtGui.QKeySequence(page)])
+        w.add_action("clicker_next", "Next stop / record", self.clicker_next, [K.Key_PageDown],
+                     "Next stop of the scenario, or the next record (presenter clickers)")
+        w.add_action("clicker_back", "Previous stop / record", self.clicker_back, [K.Key_PageUp],
+                     "Previous stop of the scenario, or the previous record (presenter clickers)")
+        w.add_action("next_stop", "Stop ▸", p.next, [], "Next stop of the scenario (Page Down)")
+        w.add_action("prev_stop", "◂ Stop", p.previous, [], "Previous stop of the scenario, replayed (Page Up)")
+        w.add_action("restart_scenario", "Restart the scenario", p.restart, [], "Back to the first stop")
+        w.add_action("end_scenario", "End the scenario", p.end, [], "Hide the caption; the session stays as it is")
+        w.add_action("lecture", "Lecture mode", self.lecture_toggle, [K.Key_F5, key(M.ControlModifier, K.Key_L)],
+                     "Full screen, large type, projector colours", checkable=True)
+        w.add_action("unit_next", "Next unit", lambda: self.explain.step_unit(1), [K.Key_U],
+                     "Explain the next hidden unit")
+        w.add_action("unit_prev", "Previous unit", lambda: self.explain.step_unit(-1),
+                     [key(M.ShiftModifier, K.Key_U)], "Explain the previous hidden unit")
+        w.add_action("save", "Save session", f.save, [QtGui.QKeySequence.StandardKey.Save],
+                     "Save the whole session (parameters, optimiser, histories, position)")
+        w.add_action("save_as", "Save session as…", f.save_as,
+                     [key(M.ControlModifier | M.ShiftModifier, K.Key_S)], "Save the session to a new file")
+        w.add_action("open", "Open session…", f.open, [QtGui.QKeySequence.StandardKey.Open],
+                     "Open a saved session exactly where it was")
+        w.add_action("export_view", "Export view…", f.export_view, [key(M.ControlModifier, K.Key_E)],
+                     "The current view as PNG or SVG")
+        w.add_action("export_window", "Export window…", f.export_window,
+                     [key(M.ControlModifier | M.ShiftModifier, K.Key_E)], "The whole window as PNG or SVG")
+        w.add_action("record", "Record animation", f.toggle_recording,
+                     [key(M.ControlModifier | M.ShiftModifier, K.Key_R)],
+                     "Record the window while training or stepping; again to stop and save (GIF or PNG frames)",
+                     checkable=True)
         self.presenter_actions = ("prev_stop", "next_stop")
 
     def _make_menus(self) -> None:
@@ -207,8 +174,7 @@ class Classroom(QtCore.QObject):
         scen.addAction(w.act["restart_scenario"])
         scen.addAction(w.act["end_scenario"])
         self.scenario_menu_actions = [nxt, prv, w.act["restart_scenario"], w.act["end_scenario"]]
-        view_menu = next((a.menu() for a in mb.actions() if a.menu() is not None
-                          and a.menu().title().replace("&", "") == "View"), None)
+        view_menu = w.menu("View")
         if view_menu is not None:
             before = next((a for a in view_menu.actions() if a.isSeparator()), None)  # after the dock toggles
             view_menu.insertAction(before, self.explain_dock.toggleViewAction())
@@ -274,10 +240,7 @@ class Classroom(QtCore.QObject):
         self.window.act["lecture"].setChecked(self.lecture.active)
 
     def _refresh(self, name: str) -> None:
-        b = self.controller.binding(f"{name} view")
-        b.last_key = None
-        b.last_push = -math.inf
-        self.controller.paint(urgent_only=True)
+        self.controller.refresh(f"{name} view")
 
     def _scenario_changed(self) -> None:
         on = self.player.active
@@ -292,14 +255,13 @@ class Classroom(QtCore.QObject):
             self.caption_bar.hide()
         stop = self.player.current
         if stop is not None and stop.focus and stop.focus in self.window.docks:
-            self.window.last_raised_view = stop.focus
-            if not self.player.busy:
-                self.window.docks[stop.focus].raise_()  # e.g. after lecture mode laid the docks out anew
+            # raised again: e.g. after lecture mode laid the docks out anew
+            self.window.raise_view(stop.focus, bring_forward=not self.player.busy)
 
     def _close_stale_dialogs(self) -> None:
         """A new session (a scenario's "start again", reset, a preset): the blow-up message of the
         old one no longer applies (and would cover the projected picture)."""
-        for box in list(getattr(self.window, "dialogs", [])):
+        for box in list(self.window.dialogs):
             try:
                 if box.objectName() == "blowup_dialog" and box.isVisible():
                     box.close()
@@ -330,14 +292,6 @@ class Classroom(QtCore.QObject):
         self.compare_dock.setFont(self.window.font())
 
 
-def install_classroom(window) -> Classroom:
-    """Add the classroom features to ``window`` (a ``MainWindow``); idempotent."""
-    room = getattr(window, "classroom", None)
-    if room is None:
-        room = Classroom(window)
-        window.classroom = room
-    return room
-
 
 def apply_command_line(window, *, lecture: bool = False, position: dict | None = None, opened: bool = False,
                        full_screen: bool = True) -> None:
@@ -345,7 +299,9 @@ def apply_command_line(window, *, lecture: bool = False, position: dict | None =
     goes back to its saved ``position``; a preset with a scenario starts it; ``--lecture``."""
     from bpttviz.features.file_actions import apply_session
 
-    room = install_classroom(window)
+    room = window.feature("classroom")
+    if room is None:
+        raise ValueError("the window has no classroom feature: build it with bpttviz.app.build_window")
     c = window.controller
     if lecture:
         room.lecture.enter(full_screen=full_screen)

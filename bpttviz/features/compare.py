@@ -221,9 +221,9 @@ class Comparison(QtCore.QObject):
             return first, second + " (not at this moment)", np.zeros(0), np.zeros(0), None
         m, x, y, h0, opts = got
         with np.errstate(all="ignore"):
-            curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
-            cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
-        return first, second, np.arange(curve.size, dtype=float), curve, cell
+            curves = diagnostics.decay_curves(m, x, y, h0=h0, **opts)  # as the first model's curve
+        curve = curves["h"]
+        return first, second, np.arange(curve.size, dtype=float), curve, curves.get("c")
 
     def _decay_inputs(self) -> tuple | None:
         """(model, inputs, targets, h0, options) of the second model at the controller's moment,

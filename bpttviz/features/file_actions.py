@@ -3,7 +3,7 @@
 Every operation is a plain function that takes the window and a path (tests call these directly);
 ``FileActions`` only adds the dialogs and the messages around them.
 
-Sessions (``engine.training.session_io``) are saved at **the moment on screen** (``bpttviz.moment``). When
+Sessions (``engine.training.session_io``) are saved at **the moment on screen** (``bpttviz.presenters.moment``). When
 the moment is a record of narrated iteration N, the file holds the session's state captured just
 before iteration N (``Controller.state_before``) and ``position`` names the record; opening
 narrates iteration N again from that state -- the same batch, the same records, bit for bit -- and
@@ -13,8 +13,9 @@ puts the cursor back on the record. Between iterations the file holds the sessio
     {"moment": {"iteration": N, "record": index or None}, "record": index or None,
      "trace_iteration": N - 1 or None, "graph_mode": "activation", "stop": scenario stop or None,
      "scenario_base": the configuration the scenario started from, "compare": changes or None,
-     "spectral": the largest singular values over training (``SpectralHistory.to_json``),
-     "decay_history": [[iteration, curve], ...] (the faint earlier decay curves)}
+     "spectral": the largest singular values over training, and
+     "decay_history": [[iteration, curve], ...] (the faint earlier decay curves): the
+     controller's ``Diagnostics.histories_json()``}
 
 Opening restores the parameters, optimiser, histories, random state and data position bit for bit
 (training on gives exactly what the saved session would have given), and with them every number
@@ -28,19 +29,16 @@ cannot be opened changes nothing: the error is shown and the current session sta
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from bpttviz.engine.training.config import Config
 from bpttviz.engine.training.session import Session
 from bpttviz.engine.training.session_io import load_session, save_session
 from bpttviz.features.export import AnimationRecorder, export_window
-from bpttviz.presenters.panels import SpectralHistory
 
 SESSION_SUFFIX = ".npz"
 SESSION_FILTER = "bpttviz sessions (*.npz);;All files (*)"
@@ -51,10 +49,6 @@ VIEW_TITLES = {"graph": "Unrolled graph", "deltas": "Deltas", "weights": "Weight
 
 
 # ---------------------------------------------------------------------------------- sessions
-def _floats(a) -> list:
-    return [float(v) if math.isfinite(v) else None for v in map(float, a)]
-
-
 def moment_position(c) -> tuple[Any, dict[str, Any]]:
     """What to save for the controller's moment: ``(session or captured state, position)``."""
     m = c.moment
@@ -65,8 +59,7 @@ def moment_position(c) -> tuple[Any, dict[str, Any]]:
                    "record": None if record is None else int(record)},
         "record": None if record is None else int(record),
         "trace_iteration": int(m.iteration - 1) if record is not None else None,
-        "spectral": c.spectral.to_json(),
-        "decay_history": [[int(it), _floats(curve)] for it, curve in c.decay_history],
+        **c.diagnostics.histories_json(),
     }
     return (state if state is not None else c.session), position
 
@@ -85,34 +78,17 @@ def restore_moment(c, session: Session, position: dict[str, Any] | None, replace
     if isinstance(record, int) and not isinstance(record, bool) and record >= 0 and session.blowup is None:
         c.step_record()  # narrates the saved iteration (records are never saved), cursor on its first record
         c.go_to(record)
-    try:
-        spectral = SpectralHistory.from_json(pos["spectral"]) if "spectral" in pos else None
-    except ValueError:
-        spectral = None
-    if spectral is not None:
-        while spectral.iterations and spectral.iterations[-1] > session.iteration:  # saved in an older iteration
-            spectral.iterations.pop()
-            for v in spectral.values.values():  # every series ends with the last iteration
-                if v:
-                    v.pop()
-        c.spectral = spectral
-        c._record_spectrum()
-    hist = pos.get("decay_history")
-    if isinstance(hist, list):
-        c.decay_history.clear()
-        for item in hist[-c.decay_history.maxlen:]:
-            if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], list)
-                    and len(item[1]) <= 100_000 and item[0] <= session.iteration):
-                c.decay_history.append((item[0], np.array([np.nan if v is None else float(v) for v in item[1]])))
-    c.version += 1
+    if c.diagnostics.load_histories(pos.get("spectral"), pos.get("decay_history"), session.iteration):
+        c.measure_spectrum()  # the point of the iteration opened on
+    c.invalidate()
     c.refresh_all()
 
 
 def session_position(window) -> dict[str, Any]:
     """Where the window is: the ``position`` saved with the session."""
     c = window.controller
-    player = getattr(window, "scenario", None)
-    comparison = getattr(window, "comparison", None)
+    player = window.part("scenario")
+    comparison = window.part("comparison")
     _, pos = moment_position(c)
     return {
         **pos,
@@ -142,8 +118,8 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
     """Replace the window's session by ``session`` and restore ``position`` (see the module doc)."""
     c = window.controller
     pos = position if isinstance(position, dict) else {}
-    player = getattr(window, "scenario", None)
-    comparison = getattr(window, "comparison", None)
+    player = window.part("scenario")
+    comparison = window.part("comparison")
     if player is not None:
         player.end()
     if comparison is not None:
@@ -175,8 +151,7 @@ def apply_session(window, session: Session, position: dict[str, Any] | None) -> 
 def default_name(window) -> str:
     """A file name stem for what the window shows: the window's label of the session (which
     follows configuration changes), lower case, words joined by hyphens, at most 40 characters."""
-    label = window.session_label() if hasattr(window, "session_label") else (window.controller.session.cfg.title
-                                                                            or "session")
+    label = window.session_label()
     stem = re.sub(r"[^a-z0-9]+", "-", label.split(":")[0].lower()).strip("-")
     return stem[:40].rstrip("-") or "session"
 
@@ -188,8 +163,9 @@ def view_widget(window, name: str) -> QtWidgets.QWidget:
         return window
     if name == "graph":
         return window.graph
-    if name == "compare" and getattr(window, "comparison", None) is not None:
-        return window.comparison.graph
+    comparison = window.part("comparison")
+    if name == "compare" and comparison is not None:
+        return comparison.graph
     dock = window.docks.get(name)
     if dock is None or dock.widget() is None:
         raise ValueError(f"view: {name!r} is not one of {', '.join(['window', *VIEW_TITLES])}")
@@ -213,7 +189,7 @@ def current_view(window) -> str:
             if fw is dock and name in VIEW_TITLES:
                 return name
         fw = fw.parentWidget()
-    last = getattr(window, "last_raised_view", None)
+    last = window.last_raised_view
     if last in window.docks and window.docks[last].isVisible() and not window.docks[last].visibleRegion().isEmpty():
         return last
     return "graph"
@@ -387,7 +363,3 @@ class FileActions(QtCore.QObject):
             a.setChecked(on)
             a.setText("■ Stop recording" if on else "Record animation")
 
-
-def key(*parts) -> QtGui.QKeySequence:
-    """A key sequence from modifiers and a key."""
-    return QtGui.QKeySequence(QtCore.QKeyCombination(*parts))

@@ -1,11 +1,11 @@
 """The gradient lab in the main window : the gradient-check dock, the bug
 lab dock, the red banner while a bug is on, and the Gradients menu.
 
-``install_gradient_lab(window)`` adds all of it to a ``MainWindow`` and returns the
-``GradientLab`` (also ``window.gradient_lab``). It talks to the engine only through the window's
+``GradientLab(window)`` adds all of it to a ``MainWindow`` (a window feature, registered as
+``"gradient_lab"``: see ``bpttviz.window.feature``). It talks to the engine only through the window's
 controller and its session (``session.set_bugs``, ``session.bugs``), like the rest of the app.
 
-The model check runs at the moment on screen (``bpttviz.moment``): the moment's batch and the
+The model check runs at the moment on screen (``bpttviz.presenters.moment``): the moment's batch and the
 parameters in force then (before the update for the forward..gradient records), and its text says
 which moment. A model check's result is cleared when the model, its bugs or the preset change (it
 would describe another model); a check of the learner's own file stays.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from bpttviz.commands.check import FileCheck
 from bpttviz.engine.gradients.bugs import BUGS, RECURRENT_ONLY
@@ -29,6 +29,7 @@ from bpttviz.engine.training.session import Session, model_with
 from bpttviz.features.gradcheck_runs import FILE_TIMEOUT, FileCheckJob, check_session
 from bpttviz.views.bug_lab_view import BugBanner, BugLabPanel
 from bpttviz.views.gradcheck_view import GradCheckView
+from bpttviz.window.feature import Feature, key
 
 TITLE_MARK = " — ⚠ BUG LAB: "
 #: rows for the keyboard overview (``?``)
@@ -68,8 +69,10 @@ class BannerBar(QtWidgets.QToolBar):
         self.setVisible(on)
 
 
-class GradientLab(QtCore.QObject):
+class GradientLab(QtCore.QObject, Feature):
     """The wiring: actions, docks, banner, bug switches and gradient-check runs."""
+
+    name = "gradient_lab"
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -77,7 +80,6 @@ class GradientLab(QtCore.QObject):
         self.controller = window.controller
         self.theme = window.theme
         self.wanted: frozenset[str] = frozenset()  # the bugs the user switched on
-        self.shortcut_rows = list(SHORTCUT_ROWS)
         self.job: FileCheckJob | None = None
         self.last_file: str | None = None
         self._shown_bugs: frozenset[str] | None = None
@@ -107,59 +109,32 @@ class GradientLab(QtCore.QObject):
             self.shutdown()
         return False
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return list(SHORTCUT_ROWS)
+
     # ------------------------------------------------------------------ set-up
     def _make_actions(self) -> None:
         w = self.window
         K, M = QtCore.Qt.Key, QtCore.Qt.KeyboardModifier
-        self.act_check = w._action("check_gradients", "Check gradients", self.check_model, [K.Key_G],
-                                   "Check the model's gradients on its last batch against central differences")
-        self.act_open = w._action("open_code", "Open my code…", self.open_code,
-                                  [QtGui.QKeySequence(QtCore.QKeyCombination(M.ControlModifier | M.ShiftModifier,
-                                                                             K.Key_O))],
-                                  "Check your own loss_and_grads(params, inputs, targets) from a .py file")
-        self.act_bugs_off = w._action("bugs_off", "All bugs off", lambda: self.set_bugs(()), [],
-                                      "Switch every bug-lab mistake off: the correct engine again")
-
-    def _dock(self, name: str, title: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
-        w = self.window
-        dock = QtWidgets.QDockWidget(title, w)
-        dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
-        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        dock.setFont(w.font())
-        w.docks[name] = dock
-        return dock
+        self.act_check = w.add_action("check_gradients", "Check gradients", self.check_model, [K.Key_G],
+                                      "Check the model's gradients on its last batch against central differences")
+        self.act_open = w.add_action("open_code", "Open my code…", self.open_code,
+                                     [key(M.ControlModifier | M.ShiftModifier, K.Key_O)],
+                                     "Check your own loss_and_grads(params, inputs, targets) from a .py file")
+        self.act_bugs_off = w.add_action("bugs_off", "All bugs off", lambda: self.set_bugs(()), [],
+                                         "Switch every bug-lab mistake off: the correct engine again")
 
     def _make_docks(self) -> None:
-        w = self.window
-        self.check_dock = self._dock("gradcheck", "Gradient check", self.view)
-        self.lab_dock = self._dock("buglab", "Bug lab", self.panel)
-        right = w.dockWidgetArea(w.docks["weights"]) if "weights" in w.docks else None
-        left = w.dockWidgetArea(w.docks["config"]) if "config" in w.docks else None
-        for dock, anchor, area in ((self.check_dock, "weights", right), (self.lab_dock, "config", left)):
-            w.addDockWidget(area or QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            if anchor in w.docks and not w.docks[anchor].isFloating():
-                w.tabifyDockWidget(w.docks[anchor], dock)
-                w.docks[anchor].raise_()
-            w.restoreDockWidget(dock)  # where the user left it last time, if anywhere
+        w, right = self.window, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        self.check_dock = w.add_dock("gradcheck", "Gradient check", self.view, beside="weights", fallback=right)
+        self.lab_dock = w.add_dock("buglab", "Bug lab", self.panel, beside="config", fallback=right)
 
     def _make_banner(self) -> None:
         """The banner sits in its own full-width tool bar row under the transport bar."""
         w = self.window
-        bar = BannerBar("Bug lab banner", w)
-        bar.setObjectName("bug_banner_bar")
-        bar.setMovable(False)
-        bar.setFloatable(False)
-        bar.toggleViewAction().setVisible(False)  # not something to switch off from a context menu
-        bar.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.PreventContextMenu)
-        bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; spacing: 0px; }")
-        self.banner.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
-        bar.addWidget(self.banner)
-        w.addToolBarBreak(QtCore.Qt.ToolBarArea.TopToolBarArea)
-        w.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
-        self.banner_bar = bar
+        self.banner_bar = w.add_toolbar_row("bug_banner_bar", "Bug lab banner", self.banner,
+                                            bar=BannerBar("Bug lab banner", w),
+                                            height=QtWidgets.QSizePolicy.Policy.Preferred)
 
     def _make_menu(self) -> None:
         w = self.window
@@ -173,13 +148,13 @@ class GradientLab(QtCore.QObject):
         menu.addAction(self.check_dock.toggleViewAction())
         menu.addAction(self.lab_dock.toggleViewAction())
         mb = w.menuBar()
-        help_menu = next((a for a in mb.actions() if a.text().replace("&", "") == "Help"), None)
+        help_menu = w.menu("Help")
         if help_menu is not None:
-            mb.insertMenu(help_menu, menu)
+            mb.insertMenu(help_menu.menuAction(), menu)
         else:
             mb.addMenu(menu)
         self.menu = menu
-        view_menu = next((a.menu() for a in mb.actions() if a.text().replace("&", "") == "View"), None)
+        view_menu = w.menu("View")
         if view_menu is not None:
             first = view_menu.actions()[0] if view_menu.actions() else None
             view_menu.insertAction(first, self.check_dock.toggleViewAction())
@@ -225,9 +200,7 @@ class GradientLab(QtCore.QObject):
         """The numbers shown were computed by the other engine: drop the current trace's
         cached arrays so views redraw from the next step, and repaint."""
         self.sync()
-        c = self.controller
-        c.version += 1
-        c.state_changed.emit()
+        self.controller.notify()
 
     def clear_model_check(self, why: str) -> None:
         """Take a model check's result off the view (it described another model or other bugs);
@@ -235,14 +208,7 @@ class GradientLab(QtCore.QObject):
         v = self.view
         if v.report is None and v.problem is None or not v.source.startswith("Model"):
             return
-        v.report, v.problem, v.source = None, None, ""
-        v.verdict.setText("")
-        v.length.setText("")
-        v.table.setRowCount(0)
-        v.text.setHtml("")
-        v._clear_plots()
-        v.source_label.setText(f"No check of this model yet ({why}, so the last result was cleared): "
-                               "press “Check gradients” (G).")
+        v.clear(f"No check of this model yet ({why}, so the last result was cleared): press “Check gradients” (G).")
 
     def _session_replaced(self) -> None:
         s = self.session
@@ -375,11 +341,3 @@ class MomentSession:
     def options(self) -> dict:
         return dict(self._options)
 
-
-def install_gradient_lab(window) -> GradientLab:
-    """Add the gradient lab to ``window`` (a ``MainWindow``); idempotent."""
-    lab = getattr(window, "gradient_lab", None)
-    if lab is None:
-        lab = GradientLab(window)
-        window.gradient_lab = lab
-    return lab

@@ -144,10 +144,10 @@ class LectureMode(QtCore.QObject):
         window.installEventFilter(self)
         self.blank = BlankScreen(window)
         K = QtCore.Qt.Key
-        if hasattr(window, "_action") and "blank" not in getattr(window, "act", {}):
-            window._action("blank", "Blank screen", self.blank.toggle, [K.Key_B, K.Key_Period],
-                           "Black the screen out / bring it back (clicker keys)")
-        esc = getattr(window, "act", {}).get("leave_fullscreen")
+        if "blank" not in window.act:
+            window.add_action("blank", "Blank screen", self.blank.toggle, [K.Key_B, K.Key_Period],
+                              "Black the screen out / bring it back (clicker keys)")
+        esc = window.act.get("leave_fullscreen")
         if esc is not None:  # Esc: out of lecture mode entirely, never only out of full screen
             esc.triggered.disconnect()
             esc.triggered.connect(self.escape)
@@ -156,10 +156,9 @@ class LectureMode(QtCore.QObject):
         """Esc: bring a blanked screen back; else close the shortcut overlay; else leave lecture
         mode (all of it); else what Esc does outside lecture mode (leave full screen)."""
         w = self.window
-        overlay = getattr(w, "overlay", None)
         if self.blank.isVisible():
             self.blank.set_blank(False)
-        elif self.active and not (overlay is not None and overlay.isVisible()):
+        elif self.active and not w.overlay.isVisible():
             self.leave()
             w.graph.setFocus()
         else:
@@ -359,9 +358,7 @@ class LectureMode(QtCore.QObject):
         return False
 
     def _remember(self, s: _Saved) -> None:
-        st = getattr(self.window, "settings", None)
-        if st is None:
-            return
+        st = self.window.settings
         st.setValue("window/geometry", s.geometry_bytes)
         st.setValue("window/state", s.state)
         st.setValue("view/zoom", s.theme.scale)

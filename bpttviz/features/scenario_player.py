@@ -372,7 +372,7 @@ class ScenarioPlayer(QtCore.QObject):
 
     def _focus(self, view: str) -> bool:
         w = self.window
-        lecture = getattr(w, "lecture", None)
+        lecture = w.part("lecture")
         if lecture is not None:
             lecture.emphasise(view)
         if view == "graph":
@@ -664,6 +664,4 @@ class ScenarioPlayer(QtCore.QObject):
     def _report(self, text: str) -> None:
         self.errors.append(text)
         self.controller.message.emit(text)
-        show = getattr(self.window, "show_error", None)
-        if show is not None:
-            show(text, "")
+        self.window.show_error(text, "")

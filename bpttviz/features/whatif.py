@@ -3,10 +3,10 @@ from), the what-if panel (change sigma_max, the forget bias, the activation or t
 shown iteration without training), the chain-rule path of a clicked cell in the explain panel, and
 the connectivity shading of the graph's input row.
 
-``install_whatif(window)`` adds all of it to a ``MainWindow`` and returns the ``WhatIfLab`` (also
-``window.whatif``). Like the other features it talks to the engine only through presenters and
-reads the moment from the controller: the current trace (a narrated iteration), its cursor and
-the session's model.
+``WhatIfLab(window)`` adds all of it to a ``MainWindow`` (a window feature registered as
+``"whatif"``: see ``bpttviz.window.feature``). Like the other features it talks to the engine
+only through presenters and reads the moment from the controller: the current trace (a narrated
+iteration), its cursor and the session's model.
 
 With a side-by-side comparison open (``window.comparison``), the attribution view draws the
 second model's matrix of the same iteration beside the first, on one colour scale (the trained
@@ -26,10 +26,9 @@ current step's output (hovering an output y_t or loss L_t in the graph shades th
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
 from bpttviz.engine.gradients import attribution as at
 from bpttviz.engine.records import BackwardStep, ForwardStep
@@ -37,6 +36,7 @@ from bpttviz.presenters.attribution import TRAINED, AttributionPresenter, WhatIf
 from bpttviz.views.attribution_view import AttributionView
 from bpttviz.views.whatif_panel import WhatIfPanel
 from bpttviz.window.controller import ViewBinding
+from bpttviz.window.feature import Feature, key
 
 K = QtCore.Qt.Key
 M = QtCore.Qt.KeyboardModifier
@@ -50,8 +50,10 @@ NO_TIME = "Attribution is about timesteps: an MLP has none."
 NOT_FINITE = "The weights are not finite: roll back (Ctrl+Z) or reset (R) to see where the gradients come from."
 
 
-class WhatIfLab(QtCore.QObject):
+class WhatIfLab(QtCore.QObject, Feature):
     """The wiring of the attribution view, the what-if panel and the connectivity shading."""
+
+    name = "whatif"
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -66,14 +68,18 @@ class WhatIfLab(QtCore.QObject):
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
         self._finite = True  # the shown iteration's weights are finite
-        self.shortcut_rows = list(SHORTCUT_ROWS)
 
         self.view = AttributionView(window.theme)
         self.panel = WhatIfPanel(window.theme)
         # the matrix beside the decay curve (bottom), the controls beside the weights (right: the
         # left column stays as narrow as its own tab titles need), so both can be on screen at once
-        self.attribution_dock = self._dock("attribution", "Attribution", self.view, "decay")
-        self.whatif_dock = self._dock("whatif", "What-if", self.panel, "weights")
+        view_menu = window.menu("View")
+        for name, title, widget, beside in (("attribution", "Attribution", self.view, "decay"),
+                                            ("whatif", "What-if", self.panel, "weights")):
+            dock = window.add_dock(name, title, widget, beside=beside)
+            if view_menu is not None:
+                view_menu.addAction(dock.toggleViewAction())
+        self.attribution_dock, self.whatif_dock = window.docks["attribution"], window.docks["whatif"]
         self._make_actions()
 
         self.view.cell_clicked.connect(self.show_path)
@@ -84,54 +90,30 @@ class WhatIfLab(QtCore.QObject):
         window.graph.node_hovered.connect(self._hovered)
         c.session_replaced.connect(self._session_replaced)
         c.playing_changed.connect(self._playing_changed)
-        comparison = getattr(window, "comparison", None)
+        comparison = window.part("comparison")
         if comparison is not None:
             comparison.changed.connect(lambda: self._refresh("attribution view"))
-        explain = getattr(window, "explain", None)
+        explain = window.part("explain")
         if explain is not None:
             explain.unit_changed.connect(lambda _u: self._reshow_path())
         self._bind()
-        window.whatif = self
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return list(SHORTCUT_ROWS)
 
     # ------------------------------------------------------------------ set-up
-    def _dock(self, name: str, title: str, widget: QtWidgets.QWidget, beside: str) -> QtWidgets.QDockWidget:
-        """A dock tabbed with the dock ``beside``, or where it was last time if anywhere."""
-        w = self.window
-        dock = QtWidgets.QDockWidget(title, w)
-        dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
-        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        dock.setFont(w.font())
-        anchor = w.docks.get(beside)
-        area = w.dockWidgetArea(anchor) if anchor is not None else QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
-        if area == QtCore.Qt.DockWidgetArea.NoDockWidgetArea:
-            area = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
-        w.addDockWidget(area, dock)
-        if anchor is not None and not anchor.isFloating():
-            w.tabifyDockWidget(anchor, dock)
-            anchor.raise_()
-        w.restoreDockWidget(dock)
-        w.docks[name] = dock
-        view_menu = next((a.menu() for a in w.menuBar().actions() if a.menu() is not None
-                          and a.menu().title().replace("&", "") == "View"), None)
-        if view_menu is not None:
-            view_menu.addAction(dock.toggleViewAction())
-        return dock
-
     def _make_actions(self) -> None:
         w = self.window
-        w._action("whatif_sigma_down", "What-if: σ_max down", lambda: self.nudge(-1), [K.Key_BracketLeft],
-                  "Nudge the largest singular value of the recurrent weights down by one notch")
-        w._action("whatif_sigma_up", "What-if: σ_max up", lambda: self.nudge(1), [K.Key_BracketRight],
-                  "Nudge the largest singular value of the recurrent weights up by one notch")
-        w._action("whatif_back", "Back to the trained weights", self.back_to_trained,
-                  [QtCore.QKeyCombination(M.ControlModifier, K.Key_Backspace)],
-                  "End the what-if: every view shows the trained weights again")
-        w._action("connectivity", "Shade inputs by connectivity", self._toggle_connectivity, [K.Key_C],
-                  "Shade the graph's inputs by how strongly the current step's output depends on each",
-                  checkable=True)
+        w.add_action("whatif_sigma_down", "What-if: σ_max down", lambda: self.nudge(-1), [K.Key_BracketLeft],
+                     "Nudge the largest singular value of the recurrent weights down by one notch")
+        w.add_action("whatif_sigma_up", "What-if: σ_max up", lambda: self.nudge(1), [K.Key_BracketRight],
+                     "Nudge the largest singular value of the recurrent weights up by one notch")
+        w.add_action("whatif_back", "Back to the trained weights", self.back_to_trained,
+                     [key(M.ControlModifier, K.Key_Backspace)],
+                     "End the what-if: every view shows the trained weights again")
+        w.add_action("connectivity", "Shade inputs by connectivity", self._toggle_connectivity, [K.Key_C],
+                     "Shade the graph's inputs by how strongly the current step's output depends on each",
+                     checkable=True)
 
     def _bind(self) -> None:
         c = self.controller
@@ -144,7 +126,7 @@ class WhatIfLab(QtCore.QObject):
                            self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
         c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
                            self._push_panel, min_interval=0.3, urgent=True))
-        explain = getattr(self.window, "explain", None)
+        explain = self.window.part("explain")
         if explain is not None:  # after the explain panel's own binding: a pinned path stays on top
             record = c.binding("explain view")
             c.bind(ViewBinding("explain path", explain, lambda: (self.path_cell, self._path_moment, record.pushes),
@@ -218,7 +200,7 @@ class WhatIfLab(QtCore.QObject):
     def _second(self):
         """``(comparison, its trace)`` when a comparison's second model narrated the shown
         iteration and no what-if is active (the matrices are side by side), else None."""
-        comparison = getattr(self.window, "comparison", None)
+        comparison = self.window.part("comparison")
         c = self.controller
         if (comparison is None or not comparison.active or self.settings.active or comparison.trace is None
                 or comparison.trace_iteration != c.trace_iteration or not trace_is_recurrent(comparison.trace)
@@ -230,7 +212,7 @@ class WhatIfLab(QtCore.QObject):
         return comparison, comparison.trace
 
     def _second_key(self) -> tuple:
-        comparison = getattr(self.window, "comparison", None)
+        comparison = self.window.part("comparison")
         if comparison is None or not comparison.active:
             return ()
         return id(comparison.session), id(comparison.trace), comparison.trace_iteration
@@ -328,7 +310,7 @@ class WhatIfLab(QtCore.QObject):
         """The chain-rule path of cell (t, source) in the explain panel (``second``: of the
         comparison's second model, side by side)."""
         trace = self._trace()
-        explain = getattr(self.window, "explain", None)
+        explain = self.window.part("explain")
         pair = self._second() if second else None
         if trace is None or explain is None or (second and pair is None):
             return
@@ -394,20 +376,13 @@ class WhatIfLab(QtCore.QObject):
             self.controller.message.emit("Training runs on the trained weights: the what-if ended.")
 
     def _refresh(self, name: str) -> None:
-        b = self.controller.binding(name)
-        b.last_key = None
-        b.last_push = -math.inf
-        self.controller.paint(urgent_only=True)
+        self.controller.refresh(name)
 
     def _refresh_all(self, main: bool = False) -> None:
         """Redraw what a what-if changes (``main``: the decay and deltas views' own frames too, as
         a what-if ends)."""
         names = ["attribution view", "what-if panel", "connectivity shading", "what-if decay", "what-if deltas"]
-        for name in names + (["decay view", "deltas view"] if main else []):
-            b = self.controller.binding(name)
-            b.last_key = None
-            b.last_push = -math.inf
-        self.controller.paint(urgent_only=True)
+        self.controller.refresh(*names, *(["decay view", "deltas view"] if main else []))
 
     def apply_theme(self, theme) -> None:
         self.view.apply_theme(theme)
@@ -415,11 +390,3 @@ class WhatIfLab(QtCore.QObject):
         for d in (self.attribution_dock, self.whatif_dock):
             d.setFont(self.window.font())
 
-
-def install_whatif(window) -> WhatIfLab:
-    """Add the attribution view, the what-if panel and the connectivity shading to ``window``;
-    idempotent."""
-    lab = getattr(window, "whatif", None)
-    if lab is None:
-        lab = WhatIfLab(window)
-    return lab

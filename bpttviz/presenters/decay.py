@@ -2,9 +2,9 @@
 
     curve[k] = || dL_{T-1} / dh_{T-1-k} ||      (2-norm over the batch and the hidden units)
 
-from ``engine.gradients.diagnostics.gradient_decay`` (Pascanu, Mikolov & Bengio 2013), on the batch of the
-moment's iteration with its options and the parameters its backward pass used (so a truncation
-window shows as the curve stopping at k).
+from the engine's one diagnostics pipeline (``engine.gradients.diagnostics.Diagnostics.decay``;
+Pascanu, Mikolov & Bengio 2013), on the batch of the moment's iteration with its options and the
+parameters its backward pass used (so a truncation window shows as the curve stopping at k).
 LSTM: the same through the cell state. For one sequence, the norms of the Jacobian products
 ``||dh_{T-1}/dh_{T-1-k}||`` and, for a vanilla RNN, their bound ``(sigma_max(W_hh) gamma)^k``;
 both are scaled by ``curve[0]`` so they share the curve's axis: ``curve[k] <= curve[0] ||P_k||
@@ -17,17 +17,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpttviz.engine.gradients import diagnostics
+from bpttviz.engine.gradients.diagnostics import JACOBIAN_BUDGET, DecayCurves, Diagnostics, jacobian_cost
 from bpttviz.engine.records import BackwardStep, GradientStep
 from bpttviz.engine.training.session import Session, model_with
 from bpttviz.presenters.panels import activation_gamma
 
 Array = np.ndarray
 
-#: the Jacobian lines multiply (H, H) matrices once per step back: (T - 1) * H**3 multiply-adds.
-#: Above this they would hold the window for seconds each frame, so they are left out (and the
-#: note says so). Every bundled preset is far below it (the largest: 2.4e7).
-JACOBIAN_BUDGET = 1e8
+__all__ = ["JACOBIAN_BUDGET", "DecayFrame", "DecayPresenter", "app_diagnostics", "decay_frame", "decay_note",
+           "jacobian_cost", "moment_tag"]
+
+#: seconds between two measurements of the singular values while training plays (a few ms each)
+SPECTRUM_INTERVAL = 0.25
+
+
+def app_diagnostics() -> Diagnostics:
+    """The app's diagnostics pipeline: the Jacobian lines warm-started with 6 power-iteration
+    rounds (30 from cold) and left out above ``JACOBIAN_BUDGET`` (it would hold the window for
+    seconds each frame; every bundled preset is far below it, the largest at 2.4e7), the
+    singular values measured at most every ``SPECTRUM_INTERVAL`` seconds while playing."""
+    return Diagnostics(power_iters=6, cold_iters=30, jacobian_budget=JACOBIAN_BUDGET, min_interval=SPECTRUM_INTERVAL)
 
 
 @dataclass
@@ -46,22 +55,21 @@ class DecayFrame:
 
 
 class DecayPresenter:
-    """Builds ``DecayFrame``s for a moment (``bpttviz.moment.Moment``), keeping the power
-    iteration's vectors between calls (warm start: the model changes little from one frame to the
-    next, so a few rounds suffice) and each narrated iteration's curves (computed once).
+    """Builds ``DecayFrame``s for a moment (``bpttviz.presenters.moment.Moment``) from ``diagnostics`` (the
+    controller's pipeline: it keeps the power iteration's vectors between calls and each narrated
+    iteration's curves, computed once; default: a new ``app_diagnostics()``).
 
     The curves are those of the moment's iteration: its batch, the carried state it started from,
     its options and the parameters *before* its update (what its backward pass used). While the
     narration steps through the backward pass, ``curve[k]`` appears once the pass has reached
     ``h_(T-1-k)``; before the backward pass, no curve of this iteration is shown."""
 
-    def __init__(self) -> None:
-        self._warm = None
-        self._cache: tuple | None = None  # (key, curve, cell, jacobian norms, reference, sigma)
+    def __init__(self, diagnostics: Diagnostics | None = None) -> None:
+        self.diagnostics = diagnostics if diagnostics is not None else app_diagnostics()
 
-    def curves(self, session: Session, moment) -> tuple | None:
-        """(curve, cell, jacobian, reference, sigma) of the moment's iteration, or None; jacobian,
-        reference and sigma are None when the Jacobian lines cost more than ``JACOBIAN_BUDGET``."""
+    def curves(self, session: Session, moment) -> DecayCurves | None:
+        """The ``DecayCurves`` of the moment's iteration, or None before any batch; the Jacobian
+        lines are None when they cost more than ``JACOBIAN_BUDGET``."""
         n = moment.narration
         if n is not None:
             key = ("narration", id(n))
@@ -73,22 +81,7 @@ class DecayPresenter:
             key = ("now", id(session), session.iteration, moment.generation)
             m = session.model
             (x, y), h0, opts = session.last_batch, None, session.options()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        with np.errstate(all="ignore"):
-            curve = diagnostics.gradient_decay(m, x, y, h0=h0, **opts)
-            cell = diagnostics.gradient_decay(m, x, y, h0=h0, state="c", **opts) if "c" in m.STATE else None
-            jac = None
-            if jacobian_cost(m.hidden_size, curve.size) <= JACOBIAN_BUDGET:
-                warm = self._warm if self._warm is not None and len(self._warm) == curve.size else None
-                jac = diagnostics.jacobian_norms(m, x, h0=h0, iters=6 if warm is not None else 30, warm=warm)
-        self._warm = None if jac is None else jac.vectors
-        sigma = None
-        if jac is not None and jac.reference is not None and len(jac.reference) > 1:
-            sigma = float(np.linalg.norm(m.params[m.W_H], 2))
-        out = (curve, cell, None if jac is None else jac.norms, None if jac is None else jac.reference, sigma)
-        self._cache = (key, out)
-        return out
+        return self.diagnostics.decay(m, x, y, h0=h0, key=key, **opts)
 
     def frame(self, session: Session, moment, history: list[Array]) -> DecayFrame | str:
         """A ``DecayFrame`` for the decay view at ``moment``, or a message explaining why there is
@@ -101,7 +94,7 @@ class DecayPresenter:
         got = self.curves(session, moment)
         if got is None:
             return "Train or step once to see how the gradient decays."
-        curve, cell, jnorms, reference, sigma = got
+        curve, cell, jnorms, reference, sigma = got.curve, got.cell, got.jacobian, got.reference, got.sigma
         T = curve.size
         reached = T  # entries of the curve the narration has computed
         rec = moment.rec
@@ -151,11 +144,6 @@ def decay_note(curve: Array, reached: int, tag: str, truncation: int | None) -> 
         return (f"{tag}: truncated at k = {truncation}: {ratio:.1e} of the last step's error reaches {kk} steps "
                 f"back, nothing beyond")
     return f"{tag}: {ratio:.1e} of the last step's error reaches {kk} steps back"
-
-
-def jacobian_cost(hidden: int, points: int) -> float:
-    """Multiply-adds of the Jacobian lines for ``points`` decay points of an ``hidden``-unit model."""
-    return max(points - 1, 0) * float(hidden) ** 3
 
 
 def decay_frame(session: Session, moment, history: list[Array]) -> DecayFrame | str:

@@ -1,16 +1,17 @@
-"""Plain data for the deltas, weights, loss, spectrum and status read-outs (no Qt here)."""
+"""Plain data for the deltas, weights, loss and status read-outs (no Qt here). The singular
+values over training come from the engine's diagnostics pipeline (``Diagnostics.spectral``)."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bpttviz.engine.gradients import diagnostics
+from bpttviz.engine.models import GATE_NAMES
 from bpttviz.engine.nn.activations import ACTIVATIONS
 from bpttviz.engine.records import BackwardStep, ForwardStep, GradientStep, LayerBackward, LayerForward, UpdateStep
-from bpttviz.engine.training.session import Session, model_with
+from bpttviz.engine.training.session import Session
 from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, gradients_so_far, sub
 
 #: iterations per second offered by the speed control; None = as fast as the training budget allows
@@ -92,7 +93,7 @@ def _recurrent_deltas(td: RecurrentTrace, cursor: int, quantity: str) -> DeltasF
     G = full.shape[1]
     gates = G // td.H if quantity == "dpre" else 1
     breaks = [float(k * td.H) - 0.5 for k in range(1, gates)]
-    names = {"lstm": "i f g o", "gru": "r z n"}.get(td.kind, "")
+    names = " ".join(GATE_NAMES.get(td.kind, ()))
     y_label = "unit" if gates == 1 else f"gate × unit ({names})"
     return DeltasFrame(image=np.ascontiguousarray(shown.T, dtype=np.float32), level=max(level, 1e-12),
                        # the symbol only: the quantity menu above the plot names it in words, and
@@ -190,7 +191,7 @@ def _norm(a: Array) -> float:
 
 
 def weights_frame(moment, name: str, session: Session | None = None) -> WeightsFrame:
-    """Parameter ``name`` at ``moment`` (``bpttviz.moment.Moment``): the parameters in force then;
+    """Parameter ``name`` at ``moment`` (``bpttviz.presenters.moment.Moment``): the parameters in force then;
     the gradient accumulated up to the record while stepping through the backward pass; at and
     after the update record, before / after / Δ. Between iterations, the gradient of the update
     that made the parameters (``session.last_update`` when it is that iteration's)."""
@@ -241,96 +242,6 @@ def _level(a: Array | None) -> float:
 
 def recurrent_matrix_name(session: Session) -> str | None:
     return getattr(session.model, "W_H", None) if session.cfg.is_recurrent else None
-
-
-# ---------------------------------------------------------------------------------- spectrum
-class Spectrum:
-    """``measure(session) -> {label: value}``: the largest singular value and the spectral radius
-    of each recurrent matrix (per gate block for LSTM/GRU); for an MLP, sigma_max of each weight
-    matrix. By the engine's power iterations from their fixed start (``ITERS`` rounds at most):
-    cheap at any size, and a function of the weights alone, so a session opened from a file
-    measures exactly what the original did. (The weights view states the exact sigma_max of the
-    matrix it shows; this is the curve over training.)"""
-
-    ITERS = 60
-
-    def measure(self, session: Session, params=None) -> dict[str, float]:
-        m = session.model if params is None else model_with(session.model, params)
-        out: dict[str, float] = {}
-        with np.errstate(all="ignore"):
-            if not session.cfg.is_recurrent:
-                for name, W in m.params.items():
-                    if W.ndim == 2:
-                        out[f"σ_max({name})"] = self._sigma(W)
-                return out
-            for name, W in diagnostics.recurrent_matrices(m).items():
-                out[f"σ_max({name})"] = self._sigma(W)
-                if m.kind == "rnn":
-                    out[f"ρ({name}) spectral radius"] = self._rho(W)
-        return out
-
-    def _sigma(self, W: np.ndarray) -> float:
-        if not np.all(np.isfinite(W)):
-            return float("nan")
-        return diagnostics.largest_singular_value(W, None, iters=self.ITERS)[0]
-
-    def _rho(self, W: np.ndarray) -> float:
-        if not np.all(np.isfinite(W)):
-            return float("nan")
-        return diagnostics.spectral_radius(W, None, iters=self.ITERS)[0]
-
-
-class SpectralHistory:
-    """A bounded record of ``Spectrum.measure`` over training (iteration -> values)."""
-
-    def __init__(self, capacity: int = 2000) -> None:
-        self.iterations: deque[int] = deque(maxlen=capacity)
-        self.values: dict[str, deque[float]] = {}
-        self.capacity = capacity
-
-    def add(self, iteration: int, stats: dict[str, float]) -> None:
-        if self.iterations and self.iterations[-1] == iteration:
-            return
-        self.iterations.append(iteration)
-        for k, v in stats.items():
-            self.values.setdefault(k, deque(maxlen=self.capacity)).append(v)
-
-    def data(self, until: float | None = None) -> tuple[Array, dict[str, Array]]:
-        """(iterations, {label: values}), the points with iteration <= ``until`` (None: all)."""
-        x = np.array(self.iterations, dtype=float)
-        series = {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
-        if until is not None:
-            keep = x <= until
-            x = x[keep]
-            series = {k: v[keep[len(keep) - len(v):]] for k, v in series.items()}  # values end with x
-        return x, series
-
-    def to_json(self) -> dict:
-        """Plain JSON (non-finite values as None), for session files."""
-        def clean(v):
-            return [float(a) if np.isfinite(a) else None for a in v]
-        return {"iterations": [int(i) for i in self.iterations],
-                "values": {k: clean(v) for k, v in self.values.items()}}
-
-    @classmethod
-    def from_json(cls, d: dict, capacity: int = 2000) -> SpectralHistory:
-        """The inverse of ``to_json``; ``ValueError`` on anything malformed."""
-        out = cls(capacity)
-        its = d.get("iterations") if isinstance(d, dict) else None
-        vals = d.get("values") if isinstance(d, dict) else None
-        if not isinstance(its, list) or not isinstance(vals, dict) or len(its) > capacity:
-            raise ValueError("spectral history: expected iterations and values")
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in its):
-            raise ValueError("spectral history: iterations must be whole numbers")
-        out.iterations.extend(its)
-        for k, v in vals.items():
-            if not isinstance(v, list) or len(v) > len(its):
-                raise ValueError(f"spectral history: values of {str(k)[:40]!r} do not match the iterations")
-            out.values[str(k)] = deque((float("nan") if a is None else float(a) for a in v), maxlen=capacity)
-        return out
-
-    def __len__(self) -> int:
-        return len(self.iterations)
 
 
 # ---------------------------------------------------------------------------------- loss

@@ -242,7 +242,7 @@ def show_error_dialog(window, summary: str, details: str = "") -> None:
     """A status message always; a dialog once per distinct error. While an error dialog is open,
     further errors are added to it instead of opening one dialog per frame."""
     window.statusBar().showMessage(summary, 15000)
-    shown = window._shown_errors
+    shown = window.shown_errors
     if summary in shown:
         return
     if len(shown) >= MAX_REMEMBERED:
@@ -261,9 +261,7 @@ def show_error_dialog(window, summary: str, details: str = "") -> None:
 def show_blowup_dialog(window, message: str) -> None:
     """Pause is already done by the controller: say where, offer Roll back / Keep paused (one
     dialog at a time: an older one is closed)."""
-    window.statusBar().showMessage(message, 0)
-    window.blowup_message = message  # cleared once the blow-up is gone (roll back, reset, another session)
-    window._update_status()
+    window.show_blowup_message(message)  # cleared once the blow-up is gone (roll back, reset, another session)
     for old in _open_dialogs(window, "blowup_dialog"):
         old.close()
     details = blowup_details(window.controller.session)

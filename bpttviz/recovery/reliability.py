@@ -1,6 +1,7 @@
 """Reliability in the window: files from outside never take the app down.
 
-``install_reliability(window)`` adds Presets ▸ "Open a preset file…". ``open_preset_file(window,
+``PresetOpener(window)`` adds Presets ▸ "Open a preset file…" (a window feature registered as
+``"preset_opener"``: see ``bpttviz.window.feature``). ``open_preset_file(window,
 path)`` loads a user's preset JSON: a file that cannot be used (missing, a folder or a FIFO, too
 big, not UTF-8, not JSON, nested too deeply, a wrong field, an impossible combination) gives one
 clear message in a dialog and the status bar, the current session stays, and the file is only
@@ -13,6 +14,8 @@ import traceback
 from pathlib import Path
 
 from PySide6 import QtWidgets
+
+from bpttviz.window.feature import Feature
 
 PRESET_FILTER = "bpttviz presets (*.json);;All files (*)"
 
@@ -55,16 +58,17 @@ def open_preset_file(window, path: str | Path) -> bool:
     return True
 
 
-class PresetOpener:
+class PresetOpener(Feature):
     """The menu action and its file dialog."""
+
+    name = "preset_opener"
 
     def __init__(self, window) -> None:
         self.window = window
         self.folder = str(Path.home())
-        self.action = window._action("open_preset_file", "Open a preset file…", self.ask, [],
-                                     "Load a preset JSON file of your own (training restarts)")
-        mb = window.menuBar()
-        menu = next((a.menu() for a in mb.actions() if a.text().replace("&", "") == "Presets"), None)
+        self.action = window.add_action("open_preset_file", "Open a preset file…", self.ask, [],
+                                        "Load a preset JSON file of your own (training restarts)")
+        menu = window.menu("Presets")
         if menu is not None:
             first = menu.actions()[0] if menu.actions() else None
             menu.insertAction(first, self.action)
@@ -78,12 +82,3 @@ class PresetOpener:
             return False
         self.folder = str(Path(path).parent)
         return open_preset_file(self.window, path)
-
-
-def install_reliability(window) -> PresetOpener:
-    """Add the reliability pieces that live in the window; idempotent."""
-    opener = getattr(window, "preset_opener", None)
-    if opener is None:
-        opener = PresetOpener(window)
-        window.preset_opener = opener
-    return opener

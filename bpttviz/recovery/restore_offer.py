@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from PySide6 import QtCore, QtWidgets
 
 from bpttviz.recovery.autosaver import Autosaver, crashed_autosave, forget_autosave, restore_autosave
 from bpttviz.recovery.crash import ErrorDialog, disable_crash_log, enable_crash_log, previous_crash
+from bpttviz.window.feature import Feature
 
 DEFAULT_INTERVAL = 60.0
 
@@ -92,8 +94,11 @@ class RestoreBar(QtWidgets.QToolBar):
             self._actions[key] = self.addWidget(b)
 
 
-class RestoreOffer(QtCore.QObject):
-    """The offer and the autosaver behind it (``window.restore_offer``)."""
+class RestoreOffer(QtCore.QObject, Feature):
+    """The offer and the autosaver behind it: a window feature registered as ``"restore_offer"``,
+    its part ``"autosaver"`` once autosaving runs (see ``bpttviz.window.feature``)."""
+
+    name = "restore_offer"
 
     def __init__(self, app, window, interval_s: float | None = None) -> None:
         super().__init__(window)
@@ -200,7 +205,9 @@ class RestoreOffer(QtCore.QObject):
     def start_saving(self) -> None:
         if self.saver is None:
             self.saver = Autosaver(self.window.controller, interval_s=self.interval, parent=self.window)
-            self.window.autosaver = self.saver
+
+    def parts(self) -> Mapping[str, Any]:
+        return {"autosaver": self.saver} if self.saver is not None else {}
 
     def quit(self) -> None:
         """A clean exit: a last save (unless an offer is still pending: then the offer stays)."""
@@ -212,5 +219,5 @@ class RestoreOffer(QtCore.QObject):
 def start_autosave(app, window, interval_s: float | None = None) -> RestoreOffer:
     """Offer a restore if there is something to restore (non-blocking), and autosave from then on."""
     offer = RestoreOffer(app, window, interval_s)
-    window.restore_offer = offer
+    window.add_feature(offer, replace=True)  # a second offer (a test, a restart) takes the first one's place
     return offer

@@ -1,9 +1,11 @@
 """The configuration panel: every setting a user would change, validated by the engine.
 
-Settings that change the model's shape or data (``engine.training.config.STRUCTURAL``) are collected and
-applied together with "Apply & reset", after a confirmation, because they rebuild the session.
-The learning rate, clipping, truncation and loss reduction apply live. An invalid value shows
-the engine's message under the form; nothing is applied until the whole configuration is valid.
+Every row comes from the engine's field table through ``bpttviz.presenters.config_form``: its
+widget, choices or range, help text, whether it shows for the configuration, and whether it
+rebuilds the model. Settings that rebuild the model are collected and applied together with
+"Apply & reset", after a confirmation; the others (learning rate, clipping, truncation, loss
+reduction) apply live. An invalid value shows the engine's message under the form; nothing is
+applied until the whole configuration is valid.
 """
 
 from __future__ import annotations
@@ -13,59 +15,16 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from bpttviz.presenters.config_form import (
-    ACTIVATIONS,
-    BUILTIN_CORPORA,
-    CLIP_MODES,
-    FIELD_HELP,
-    INITS,
-    MLP_TASKS,
-    MODELS,
-    OPTIMIZERS,
-    STRUCTURAL,
-    TASK_NAMES,
-    Config,
-)
+from bpttviz.presenters import config_form
+from bpttviz.presenters.config_form import FormField
 from bpttviz.views.theme import Theme
 
-#: which fields apply to which configurations (others are hidden)
-RECURRENT_ONLY = ("hidden_size", "seq_len", "truncation", "recurrent_norm")
-
-
-def _visible(field: str, cfg: dict[str, Any]) -> bool:
-    model, task = cfg.get("model"), cfg.get("task")
-    if field in RECURRENT_ONLY:
-        return model != "mlp"
-    if field == "hidden_layers":
-        return model == "mlp"
-    if field == "activation":
-        return model in ("rnn", "mlp")
-    if field == "forget_bias":
-        return model == "lstm"
-    if field == "corpus":
-        return task in ("chars", "words")
-    if field == "vocab_size":
-        return task == "words"
-    if field == "lag":
-        return task in ("adding", "copy")
-    if field in ("n_samples", "noise"):
-        return task in ("xor", "circles", "spirals", "blobs") or (field == "noise" and task == "sine")
-    if field == "clip_threshold":
-        return cfg.get("clip") != "none"
-    return True
-
-
-def _same_form(v: Any) -> Any:
-    """A value in one form for comparing: sequences as tuples, whole floats as ints."""
-    if isinstance(v, list | tuple):
-        return tuple(_same_form(x) for x in v)
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
+#: the largest whole number a spin box holds
+SPIN_MAX = 2**31 - 1
 
 
 class ConfigPanel(QtWidgets.QWidget):
-    """Edits a ``Config``. Signals: ``live_changed(dict)`` for non-structural changes,
+    """Edits a configuration (a ``Config``). Signals: ``live_changed(dict)`` for the live fields,
     ``rebuild_requested(Config)`` after "Apply & reset" is confirmed, ``preset_requested(str)``."""
 
     live_changed = QtCore.Signal(dict)
@@ -76,7 +35,8 @@ class ConfigPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("config_panel")
         self.theme = theme
-        self.cfg = Config()
+        self.cfg = config_form.default_config()
+        self.fields: dict[str, FormField] = {f.name: f for f in config_form.form_fields()}
         self._loading = False
         #: asked before a rebuild; replace in tests or scripted use
         self.confirm: Callable[[str], bool] = self._ask
@@ -99,48 +59,8 @@ class ConfigPanel(QtWidgets.QWidget):
             form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setLabelAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
 
-        combo = self._combo
-        self._add("task", combo(TASK_NAMES))
-        corpus = QtWidgets.QComboBox()
-        corpus.setEditable(True)
-        corpus.addItems(BUILTIN_CORPORA)
-        corpus.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
-        corpus.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        corpus.setMinimumContentsLength(5)
-        corpus.currentTextChanged.connect(self._edited)
-        browse = QtWidgets.QToolButton()
-        browse.setText("…")
-        browse.setFixedWidth(22)
-        browse.setToolTip("Choose a UTF-8 text file")
-        browse.clicked.connect(self._browse)
-        cw = QtWidgets.QWidget()
-        cl = QtWidgets.QHBoxLayout(cw)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.addWidget(corpus, 1)
-        cl.addWidget(browse)
-        self.widgets["corpus"] = corpus
-        self._row("corpus", cw)
-        self._add("model", combo(MODELS))
-        self._add("hidden_size", self._spin(1, 1024))
-        self._add("hidden_layers", self._line("e.g. 8, 8"))
-        self._add("activation", combo(tuple(ACTIVATIONS)))
-        self._add("seq_len", self._spin(1, 1000))
-        self._add("lag", self._spin(0, 1000, special="auto"))
-        self._add("vocab_size", self._spin(4, 50_000))
-        self._add("n_samples", self._spin(10, 100_000))
-        self._add("noise", self._line())
-        self._add("optimizer", combo(tuple(OPTIMIZERS)))
-        self._add("init", combo(INITS))
-        self._add("init_scale", self._line())
-        self._add("recurrent_norm", self._line("as drawn"))
-        self._add("forget_bias", self._line())
-        self._add("batch_size", self._spin(1, 4096))
-        self._add("seed", self._spin(0, 2**31 - 1))
-        self._add("lr", self._line())
-        self._add("clip", combo(CLIP_MODES))
-        self._add("clip_threshold", self._line())
-        self._add("truncation", self._spin(0, 1000, special="full BPTT"))
-        self._add("reduction", combo(("sum", "mean")))
+        for f in self.fields.values():
+            self._add(f)
 
         self.error = QtWidgets.QLabel("")
         self.error.setWordWrap(True)
@@ -193,6 +113,41 @@ class ConfigPanel(QtWidgets.QWidget):
         self.set_config(self.cfg)
 
     # ------------------------------------------------------------------ construction helpers
+    def _add(self, f: FormField) -> None:
+        """The row of field ``f``: the widget its kind asks for."""
+        if f.widget == "choice":
+            w = shown = self._combo(f.choices)
+        elif f.widget == "corpus":
+            w, shown = self._corpus(f.choices)
+        elif f.widget == "int":
+            lo, hi = f.range
+            w = shown = self._spin(0 if f.null_text else int(lo), min(int(hi), SPIN_MAX), special=f.null_text or None)
+        else:
+            w = shown = self._line(f.placeholder)
+        self.widgets[f.name] = w
+        self._row(f, shown)
+
+    def _corpus(self, names) -> tuple[QtWidgets.QComboBox, QtWidgets.QWidget]:
+        """An editable combo (the built-in names, or a typed path) and a file button beside it."""
+        corpus = QtWidgets.QComboBox()
+        corpus.setEditable(True)
+        corpus.addItems(list(names))
+        corpus.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        corpus.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        corpus.setMinimumContentsLength(5)
+        corpus.currentTextChanged.connect(self._edited)
+        browse = QtWidgets.QToolButton()
+        browse.setText("…")
+        browse.setFixedWidth(22)
+        browse.setToolTip("Choose a UTF-8 text file")
+        browse.clicked.connect(self._browse)
+        cw = QtWidgets.QWidget()
+        cl = QtWidgets.QHBoxLayout(cw)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(corpus, 1)
+        cl.addWidget(browse)
+        return corpus, cw
+
     def _combo(self, items) -> QtWidgets.QComboBox:
         c = QtWidgets.QComboBox()
         c.addItems(list(items))
@@ -219,30 +174,25 @@ class ConfigPanel(QtWidgets.QWidget):
         e.editingFinished.connect(self._edited)
         return e
 
-    def _add(self, name: str, w: QtWidgets.QWidget) -> None:
-        self.widgets[name] = w
-        self._row(name, w)
-
-    def _row(self, name: str, w: QtWidgets.QWidget) -> None:
+    def _row(self, f: FormField, w: QtWidgets.QWidget) -> None:
         w.setMinimumWidth(64)  # narrower than the widgets' own hints: the dock decides the width
-        label = QtWidgets.QLabel(name.replace("_", " "))
-        tip = FIELD_HELP.get(name, "")
+        label = QtWidgets.QLabel(f.label)
+        tip = f.help
         if w.toolTip():  # a spin box's allowed range
             tip = f"{tip} ({w.toolTip()})" if tip else w.toolTip()
         label.setToolTip(tip)
         w.setToolTip(tip)
-        form = self.model_form if name in STRUCTURAL else self.train_form
-        form.addRow(label, w)
-        self.rows[name] = (label, w)
+        (self.train_form if f.live else self.model_form).addRow(label, w)
+        self.rows[f.name] = (label, w)
 
     # ------------------------------------------------------------------ values
-    def set_config(self, cfg: Config) -> None:
+    def set_config(self, cfg) -> None:
         """Show ``cfg`` (the session's current configuration); clears pending edits."""
         self.cfg = cfg
         self._loading = True
         try:
             for name, w in self.widgets.items():
-                v = getattr(cfg, name)
+                v = config_form.value_of(cfg, name)
                 if isinstance(w, QtWidgets.QComboBox):
                     if w.isEditable():
                         w.setCurrentText(str(v))
@@ -251,7 +201,7 @@ class ConfigPanel(QtWidgets.QWidget):
                 elif isinstance(w, QtWidgets.QSpinBox):
                     w.setValue(0 if v is None else int(v))
                 elif isinstance(w, QtWidgets.QLineEdit):
-                    if name == "hidden_layers":
+                    if self.fields[name].widget == "sizes":
                         w.setText(", ".join(map(str, v)))
                     else:
                         w.setText("" if v is None else f"{v:g}")
@@ -266,33 +216,14 @@ class ConfigPanel(QtWidgets.QWidget):
             if isinstance(w, QtWidgets.QComboBox):
                 out[name] = w.currentText().strip()
             elif isinstance(w, QtWidgets.QSpinBox):
-                v = w.value()
-                out[name] = None if (name in ("lag", "truncation") and v == 0) else v
+                out[name] = config_form.parse_int(self.fields[name], w.value())
             else:
-                out[name] = self._parse(name, w.text())
+                out[name] = config_form.parse_text(self.fields[name], w.text())
         return out
 
-    @staticmethod
-    def _parse(name: str, text: str) -> Any:
-        text = text.strip()
-        if name == "hidden_layers":
-            parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
-            try:
-                return [int(p) for p in parts]
-            except ValueError:
-                return text
-        if text == "" and name == "recurrent_norm":
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return text  # the engine's validator names the field and what is allowed
-
-    def candidate(self) -> Config:
+    def candidate(self):
         """The configuration the form describes; ``ValueError`` (the engine's message) if invalid."""
-        d = self.cfg.to_dict()
-        d.update(self.values())
-        return Config.from_dict(d, "settings")
+        return config_form.candidate(self.cfg, self.values())
 
     # ------------------------------------------------------------------ reactions
     def _edited(self, *_args) -> None:
@@ -300,19 +231,16 @@ class ConfigPanel(QtWidgets.QWidget):
             return
         vals = self.values()
         # keep the model compatible with the task family, as a user would expect
-        task, model = vals["task"], vals["model"]
-        if task in MLP_TASKS and model != "mlp":
-            self._set_combo("model", "mlp")
-        elif task not in MLP_TASKS and model == "mlp":
-            self._set_combo("model", "rnn")
+        model = config_form.compatible_model(vals["task"], vals["model"])
+        if model is not None:
+            self._set_combo("model", model)
         vals = self.values()
         try:
             cand = self.candidate()
         except ValueError as e:
             self._refresh(vals, str(e))
             return
-        live = {k: getattr(cand, k) for k in ("lr", "clip", "clip_threshold", "truncation", "reduction")
-                if getattr(cand, k) != getattr(self.cfg, k)}
+        live = config_form.live_changes(cand, self.cfg)
         self._refresh(vals, None)
         if live:
             self.live_changed.emit(live)
@@ -328,31 +256,12 @@ class ConfigPanel(QtWidgets.QWidget):
         self.error.setVisible(bool(message))
 
     def structural_pending(self) -> set[str]:
-        """The structural fields the form changes. When the form is invalid as a whole, each
-        field is judged on its own (its value parsed and validated like the engine does), so
-        an invalid learning rate does not make an unchanged field look changed."""
-        try:
-            cand = self.candidate()
-        except ValueError:
-            pass
-        else:
-            return cand.structural_changes(self.cfg)
-        vals, base = self.values(), self.cfg.to_dict()
-        out = set()
-        for k in STRUCTURAL:
-            if k not in vals:
-                continue
-            try:
-                changed = getattr(Config.from_dict({**base, k: vals[k]}, "settings"), k) != getattr(self.cfg, k)
-            except ValueError:  # invalid alone (or only with other changes): changed if it reads differently
-                changed = _same_form(vals[k]) != _same_form(getattr(self.cfg, k))
-            if changed:
-                out.add(k)
-        return out
+        """The fields the form changes that rebuild the model (``config_form.structural_pending``)."""
+        return config_form.structural_pending(self.cfg, self.values())
 
     def _refresh(self, vals: dict[str, Any], error: str | None) -> None:
         for name, (label, w) in self.rows.items():
-            show = _visible(name, vals)
+            show = config_form.shows(name, vals)
             label.setVisible(show)
             w.setVisible(show)
         self.show_error(error)

@@ -136,13 +136,14 @@ class ExplainView(QtWidgets.QWidget):
     def _render(self) -> None:
         if self._explanation is not None:
             e = self._explanation
-            self.sentence.setText(unbreakable(re.sub(r"\^(\w+)", r"<sup>\1</sup>", _html.escape(e.sentence))))
+            self.sentence.setText(unbreakable(e.sentence_html()))
             self.sentence.setVisible(bool(e.sentence))
             html = unbreakable(dataclasses.replace(e, sentence="").html(self.body_pixels()))
         else:
             self.sentence.hide()
             px = self.body_pixels()
-            html = f"<div style='font-size:{px}px; color:{self.theme.muted}'>{_escape(self._message)}</div>"
+            message = _html.escape(self._message, quote=False)
+            html = f"<div style='font-size:{px}px; color:{self.theme.muted}'>{message}</div>"
         bar = self.text.verticalScrollBar()
         pos = bar.value()
         self.text.setHtml(html)
@@ -178,6 +179,3 @@ def unbreakable(html: str) -> str:
     return "".join(p if p.startswith("<") and not p.startswith(("<sup>", "</sup>")) else _NUMBER.sub(_join, p)
                    for p in parts)
 
-
-def _escape(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

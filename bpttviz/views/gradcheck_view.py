@@ -180,6 +180,16 @@ class GradCheckView(QtWidgets.QWidget):
         self.text.setHtml("")
         self._clear_plots()
 
+    def clear(self, note: str) -> None:
+        """No result: verdict, table, text and plots emptied, ``note`` where the source was."""
+        self.report, self.problem, self.source = None, None, ""
+        self.verdict.setText("")
+        self.length.setText("")
+        self.table.setRowCount(0)
+        self.text.setHtml("")
+        self._clear_plots()
+        self.source_label.setText(note)
+
     def show_report(self, report: Report, source: str = "") -> None:
         """Draw a whole report: bars, heatmaps, first bad length, table, hints."""
         self.report, self.problem, self.source = report, None, source

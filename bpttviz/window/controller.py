@@ -21,7 +21,7 @@ only moves the cursor, into the previous kept iteration from the first record (t
 immutable, nothing is recomputed). Every exception raised while stepping or painting is caught
 here and reported through ``error`` without stopping the app.
 
-**The moment** (``bpttviz.moment.Moment``, ``controller.moment``) is what every view shows: the
+**The moment** (``bpttviz.presenters.moment.Moment``, ``controller.moment``) is what every view shows: the
 iteration, the record and the parameters that record was computed with. It changes only here.
 While playing, a slice whose iterations are narrated ends with the narrated one, so the moment
 is always the newest iteration's update record when a narrated view is on screen.
@@ -45,8 +45,9 @@ from bpttviz.engine.trace import Trace
 from bpttviz.engine.training.config import Config
 from bpttviz.engine.training.session import Narration, Session
 from bpttviz.engine.training.session_io import SessionState, capture_state
-from bpttviz.moment import Moment, moment_of
-from bpttviz.presenters.panels import SpectralHistory, Spectrum, loss_label, record_status
+from bpttviz.presenters.decay import app_diagnostics
+from bpttviz.presenters.moment import Moment, moment_of
+from bpttviz.presenters.panels import loss_label, record_status
 from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
 
 #: narrated iterations kept for stepping back (Left from an iteration's first record)
@@ -117,7 +118,6 @@ class Controller(QtCore.QObject):
         self.narrations: deque[tuple[Narration, SessionState | None]] = deque(maxlen=KEEP)
         self.narration: Narration | None = None  # the one the cursor is in (None: between iterations)
         self._moment: Moment = moment_of(0, session, None, None)
-        self.decay_history: deque[tuple[int, np.ndarray]] = deque(maxlen=24)  # (iteration, curve)
         self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
@@ -126,8 +126,8 @@ class Controller(QtCore.QObject):
         self.generation = 0  # bumps when the session is replaced
         self.version = 0  # bumps on every change a view could show
         self.bindings: list[ViewBinding] = []
-        self.spectral = SpectralHistory()
-        self._spectrum = Spectrum()
+        # the one diagnostics pipeline: singular values over training, decay curves and their history
+        self.diagnostics = app_diagnostics()
         self.trace_interval = 0.0  # narrate at most this often while playing at full speed (0: every slice)
         self.frames = 0
         self.last_error: tuple[str, str] | None = None
@@ -135,7 +135,6 @@ class Controller(QtCore.QObject):
         self._last_tick = time.perf_counter()
         self._last_end: float | None = None
         self._last_trace_time = -math.inf
-        self._last_spectral = -math.inf
         self._train = QtCore.QTimer(self)
         self._train.setObjectName("training_timer")
         self._train.timeout.connect(self._tick)
@@ -146,7 +145,7 @@ class Controller(QtCore.QObject):
         self._last_paint = -math.inf
         self._paint.setInterval(max(1, int(round(1000 / fps))))
         self._paint.timeout.connect(self._paint_tick)
-        self._record_spectrum()
+        self.measure_spectrum()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -184,7 +183,7 @@ class Controller(QtCore.QObject):
             return
         self.playing = False
         self._train.stop()
-        self._record_spectrum()  # the largest singular values of the iteration paused on
+        self.measure_spectrum()  # the largest singular values of the iteration paused on
         self._sync_moment()
         self.version += 1
         self.playing_changed.emit(False)
@@ -227,15 +226,15 @@ class Controller(QtCore.QObject):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them
                 done = self._run_slice(allowed, narrate, start, budget)
         except Exception as e:  # noqa: BLE001 - reported, the app stays usable
-            self._report(e, "training")
+            self.report(e, "training")
             self.pause()
         if self.speed is not None:
             self._credit -= done
         self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
         if done:
             self.version += 1
-            if time.perf_counter() - self._last_spectral >= 0.25:  # a few ms each: now and then
-                self._record_spectrum()
+            if self.diagnostics.spectrum_due():  # a few ms each: now and then
+                self.measure_spectrum()
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
             # start first whenever the timer is not due yet, halving the frame rate
@@ -301,7 +300,7 @@ class Controller(QtCore.QObject):
         self.narrations.append((s.last_narration, state))
         self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
         if not self.playing:  # every iteration stepped through has its point (x = its number)
-            self._record_spectrum()
+            self.measure_spectrum()
         return True
 
     def _enter(self, narration: Narration | None, cursor: int = 0) -> None:
@@ -326,7 +325,7 @@ class Controller(QtCore.QObject):
 
     @property
     def moment(self) -> Moment:
-        """The moment on screen (see ``bpttviz.moment``). Between iterations it follows the
+        """The moment on screen (see ``bpttviz.presenters.moment``). Between iterations it follows the
         session, even when something trained it without the controller (a script, a test)."""
         m = self._moment
         if m.record is None and (m.iteration != self.session.iteration or m.generation != self.generation):
@@ -356,7 +355,7 @@ class Controller(QtCore.QObject):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 fn()
         except Exception as e:  # noqa: BLE001
-            self._report(e, what)
+            self.report(e, what)
             return
         if self.session.blowup is not None and not blown:
             self._blew_up()
@@ -514,7 +513,7 @@ class Controller(QtCore.QObject):
         self.session = session
         self._trace_data = None
         self.narrations.clear()
-        self.decay_history.clear()
+        self.diagnostics.reset()
         self.generation += 1
         if narration is not None and len(narration.trace) > 0:
             self.narrations.append((narration, state_before))
@@ -522,9 +521,7 @@ class Controller(QtCore.QObject):
         else:
             self._enter(None)
         self.version += 1
-        self.spectral = SpectralHistory()
-        self._spectrum = Spectrum()
-        self._record_spectrum()
+        self.measure_spectrum()
         for b in self.bindings:
             b.last_key = None
             b.last_push = -math.inf
@@ -541,7 +538,7 @@ class Controller(QtCore.QObject):
         try:
             self.rebuild(self.session.cfg)
         except Exception as e:  # noqa: BLE001
-            self._report(e, "resetting")
+            self.report(e, "resetting")
             return
         self.message.emit("Reset: iteration 0")
 
@@ -559,7 +556,7 @@ class Controller(QtCore.QObject):
             return
         self.session.rollback()
         self._enter(None)
-        self._record_spectrum()
+        self.measure_spectrum()
         self.version += 1
         self.message.emit("Rolled back to the last finite parameters.")
         self.state_changed.emit()
@@ -578,13 +575,14 @@ class Controller(QtCore.QObject):
         self.version += 1
         self.blowup.emit(b.message())
 
-    def _record_spectrum(self) -> None:
+    def measure_spectrum(self) -> None:
+        """Add the session's singular values now to ``diagnostics.spectral`` (their curve over
+        training; not while the session is stopped on a non-finite value)."""
         try:
             if self.session.blowup is None:
-                self.spectral.add(self.session.iteration, self._spectrum.measure(self.session))
+                self.diagnostics.measure(self.session.iteration, self.session.model)
         except Exception as e:  # noqa: BLE001 - e.g. an SVD on non-finite weights
-            self._report(e, "computing singular values")
-        self._last_spectral = time.perf_counter()
+            self.report(e, "computing singular values")
 
     # ------------------------------------------------------------------ painting
     def _paint_tick(self) -> None:
@@ -620,10 +618,29 @@ class Controller(QtCore.QObject):
                 b.animating = b.animate is not None
                 pushed += 1
             except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
-                self._report(e, f"drawing the {b.name}")
+                self.report(e, f"drawing the {b.name}")
         if pushed:
             self.frames += 1
         return pushed
+
+    def refresh(self, *names: str) -> None:
+        """Forget what the views ``names`` (their bindings' names) have shown and repaint the
+        urgent views now: after a view's own control changed what it should show."""
+        for name in names:
+            b = self.binding(name)
+            b.last_key = None
+            b.last_push = -math.inf
+        self.paint(urgent_only=True)
+
+    def invalidate(self) -> None:
+        """What the views show is stale (e.g. restored histories): each redraws at its next paint."""
+        self.version += 1
+
+    def notify(self) -> None:
+        """Something a view could show changed outside the controller (the engine's bugs were
+        switched, histories restored): every view redraws at its next paint."""
+        self.version += 1
+        self.state_changed.emit()
 
     def refresh_all(self) -> None:
         """Forget what every view has shown and push everything visible now (theme, zoom)."""
@@ -650,7 +667,9 @@ class Controller(QtCore.QObject):
                 "moment": m.where(),
                 "blowup": s.blowup.message() if s.blowup is not None else ""}
 
-    def _report(self, exc: BaseException, where: str) -> None:
+    def report(self, exc: BaseException, where: str) -> None:
+        """Report an exception caught while ``where`` ("drawing the loss view"): kept in
+        ``last_error``, printed, and sent through ``error`` (the app stays usable)."""
         summary = f"Error while {where}: {type(exc).__name__}: {exc}"
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.last_error = (summary, details)

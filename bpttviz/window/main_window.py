@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -39,6 +39,7 @@ from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, tune_view
 from bpttviz.views.transport import TransportBar
 from bpttviz.views.weights_view import WeightsView
 from bpttviz.window.controller import Controller, ViewBinding
+from bpttviz.window.feature import Feature, FeatureRegistry, key
 
 SETTINGS_VERSION = 1
 ZOOM_STEP = 1.15
@@ -174,16 +175,23 @@ def default_settings() -> QtCore.QSettings:
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """``MainWindow(controller, settings=None)``: docks, actions, keyboard, status bar."""
+    """``MainWindow(controller, settings=None, theme=None, features=())``: docks, actions,
+    keyboard, status bar; ``features`` are built in order (``feature_type(window)``) and plug in
+    through ``bpttviz.window.feature`` (the registry is ``window.features``)."""
 
     def __init__(self, controller: Controller, settings: QtCore.QSettings | None = None,
-                 theme: Theme | None = None) -> None:
+                 theme: Theme | None = None, features: Sequence[Callable[[MainWindow], Feature]] = ()) -> None:
         super().__init__()
         self.setObjectName("main_window")
         self.controller = controller
         self.settings = settings if settings is not None else default_settings()
         self.theme = theme or default_theme()
-        self._shown_errors: set[str] = set()
+        self.features = FeatureRegistry()
+        self.shown_errors: set[str] = set()  # error summaries that have had their dialog
+        self.blowup_message: str | None = None  # the status message of the session's blow-up, while it lasts
+        self.last_raised_view: str | None = None  # the view a scenario stop (or the user) brought forward last
+        self.readouts: list = []  # the plots' pointer read-outs
+        self.preset_actions: dict[str, QtGui.QAction] = {}
         self.shown: dict[str, dict] = {}  # per view, the plain values its last push displayed
         self.dialogs: list[QtWidgets.QMessageBox] = []
         self._sized = False
@@ -194,6 +202,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plan: LayoutPlan | None = None
         self._user_rebuild = False
         self._title_cfg = None  # the configuration the session's title describes
+        self._layout_size: QtCore.QSize | None = None  # the size the last policy layout was made for
+        self._layout_time = -math.inf
         self._preset_name: str | None = None
 
         # ---- views
@@ -210,13 +220,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for name, title, widget in (("config", "Configuration", self.config), ("weights", "Weights", self.weights),
                                     ("task", "Task", self.task), ("deltas", "Deltas", self.deltas),
                                     ("decay", "Gradient decay", self.decay), ("loss", "Loss", self.loss)):
-            dock = QtWidgets.QDockWidget(title, self)
-            dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
-            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
-            self.docks[name] = dock
+            self.docks[name] = self._new_dock(name, title, widget)
         self.overlay = ShortcutOverlay(self, self.theme)
 
         # ---- actions, menus, transport, status bar
@@ -245,8 +249,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config.preset_requested.connect(self._load_preset)
         self.graph.mode_changed.connect(lambda _m: self._refresh("graph"))
         self.deltas.quantity_changed.connect(lambda _q: self._refresh("deltas"))
-        for view, key in ((self.deltas, "deltas view"), (self.decay, "decay view"), (self.loss, "loss view")):
-            view.redraw_failed.connect(lambda e, key=key: self.controller._report(e, f"drawing the {key}"))
+        for view, name in ((self.deltas, "deltas view"), (self.decay, "decay view"), (self.loss, "loss view")):
+            view.redraw_failed.connect(lambda e, name=name: self.controller.report(e, f"drawing the {name}"))
         self.weights.parameter_changed.connect(lambda _p: self._refresh("weights"))
         for view in self.findChildren(pg.GraphicsView):
             tune_view(view)
@@ -254,26 +258,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._session_replaced()
         self.restore_settings()
         self.apply_theme(self.theme)
-        from bpttviz.features.gradient_lab import (
-            install_gradient_lab,  # the gradient check, bug lab and banner (issue 6)
-        )
-
-        install_gradient_lab(self)
-        from bpttviz.recovery.reliability import install_reliability  # Presets ▸ Open a preset file… (issue 8)
-
-        install_reliability(self)
-        from bpttviz.features.classroom import (
-            install_classroom,  # lecture mode, explain, scenarios, side by side, files (issue 7)
-        )
-
-        install_classroom(self)
-        from bpttviz.features.whatif import install_whatif  # attribution view, what-if panel, connectivity shading
-
-        install_whatif(self)
-        for dock in self.docks.values():
+        own = list(self.docks.values())
+        for make in features:
+            self.add_feature(make(self))
+        for dock in own:  # the features' docks are watched as they are added
             self.watch_dock(dock)
         self._install_plot_tools()
-        self.watch_dock(self.classroom.compare_dock)
         self.controller.session_replaced.connect(self._sync_title)
         self.controller.state_changed.connect(self._sync_title)
         self._sync_title()
@@ -328,7 +318,7 @@ class MainWindow(QtWidgets.QMainWindow):
             for w in self._tab_bars():
                 w.setElideMode(QtCore.Qt.TextElideMode.ElideNone)
             self.plan = plan
-            self._size_docks()
+            self.fit_docks()
             self._layout_size = self.size()
             self._layout_time = time.monotonic()
         finally:
@@ -343,7 +333,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _tab_bars(self) -> list[QtWidgets.QTabBar]:
         return self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly)
 
-    def _size_docks(self) -> None:
+    def fit_docks(self) -> None:
+        """Give the dock groups the layout policy's sizes for the window's size now."""
         plan = layout_plan(self.width(), self.height(), self._tab_width(LEFT_GROUP))
         H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
         self.resizeDocks([self.docks["config"], self.docks["weights"]], [plan.left, plan.right], H)
@@ -365,7 +356,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _first_layout(self) -> None:
         """The policy's layout for the size the window was shown at (lecture mode, entered
         before the window was shown, has its own)."""
-        if not getattr(getattr(self, "lecture", None), "active", False):
+        if not self.layout_held():
             self.default_layout()
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
@@ -378,14 +369,13 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self._relayout_if_auto)
 
     def _relayout_if_auto(self) -> None:
-        last = getattr(self, "_layout_size", None)
+        last = self._layout_size
         far = last is None or max(abs(self.width() - last.width()), abs(self.height() - last.height())) > 40
-        recent = time.monotonic() - getattr(self, "_layout_time", -math.inf) < 0.5  # no relayout loops
+        recent = time.monotonic() - self._layout_time < 0.5  # no relayout loops
         if far and recent:  # once the window has settled
             QtCore.QTimer.singleShot(600, self._relayout_if_auto)
             return
-        if far and self._auto_layout and not self._enlarged and not self._laying_out \
-                and not getattr(getattr(self, "lecture", None), "active", False):
+        if far and self._auto_layout and not self._enlarged and not self._laying_out and not self.layout_held():
             self.default_layout()
 
     def _dock_moved(self, *_args) -> None:
@@ -404,10 +394,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.default_layout()
         if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
             self.resize(size.expandedTo(self.minimumSizeHint()))
-            self._size_docks()
-        compare = getattr(self, "classroom", None)
-        if compare is not None and not compare.comparison.active:
-            compare.compare_dock.hide()
+            self.fit_docks()
+        for f in self.features:
+            f.layout_reset()
         self._auto_layout = True
 
     # ------------------------------------------------------------------ plots: read-outs and data
@@ -507,7 +496,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 if fw is d:
                     return n
             fw = fw.parentWidget()
-        last = getattr(self, "last_raised_view", None)
+        last = self.last_raised_view
         return last if last in self.docks and self.docks[last].isVisible() else "graph"
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
@@ -570,11 +559,118 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.stop()
         super().closeEvent(ev)
 
+    # ------------------------------------------------------------------ the feature protocol
+    def add_feature(self, feature: Feature, replace: bool = False) -> Feature:
+        """Register ``feature`` (built with this window; ``replace``: in place of one of the same
+        name); see ``bpttviz.window.feature``."""
+        return self.features.add(feature, replace)
+
+    def feature(self, name: str) -> Feature | None:
+        """The feature registered as ``name``, or None."""
+        return self.features.get(name)
+
+    def part(self, name: str) -> Any | None:
+        """A feature, or a part a feature publishes (``Feature.parts``), by name; None if absent."""
+        return self.features.part(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: ``window.scenario`` and the like read the registry
+        # (for scripts and tests; the app's own code asks ``part(name)``)
+        if not name.startswith("_"):
+            registry = self.__dict__.get("features")
+            found = registry.part(name) if isinstance(registry, FeatureRegistry) else None
+            if found is not None:
+                return found
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def layout_held(self) -> bool:
+        """True while a feature has laid the docks out itself (lecture mode)."""
+        return any(f.holds_layout() for f in self.features)
+
+    def menu(self, title: str) -> QtWidgets.QMenu | None:
+        """The top-level menu titled ``title`` (without its ``&``), or None."""
+        return next((a.menu() for a in self.menuBar().actions() if a.menu() is not None
+                     and a.menu().title().replace("&", "") == title), None)
+
+    def _new_dock(self, name: str, title: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFont(self.font())
+        return dock
+
+    def add_dock(self, name: str, title: str, widget: QtWidgets.QWidget, *, beside: str | None = None,
+                 fallback: QtCore.Qt.DockWidgetArea = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea,
+                 register: bool = True) -> QtWidgets.QDockWidget:
+        """A dock holding ``widget``: tabbed with the dock ``beside`` (in its area, else in
+        ``fallback``), or wherever the user left it last time. ``register``: listed in ``docks``
+        (laid out, toggled and enlarged with the others); unregistered docks are the feature's own
+        to show and hide. Title double-clicks enlarge it, and moving it ends the automatic layout."""
+        dock = self._new_dock(name, title, widget)
+        anchor = self.docks.get(beside) if beside is not None else None
+        area = self.dockWidgetArea(anchor) if anchor is not None else fallback
+        if area == QtCore.Qt.DockWidgetArea.NoDockWidgetArea:
+            area = fallback
+        self.addDockWidget(area, dock)
+        if anchor is not None and not anchor.isFloating():
+            self.tabifyDockWidget(anchor, dock)
+            anchor.raise_()
+        self.restoreDockWidget(dock)  # where the user left it last time, if anywhere
+        if register:
+            self.docks[name] = dock
+        self.watch_dock(dock)
+        return dock
+
+    def add_toolbar_row(self, name: str, title: str, widget: QtWidgets.QWidget, *,
+                        bar: QtWidgets.QToolBar | None = None,
+                        height: QtWidgets.QSizePolicy.Policy = QtWidgets.QSizePolicy.Policy.Fixed,
+                        ) -> QtWidgets.QToolBar:
+        """A full-width row of the top tool bar area holding ``widget`` (a caption, a banner);
+        ``bar``: a tool bar of the feature's own class to use. Not movable, not in any menu."""
+        bar = bar if bar is not None else QtWidgets.QToolBar(title, self)
+        bar.setObjectName(name)
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.toggleViewAction().setVisible(False)  # not something to switch off from a context menu
+        bar.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.PreventContextMenu)
+        bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; spacing: 0px; }")
+        widget.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, height)
+        bar.addWidget(widget)
+        self.addToolBarBreak(QtCore.Qt.ToolBarArea.TopToolBarArea)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
+        return bar
+
+    def raise_view(self, name: str, bring_forward: bool = True) -> None:
+        """Remember ``name`` as the view brought forward last (Export view and Enlarge take it
+        when nothing has the focus) and, with ``bring_forward``, raise its dock."""
+        if name in self.docks:
+            self.last_raised_view = name
+            if bring_forward:
+                self.docks[name].raise_()
+
     # ------------------------------------------------------------------ actions
-    def _action(self, name: str, text: str, slot, keys=(), tip: str = "", checkable: bool = False,
-                context=QtCore.Qt.ShortcutContext.ApplicationShortcut) -> QtGui.QAction:
+    def add_action(self, name: str, text: str, slot, keys=(), tip: str = "", checkable: bool = False,
+                   context=QtCore.Qt.ShortcutContext.ApplicationShortcut) -> QtGui.QAction:
+        """A window action ``act[name]``: its shortcuts ``keys`` (key codes, sequences or standard
+        keys; duplicates dropped), a tooltip naming them, ``slot`` on trigger."""
         a = QtGui.QAction(text, self)
         a.setObjectName(name)
+        a.setShortcutContext(context)
+        a.setCheckable(checkable)
+        a.setToolTip(tip or text)
+        self.act[name] = a
+        self.set_action_keys(name, keys)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def set_action_keys(self, name: str, keys) -> None:
+        """The shortcuts of action ``act[name]`` become ``keys`` (duplicates dropped); its tooltip
+        names them after its description ("Next record (Right / PgDown)")."""
+        a = self.act[name]
         seqs: list[QtGui.QKeySequence] = []
         for k in keys:  # standard keys may repeat an explicit one: duplicates make shortcuts ambiguous
             for q in (QtGui.QKeySequence.keyBindings(k) if isinstance(k, QtGui.QKeySequence.StandardKey)
@@ -582,54 +678,49 @@ class MainWindow(QtWidgets.QMainWindow):
                 if q not in seqs and not q.isEmpty():
                     seqs.append(q)
         a.setShortcuts(seqs)
-        a.setShortcutContext(context)
-        a.setCheckable(checkable)
+        tip = a.property("bpttviz_tip") or a.toolTip()  # the description, without the keys
+        a.setProperty("bpttviz_tip", tip)
         shown = " / ".join(q.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for q in seqs)
-        a.setToolTip(f"{tip or text} ({shown})" if shown else (tip or text))
-        a.triggered.connect(slot)
-        self.addAction(a)
-        self.act[name] = a
-        return a
+        a.setToolTip(f"{tip} ({shown})" if shown else tip)
 
     def _make_actions(self) -> None:
         self.act: dict[str, QtGui.QAction] = {}
         c = self.controller
         K = QtCore.Qt.Key
         M = QtCore.Qt.KeyboardModifier
-        seq = lambda *parts: QtGui.QKeySequence(QtCore.QKeyCombination(*parts))  # noqa: E731
-        self._action("play", "▶ Play", c.toggle_play, [K.Key_Space], "Play / pause training")
-        self._action("step", "Step ▸", c.step_record, [K.Key_Right, K.Key_PageDown],
-                     "Next record: one timestep of the forward or backward pass")
-        self._action("back", "◂ Back", c.step_back, [K.Key_Left, K.Key_PageUp],
-                     "Previous record of this iteration (replay)")
-        self._action("phase", "Phase ▸▸", c.step_phase, [seq(M.ShiftModifier, K.Key_Right)], "Next phase")
-        self._action("phase_back", "◂◂ Phase", c.step_phase_back, [seq(M.ShiftModifier, K.Key_Left)],
-                     "Start of this phase / the previous phase")
-        self._action("iteration", "Iteration ▸▸▸", c.step_iteration, [seq(M.ControlModifier, K.Key_Right)],
-                     "One whole iteration")
-        self._action("reset", "Reset", self._reset, [K.Key_R], "Start again from iteration 0")
-        self._action("rollback", "Roll back", c.rollback, [QtGui.QKeySequence.StandardKey.Undo],
-                     "Restore the last finite parameters after a blow-up")
-        self._action("fullscreen", "Full screen", self.toggle_full_screen, [K.Key_F11], checkable=True)
-        self._action("leave_fullscreen", "Leave full screen", self.leave_full_screen, [K.Key_Escape],
-                     context=QtCore.Qt.ShortcutContext.WindowShortcut)
-        self._action("zoom_in", "Zoom in", lambda: self.zoom(ZOOM_STEP),
-                     [QtGui.QKeySequence.StandardKey.ZoomIn, seq(M.ControlModifier, K.Key_Equal)])
-        self._action("zoom_out", "Zoom out", lambda: self.zoom(1 / ZOOM_STEP),
-                     [QtGui.QKeySequence.StandardKey.ZoomOut, seq(M.ControlModifier, K.Key_Minus)])
-        self._action("zoom_reset", "Actual size", lambda: self.zoom(None), [seq(M.ControlModifier, K.Key_0)])
-        self._action("shortcuts", "Keyboard shortcuts", self.show_shortcuts,
-                     [K.Key_Question, seq(M.ShiftModifier, K.Key_Question), K.Key_F1])
-        self._action("colour_mode", "Colour nodes by delta size", self.toggle_graph_mode, [K.Key_D], checkable=True)
-        self._action("colourblind", "Colour-blind-safe colour map", self.toggle_colourblind, [], checkable=True)
-        self._action("reset_layout", "Reset layout", self.reset_layout, [])
-        self._action("enlarge", "Enlarge view", lambda: self.toggle_enlarged(), [seq(M.ControlModifier
-                                                                                     | M.ShiftModifier, K.Key_F)],
-                     "Give the view under the mouse (or the current one) the whole window; again to go back",
-                     checkable=True)
-        self._action("getting_started", "Getting started", self.show_getting_started, [],
-                     "A short tour of what each view shows")
-        self._action("quit", "Quit", self.close, [QtGui.QKeySequence.StandardKey.Quit])
+        self.add_action("play", "▶ Play", c.toggle_play, [K.Key_Space], "Play / pause training")
+        self.add_action("step", "Step ▸", c.step_record, [K.Key_Right, K.Key_PageDown],
+                        "Next record: one timestep of the forward or backward pass")
+        self.add_action("back", "◂ Back", c.step_back, [K.Key_Left, K.Key_PageUp],
+                        "Previous record of this iteration (replay)")
+        self.add_action("phase", "Phase ▸▸", c.step_phase, [key(M.ShiftModifier, K.Key_Right)], "Next phase")
+        self.add_action("phase_back", "◂◂ Phase", c.step_phase_back, [key(M.ShiftModifier, K.Key_Left)],
+                        "Start of this phase / the previous phase")
+        self.add_action("iteration", "Iteration ▸▸▸", c.step_iteration, [key(M.ControlModifier, K.Key_Right)],
+                        "One whole iteration")
+        self.add_action("reset", "Reset", self._reset, [K.Key_R], "Start again from iteration 0")
+        self.add_action("rollback", "Roll back", c.rollback, [QtGui.QKeySequence.StandardKey.Undo],
+                        "Restore the last finite parameters after a blow-up")
+        self.add_action("fullscreen", "Full screen", self.toggle_full_screen, [K.Key_F11], checkable=True)
+        self.add_action("leave_fullscreen", "Leave full screen", self.leave_full_screen, [K.Key_Escape],
+                        context=QtCore.Qt.ShortcutContext.WindowShortcut)
+        self.add_action("zoom_in", "Zoom in", lambda: self.zoom(ZOOM_STEP),
+                        [QtGui.QKeySequence.StandardKey.ZoomIn, key(M.ControlModifier, K.Key_Equal)])
+        self.add_action("zoom_out", "Zoom out", lambda: self.zoom(1 / ZOOM_STEP),
+                        [QtGui.QKeySequence.StandardKey.ZoomOut, key(M.ControlModifier, K.Key_Minus)])
+        self.add_action("zoom_reset", "Actual size", lambda: self.zoom(None), [key(M.ControlModifier, K.Key_0)])
+        self.add_action("shortcuts", "Keyboard shortcuts", self.show_shortcuts,
+                        [K.Key_Question, key(M.ShiftModifier, K.Key_Question), K.Key_F1])
+        self.add_action("colour_mode", "Colour nodes by delta size", self.toggle_graph_mode, [K.Key_D], checkable=True)
+        self.add_action("colourblind", "Colour-blind-safe colour map", self.toggle_colourblind, [], checkable=True)
+        self.add_action("reset_layout", "Reset layout", self.reset_layout, [])
+        self.add_action("enlarge", "Enlarge view", lambda: self.toggle_enlarged(),
+                        [key(M.ControlModifier | M.ShiftModifier, K.Key_F)],
+                        "Give the view under the mouse (or the current one) the whole window; again to go back",
+                        checkable=True)
+        self.add_action("getting_started", "Getting started", self.show_getting_started, [],
+                        "A short tour of what each view shows")
+        self.add_action("quit", "Quit", self.close, [QtGui.QKeySequence.StandardKey.Quit])
 
     def _make_menus(self) -> None:
         mb = self.menuBar()
@@ -640,7 +731,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.presets_menu = presets = mb.addMenu("&Presets")
         presets.setObjectName("presets_menu")
         presets.setToolTipsVisible(True)
-        self.preset_actions: dict[str, QtGui.QAction] = {}
+        self.preset_actions.clear()
         self._preset_group = QtGui.QActionGroup(self)
         self._preset_group.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
         for group, names in preset_groups().items():
@@ -675,9 +766,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("F11  /  Esc", "full screen / leave it; Esc also leaves a settings field"),
                 ("Ctrl+Shift+F", "enlarge the view under the mouse, again to go back (or double-click its title)"),
                 ("Page Down / Page Up", "next / previous record, or scenario stop (presenter clickers)"),
-                *getattr(self, "extra_shortcut_rows", ()),
-                *getattr(getattr(self, "gradient_lab", None), "shortcut_rows", ()),
-                *getattr(getattr(self, "whatif", None), "shortcut_rows", ()), ("?", "this overview")]
+                *(row for f in self.features for row in f.shortcut_rows()), ("?", "this overview")]
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -690,7 +779,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ bindings
     def _bind_views(self) -> None:
-        """Every view reads the controller's moment (``bpttviz.moment``) and nothing else."""
+        """Every view reads the controller's moment (``bpttviz.presenters.moment``) and nothing else."""
         c = self.controller
 
         def mkey():
@@ -731,19 +820,18 @@ class MainWindow(QtWidgets.QMainWindow):
             name = self.weights.current_parameter() or default
             f = weights_frame(m, name, s)
             self.weights.show_frame(f)
-            x, series = c.spectral.data(until=m.visible_until("spectral"))
+            x, series = c.diagnostics.spectral.data(until=m.visible_until("spectral"))
             title = ("recurrent matrix over training" if s.cfg.is_recurrent
                      else "largest singular value of each layer over training")
             self.weights.show_spectrum(x, series, title)
             self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
 
-        decay = self.decay_presenter = DecayPresenter()
+        decay = self.decay_presenter = DecayPresenter(c.diagnostics)
 
         def push_decay():
             s = c.session
             m = c.moment
-            hist = [curve for it, curve in c.decay_history if it < m.iteration][-12:]
-            f = decay.frame(s, m, hist)
+            f = decay.frame(s, m, c.diagnostics.earlier_decays(m.iteration))
             if isinstance(f, str):
                 self.decay.show_message(f)
                 self.shown["decay"] = {"message": f}
@@ -751,8 +839,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.decay.show_frame(f)
             self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
                                    "iteration": f.iteration, "reference_label": f.reference_label}
-            if np.all(np.isfinite(f.curve)) and not any(it == m.iteration for it, _ in c.decay_history):
-                c.decay_history.append((m.iteration, f.curve.copy()))
+            c.diagnostics.remember_decay(m.iteration, f.curve)  # once it is whole
 
         def push_loss():
             f = loss_frame(c.session, c.moment)
@@ -772,7 +859,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.bind(ViewBinding("deltas view", self.deltas, lambda: mkey() + (self.deltas.current_quantity(),),
                            push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
-                           lambda: mkey() + (self.weights.current_parameter(), len(c.spectral)),
+                           lambda: mkey() + (self.weights.current_parameter(), len(c.diagnostics.spectral)),
                            push_weights, min_interval=1 / 15, urgent=True))
         # secondary views: up to 15 updates a second while training (smooth enough to follow; more
         # would take frames from the graph)
@@ -781,7 +868,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.bind(ViewBinding("task view", self.task, mkey, push_task, min_interval=1.0))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation) + mkey(),
-                           self._update_status, min_interval=0.1, urgent=True))
+                           self.refresh_status, min_interval=0.1, urgent=True))
 
     def shown_values(self) -> dict:
         """What each view displays now, as plain values (for tests and exports): the status bar's
@@ -792,11 +879,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _refresh(self, name: str) -> None:
         """Repaint one view now (after its own control changed)."""
-        key = {"graph": "unrolled graph", "deltas": "deltas view", "weights": "weights view"}[name]
-        b = self.controller.binding(key)
-        b.last_key = None
-        b.last_push = -math.inf
-        self.controller.paint(urgent_only=True)
+        binding = {"graph": "unrolled graph", "deltas": "deltas view", "weights": "weights view"}[name]
+        self.controller.refresh(binding)
         if name == "graph":
             self.act["colour_mode"].setChecked(self.graph.current_mode() == "delta")
 
@@ -809,7 +893,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._preset_name = matching_preset(s.cfg)
         self._user_rebuild = False
         self._sync_title()
-        self._update_status()
+        self.refresh_status()
 
     def session_label(self) -> str:
         """What the window is showing, for its title and the default file names: the preset's (or
@@ -829,7 +913,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.windowTitle().startswith(want):  # the bug lab may append its mark after it
             self.setWindowTitle(want)
         name = self._preset_name
-        for n, a in getattr(self, "preset_actions", {}).items():
+        for n, a in self.preset_actions.items():
             on = n == name and self._title_cfg is self.controller.session.cfg
             if a.isChecked() != on:
                 a.setChecked(on)
@@ -842,7 +926,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.config.cfg = self.controller.session.cfg
         self.config.show_error(None)
-        self._update_status()
+        self.refresh_status()
         self.restore_focus()
 
     def _rebuild(self, cfg) -> None:
@@ -890,9 +974,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _playing_changed(self, playing: bool) -> None:
         self.act["play"].setText("❚❚ Pause" if playing else "▶ Play")
-        self._update_status()
+        self.refresh_status()
 
-    def _update_status(self) -> None:
+    def refresh_status(self) -> None:
+        """Show the controller's status (iteration, phase, loss, play state) in the status bar now."""
         st = self.controller.status()
         lab = self.status_labels
         lab["iteration"].setText(f"iteration {st['iteration']}")
@@ -907,7 +992,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _clear_stale_messages(self) -> None:
         """A blow-up message stays on the status bar only while that blow-up is the session's."""
-        msg = getattr(self, "blowup_message", None)
+        msg = self.blowup_message
         b = self.controller.session.blowup
         if msg and (b is None or b.message() != msg):
             if self.statusBar().currentMessage() == msg:
@@ -916,9 +1001,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_error(self, summary: str, details: str = "") -> None:
         """An error from stepping or painting: a status message always, a dialog once per error."""
-        from bpttviz.recovery.crash import show_error_dialog  # a details area and "Copy details" (issue 8)
+        from bpttviz.recovery.crash import show_error_dialog  # a details area and "Copy details"
 
         show_error_dialog(self, summary, details)
+
+    def show_blowup_message(self, message: str) -> None:
+        """Keep ``message`` (the session's blow-up) on the status bar until that blow-up is gone
+        (rolled back, reset, another session)."""
+        self.statusBar().showMessage(message, 0)
+        self.blowup_message = message
+        self.refresh_status()
 
     def show_blowup(self, message: str) -> None:
         """Training paused on a non-finite value: where, what was kept, Roll back / Keep paused."""
@@ -966,13 +1058,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for v in (self.graph, self.deltas, self.weights, self.decay, self.loss, self.task, self.config,
                   self.transport):
             v.apply_theme(theme)
-        if getattr(self, "gradient_lab", None) is not None:
-            self.gradient_lab.apply_theme(theme)
-        if getattr(self, "classroom", None) is not None:
-            self.classroom.apply_theme(theme)
-        if getattr(self, "whatif", None) is not None:
-            self.whatif.apply_theme(theme)
-        for r in getattr(self, "readouts", ()):
+        for feature in self.features:
+            feature.apply_theme(theme)
+        for r in self.readouts:
             r.apply_theme(theme)
         self.controller.refresh_all()
 

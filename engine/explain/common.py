@@ -86,6 +86,10 @@ class Explanation:
 
     __str__ = text
 
+    def sentence_html(self) -> str:
+        """The sentence as rich text (escaped; ``^word`` as a superscript)."""
+        return _rich(self.sentence)
+
     def html(self, font_size: int = 20) -> str:
         """Rich text for a ``QLabel``/``QTextBrowser``: large type, no external resources, no
         colours (it inherits the palette, so it suits the light projector theme and a dark one).

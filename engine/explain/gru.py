@@ -28,7 +28,7 @@ def _gru_forward(rec: ForwardStep, model: Any, j: int, ctx: _Context) -> Explana
     H, b, t = model.hidden_size, EXAMPLE, rec.t
     _width(rec.h, H, "h")
     s, sp = sub(t), sub(t - 1)
-    r, z, n = (float(rec.extras[k][b, j]) for k in "rzn")
+    r, z, n = (float(rec.extras[k][b, j]) for k in model.GATE_NAMES)
     hn = float(rec.extras["hn"][b, j])
     h_prev, h = float(rec.h_prev[b, j]), float(rec.h[b, j])
     tm = _Terms()
@@ -57,7 +57,7 @@ def _gru_backward(rec: BackwardStep, model: Any, j: int, ctx: _Context) -> Expla
     _width(rec.dh, H, "dh")
     s, sp = sub(t), sub(t - 1)
     out, fut, dh = float(rec.dh_out[b, j]), float(rec.dh_future[b, j]), float(rec.dh[b, j])
-    dr, dz, dn = (float(rec.extras[k][b, j]) for k in ("dr", "dz", "dn"))
+    dr, dz, dn = (float(rec.extras["d" + k][b, j]) for k in model.GATE_NAMES)
     carry = float(rec.extras["dh_carry"][b, j])
     fw = ctx.forward.get(t)
     tm = _Terms()
@@ -66,7 +66,7 @@ def _gru_backward(rec: BackwardStep, model: Any, j: int, ctx: _Context) -> Expla
     tm.add("dh", f"δh{s}", dh, "their sum (recorded)")
     z = None
     if fw is not None:
-        r, z, n = (float(fw.extras[k][b, j]) for k in "rzn")
+        r, z, n = (float(fw.extras[k][b, j]) for k in model.GATE_NAMES)
         tm.add("r", f"r{s}", r, "reset gate (forward)")
         tm.add("z", f"z{s}", z, "update gate (forward)")
         tm.add("n", f"n{s}", n, "candidate (forward)")

@@ -44,7 +44,7 @@ def _lstm_forward(rec: ForwardStep, model: Any, j: int, ctx: _Context) -> Explan
     gv = _lstm_gates(rec, b, j)
     c_prev, c_note = _lstm_c_prev(t, gv, ctx, b, j)
     tm = _Terms()
-    for k, (name, act) in enumerate(zip("ifgo", ("σ", "σ", "tanh", "σ"))):
+    for k, (name, act) in enumerate(zip(model.GATE_NAMES, ("σ", "σ", "tanh", "σ"))):
         a = float(rec.pre[b, k * H + j])
         tm.add(f"a_{name}", f"a_{name}", a, "gate pre-activation (recorded)")
         tm.add(name, f"{name}{s} = {act}(a_{name})", gv[name], "")
@@ -72,7 +72,7 @@ def _lstm_backward(rec: BackwardStep, model: Any, j: int, ctx: _Context) -> Expl
     out, fut = float(rec.dh_out[b, j]), float(rec.dh_future[b, j])
     dh = float(rec.dh[b, j])
     dc, dc_fut = float(rec.extras["dc"][b, j]), float(rec.extras["dc_future"][b, j])
-    deltas = {k: float(rec.extras["d" + k][b, j]) for k in "ifgo"}
+    deltas = {k: float(rec.extras["d" + k][b, j]) for k in model.GATE_NAMES}
     fw = ctx.forward.get(t)
     tm = _Terms()
     tm.add("dh_out", f"δy{s} W_hyᵀ", out, f"from the output at t = {t}")
@@ -99,7 +99,7 @@ def _lstm_backward(rec: BackwardStep, model: Any, j: int, ctx: _Context) -> Expl
         tm.add("tanh_c", f"tanh(c{s})", gv["tanh_c"], "")
     notes = {"i": "δc ⊙ g ⊙ i(1 − i)", "f": f"δc ⊙ c{sp} ⊙ f(1 − f)", "g": "δc ⊙ i ⊙ (1 − g²)",
              "o": "δh ⊙ tanh(c) ⊙ o(1 − o)"}
-    for k in "ifgo":
+    for k in model.GATE_NAMES:
         tm.add("d" + k, f"δa_{k}", deltas[k], notes[k] + " (recorded)")
     equation = (f"δh{s} = δy{s} W_hyᵀ + {_future_label(t)}\n"
                 f"δc{s} = δc{s}^future + δh{s} ⊙ o{s} ⊙ (1 − tanh²c{s})\n"

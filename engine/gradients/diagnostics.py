@@ -20,7 +20,10 @@ What this module computes (row-vector convention, ``h_t = f(x_t W_xh + h_{t-1} W
   dh_i/dh_{i-1}`` and ``||P_k||_2`` for k = 0..K, with the reference ``(sigma_max(W_hh) gamma)^k``.
 - ``largest_singular_value``, ``spectral_radius``: of the recurrent matrix, by power iteration.
 - ``clip_log``: the pre-clip global norm and clip events of optimiser updates.
-- ``Diagnostics``: all of the above for a training loop, throttled to a cost budget.
+- ``spectrum`` / ``SpectralHistory``: sigma_max (and the vanilla RNN's spectral radius) over training.
+- ``Diagnostics``: the one pipeline built from these, which the app's views and a training loop
+  share: the spectrum over training, the decay curves of a batch (cached, warm-started) and of
+  earlier iterations, whole passes for a training loop, throttled.
 
 Every backward quantity goes through the model's own ``_step_backward`` (the same code the
 gradients use), so LSTM and GRU are covered exactly, and the bug lab's ``deriv_wrong_variable``
@@ -33,8 +36,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -56,7 +59,7 @@ def _recurrent(model: Any) -> RecurrentModel:
     return model
 
 
-def _forward(model: RecurrentModel, inputs, targets, h0, opts: Options) -> Forward:
+def _forward_last(model: RecurrentModel, inputs, targets, h0, opts: Options) -> Forward:
     """Validated forward pass with the many-to-one output (only ``y_{T-1}`` is needed)."""
     batch = model._batch(inputs, targets, opts)
     last = Options(opts.reduction, opts.truncation, "last", opts.loss)
@@ -127,8 +130,18 @@ def gradient_decay(model, inputs, targets, *, state: str = "h", h0=None, reducti
     model = _recurrent(model)
     _check_state(model, state)
     opts = model._options(reduction, truncation, output, loss)
-    fw = _forward(model, inputs, targets, h0, opts)
+    fw = _forward_last(model, inputs, targets, h0, opts)
     return _decay_curves(model, fw, opts, (state,))[state]
+
+
+def decay_curves(model, inputs, targets, *, h0=None, reduction: str = "mean", truncation: int | None = None,
+                 output: str = "all", loss: str = "cross_entropy") -> dict[str, Array]:
+    """``gradient_decay`` for every state component at once (one forward pass, one backward
+    chain): ``{"h": (T,)}``, and ``"c"`` for the LSTM's cell state. Bit-identical to calling
+    ``gradient_decay`` per state."""
+    model = _recurrent(model)
+    opts = model._options(reduction, truncation, output, loss)
+    return _decay_curves(model, _forward_last(model, inputs, targets, h0, opts), opts, model.STATE)
 
 
 def delta_norms_from_records(records: Iterable[Step]) -> Array:
@@ -332,15 +345,141 @@ def clip_log(updates: Iterable[UpdateStep]) -> ClipLog:
                    np.array([u.clipped for u in ups], dtype=bool), np.array([u.scale for u in ups], dtype=float))
 
 
-# ---------------------------------------------------------------------------- the training-loop object
+# ---------------------------------------------------------------------------- the spectrum over training
+#: power-iteration rounds of one spectrum measurement (from a fixed start: see ``spectrum``)
+SPECTRUM_ITERS = 60
+
+
+def spectrum(model, iters: int = SPECTRUM_ITERS) -> dict[str, float]:
+    """The numbers the weights view plots over training, ``{label: value}``:
+
+    - recurrent models: ``"σ_max(W)"`` for each matrix of ``recurrent_matrices`` and, for the
+      vanilla RNN, ``"ρ(W_hh) spectral radius"`` (the linearised dynamics of ``h_t``);
+    - an MLP: ``"σ_max(W)"`` of each weight matrix.
+
+    By power iteration from the fixed start (at most ``iters`` rounds, no warm start), so the
+    values are a function of the weights alone: a session opened from a file measures exactly
+    what the original did. NaN for a matrix that is not finite."""
+    out: dict[str, float] = {}
+    with np.errstate(all="ignore"):
+        if not isinstance(model, RecurrentModel):
+            for name, W in model.params.items():
+                if W.ndim == 2:
+                    out[f"σ_max({name})"] = _cold_sigma(W, iters)
+            return out
+        for name, W in recurrent_matrices(model).items():
+            out[f"σ_max({name})"] = _cold_sigma(W, iters)
+            if model.kind == "rnn":
+                out[f"ρ({name}) spectral radius"] = (spectral_radius(W, None, iters=iters)[0]
+                                                     if np.all(np.isfinite(W)) else float("nan"))
+    return out
+
+
+def _cold_sigma(W: Array, iters: int) -> float:
+    return largest_singular_value(W, None, iters=iters)[0] if np.all(np.isfinite(W)) else float("nan")
+
+
+class SpectralHistory:
+    """A bounded record of ``spectrum`` over training: ``iterations`` and, per label, ``values``
+    (each series ends with the last iteration)."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self.iterations: deque[int] = deque(maxlen=capacity)
+        self.values: dict[str, deque[float]] = {}
+        self.capacity = capacity
+
+    def add(self, iteration: int, stats: Mapping[str, float]) -> None:
+        """The values of ``iteration`` (ignored when it is the last one already)."""
+        if self.iterations and self.iterations[-1] == iteration:
+            return
+        self.iterations.append(iteration)
+        for k, v in stats.items():
+            self.values.setdefault(k, deque(maxlen=self.capacity)).append(v)
+
+    def data(self, until: float | None = None) -> tuple[Array, dict[str, Array]]:
+        """(iterations, {label: values}), the points with iteration <= ``until`` (None: all)."""
+        x = np.array(self.iterations, dtype=float)
+        series = {k: np.array(v, dtype=float)[-len(x):] for k, v in self.values.items()}
+        if until is not None:
+            keep = x <= until
+            x = x[keep]
+            series = {k: v[keep[len(keep) - len(v):]] for k, v in series.items()}  # values end with x
+        return x, series
+
+    def drop_after(self, iteration: int) -> None:
+        """Forget the points of iterations after ``iteration`` (a history saved later than the
+        state it is restored with)."""
+        while self.iterations and self.iterations[-1] > iteration:
+            self.iterations.pop()
+            for v in self.values.values():
+                if v:
+                    v.pop()
+
+    def to_json(self) -> dict:
+        """Plain JSON (non-finite values as None), for session files."""
+        def clean(v):
+            return [float(a) if np.isfinite(a) else None for a in v]
+        return {"iterations": [int(i) for i in self.iterations],
+                "values": {k: clean(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict, capacity: int = 2000) -> SpectralHistory:
+        """The inverse of ``to_json``; ``ValueError`` on anything malformed."""
+        out = cls(capacity)
+        its = d.get("iterations") if isinstance(d, dict) else None
+        vals = d.get("values") if isinstance(d, dict) else None
+        if not isinstance(its, list) or not isinstance(vals, dict) or len(its) > capacity:
+            raise ValueError("spectral history: expected iterations and values")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in its):
+            raise ValueError("spectral history: iterations must be whole numbers")
+        out.iterations.extend(its)
+        for k, v in vals.items():
+            if not isinstance(v, list) or len(v) > len(its):
+                raise ValueError(f"spectral history: values of {str(k)[:40]!r} do not match the iterations")
+            out.values[str(k)] = deque((float("nan") if a is None else float(a) for a in v), maxlen=capacity)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.iterations)
+
+
+# ---------------------------------------------------------------------------- the decay curves of a batch
+#: the Jacobian lines multiply (H, H) matrices once per step back: (T - 1) * H**3 multiply-adds.
+#: Above this they would take seconds, so ``Diagnostics.decay`` leaves them out.
+JACOBIAN_BUDGET = 1e8
+
+
+def jacobian_cost(hidden: int, points: int) -> float:
+    """Multiply-adds of the Jacobian lines for ``points`` decay points of an ``hidden``-unit model."""
+    return max(points - 1, 0) * float(hidden) ** 3
+
+
+@dataclass(frozen=True)
+class DecayCurves:
+    """The decay curves of one batch (k = steps back from the last timestep, ``(T,)`` each):
+
+    curve[k] = ||dL_{T-1}/dh_{T-1-k}|| (``gradient_decay``); cell: the same through the LSTM's
+    cell state, else None; jacobian: ``||dh_{T-1}/dh_{T-1-k}||_2`` of one sequence and
+    reference: its bound ``(sigma_max(W_hh) gamma)^k`` (vanilla RNN) -- None when left out (over
+    ``JACOBIAN_BUDGET`` or switched off); sigma: the sigma_max(W_hh) of the reference (None
+    without one or with a single point)."""
+
+    curve: Array
+    cell: Array | None
+    jacobian: Array | None
+    reference: Array | None
+    sigma: float | None
+
+
+# ---------------------------------------------------------------------------- the one pipeline
 @dataclass(frozen=True)
 class Snapshot:
     """One diagnostics pass (arrays are fresh and never mutated).
 
     decay ``(T,)`` = gradient_decay for h; decay_c ``(T,)`` for the LSTM's cell state, else None;
-    deltas ``(T,)`` = delta_norms; jacobian: the Jacobian-product norms (None when switched off);
-    sigma_max / spectral_radius: per recurrent matrix (see ``recurrent_matrices``);
-    seconds: what the pass cost."""
+    deltas ``(T,)`` = delta_norms; jacobian: the Jacobian-product norms (None when switched off or
+    over budget); sigma_max / spectral_radius: per recurrent matrix, from ``spectrum`` (the
+    spectral radius for the vanilla RNN only); seconds: what the pass cost."""
 
     iteration: int
     decay: Array
@@ -352,56 +491,161 @@ class Snapshot:
     seconds: float
 
 
-@dataclass
-class _Warm:
-    """Power-iteration vectors kept between passes (keyed by matrix name / span count)."""
-
-    sv: dict[str, Array] = field(default_factory=dict)
-    radius: dict[str, Array] = field(default_factory=dict)
-    jacobian: Array | None = None
-
-
 class Diagnostics:
-    """Gradient-flow diagnostics for a training loop: call ``step`` once per iteration.
+    """Gradient-flow diagnostics over training: the one pipeline the app's views and the training
+    loop of a script (or benchmark) share.
 
-    Throttling: a pass (one forward + delta-only backward for the decay curve(s), one narrated
-    iteration for the delta norms -- or the caller's records --, the explicit Jacobian chain of one
-    sequence, and warm-started power iterations for sigma_max and the spectral radius) costs a few
-    training iterations, so it does not run every time:
+    - ``measure(iteration, model)``: ``spectrum`` into ``spectral`` (a ``SpectralHistory``);
+    - ``decay(model, inputs, targets, key=...)``: the ``DecayCurves`` of a batch, the last one
+      cached by ``key``, the Jacobian power iteration warm-started from the previous call (the
+      model changes little from one call to the next: ``power_iters`` rounds then suffice, else
+      ``cold_iters``);
+    - ``remember_decay`` / ``earlier_decays``: the curves of earlier iterations (faint in a plot);
+    - ``step`` / ``run``: a whole pass for a training loop (decay, delta norms, Jacobian lines,
+      spectrum), as a ``Snapshot``, plus pre-clip norms and clip events (``clip_log``).
+
+    Throttling (``step`` and ``spectrum_due``): a pass costs a few training iterations, so it
+    does not run every time:
 
     - ``every=N``: on iterations 0, N, 2N, ... (deterministic);
     - otherwise (default) a cost budget: a pass runs once the training time since the last one is
       at least ``last pass cost / budget``, so diagnostics take about ``budget / (1 + budget)`` of
       the wall time (default budget 0.1: ~9%, so training keeps over 90% of its speed) whatever the
-      model size. At the classic size a pass costs ~3 ms (~8 iterations), so one runs about every
-      80 iterations: still dozens of fresh curves per second, more than a display shows. Timing
-      only decides *when* a pass runs; training itself is untouched and stays bit-for-bit
-      reproducible.
+      model size;
+    - ``min_interval`` (seconds): ``spectrum_due()`` says whether that long has passed since the
+      last ``measure`` (an app measures while playing at most that often, and at every pause).
 
-    Pre-clip norms and clip events (``update=`` the ``UpdateStep``) are kept every iteration (a
-    bounded history of ``history`` entries); ``clip_log()`` returns them.
+    Timing only decides *when* a pass runs; training itself is untouched and stays bit-for-bit
+    reproducible. ``clock`` is the time source (seconds).
     """
 
-    def __init__(self, every: int | None = None, *, budget: float = 0.1, jacobian: bool = True,
-                 max_span: int | None = None, example: int = 0, power_iters: int = 8,
-                 cold_iters: int = 100, history: int = 10000) -> None:
+    def __init__(self, every: int | None = None, *, budget: float = 0.1, min_interval: float = 0.0,
+                 jacobian: bool = True, max_span: int | None = None, example: int = 0, power_iters: int = 8,
+                 cold_iters: int = 100, jacobian_budget: float = JACOBIAN_BUDGET,
+                 spectrum_iters: int = SPECTRUM_ITERS, history: int = 10000, spectral_capacity: int = 2000,
+                 decay_capacity: int = 24, clock: Callable[[], float] = time.perf_counter) -> None:
         self.every = None if every is None else positive_int(every, "every")
         if not 0 < float(budget) <= 1:
             raise ValueError(f"budget: expected a fraction in (0, 1], got {budget!r}")
         self.budget = float(budget)
+        if not float(min_interval) >= 0:
+            raise ValueError(f"min_interval: expected seconds >= 0, got {min_interval!r}")
+        self.min_interval = float(min_interval)
         self.jacobian = bool(jacobian)
         self.max_span = max_span
         self.example = example
         self.power_iters = positive_int(power_iters, "power_iters")
         self.cold_iters = positive_int(cold_iters, "cold_iters")
+        self.jacobian_budget = float(jacobian_budget)
+        self.spectrum_iters = positive_int(spectrum_iters, "spectrum_iters")
+        self.spectral_capacity = positive_int(spectral_capacity, "spectral_capacity")
+        self.clock = clock
         self.latest: Snapshot | None = None
-        self._warm = _Warm()
+        self.spectral = SpectralHistory(self.spectral_capacity)
+        self.decay_history: deque[tuple[int, Array]] = deque(maxlen=positive_int(decay_capacity, "decay_capacity"))
+        self._warm: Array | None = None  # the Jacobian power iteration's vectors
+        self._cache: tuple[Any, DecayCurves] | None = None
         self._updates: deque[tuple[int, float, bool, float]] = deque(maxlen=positive_int(history, "history"))
         self._train_seconds = 0.0  # training time since the last pass
         self._last_call: float | None = None
         self._pass_seconds = 0.0
         self._ran_once = False
+        self._last_measure = -math.inf
 
+    def reset(self) -> None:
+        """A new training run: empty histories (the warm-start vectors stay: only a start)."""
+        self.spectral = SpectralHistory(self.spectral_capacity)
+        self.decay_history.clear()
+        self.latest = None
+        self._updates.clear()
+
+    # ------------------------------------------------------------------ the spectrum
+    def spectrum_due(self) -> bool:
+        """At least ``min_interval`` seconds since the last ``measure``."""
+        return self.clock() - self._last_measure >= self.min_interval
+
+    def measure(self, iteration: int, model) -> dict[str, float]:
+        """``spectrum(model)``, added to ``spectral`` as iteration ``iteration``."""
+        try:
+            values = spectrum(model, self.spectrum_iters)
+            self.spectral.add(int(iteration), values)
+            return values
+        finally:
+            self._last_measure = self.clock()
+
+    # ------------------------------------------------------------------ the decay curves
+    def decay(self, model, inputs, targets, *, h0=None, key: Any = None, sigma_max: float | None = None,
+              **options) -> DecayCurves:
+        """The ``DecayCurves`` of this batch (``options``: ``loss_and_grads``'s reduction,
+        truncation, output, loss). ``key`` names what the inputs are (e.g. a narrated
+        iteration): the same key again returns the same curves without computing. The
+        reference line uses ``sigma_max`` (exact when None)."""
+        if key is not None and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        model = _recurrent(model)
+        with np.errstate(all="ignore"):
+            curves = decay_curves(model, inputs, targets, h0=h0, **options)
+            T = curves["h"].size
+            jac = sigma = None
+            if self.jacobian and jacobian_cost(model.hidden_size, T) <= self.jacobian_budget:
+                span = T - 1 if self.max_span is None else min(T - 1, self.max_span)
+                warm = self._warm if self._warm is not None and len(self._warm) == span + 1 else None
+                if sigma_max is None and model.GATES == 1 and getattr(model, "activation", None) is not None:
+                    sigma_max = float(np.linalg.norm(model.params[model.W_H], 2))
+                jac = jacobian_norms(model, inputs, h0=h0, example=self.example, max_span=self.max_span,
+                                     iters=self.power_iters if warm is not None else self.cold_iters, warm=warm,
+                                     sigma_max=sigma_max)
+                if jac.reference is not None and len(jac.reference) > 1:
+                    sigma = sigma_max
+        self._warm = None if jac is None else jac.vectors
+        out = DecayCurves(curves["h"], curves.get("c"), None if jac is None else jac.norms,
+                          None if jac is None else jac.reference, sigma)
+        self._cache = (key, out) if key is not None else None
+        return out
+
+    def remember_decay(self, iteration: int, curve: Array) -> None:
+        """Keep ``curve`` (finite) as iteration ``iteration``'s, once."""
+        curve = np.asarray(curve, dtype=float)
+        if np.all(np.isfinite(curve)) and not any(it == iteration for it, _ in self.decay_history):
+            self.decay_history.append((int(iteration), curve.copy()))
+
+    def earlier_decays(self, iteration: int, count: int = 12) -> list[Array]:
+        """The last ``count`` remembered curves of iterations before ``iteration``, oldest first."""
+        return [c for it, c in self.decay_history if it < iteration][-count:]
+
+    # ------------------------------------------------------------------ saving
+    def histories_json(self) -> dict[str, Any]:
+        """``{"spectral": SpectralHistory.to_json(), "decay_history": [[iteration, curve], ...]}``
+        (non-finite values as None), for session files."""
+        def floats(a):
+            return [float(v) if math.isfinite(v) else None for v in map(float, a)]
+        return {"spectral": self.spectral.to_json(),
+                "decay_history": [[int(it), floats(curve)] for it, curve in self.decay_history]}
+
+    def load_histories(self, spectral: Any, decay_history: Any, iteration: int) -> bool:
+        """Put back what ``histories_json`` gave, for a run now at ``iteration`` (points of later
+        iterations are dropped). A malformed spectral history is ignored (the current one stays);
+        malformed decay entries are skipped. True when the spectral history was put back."""
+        loaded = False
+        if spectral is not None:
+            try:
+                history = SpectralHistory.from_json(spectral, self.spectral_capacity)
+            except ValueError:
+                history = None
+            if history is not None:
+                history.drop_after(iteration)
+                self.spectral = history
+                loaded = True
+        if isinstance(decay_history, list):
+            self.decay_history.clear()
+            for item in decay_history[-self.decay_history.maxlen:]:
+                if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+                        and isinstance(item[1], list) and len(item[1]) <= 100_000 and item[0] <= iteration):
+                    self.decay_history.append(
+                        (item[0], np.array([np.nan if v is None else float(v) for v in item[1]])))
+        return loaded
+
+    # ------------------------------------------------------------------ a training loop
     def due(self, iteration: int) -> bool:
         """Whether ``step(iteration, ...)`` would run a pass now."""
         if self.every is not None:
@@ -414,7 +658,7 @@ class Diagnostics:
         the iteration's ``loss_and_grads`` options (h0, reduction, truncation, output, loss);
         ``records``: the iteration's narrated records, if any (the delta norms then come free).
         Returns the new ``Snapshot`` or None."""
-        now = time.perf_counter()
+        now = self.clock()
         if self._last_call is not None:
             self._train_seconds += now - self._last_call
         if update is not None:
@@ -425,45 +669,37 @@ class Diagnostics:
             self._ran_once = True
             self._train_seconds = 0.0
             self._pass_seconds = snap.seconds
-        self._last_call = time.perf_counter()
+        self._last_call = self.clock()
         return snap
 
     def run(self, iteration: int, model, inputs, targets, *, records: Iterable[Step] | None = None,
             **options) -> Snapshot:
-        """One pass now, regardless of throttling; keeps it as ``latest``."""
-        t0 = time.perf_counter()
+        """One pass now, regardless of throttling: ``measure``, ``decay`` (remembered), the
+        delta norms; kept as ``latest``."""
+        t0 = self.clock()
         model = _recurrent(model)
         h0 = options.pop("h0", None)
         opts = model._options(options.pop("reduction", "mean"), options.pop("truncation", None),
                               options.pop("output", "all"), options.pop("loss", "cross_entropy"))
         if options:
             raise ValueError(f"options: unknown {', '.join(sorted(options))}")
-        fw = _forward(model, inputs, targets, h0, opts)
-        curves = _decay_curves(model, fw, opts, model.STATE)
+        values = self.measure(iteration, model)
+        names = recurrent_matrices(model)
+        sigma = {n: values[f"σ_max({n})"] for n in names}
+        radius = {n: values[f"ρ({n}) spectral radius"] for n in names if f"ρ({n}) spectral radius" in values}
+        kw = {"reduction": opts.reduction, "truncation": opts.truncation, "output": opts.output, "loss": opts.loss}
+        curves = self.decay(model, inputs, targets, h0=h0, sigma_max=sigma.get(model.W_H), **kw)
+        self.remember_decay(iteration, curves.curve)
         if records is None:
-            records = model.steps(inputs, targets, h0=h0, reduction=opts.reduction,
-                                  truncation=opts.truncation, output=opts.output, loss=opts.loss)
+            records = model.steps(inputs, targets, h0=h0, **kw)
         deltas = delta_norms_from_records(records)
-        warm = self._warm
-        sigma, radius = {}, {}
-        for name, W in recurrent_matrices(model).items():
-            v, Q = warm.sv.get(name), warm.radius.get(name)
-            sigma[name], warm.sv[name] = largest_singular_value(W, v, iters=self._iters(v))
-            radius[name], warm.radius[name] = spectral_radius(W, Q, iters=self._iters(Q))
         jac = None
-        if self.jacobian:
-            jac = jacobian_norms(model, inputs, h0=h0, example=self.example, max_span=self.max_span,
-                                 iters=self._iters(warm.jacobian), warm=warm.jacobian,
-                                 sigma_max=sigma.get(model.W_H))
-            warm.jacobian = jac.vectors
-        snap = Snapshot(int(iteration), curves["h"], curves.get("c"), deltas, jac, MappingProxyType(sigma),
-                        MappingProxyType(radius), time.perf_counter() - t0)
+        if curves.jacobian is not None:
+            jac = JacobianNorms(np.arange(curves.jacobian.size), curves.jacobian, curves.reference, self._warm)
+        snap = Snapshot(int(iteration), curves.curve, curves.cell, deltas, jac, MappingProxyType(sigma),
+                        MappingProxyType(radius), self.clock() - t0)
         self.latest = snap
         return snap
-
-    def _iters(self, warm: Array | None) -> int:
-        """Power-iteration rounds: ``power_iters`` from a warm start, ``cold_iters`` without."""
-        return self.power_iters if warm is not None else self.cold_iters
 
     def clip_log(self) -> ClipLog:
         """Pre-clip norms and clip events of the updates seen so far (bounded history)."""

@@ -92,10 +92,17 @@ def _bool(v: Any) -> bool:
     return v
 
 
-def _corpus(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip() or len(v) > 4096 or "\x00" in v:
-        raise TypeError(f"expected a built-in corpus ({', '.join(BUILTIN_CORPORA)}) or a path to a UTF-8 text file")
-    return v
+class _Corpus:
+    """A built-in corpus name (``suggestions``) or the path of a UTF-8 text file."""
+
+    suggestions = BUILTIN_CORPORA
+    paths = True
+
+    def __call__(self, v: Any) -> str:
+        if not isinstance(v, str) or not v.strip() or len(v) > 4096 or "\x00" in v:
+            raise TypeError(f"expected a built-in corpus ({', '.join(BUILTIN_CORPORA)}) or a path to a UTF-8 "
+                            "text file")
+        return v
 
 
 def _layers(v: Any) -> tuple[int, ...]:
@@ -111,9 +118,10 @@ class FieldSpec:
     """One setting: ``name``, ``type`` (annotation text), ``default``, ``check`` (value -> value,
     ``TypeError`` saying what is allowed), ``help`` (one line for a tooltip; empty for the fields
     the settings form does not show), ``structural``
-    (changing it rebuilds the model or its data; otherwise it applies live to a running session)
-    and ``applies_to``: conditions on other fields, all of which must hold for the setting to mean
-    anything, e.g. ``{"model": ("lstm",)}``; empty: it always applies."""
+    (changing it rebuilds the model or its data; otherwise it applies live to a running session),
+    ``applies_to``: conditions on other fields, all of which must hold for the setting to mean
+    anything, e.g. ``{"model": ("lstm",)}`` (empty: it always applies), and ``null_text``: what
+    null means, in a form's words, for the fields that allow it ("auto", "full BPTT")."""
 
     name: str
     type: str
@@ -122,6 +130,7 @@ class FieldSpec:
     help: str = ""
     structural: bool = False
     applies_to: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    null_text: str = ""
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -138,6 +147,16 @@ class FieldSpec:
         """True when null (None) is allowed."""
         return bool(getattr(self.check, "optional", False))
 
+    @property
+    def suggestions(self) -> tuple[str, ...] | None:
+        """Named values of a free-text field (the built-in corpora), else None."""
+        return getattr(self.check, "suggestions", None)
+
+    @property
+    def paths(self) -> bool:
+        """True when the value may be a file path."""
+        return bool(getattr(self.check, "paths", False))
+
 
 _RECURRENT = {"model": tuple(m for m in MODELS if m != "mlp")}
 _LANGUAGE = {"task": ("chars", "words")}
@@ -145,7 +164,7 @@ _TOY_2D = ("xor", "circles", "spirals", "blobs")
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("task", "str", "chars", _Choice(*TASK_NAMES), "what to train on", True),
-    FieldSpec("corpus", "str", "names", _corpus, "text for chars/words: built-in name or file path", True,
+    FieldSpec("corpus", "str", "names", _Corpus(), "text for chars/words: built-in name or file path", True,
               _LANGUAGE),
     FieldSpec("model", "str", "rnn", _Choice(*MODELS), "rnn, lstm, gru or mlp", True),
     FieldSpec("hidden_size", "int", 100, _Int(1, 1024), "hidden units H (recurrent models)", True, _RECURRENT),
@@ -157,12 +176,12 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("stride", "int | None", None, _Int(1, 1000, optional=True),
               "tokens between chunk starts for language models (null = seq_len: contiguous chunks)", True, _LANGUAGE),
     FieldSpec("lag", "int | None", None, _Int(1, 1000, optional=True), "distance the task must remember", True,
-              {"task": ("adding", "copy")}),
+              {"task": ("adding", "copy")}, null_text="auto"),
     FieldSpec("n_remember", "int", 3, _Int(1, 20), "", True,
               {"task": ("copy",)}),
     FieldSpec("truncation", "int | None", None, _Int(1, 1000, optional=True), "BPTT window k (null = full)",
-              False, _RECURRENT),
-    FieldSpec("reduction", "str", "sum", _Choice("mean", "sum"), "sum or mean (sum / batch size)"),
+              False, _RECURRENT, null_text="full BPTT"),
+    FieldSpec("reduction", "str", "sum", _Choice("sum", "mean"), "sum or mean (sum / batch size)"),
     FieldSpec("loss_label", "str", "", _text(80), ""),
     FieldSpec("optimizer", "str", "adagrad", _Choice(*OPTIMIZERS), "sgd, momentum, adagrad, adam", True),
     FieldSpec("lr", "float", 0.1, _Float(0.0, 100.0, open_lo=True), "learning rate"),
@@ -172,14 +191,15 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("init", "str", "small", _Choice(*INITS), "weight initialisation", True),
     FieldSpec("init_scale", "float", 1.0, _Float(0.0, 100.0), "multiplier on initial weights", True),
     FieldSpec("recurrent_norm", "float | None", None, _Float(0.0, 100.0, optional=True, open_lo=True),
-              "largest singular value of the initial recurrent matrix (null = as drawn)", True, _RECURRENT),
+              "largest singular value of the initial recurrent matrix (null = as drawn)", True, _RECURRENT,
+              null_text="as drawn"),
     FieldSpec("forget_bias", "float", 1.0, _Float(-10.0, 10.0), "initial LSTM forget-gate bias", True,
               {"model": ("lstm",)}),
     FieldSpec("batch_size", "int", 1, _Int(1, 4096), "sequences per batch", True),
     FieldSpec("seed", "int", 0, _Int(0, 2**32 - 1), "random seed (same seed, same run)", True),
     FieldSpec("vocab_size", "int", 4000, _Int(4, 50_000), "", True,
               {"task": ("words",)}),
-    FieldSpec("n_samples", "int", 400, _Int(1, 100_000), "", True,
+    FieldSpec("n_samples", "int", 400, _Int(10, 100_000), "", True,
               {"task": _TOY_2D}),
     FieldSpec("noise", "float", 0.2, _Float(0.0, 10.0), "", True,
               {"task": (*_TOY_2D, "sine")}),
@@ -303,8 +323,6 @@ class _ConfigMethods:
                           f"{lag + self.n_remember}, got {self.seq_len}")
         if self.task == "adding" and self.seq_len < 2:
             raise bad("field 'seq_len': the adding problem needs at least 2 timesteps")
-        if self.task in ("xor", "circles", "spirals", "blobs") and self.n_samples < 10:
-            raise bad(f"field 'n_samples': expected at least 10, got {self.n_samples}")
 
     @property
     def is_recurrent(self) -> bool:

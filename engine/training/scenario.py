@@ -1,4 +1,4 @@
-"""Guided scenarios: an ordered list of stops a presenter advances through (lecture issue).
+"""Guided scenarios: an ordered list of stops a presenter advances through (lecture mode).
 
 A preset may carry ``"scenario": [stop, ...]``. Each stop is a JSON object with any of:
 

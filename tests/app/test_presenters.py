@@ -7,8 +7,8 @@ import pytest
 
 from bpttviz.engine.records import BackwardStep, LossStep
 from bpttviz.engine.training.session import Session
-from bpttviz.moment import moment_of
 from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, log_scale, mlp_frame, recurrent_frame
+from bpttviz.presenters.moment import moment_of
 from bpttviz.presenters.panels import deltas_frame, loss_label, weights_frame
 from bpttviz.presenters.trace_data import gradients_so_far, mlp_trace, recurrent_trace, skeleton
 

@@ -104,35 +104,10 @@ OLD_DEFAULTS = dict(
     batch_size=1, seed=0, vocab_size=4000, n_samples=400, noise=0.2, test_fraction=0.2, anneal=False,
     anneal_factor=0.5, anneal_patience=200, sample_every=100, sample_length=200, temperature=1.0, eval_every=50,
     diagnostics_every=5, title="", description="")
-OLD_PANEL_RECURRENT_ONLY = ("hidden_size", "seq_len", "truncation", "recurrent_norm")
 OLD_PANEL_LIVE = ("lr", "clip", "clip_threshold", "truncation", "reduction")
 PANEL_FIELDS = ("task", "corpus", "model", "hidden_size", "hidden_layers", "activation", "seq_len", "lag",
                 "vocab_size", "n_samples", "noise", "optimizer", "init", "init_scale", "recurrent_norm",
                 "forget_bias", "batch_size", "seed", "lr", "clip", "clip_threshold", "truncation", "reduction")
-
-
-def _old_panel_visible(field: str, cfg: dict) -> bool:
-    """The configuration panel's visibility rule before the table existed."""
-    model, task = cfg.get("model"), cfg.get("task")
-    if field in OLD_PANEL_RECURRENT_ONLY:
-        return model != "mlp"
-    if field == "hidden_layers":
-        return model == "mlp"
-    if field == "activation":
-        return model in ("rnn", "mlp")
-    if field == "forget_bias":
-        return model == "lstm"
-    if field == "corpus":
-        return task in ("chars", "words")
-    if field == "vocab_size":
-        return task == "words"
-    if field == "lag":
-        return task in ("adding", "copy")
-    if field in ("n_samples", "noise"):
-        return task in ("xor", "circles", "spirals", "blobs") or (field == "noise" and task == "sine")
-    if field == "clip_threshold":
-        return cfg.get("clip") != "none"
-    return True
 
 
 def test_the_table_gives_the_config_its_fields_defaults_and_order():
@@ -156,17 +131,46 @@ def test_derived_lists_equal_the_hand_kept_ones():
     assert tuple(k for k in PANEL_FIELDS if is_live(k)) == OLD_PANEL_LIVE
 
 
-def test_applies_matches_the_panels_old_visibility_rule_everywhere():
-    from bpttviz.engine.training.config import CLIP_MODES, MODELS, TASK_NAMES, applies
+def test_every_condition_of_the_table_names_a_field_and_values_it_allows():
+    from bpttviz.engine.training.config import FIELDS
 
-    for model in MODELS:
-        for task in TASK_NAMES:
-            for clip in CLIP_MODES:
-                cfg = {"model": model, "task": task, "clip": clip}
-                for name in PANEL_FIELDS:
-                    assert applies(name, cfg) == _old_panel_visible(name, cfg), (name, cfg)
-    assert applies("forget_bias", Config(model="lstm")) and not applies("forget_bias", Config())
-    assert applies("anneal_factor", {"anneal": True}) and not applies("anneal_factor", Config())
+    for name, spec in FIELDS.items():
+        for other, allowed in spec.applies_to.items():
+            assert other in FIELDS and other != name, (name, other)
+            assert allowed, (name, other)
+            for v in allowed:
+                assert CHECKS[other](v) == v, (name, other, v)  # a value the other field can take
+
+
+@pytest.mark.parametrize("name,holds,fails", [
+    # what each condition means, stated on configurations (the form shows a field exactly then)
+    ("hidden_size", dict(model="gru"), dict(model="mlp", task="xor")),
+    ("seq_len", dict(model="lstm"), dict(model="mlp", task="xor")),
+    ("truncation", dict(model="rnn"), dict(model="mlp", task="digits")),
+    ("recurrent_norm", dict(model="rnn"), dict(model="mlp", task="xor")),
+    ("hidden_layers", dict(model="mlp", task="xor"), dict(model="rnn")),
+    ("activation", dict(model="mlp", task="xor"), dict(model="lstm")),
+    ("forget_bias", dict(model="lstm"), dict(model="gru")),
+    ("corpus", dict(task="words"), dict(task="adding")),
+    ("stride", dict(task="chars"), dict(task="copy")),
+    ("vocab_size", dict(task="words"), dict(task="chars")),
+    ("lag", dict(task="copy"), dict(task="parity")),
+    ("n_remember", dict(task="copy"), dict(task="adding")),
+    ("n_samples", dict(task="spirals", model="mlp"), dict(task="digits", model="mlp")),
+    ("noise", dict(task="sine"), dict(task="digits", model="mlp")),
+    ("test_fraction", dict(task="digits", model="mlp"), dict(task="sine")),
+    ("clip_threshold", dict(clip="norm"), dict(clip="none")),
+    ("anneal_factor", dict(anneal=True), dict(anneal=False)),
+    ("sample_every", dict(task="chars"), dict(task="sine")),
+    ("lr", dict(model="mlp", task="xor"), None),
+])
+def test_applies_says_when_a_setting_means_something(name, holds, fails):
+    from bpttviz.engine.training.config import applies
+
+    assert applies(name, Config().replace("test", **holds))
+    assert applies(name, holds)  # a mapping: missing fields count as their defaults
+    if fails is not None:
+        assert not applies(name, Config().replace("test", **fails))
     with pytest.raises(ValueError, match="unknown field 'bogus'"):
         applies("bogus", Config())
 
@@ -198,4 +202,5 @@ def test_ranges_and_choices_are_the_ones_the_checks_enforce():
             assert CHECKS[name](None) is None
         assert CHECKS[name](spec.default) == spec.default  # every default passes its own check
     assert field_range("hidden_size") == (1, 1024) and field_choices("hidden_size") is None
-    assert field_choices("reduction") == ("mean", "sum") and field_range("reduction") is None
+    assert field_choices("reduction") == ("sum", "mean") and field_range("reduction") is None
+    assert field_range("n_samples") == (10, 100_000)  # the 2-D tasks need at least 10 points

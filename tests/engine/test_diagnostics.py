@@ -337,8 +337,10 @@ def test_diagnostics_object_fixed_cadence(kind):
             np.testing.assert_allclose(snap.deltas, dg.delta_norms(model, x, y, truncation=4), rtol=0)
             assert (snap.decay_c is not None) == (kind == "lstm")
             assert set(snap.sigma_max) == set(dg.recurrent_matrices(model))
+            assert set(snap.spectral_radius) == ({"W_hh"} if kind == "rnn" else set())
+            assert diag.spectral.iterations[-1] == i and diag.decay_history[-1][0] == i
             for name, W in dg.recurrent_matrices(model).items():
-                # cold start runs to convergence; later passes refine from the last vectors
+                # the spectrum: power iteration from a fixed start, converged
                 assert snap.sigma_max[name] == pytest.approx(np.linalg.norm(W, 2), rel=1e-3)
             assert snap.jacobian.norms.shape == (6,)
             assert snap.seconds > 0
@@ -365,3 +367,116 @@ def test_diagnostics_uses_the_callers_records_and_budget_throttle():
         dg.Diagnostics(budget=0)
     with pytest.raises(ValueError, match="options"):
         diag.run(3, model, x, y, bogus=1)
+
+
+# ---------------------------------------------------------------------------- the one pipeline
+def test_spectrum_is_a_function_of_the_weights_and_close_to_exact():
+    for kind in MODELS:
+        model = make(kind, H=5)
+        values = dg.spectrum(model)
+        assert values == dg.spectrum(model)  # fixed start: the same weights, the same numbers
+        want = {f"σ_max({n})" for n in dg.recurrent_matrices(model)}
+        want |= {"ρ(W_hh) spectral radius"} if kind == "rnn" else set()
+        assert set(values) == want
+        for name, W in dg.recurrent_matrices(model).items():
+            assert values[f"σ_max({name})"] == pytest.approx(np.linalg.norm(W, 2), rel=1e-6)
+            # exactly the cold power iteration the weights view has always plotted
+            assert values[f"σ_max({name})"] == dg.largest_singular_value(W, None, iters=dg.SPECTRUM_ITERS)[0]
+        if kind == "rnn":
+            assert values["ρ(W_hh) spectral radius"] == dg.spectral_radius(model.params["W_hh"], None,
+                                                                           iters=dg.SPECTRUM_ITERS)[0]
+            rho = np.max(np.abs(np.linalg.eigvals(model.params["W_hh"])))
+            assert values["ρ(W_hh) spectral radius"] == pytest.approx(rho, rel=1e-4)  # 60 rounds, block of 4
+    mlp = engine.MLP([3, 4, 2], seed=0)
+    assert {k: pytest.approx(np.linalg.norm(mlp.params[k[6:-1]], 2), rel=1e-6) for k in dg.spectrum(mlp)} == \
+        dg.spectrum(mlp) and set(dg.spectrum(mlp)) == {"σ_max(W1)", "σ_max(W2)"}
+    bad = make("rnn")
+    bad.params["W_hh"][0, 0] = np.nan
+    assert all(np.isnan(v) for v in dg.spectrum(bad).values())
+
+
+def test_spectral_history_keeps_points_and_round_trips_through_json():
+    h = dg.SpectralHistory(capacity=4)
+    for it in range(6):
+        h.add(it, {"a": float(it), "b": float("nan") if it == 3 else -it})
+    h.add(5, {"a": 99.0, "b": 99.0})  # the same iteration again: ignored
+    x, s = h.data()
+    np.testing.assert_array_equal(x, [2, 3, 4, 5])
+    np.testing.assert_array_equal(s["a"], [2, 3, 4, 5])
+    x, s = h.data(until=3)
+    np.testing.assert_array_equal(x, [2, 3])
+    np.testing.assert_array_equal(s["a"], [2, 3])
+    back = dg.SpectralHistory.from_json(h.to_json(), capacity=4)
+    assert list(back.iterations) == [2, 3, 4, 5] and np.isnan(back.values["b"][1])
+    back.drop_after(3)
+    assert list(back.iterations) == [2, 3] and list(back.values["a"]) == [2.0, 3.0]
+    for bad in ({}, {"iterations": [1.5], "values": {}}, {"iterations": [1], "values": {"a": [1, 2]}}):
+        with pytest.raises(ValueError, match="spectral history"):
+            dg.SpectralHistory.from_json(bad)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_decay_is_the_decay_curves_and_the_jacobian_lines(kind):
+    rng = np.random.default_rng(17)
+    model = make(kind)
+    x, y = batch(rng)
+    diag = dg.Diagnostics(power_iters=6, cold_iters=30)
+    got = diag.decay(model, x, y, truncation=4, key="first")
+    np.testing.assert_array_equal(got.curve, dg.gradient_decay(model, x, y, truncation=4))
+    if kind == "lstm":
+        np.testing.assert_array_equal(got.cell, dg.gradient_decay(model, x, y, state="c", truncation=4))
+    else:
+        assert got.cell is None
+    cold = dg.jacobian_norms(model, x, iters=30)
+    np.testing.assert_array_equal(got.jacobian, cold.norms)  # the first call starts cold
+    if kind == "rnn":
+        sigma = float(np.linalg.norm(model.params["W_hh"], 2))
+        assert got.sigma == sigma
+        np.testing.assert_array_equal(got.reference, cold.reference)
+    else:
+        assert got.sigma is None and got.reference is None
+    assert diag.decay(model, x, y, truncation=4, key="first") is got  # cached by key
+    again = diag.decay(model, x, y, truncation=4, key="second")  # warm-started from the first call's vectors
+    warm = dg.jacobian_norms(model, x, iters=6, warm=cold.vectors)
+    np.testing.assert_array_equal(again.jacobian, warm.norms)
+    over = dg.Diagnostics(jacobian_budget=1.0).decay(model, x, y)
+    assert over.jacobian is None and over.reference is None and over.sigma is None
+    assert dg.jacobian_cost(4, 6) == 5 * 64
+
+
+def test_decay_history_remembers_whole_curves_once():
+    diag = dg.Diagnostics(decay_capacity=3)
+    diag.remember_decay(1, np.array([1.0, 0.5]))
+    diag.remember_decay(1, np.array([9.0, 9.0]))  # the same iteration: kept once
+    diag.remember_decay(2, np.array([1.0, np.nan]))  # not whole yet: not kept
+    for it in (3, 4, 5):
+        diag.remember_decay(it, np.array([1.0, 1.0 / it]))
+    assert [it for it, _ in diag.decay_history] == [3, 4, 5]
+    assert [c[1] for c in diag.earlier_decays(5)] == [1 / 3, 1 / 4]
+    assert len(diag.earlier_decays(99, count=1)) == 1
+    saved = diag.histories_json()
+    other = dg.Diagnostics()
+    other.measure(0, make("rnn"))
+    assert other.load_histories(saved["spectral"], saved["decay_history"], iteration=4)
+    assert [it for it, _ in other.decay_history] == [3, 4]  # later iterations dropped
+    assert not other.load_histories({"bad": 1}, None, iteration=4)  # malformed: the history stays
+    assert [it for it, _ in other.decay_history] == [3, 4]
+
+
+def test_the_spectrum_throttle_follows_the_clock():
+    now = [100.0]
+    diag = dg.Diagnostics(min_interval=0.25, clock=lambda: now[0])
+    assert diag.spectrum_due()
+    model = make("gru")
+    diag.measure(0, model)
+    assert not diag.spectrum_due()
+    now[0] += 0.24
+    assert not diag.spectrum_due()
+    now[0] += 0.02
+    assert diag.spectrum_due()
+    diag.measure(1, model)
+    assert len(diag.spectral) == 2
+    diag.reset()
+    assert len(diag.spectral) == 0 and not diag.decay_history
+    with pytest.raises(ValueError, match="min_interval"):
+        dg.Diagnostics(min_interval=-1)
