@@ -138,7 +138,8 @@ PRIVATE_ALLOWED = {
        for m, names in {"diagnostics": ("_batch", "_forward", "_state0", "_step_backward", "_options", "_cell_delta"),
                         "gradcheck": ("_batch", "_forward", "_state0", "_options"),
                         "attribution": ("_batch", "_forward", "_state0", "_step_backward", "_options", "_cell_delta",
-                                        "_derivative", "_multipliers", "_tape", "_fw")}.items()
+                                        "_derivative", "_multipliers", "_tape", "_fw", "_separate_dah",
+                                        "_backward_context", "_backstep")}.items()
        for n in names},
     ("engine/trace.py", "_tape"): "records' shared tape (one trace, one tape)",
     ("engine/training/scenario.py", "_iter"): "a task's data stream, replayed by the scenario's checks",
