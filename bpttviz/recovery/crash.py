@@ -274,5 +274,10 @@ def show_blowup_dialog(window, message: str) -> None:
     roll.clicked.connect(window.controller.rollback)
     box.setModal(False)
     box.setObjectName("blowup_dialog")
+    player = window.part("scenario")
+    if player is not None and player.active:
+        # in a lecture the presenter's clicker must keep reaching the window: the dialog shows
+        # without taking the keyboard (its message is on the status bar and the caption too)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_ShowWithoutActivating)
     box.show()
     window.track_dialog(box)

@@ -438,3 +438,20 @@ def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, ma
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     assert p.index == 3 and p.training and p._entering_chain is None
     p.end()
+
+
+def test_a_clicker_press_on_the_blowup_dialog_still_moves_the_lecture_on(qtbot, make_window):
+    """The blow-up dialog of lecture 3 must not swallow the presenter's Page Down: the clicker's key
+    goes to whatever window has the keyboard."""
+    win = make_window()
+    win.scenario.prepare_ahead = False
+    win._load_preset("lecture-3-exploding")
+    settle(qtbot, win)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    settle(qtbot, win, timeout=60000)
+    [box] = [b for b in win.dialogs if b.objectName() == "blowup_dialog" and b.isVisible()]
+    assert win.scenario.index == 1
+    assert box.testAttribute(QtCore.Qt.WidgetAttribute.WA_ShowWithoutActivating)  # the window keeps the keyboard
+    qtbot.keyClick(box.defaultButton(), Key.Key_PageDown)  # if the dialog got the keyboard anyway
+    settle(qtbot, win)
+    assert win.scenario.index == 2 and win.controller.session.blowup is None
