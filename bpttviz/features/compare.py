@@ -71,7 +71,7 @@ class Comparison(QtCore.QObject):
         self.trace_iteration: int | None = None
         self.error: str | None = None
         self._td = None
-        self.graph = GraphView(window.theme)
+        self.graph = GraphView(window.theme, caption_lines=1)
         self.graph.setObjectName("compare_graph")
         self.graph.mode.hide()  # the colouring follows the main graph's
         self.graph.legend.hide()  # the same as the main graph's

@@ -35,6 +35,8 @@ class _Holder(QtWidgets.QWidget):
     every frame while training otherwise relayouts every dock); the holder takes the layout's
     width and passes it on. Hiding the label hides the holder."""
 
+    resized = QtCore.Signal()
+
     def __init__(self, label: QtWidgets.QLabel) -> None:
         super().__init__()
         self.label = label
@@ -56,6 +58,7 @@ class _Holder(QtWidgets.QWidget):
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self.label.setFixedWidth(max(1, self.width()))
+        self.resized.emit()
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
         t = ev.type()
@@ -72,8 +75,12 @@ class GraphView(QtWidgets.QWidget):
     mode_changed = QtCore.Signal(str)
     node_hovered = QtCore.Signal(int)  # a frame node index under the pointer; -1 when it leaves the view
 
-    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, theme: Theme, parent: QtWidgets.QWidget | None = None, caption_lines: int = 2) -> None:
         super().__init__(parent)
+        #: the caption's height in lines; with one line a long caption is cut with "…" and shown
+        #: whole as the tooltip (the side-by-side panel, which must leave its graph the room)
+        self.caption_lines = caption_lines
+        self._caption_text = " "
         self.setObjectName("graph_view")
         self.theme = theme
         self.frame: GraphFrame | None = None
@@ -85,7 +92,7 @@ class GraphView(QtWidgets.QWidget):
         self._shade_label = ""
 
         self.caption = QtWidgets.QLabel(" ")
-        self.caption.setWordWrap(True)
+        self.caption.setWordWrap(caption_lines > 1)
         self.caption.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.mode = QtWidgets.QComboBox()
         self.mode.addItem("colour: activation", "activation")
@@ -129,6 +136,7 @@ class GraphView(QtWidgets.QWidget):
 
         top = QtWidgets.QHBoxLayout()
         self._caption_box = _Holder(self.caption)
+        self._caption_box.resized.connect(self._show_caption)
         self._legend_box = _Holder(self.legend)
         top.addWidget(self._caption_box, 1)
         top.addWidget(self.mode, 0, QtCore.Qt.AlignmentFlag.AlignTop)
@@ -165,13 +173,25 @@ class GraphView(QtWidgets.QWidget):
     def _legend_text(self, f: GraphFrame) -> str:
         return self._shade_label or f.legend
 
+    def _show_caption(self) -> None:
+        """The caption, cut to one line with "…" when ``caption_lines`` is 1 (whole in the tooltip)."""
+        text = self._caption_text
+        if self.caption_lines == 1:
+            width = max(1, self._caption_box.width())
+            cut = QtGui.QFontMetrics(self.caption.font()).elidedText(text, QtCore.Qt.TextElideMode.ElideRight, width)
+            self.caption.setToolTip(text if cut != text else "")
+            text = cut
+        self.caption.setText(text)
+
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.plot.setBackground(theme.background)
         style_plot(self.pi, theme)
         self.caption.setFont(theme.font(1.15))
-        # two lines, always: a caption that rewraps would resize (and relayout) the plot each step
-        self._caption_box.set_height(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 4))
+        # a fixed number of lines: a caption that rewraps would resize (and relayout) the plot each step
+        line = QtGui.QFontMetrics(self.caption.font()).lineSpacing()
+        self._caption_box.set_height(int(line * self.caption_lines + 4))
+        self._show_caption()
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.legend.setFont(theme.font(0.85))
         self._legend_box.set_height(int(QtGui.QFontMetrics(self.legend.font()).lineSpacing() * 2 + 2))
@@ -209,7 +229,8 @@ class GraphView(QtWidgets.QWidget):
             self.pi.getAxis("bottom").setLabel("layer" if mlp else "timestep t")
             style_plot(self.pi, th)
         set_ticks(self.pi.getAxis("bottom"), self._thinned(f.bottom_ticks))
-        self.caption.setText(f.caption or " ")
+        self._caption_text = f.caption or " "
+        self._show_caption()
         self._draw()
 
     def animate(self, now: float | None = None) -> bool:

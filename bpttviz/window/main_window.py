@@ -987,7 +987,9 @@ class MainWindow(QtWidgets.QMainWindow):
             where += f"  (record {st['cursor'] + 1}/{st['records']})"
         lab["phase"].setText(where or ("training" if st["playing"] else st["moment"]))
         loss = "—" if st["loss"] is None else f"{st['loss']:.4g}"
-        lab["loss"].setText(f"{st['loss_label']}: {loss}")
+        # the number first: on a narrow status bar the label's end is what gets cut
+        lab["loss"].setText(f"loss {loss}  ·  {st['loss_label']}")
+        lab["loss"].setToolTip(f"{st['loss_label']}: {loss}")
         lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
 
     def _clear_stale_messages(self) -> None:

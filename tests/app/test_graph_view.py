@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from PySide6 import QtGui
 
 from bpttviz.presenters.graph_frame import recurrent_frame
 from bpttviz.presenters.trace_data import recurrent_trace
@@ -54,3 +55,20 @@ def test_long_sequences_draw_every_nth_step_and_say_so(qtbot):
     pts = [(tuple(a), tuple(b)) for _, p0, p1 in g.edges._groups for a, b in zip(p0.tolist(), p1.tolist())]
     chain = sorted((a[0], b[0]) for a, b in pts if a[1] == 1.0 and b[1] == 1.0)
     assert chain == list(zip([-1.0] + [float(c) for c in cols[:-1]], [float(c) for c in cols]))
+
+
+def test_a_one_line_caption_is_cut_with_an_ellipsis_and_whole_in_the_tooltip(qtbot):
+    """The side-by-side panel's graph keeps its caption to one line, so its graph keeps the room."""
+    g = GraphView(Theme(), caption_lines=1)
+    qtbot.addWidget(g)
+    g.resize(260, 240)
+    g.show()
+    f = _frame(6)
+    g.show_frame(f)
+    shown = g.caption.text()
+    assert shown != f.caption and shown.endswith("…") and f.caption.startswith(shown[:-1])
+    assert g.caption.toolTip() == f.caption
+    assert g._caption_box.height() < 2 * QtGui.QFontMetrics(g.caption.font()).lineSpacing()
+    g.resize(4000, 240)
+    qtbot.waitUntil(lambda: g.caption.text() == f.caption)  # room enough: the whole caption
+    assert g.caption.toolTip() == ""

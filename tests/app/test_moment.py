@@ -124,12 +124,12 @@ def check_moment(win, shadow: Shadow) -> dict:
         loss, grads = res[0], res[1]
     reached_loss = N > 0 and m.reached(LossStep)
     if reached_loss:
-        assert st["loss"].endswith(f"{loss:.4g}")
+        assert st["loss"].startswith(f"loss {loss:.4g}  ·  ")
         i = np.nonzero(lv["x"] == N)[0]
         if i.size:  # (a decimated history may skip it)
             assert lv["loss"][i[0]] == pytest.approx(loss, rel=1e-12)
     else:
-        assert st["loss"].endswith("—") and N not in lv["x"]
+        assert st["loss"].startswith("loss —  ·  ") and N not in lv["x"]
     if N > 0 and not m.reached(GradientStep):
         assert N not in lv["norm_x"]
 
