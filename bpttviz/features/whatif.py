@@ -252,7 +252,7 @@ class WhatIfLab(QtCore.QObject, Feature):
                 view.set_whatif("")
             return
         f = self.presenter.whatif_deltas(trace, self.controller.session.model, self.settings,
-                                         view.current_quantity(), self._iteration())
+                                         view.current_quantity())
         view.set_whatif(self.settings.label())
         view.show_frame(f)
         self.window.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},

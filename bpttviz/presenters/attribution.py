@@ -324,14 +324,14 @@ class AttributionPresenter:
                           reference_label=label, cell=None if fr.decay_c is None else fr.decay_c.copy(),
                           iteration=iteration, note=note)
 
-    def whatif_deltas(self, trace, model, settings: WhatIfSettings, quantity: str = "dh",
-                      iteration: int = 0) -> DeltasFrame:
+    def whatif_deltas(self, trace, model, settings: WhatIfSettings, quantity: str = "dh") -> DeltasFrame:
         """The deltas view's frame for the what-if: the summed deltas of the changed model's
         backward pass (``Attribution.totals``), drawn exactly as the records' would be (sequence
         1 in the heatmap; the norms over the batch split into "from y_t" and "from h_t+1")."""
         att = self.computed(trace, model, settings).frame.attribution
         f = deltas_frame(_TotalsTrace.of(att, model.hidden_size), -1, quantity)
-        return replace(f, title=f"{f.title} · what-if on iteration {iteration}")
+        # (the banner above names the change, the status bar the iteration: the title stays one line)
+        return replace(f, title=f"{f.title} · what-if")
 
     # ------------------------------------------------------------------ the path
     def path_explanation(self, trace, model, t: int, source: int, unit: int,

@@ -205,7 +205,7 @@ def test_the_main_decay_and_deltas_views_show_the_what_if_labelled(qtbot, make_w
     fr = at.what_if_frame(new, st.inputs, st.targets, h0=st.h0, **opts)
     # the deltas view: the changed model's summed deltas, as the records would show them
     on_top(win, "deltas")
-    assert deltas.banner.isVisible() and "what-if on iteration" in deltas.frame.title
+    assert deltas.banner.isVisible() and deltas.frame.title.endswith(" · what-if")
     dh = fr.attribution.totals["dh"]
     np.testing.assert_allclose(deltas.frame.norms["‖dL/dhₜ‖"], np.sqrt((dh ** 2).sum((1, 2))), rtol=1e-12)
     np.testing.assert_allclose(deltas.frame.image, dh[:, 0].T.astype(np.float32))
