@@ -25,16 +25,27 @@ MAX_CELLS = 256
 
 def pool_max_abs(img: np.ndarray, kr: int, kc: int) -> np.ndarray:
     """``img`` (rows, cols) in blocks of ``kr x kc``: each block's entry of largest magnitude (its
-    sign kept; NaN only where a block is all NaN). The last blocks may be partial."""
+    sign kept; the positive one when both signs tie; NaN only where a block is all NaN). The last
+    blocks may be partial. The largest and smallest entries are accumulated row by row and then
+    column by column (``fmax``/``fmin`` skip NaN): a few passes over the image, no sorting."""
     rows, cols = img.shape
     R, C = -(-rows // kr), -(-cols // kc)
-    pad = np.full((R * kr, C * kc), np.nan, dtype=img.dtype)
-    pad[:rows, :cols] = img
-    blocks = pad.reshape(R, kr, C, kc).transpose(0, 2, 1, 3).reshape(R, C, kr * kc)
-    mag = np.abs(blocks)
-    mag[np.isnan(mag)] = -1.0
-    pick = mag.argmax(axis=-1)[..., None]
-    return np.take_along_axis(blocks, pick, axis=-1)[..., 0]
+    if (R * kr, C * kc) != (rows, cols):
+        pad = np.full((R * kr, C * kc), np.nan, dtype=img.dtype)
+        pad[:rows, :cols] = img
+        img = pad
+    b = img.reshape(R, kr, C * kc)
+    hi = b[:, 0].copy()
+    lo = hi.copy()
+    for i in range(1, kr):
+        np.fmax(hi, b[:, i], out=hi)
+        np.fmin(lo, b[:, i], out=lo)
+    hi, lo = hi.reshape(R, C, kc), lo.reshape(R, C, kc)
+    top, bottom = hi[..., 0].copy(), lo[..., 0].copy()
+    for j in range(1, kc):
+        np.fmax(top, hi[..., j], out=top)
+        np.fmin(bottom, lo[..., j], out=bottom)
+    return np.where(-bottom > top, bottom, top)
 
 
 class Heatmap:

@@ -722,37 +722,45 @@ class MainWindow(QtWidgets.QMainWindow):
             self.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
                                     "image": f.image.copy()}
 
-        def push_weights():
+        # weights, decay and task: ``work`` gives (compute, show) -- for a large model the
+        # controller runs the computing part off the UI thread
+        def work_weights():
             s = c.session
             m = c.moment
             names = list(m.params)
             default = recurrent_matrix_name(s) or names[0]
             self.weights.set_parameters(names, default)
             name = self.weights.current_parameter() or default
-            f = weights_frame(m, name, s)
-            self.weights.show_frame(f)
             x, series = c.spectral.data(until=m.visible_until("spectral"))
-            title = ("recurrent matrix over training" if s.cfg.is_recurrent
-                     else "largest singular value of each layer over training")
-            self.weights.show_spectrum(x, series, title)
-            self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
+
+            def show(f):
+                self.weights.show_frame(f)
+                title = ("recurrent matrix over training" if s.cfg.is_recurrent
+                         else "largest singular value of each layer over training")
+                self.weights.show_spectrum(x, series, title)
+                self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
+
+            return (lambda: weights_frame(m, name, s)), show
 
         decay = self.decay_presenter = DecayPresenter()
 
-        def push_decay():
+        def work_decay():
             s = c.session
             m = c.moment
             hist = [curve for it, curve in c.decay_history if it < m.iteration][-12:]
-            f = decay.frame(s, m, hist)
-            if isinstance(f, str):
-                self.decay.show_message(f)
-                self.shown["decay"] = {"message": f}
-                return
-            self.decay.show_frame(f)
-            self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
-                                   "iteration": f.iteration, "reference_label": f.reference_label}
-            if np.all(np.isfinite(f.curve)) and not any(it == m.iteration for it, _ in c.decay_history):
-                c.decay_history.append((m.iteration, f.curve.copy()))
+
+            def show(f):
+                if isinstance(f, str):
+                    self.decay.show_message(f)
+                    self.shown["decay"] = {"message": f}
+                    return
+                self.decay.show_frame(f)
+                self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
+                                       "iteration": f.iteration, "reference_label": f.reference_label}
+                if np.all(np.isfinite(f.curve)) and not any(it == m.iteration for it, _ in c.decay_history):
+                    c.decay_history.append((m.iteration, f.curve.copy()))
+
+            return (lambda: decay.frame(s, m, hist)), show
 
         def push_loss():
             f = loss_frame(c.session, c.moment)
@@ -760,12 +768,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.shown["loss"] = {"x": f.x.copy(), "loss": f.loss.copy(), "val_x": f.val_x.copy(),
                                   "norm_x": f.norm_x.copy(), "norm": f.norm.copy(), "clip_x": f.clip_x.copy()}
 
-        def push_task():
+        def work_task():
             s = c.session
             m = c.moment
-            view = s.task.view(model_with(s.model, m.params))
             until = m.visible_until("val_metric")
-            self.task.show_view(view, [(i, t) for i, t in s.samples if i <= until], s.task.describe())
+            samples = [(i, t) for i, t in s.samples if i <= until]
+            return (lambda: s.task.view(model_with(s.model, m.params))), \
+                (lambda view: self.task.show_view(view, samples, s.task.describe()))
 
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: mkey() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
@@ -773,12 +782,12 @@ class MainWindow(QtWidgets.QMainWindow):
                            push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: mkey() + (self.weights.current_parameter(), len(c.spectral)),
-                           push_weights, min_interval=1 / 15, urgent=True))
+                           None, min_interval=1 / 15, urgent=True, work=work_weights))
         # secondary views: up to 15 updates a second while training (smooth enough to follow; more
         # would take frames from the graph)
         c.bind(ViewBinding("loss view", self.loss, mkey, push_loss, min_interval=1 / 15, urgent=True))
-        c.bind(ViewBinding("decay view", self.decay, mkey, push_decay, min_interval=1 / 15, urgent=True))
-        c.bind(ViewBinding("task view", self.task, mkey, push_task, min_interval=1.0))
+        c.bind(ViewBinding("decay view", self.decay, mkey, None, min_interval=1 / 15, urgent=True, work=work_decay))
+        c.bind(ViewBinding("task view", self.task, mkey, None, min_interval=1.0, work=work_task))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation) + mkey(),
                            self._update_status, min_interval=0.1, urgent=True))

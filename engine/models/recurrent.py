@@ -125,6 +125,18 @@ class _LazyGrads(Mapping):
     def __len__(self) -> int:
         return len(self._names)
 
+    def __contains__(self, name: object) -> bool:  # (Mapping's would compute the value)
+        return name in self._names
+
+    def since(self, name: str) -> Array:
+        """This step's contribution to ``name`` plus those of every later step (t..T-1): what the
+        backward pass has accumulated when it reaches step t, in one product instead of one per
+        step (equal to their sum up to rounding)."""
+        if name not in self._names:
+            raise KeyError(name)
+        model = self._fn.__self__  # the model whose ``_step_grad`` this is
+        return frozen(model._grad_since(name, self._context, self._t))
+
 
 def _lock(*arrays: Array | None) -> None:
     """Make this iteration's own arrays read-only in place (cheaper than a read-only view of each;
@@ -712,6 +724,21 @@ class RecurrentModel:
             return batch.X[t].T @ dax
         if name == self.W_H:
             return fw.cell["h"][t].T @ dah
+        return (dax if name == self.B_X else dah).sum(0)
+
+    def _grad_since(self, name: str, context: tuple, t: int) -> Array:
+        """``sum_{u >= t}`` of ``_step_grad(name, context, u)``, as one product over the steps
+        (the batch and time axes flattened together)."""
+        batch, fw, dAX, dAH = context
+        G = dAX.shape[-1]
+        dax, dah = dAX[t:].reshape(-1, G), dAH[t:].reshape(-1, G)
+        if name == self.W_X:
+            if batch.ids is not None:
+                return _scatter_rows(batch.ids[t:].reshape(-1), dax, self.input_size)
+            return batch.X[t:].reshape(-1, batch.X.shape[-1]).T @ dax
+        if name == self.W_H:
+            h = fw.cell["h"][t:dAH.shape[0]]
+            return h.reshape(-1, h.shape[-1]).T @ dah
         return (dax if name == self.B_X else dah).sum(0)
 
     # ------------------------------------------------------------------ cell hooks
