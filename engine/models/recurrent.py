@@ -138,6 +138,9 @@ class _LazyGrads(Mapping):
         return frozen(model._grad_since(name, self._context, self._t))
 
 
+_new = tuple.__new__  # makes a TapeStep record: ``_new(ForwardStep, (t, tape))``
+
+
 def _lock(*arrays: Array | None) -> None:
     """Make this iteration's own arrays read-only in place (cheaper than a read-only view of each;
     every view taken from them afterwards, such as a record's row, is read-only too, for good).
@@ -260,9 +263,10 @@ class _BackwardTape:
     The BPTT loop fills row t of its buffers ``DH`` (``dL/dh_t``) and ``FUT`` (its part from
     h_{t+1}), both ``(T, B, H)``, of ``dAX``/``dAH``, and ``states[t]`` (the deltas on the state
     at t as the cell's backward step got them, a tuple of ``(B, H)`` arrays, or of ``(S, B, H)``
-    stacks under window truncation; gated cells derive their extras from it) at step t, before
-    step t's record is yielded, and never writes them again. Read-only views of the buffers are
-    made on the first read of any field (the loop may still be writing later rows then)."""
+    stacks under window truncation; gated cells derive their extras from it) at step t, and never
+    writes them again; the records are yielded once the loop is done (a yield per step cost more
+    than the records themselves). Read-only views of the buffers are made on the first read of any
+    field."""
 
     def __init__(self, model: RecurrentModel, fw: Forward, opts: Options, dHout: Array | None,
                  dHout_last: Array | None, dAX: Array, dAH: Array, DH: Array, FUT: Array) -> None:
@@ -575,10 +579,8 @@ class RecurrentModel:
             db_y = dY2.sum(0)
             dHout = np.dot(dY2, W_yT).reshape(T, B, H)  # what each output sends into its h_t
             dHout_last = None
-        if narrate:
-            ftape = _ForwardTape(self, fw, probs, last)
-            for t in range(T):
-                yield ForwardStep(t, ftape)
+        if narrate:  # (records are (index, tape) pairs made by tuple.__new__: no Python code per record)
+            yield from map(_new, repeat(ForwardStep, T), zip(range(T), repeat(_ForwardTape(self, fw, probs, last))))
             yield LossStep.from_tape(_LossTape(losses, dY, scale, last, T), total=total, scale=scale,
                                      reduction=opts.reduction, loss=opts.loss,
                                      grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
@@ -605,7 +607,6 @@ class RecurrentModel:
         step = self._backstep
         if narrate:
             btape = _BackwardTape(self, fw, opts, dHout, dHout_last, dAX, dAH, DH, FUT[0])
-            states = btape.states
         if last:
             zeros = np.zeros((B, H))
             outs = [zeros] * (T - 1) + [dHout_last]
@@ -640,9 +641,8 @@ class RecurrentModel:
                 else:
                     np.add(out, future, out=dh)
                 step(ctx, D, t, dax, dax if same else dah, prev)
-                if narrate:  # the loop never writes these rows again
-                    states[t] = D
-                    yield BackwardStep(t, btape)
+            if narrate:  # step t's deltas, in timestep order (the loop never writes them again)
+                btape.states = Ds[::-1]
         else:
             # Window truncation: a stack of S = k deltas per state component (module docstring).
             S = k
@@ -664,10 +664,12 @@ class RecurrentModel:
                 if dAH is not dAX:
                     np.sum(dah, 0, out=dAH[t])
                 if narrate:
-                    states[t] = D
-                    yield BackwardStep(t, btape)
+                    btape.states[t] = D
                 if t:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
                     D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in prev)
+
+        if narrate:  # the records of the loop just run (rows all written: reading one never waits)
+            yield from map(_new, repeat(BackwardStep, T), zip(range(T - 1, -1, -1), repeat(btape)))
 
         # ---- parameter gradients from the whole sequence at once
         dAX2 = dAX.reshape(T * B, G)
