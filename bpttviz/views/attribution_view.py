@@ -44,7 +44,7 @@ class AttributionView(QtWidgets.QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plotw = pg.PlotWidget()
+        self.plotw = pg.PlotWidget(enableMenu=False)
         self.plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.plot: pg.PlotItem = self.plotw.getPlotItem()
         self.plot.hideButtons()

@@ -102,6 +102,7 @@ class ViewBinding:
     pushes: int = field(default=0, repr=False)
     seconds: float = field(default=0.0, repr=False)  # time spent in push (for the benchmark)
     computing: bool = field(default=False, repr=False)  # its ``compute`` runs on the view thread
+    compute_seconds: float = field(default=0.0, repr=False)  # how long the last one took there
 
     def __post_init__(self) -> None:
         if self.push is None:
@@ -164,7 +165,7 @@ class Controller(QtCore.QObject):
         self.thread_above: float | None = 0.02  # CPU s of one iteration above which training is threaded (None: never)
         self.block_budget = 0.045  # any one iteration (its validation pass too) longer than this: threaded
         self._iter_cost = 0.0  # EMA of the CPU seconds of one iteration (0: not measured yet)
-        self._iter_peak = 0.0  # the longest one measured on the UI thread
+        self._slow = 0  # iterations on the UI thread that took longer than block_budget
         self._worker: TrainingWorker | None = None
         self._token = 0  # results of jobs submitted under an older token are ignored
         self._job: str | None = None  # "train" or "narrate" while such a job is running
@@ -172,6 +173,7 @@ class Controller(QtCore.QObject):
         self._base: tuple[Session, tuple] | None = None  # the session a training job continues, and its settings
         self._live = LiveSettings(publish_every=1 / fps)
         self._viewer: TrainingWorker | None = None  # computes costly view data for large models
+        self._wants, self._wants_at = False, -math.inf  # wants_trace(), and when it was last asked
         self._view_token = 0
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
@@ -248,6 +250,7 @@ class Controller(QtCore.QObject):
             self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
             return
         self._cancel_jobs()  # a narration for stepping, still running: playing goes on from the moment shown
+        self._wants_at = -math.inf  # what is on screen now decides the first slice
         self.playing = True
         self._credit = 0.0
         self._last_tick = time.perf_counter()
@@ -285,7 +288,12 @@ class Controller(QtCore.QObject):
             self._train.start(0 if speed is None else 5)
 
     def wants_trace(self) -> bool:
-        return any(b.needs_trace and b.on_screen() for b in self.bindings)
+        """A view that draws traces is on screen (asked at most every 0.2 s: it walks widgets)."""
+        now = time.perf_counter()
+        if now - self._wants_at >= 0.2:
+            self._wants = any(b.needs_trace and b.on_screen() for b in self.bindings)
+            self._wants_at = now
+        return self._wants
 
     def _tick(self) -> None:
         if not self.playing:
@@ -370,12 +378,13 @@ class Controller(QtCore.QObject):
     def _use_thread(self) -> bool:
         """Train (and narrate steps) on the worker thread: one iteration costs more than
         ``thread_above`` CPU seconds on average, or one took longer than ``block_budget`` (a
-        validation pass, a text sample); before any was timed, when the model is large (``LARGE_WORK``)."""
+        validation pass, a text sample) twice (once may be a first call's own costs); before any was
+        timed, when the model is large (``LARGE_WORK``)."""
         if self.thread_above is None:
             return False
         if self._iter_cost == 0.0:
             return self.thread_above <= 0 or self._large()
-        return self._iter_cost > self.thread_above or self._iter_peak > self.block_budget
+        return self._iter_cost > self.thread_above or self._slow >= 2
 
     def _large(self) -> bool:
         s = self.session
@@ -387,7 +396,7 @@ class Controller(QtCore.QObject):
     def _measured(self, cost: float) -> None:
         """One iteration on the UI thread took ``cost`` CPU seconds."""
         self._iter_cost = cost if self._iter_cost == 0.0 else 0.8 * self._iter_cost + 0.2 * cost
-        self._iter_peak = max(self._iter_peak, cost)
+        self._slow += cost > self.block_budget
 
     def _submit(self, job) -> None:
         if self._worker is None:
@@ -749,7 +758,7 @@ class Controller(QtCore.QObject):
         self._cancel_jobs()
         self._cancel_views()
         self.session = session
-        self._iter_cost = self._iter_peak = 0.0
+        self._iter_cost, self._slow = 0.0, 0
         self._trace_data = None
         self.narrations.clear()
         self.decay_history.clear()
@@ -851,15 +860,19 @@ class Controller(QtCore.QObject):
             if urgent_only and not b.urgent:
                 continue
             try:
+                key = b.key()  # cheap: first, so that views with nothing new are not asked if they show
+                if (key == b.last_key and not b.animating) or b.computing:  # (a computing view: when it is done)
+                    continue
                 if not b.on_screen():
                     continue
                 if b.animating and b.animate is not None:
                     b.animating = bool(b.animate())
-                key = b.key()
-                if key == b.last_key or b.computing:  # (a computing view is looked at again when it is done)
+                if key == b.last_key:
                     continue
                 if self.playing and now - b.last_push < b.min_interval:
                     continue
+                if self.playing and offload and now - b.last_push < 3 * b.compute_seconds:
+                    continue  # (a costly view takes at most a third of the view thread's time)
                 b.last_key = key
                 b.last_push = now
                 if offload and b.work is not None:
@@ -888,11 +901,13 @@ class Controller(QtCore.QObject):
         token = self._view_token
 
         def job(deliver, cancelled) -> None:
+            t0 = time.perf_counter()
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     value, error = compute(), None
             except Exception as e:  # noqa: BLE001 - reported on the UI thread, as a push's error is
                 value, error = None, e
+            b.compute_seconds = time.perf_counter() - t0
             deliver((token, b, key, show, value, error))
 
         b.computing = True

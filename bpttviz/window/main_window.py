@@ -35,7 +35,7 @@ from bpttviz.views.graph_view import GraphView
 from bpttviz.views.loss_view import LossView
 from bpttviz.views.shortcut_overlay import ShortcutOverlay
 from bpttviz.views.task_view import TaskView
-from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, tune_view
+from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, fit_fixed, tune_view
 from bpttviz.views.transport import TransportBar
 from bpttviz.views.weights_view import WeightsView
 from bpttviz.window.controller import Controller, ViewBinding
@@ -913,6 +913,8 @@ class MainWindow(QtWidgets.QMainWindow):
         loss = "—" if st["loss"] is None else f"{st['loss']:.4g}"
         lab["loss"].setText(f"{st['loss_label']}: {loss}")
         lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
+        for label in lab.values():  # fixed, growing only: a new text then lays nothing out again
+            fit_fixed(label)
 
     def _clear_stale_messages(self) -> None:
         """A blow-up message stays on the status bar only while that blow-up is the session's."""

@@ -28,6 +28,7 @@ the job works on its own copy, which is then thrown away. ``Cancelled`` derives 
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import traceback
 from collections import deque
@@ -97,6 +98,10 @@ class TrainingWorker(QtCore.QObject):
         self._cancel_sent = False
         self._cancelled: set[int] = set()
         self._closed = False
+        # while a worker runs Python, the UI thread waits for the GIL up to this long each time it
+        # wants it (5 ms by default, a third of a frame); a shorter interval costs nothing when
+        # only one thread runs
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self._thread = threading.Thread(target=self._loop, name="bpttviz-training", daemon=True)
         self._thread.start()
 
