@@ -90,6 +90,17 @@ def _window(preset: str, size: tuple[int, int], session=None):
     app = QtWidgets.QApplication.instance()
     for _ in range(10):
         app.processEvents()
+    # the default layout may stack the bottom plots in tabs (a user switches between them): here
+    # each one behind a tab floats on its own, at the deltas view's size, so every view is on screen
+    size_of = win.docks["deltas"].size()
+    for name in SECONDARY:
+        dock = win.docks[name]
+        if getattr(win, name).visibleRegion().isEmpty():
+            dock.setFloating(True)
+            dock.resize(size_of)
+            dock.show()
+    for _ in range(10):
+        app.processEvents()
     views = {name: [gv.viewport() for gv in getattr(win, name).findChildren(pg.GraphicsView)]
              for name in ("graph",) + SECONDARY + ("task",)}
     return win, app, views
@@ -156,8 +167,11 @@ def measure_training(preset: str, size: tuple[int, int], seconds: float, rounds:
         it0 = c.session.iteration
         c.play()
         t0 = time.perf_counter()
-        while time.perf_counter() - t0 < seconds / rounds:  # spinning: see run_loop
-            app.processEvents()
+        if c.job_running() == "train":  # training on the worker: the event loop sleeps between events
+            run_loop(seconds / rounds)
+        else:
+            while time.perf_counter() - t0 < seconds / rounds:  # spinning: see run_loop
+                app.processEvents()
         c.pause()
         l_dt = time.perf_counter() - t0
         l_n = c.session.iteration - it0

@@ -163,8 +163,12 @@ class Controller(QtCore.QObject):
         self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
         # the worker thread (large models, see the module docstring)
         self.thread_above: float | None = 0.02  # CPU s of one iteration above which training is threaded (None: never)
-        self.block_budget = 0.045  # any one iteration (its validation pass too) longer than this: threaded
-        self._iter_cost = 0.0  # EMA of the CPU seconds of one iteration (0: not measured yet)
+        # any one iteration (with its validation pass or text sample) longer than this, twice: threaded.
+        # Not lower: a small model's iterations are mostly Python, and a second Python thread
+        # would share the GIL with the painting (measured: 65 it/s instead of 400 at the classic size)
+        self.block_budget = 0.15
+        self._iter_cost = 0.0  # CPU seconds of one iteration: the median of the last few (0: too few yet)
+        self._costs: deque[float] = deque(maxlen=5)
         self._slow = 0  # iterations on the UI thread that took longer than block_budget
         self._worker: TrainingWorker | None = None
         self._token = 0  # results of jobs submitted under an older token are ignored
@@ -377,14 +381,16 @@ class Controller(QtCore.QObject):
     # ------------------------------------------------------------------ the worker thread
     def _use_thread(self) -> bool:
         """Train (and narrate steps) on the worker thread: one iteration costs more than
-        ``thread_above`` CPU seconds on average, or one took longer than ``block_budget`` (a
-        validation pass, a text sample) twice (once may be a first call's own costs); before any was
-        timed, when the model is large (``LARGE_WORK``)."""
+        ``thread_above`` CPU seconds (the median of the last few), or one took longer than
+        ``block_budget`` (a validation pass, a text sample) twice (once may be a first call's own
+        costs); before enough were timed, when the model is large (``LARGE_WORK``)."""
         if self.thread_above is None:
             return False
+        if self.thread_above <= 0 or self._slow >= 2:
+            return True
         if self._iter_cost == 0.0:
-            return self.thread_above <= 0 or self._large()
-        return self._iter_cost > self.thread_above or self._slow >= 2
+            return self._large()
+        return self._iter_cost > self.thread_above
 
     def _large(self) -> bool:
         s = self.session
@@ -395,7 +401,9 @@ class Controller(QtCore.QObject):
 
     def _measured(self, cost: float) -> None:
         """One iteration on the UI thread took ``cost`` CPU seconds."""
-        self._iter_cost = cost if self._iter_cost == 0.0 else 0.8 * self._iter_cost + 0.2 * cost
+        self._costs.append(cost)
+        if len(self._costs) >= 3:  # (a median: one first, slow call decides nothing)
+            self._iter_cost = sorted(self._costs)[len(self._costs) // 2]
         self._slow += cost > self.block_budget
 
     def _submit(self, job) -> None:
@@ -759,6 +767,7 @@ class Controller(QtCore.QObject):
         self._cancel_views()
         self.session = session
         self._iter_cost, self._slow = 0.0, 0
+        self._costs.clear()
         self._trace_data = None
         self.narrations.clear()
         self.decay_history.clear()
