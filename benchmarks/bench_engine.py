@@ -29,9 +29,10 @@ thread variables set to 1 before NumPy loads, unless already set): the same work
 and far steadier on a small shared machine. ``--default-threads`` leaves both at their defaults
 (PyTorch and OpenBLAS then use every core; our B=1 products are too small for BLAS to split).
 
-Timing: for every row the contenders run in interleaved rounds (so a noisy moment hits all of
-them); each round times a batch of calls; a row reports the best round per contender and the
-*median over rounds* of the per-round ratio. The clock is the thread's CPU time by default: on a
+Timing: for every row the contenders take turns in blocks of about 10 ms (so a noisy moment hits
+all of them alike; each block starts with an untimed call), in rounds of about ``budget`` seconds
+each; a row reports the best round per contender and
+the *median over rounds* of the per-round ratio. The clock is the thread's CPU time by default: on a
 shared machine the wall clock also counts the time other processes hold the core, which lands on
 whichever contender happens to run; ``--wall`` uses the wall clock instead. Everything timed runs
 on the calling thread (PyTorch is set to one thread), so CPU time counts all of its work.
@@ -143,20 +144,28 @@ def classic_step(model, x: np.ndarray, y: np.ndarray) -> Callable[[], object]:
     return lambda: classic_min_char_rnn(*args)
 
 
-def calls_for(fn: Callable[[], object], budget_s: float) -> int:
-    """How many calls fill about ``budget_s`` seconds (at least 3)."""
-    fn()
-    t = per_call_ms(fn, 3) / 1e3
-    return max(3, int(budget_s / max(t, 1e-6)))
-
-
-def interleaved(contenders: dict[str, Callable[[], object]], rounds: int, budget_s: float) -> dict[str, list[float]]:
-    """ms per call of each contender, one entry per round, rounds interleaved."""
-    n = {k: calls_for(f, budget_s) for k, f in contenders.items()}
+def interleaved(contenders: dict[str, Callable[[], object]], rounds: int, budget_s: float,
+                block_s: float = 0.01) -> dict[str, list[float]]:
+    """ms per call of each contender, one entry per round. Within a round the contenders take
+    turns in blocks of about ``block_s`` seconds (each block starts with one untimed call, so no
+    contender pays for the caches another one left), so whatever else the machine does meanwhile
+    (other processes, a busy sibling core) falls on all of them alike."""
+    per = {k: max(per_call_ms(f, 3) / 1e3, 1e-6) for k, f in contenders.items()}
+    block = {k: max(2, int(block_s / t)) for k, t in per.items()}
+    turns = max(1, int(budget_s / block_s))  # ~budget_s of each contender per round
     out: dict[str, list[float]] = {k: [] for k in contenders}
     for _ in range(rounds):
-        for k, f in contenders.items():
-            out[k].append(per_call_ms(f, n[k]))
+        spent, calls = dict.fromkeys(contenders, 0.0), dict.fromkeys(contenders, 0)
+        for _ in range(turns):
+            for k, f in contenders.items():
+                f()  # warm: this contender's arrays back in the caches
+                t0 = CLOCK()
+                for _ in range(block[k]):
+                    f()
+                spent[k] += CLOCK() - t0
+                calls[k] += block[k]
+        for k in contenders:
+            out[k].append(spent[k] / calls[k] * 1e3)
     return out
 
 

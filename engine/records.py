@@ -20,7 +20,8 @@ frozen dataclasses built whole.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -44,35 +45,7 @@ def frozen_dict(d: Mapping[str, Array]) -> Mapping[str, Array]:
     return MappingProxyType({k: frozen(v) for k, v in d.items()})
 
 
-def record(cls):
-    """``@dataclass(frozen=True)`` with a faster constructor.
-
-    A frozen dataclass sets each field through ``object.__setattr__``, about 1.6 µs for a
-    backward record; narration builds ~2T+2 records per iteration, which at the classic size was
-    a quarter of an iteration's time. The generated ``__init__`` fills the instance dict in one
-    call (same signature, same defaults); attribute assignment stays forbidden."""
-    cls = dataclass(frozen=True)(cls)
-    params, names, env = [], [], {"_MISSING": MISSING}
-    for f in fields(cls):
-        names.append(f.name)
-        if f.default is not MISSING:
-            env[f"_d_{f.name}"] = f.default
-            params.append(f"{f.name}=_d_{f.name}")
-        elif f.default_factory is not MISSING:
-            env[f"_f_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_MISSING")
-        else:
-            params.append(f.name)
-    body = [f"    if {n} is _MISSING: {n} = _f_{n}()" for n in names if f"_f_{n}" in env]
-    body.append("    self.__dict__.update(" + ", ".join(f"{n}={n}" for n in names) + ")")
-    src = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
-    exec(src, env)  # noqa: S102 - generated from the class's own field names only
-    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = env["__init__"]
-    return cls
-
-
-@record
+@dataclass(frozen=True)
 class Step:
     """Base of all records. ``phase`` groups them; ``index`` is a timestep or a layer."""
 
@@ -91,10 +64,11 @@ class _Field:
     (``tape.rows(t)``, one call instead of one per field); the others (``extras``, ``grads``)
     cost more to build and are read one by one (``tape.<field>(t)``)."""
 
-    __slots__ = ("name", "row")
+    __slots__ = ("name", "row", "pair")
 
-    def __init__(self, *, row: bool) -> None:
+    def __init__(self, *, row: bool, pair: bool = True) -> None:
         self.row = row
+        self.pair = pair  # the record is an (index, tape) pair (a TapeStep), else it has both attributes
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -103,24 +77,34 @@ class _Field:
         if rec is None:
             return self
         d = rec.__dict__
+        index, tape = rec if self.pair else (rec.index, rec._tape)
         if self.row:
-            d.update(rec._tape.rows(rec.index))
+            d.update(tape.rows(index))
             return d[self.name]
-        value = d[self.name] = getattr(rec._tape, self.name)(rec.index)
+        value = d[self.name] = getattr(tape, self.name)(index)
         return value
 
 
-class TapeStep(Step):
+class TapeStep(Step, tuple):
     """A per-timestep record whose fields are read from the iteration's buffers on first access.
 
     A narrated iteration makes 2T of these; building every field's view eagerly cost more than a
-    third of a classic-size iteration (the narration budget is +30% at most). The record holds its index
-    and the iteration's *tape*: an object with ``rows(t)`` (a dict of the record's row fields)
-    and one method per other field, ``tape.<field>(t)``. They read only what never changes after
-    the step was yielded (the iteration's read-only buffers; not the model's parameters, not its
-    bug-lab switches), so a field has the same value whenever it is first read, and reading it
-    recomputes nothing of the iteration. Fields cannot be assigned; equality is identity (the
-    records of timestep t in two iterations are two different records)."""
+    third of a classic-size iteration. The record holds its index and the iteration's *tape*: an
+    object with ``rows(t)`` (a dict of the record's row fields) and one method per other field,
+    ``tape.<field>(t)``. They read only what never changes after the step was yielded (the
+    iteration's read-only buffers; not the model's parameters, not its bug-lab switches), so a
+    field has the same value whenever it is first read, and reading it recomputes nothing of the
+    iteration. Fields cannot be assigned; equality is identity (the records of timestep t in two
+    iterations are two different records).
+
+    Made as ``ForwardStep((t, tape))``: the record *is* the pair ``(index, tape)`` (a tuple),
+    built without running any Python code -- a Python ``__init__`` per record was a tenth of a
+    classic-size iteration's time. Fields read are kept in the record's ``__dict__``. Records are
+    immutable, so copying one gives the record itself."""
+
+    index = property(itemgetter(0), doc="the timestep")
+    _tape = property(itemgetter(1), doc="the iteration's tape the fields are read from")
+    __init__ = object.__init__  # (tuple.__new__ did all there is to do)
 
     #: the record's fields in declaration order (derived from its ``_Field`` attributes)
     FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -134,11 +118,6 @@ class TapeStep(Step):
         """The timestep (same as ``index``)."""
         return self.index
 
-    def __init__(self, index: int, tape: Any) -> None:
-        d = self.__dict__  # (assignment is forbidden; two item stores are the cheapest way in)
-        d["index"] = index
-        d["_tape"] = tape
-
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r} of a step record")
 
@@ -146,7 +125,14 @@ class TapeStep(Step):
         raise FrozenInstanceError(f"cannot delete field {name!r} of a step record")
 
     __eq__ = object.__eq__
+    __ne__ = object.__ne__
     __hash__ = object.__hash__
+
+    def __copy__(self) -> TapeStep:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> TapeStep:
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(index={self.index}, fields: {', '.join(self.FIELDS)})"
@@ -173,7 +159,7 @@ class ForwardStep(TapeStep):
     extras = _Field(row=False)
 
 
-@record
+@dataclass(frozen=True)
 class LossStep(Step):
     """The loss of the whole iteration (index is always 0).
 
@@ -209,7 +195,7 @@ class LossStep(Step):
 # An eagerly built LossStep holds its arrays in its own dict, which takes precedence; one built
 # from_tape has none there, so these read them from its tape on first access.
 for _name in ("losses", "per_step", "dy"):
-    _lazy = _Field(row=False)
+    _lazy = _Field(row=False, pair=False)
     _lazy.name = _name
     setattr(LossStep, _name, _lazy)
 del _name, _lazy
@@ -238,7 +224,7 @@ class BackwardStep(TapeStep):
     window = _Field(row=True)
 
 
-@record
+@dataclass(frozen=True)
 class LayerForward(Step):
     """MLP forward through layer ``l = index`` (1-based): ``z = a_in W_l + b_l``, ``a = f(z)``.
 
@@ -252,7 +238,7 @@ class LayerForward(Step):
     p: Array | None = None
 
 
-@record
+@dataclass(frozen=True)
 class LayerBackward(Step):
     """MLP backward through layer ``l = index`` (visited L down to 1).
 
@@ -266,7 +252,7 @@ class LayerBackward(Step):
     grads: Mapping[str, Array]
 
 
-@record
+@dataclass(frozen=True)
 class GradientStep(Step):
     """End of the backward pass: the loss and the full gradients, identical to what
     ``loss_and_grads`` returns; ``state``: the final hidden state (tuple; empty for an MLP)."""
@@ -277,7 +263,7 @@ class GradientStep(Step):
     state: tuple = ()
 
 
-@record
+@dataclass(frozen=True)
 class UpdateStep(Step):
     """An optimiser update (index: the iteration number).
 

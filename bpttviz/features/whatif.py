@@ -67,6 +67,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.path_second = False  # the pinned path is the comparison's second model's
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
+        self._set_up = False  # the presenter is set up for the trace ``_trace_id``
         self._finite = True  # the shown iteration's weights are finite
 
         self.view = AttributionView(window.theme)
@@ -145,18 +146,24 @@ class WhatIfLab(QtCore.QObject, Feature):
                            self._push_shading, min_interval=0.3, urgent=True))
 
     # ------------------------------------------------------------------ the moment
-    def _trace(self):
-        """The shown iteration's trace when it is recurrent, else None."""
+    def _trace(self, setup: bool = True):
+        """The shown iteration's trace when it is recurrent, else None (also None when not
+        ``setup``: only the new-iteration bookkeeping is done, none of the costly setup)."""
         c = self.controller
         if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace) or c.session.blowup is not None:
             return None
         if id(c.trace) != self._trace_id:  # a new iteration: a what-if belonged to the old one
             self._trace_id = id(c.trace)
+            self._set_up = False
             self.path_cell = None
             self.view.select(None)
             if self.settings.active:
                 self.settings = TRAINED
                 self.controller.message.emit("New iteration: the what-if ended (back to the trained weights).")
+        if not setup:
+            return None
+        if not self._set_up:  # (an eigenvalue problem of size H: seconds for a large model)
+            self._set_up = True
             st = self.presenter.setup(c.trace, c.session.model)
             self._finite = all(np.all(np.isfinite(p)) for p in st.model.params.values())
             if self._finite:
@@ -273,9 +280,10 @@ class WhatIfLab(QtCore.QObject, Feature):
         return max(back) if back else None
 
     def _push_shading(self) -> None:
-        trace = self._trace()
-        t = self.output_step() if trace is not None else None
-        if t is None:
+        # the output step first: with no shading asked for, the trace's setup is not computed
+        t = self.output_step() if self.controller.trace is not None else None
+        trace = self._trace(setup=t is not None)
+        if t is None or trace is None:
             self.window.graph.set_input_shading(None)
             return
         _, shade, label = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
@@ -366,6 +374,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.presenter = AttributionPresenter()
         self.second_presenter = AttributionPresenter()
         self._trace_id = None
+        self._set_up = False
         self.path_cell = None
         self.hovered_output = None
         self.view.select(None)

@@ -287,16 +287,30 @@ def mlp_trace(trace: Trace, *, iteration: int, activations: list[str]) -> MLPTra
 
 def gradients_so_far(trace: Trace, cursor: int, name: str) -> Array | None:
     """The gradient of parameter ``name`` accumulated over the records up to ``cursor``: what the
-    backward pass has contributed so far (the full gradient once the pass is complete)."""
+    backward pass has contributed so far (the full gradient once the pass is complete). The
+    per-timestep contributions of a recurrent pass are summed in one product (``since``): adding
+    them one outer product at a time cost seconds for a large model."""
     total = None
+    last_step = None  # the latest backward record so far whose contributions can be summed at once
     for r in trace.records[: cursor + 1]:
         if isinstance(r, (GradientStep, UpdateStep)):
-            return np.asarray(r.grads[name]) if name in r.grads else total
+            return np.asarray(r.grads[name]) if name in r.grads else _plus(total, last_step, name)
         grads = getattr(r, "grads", None)
-        if grads and name in grads:
-            g = np.asarray(grads[name])
-            total = g.copy() if total is None else total + g
-    return total
+        if not grads or name not in grads:
+            continue
+        if hasattr(grads, "since"):
+            last_step = grads
+            continue
+        g = np.asarray(grads[name])
+        total = g.copy() if total is None else total + g
+    return _plus(total, last_step, name)
+
+
+def _plus(total: Array | None, last_step, name: str) -> Array | None:
+    if last_step is None:
+        return total
+    g = np.asarray(last_step.since(name))
+    return g.copy() if total is None else total + g
 
 
 NEVER = 10**9  # a record index no cursor reaches: "not revealed"

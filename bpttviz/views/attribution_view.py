@@ -102,7 +102,7 @@ class AttributionView(QtWidgets.QWidget):
 
     @staticmethod
     def _matrix_plot() -> tuple[pg.PlotWidget, pg.PlotItem, pg.ImageItem]:
-        plotw = pg.PlotWidget()
+        plotw = pg.PlotWidget(enableMenu=False)
         plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         plot: pg.PlotItem = plotw.getPlotItem()
         plot.hideButtons()

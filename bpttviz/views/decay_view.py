@@ -54,7 +54,7 @@ class DecayView(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("decay_view")
         self.theme = theme
-        self.plotw = pg.PlotWidget()
+        self.plotw = pg.PlotWidget(enableMenu=False)
         self.plotw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.plot: pg.PlotItem = self.plotw.getPlotItem()
         self.plot.hideButtons()

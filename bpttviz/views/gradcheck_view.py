@@ -78,7 +78,7 @@ class GradCheckView(QtWidgets.QWidget):
 
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.bars_plot: pg.PlotItem = self.glw.addPlot(row=0, col=0)
+        self.bars_plot: pg.PlotItem = self.glw.addPlot(row=0, col=0, enableMenu=False)
         self.bars_plot.hideButtons()
         self.bars_plot.setMenuEnabled(False)
         self.bars_plot.setMouseEnabled(x=False, y=False)

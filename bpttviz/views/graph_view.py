@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from bpttviz.presenters.graph_frame import BACKWARD, FORWARD, GraphFrame
 from bpttviz.views.graph_items import EdgesItem, NodesItem
-from bpttviz.views.theme import Theme, magnitude_map, set_ticks, style_plot
+from bpttviz.views.theme import LabelHolder, Theme, magnitude_map, set_ticks, style_plot
 
 PULSE_SECONDS = 0.45
 PULSE_STOP = 0.6  # the moving dot rests this far along its edge, like an arrowhead
@@ -27,46 +27,6 @@ def _objects(n: int, value) -> np.ndarray:
     a = np.empty(n, dtype=object)
     a.fill(value)
     return a
-
-
-class _Holder(QtWidgets.QWidget):
-    """Holds one label at its own size, outside any layout. A label whose width and height are
-    both fixed changes its text without asking the window to lay itself out again (a new caption
-    every frame while training otherwise relayouts every dock); the holder takes the layout's
-    width and passes it on. Hiding the label hides the holder."""
-
-    resized = QtCore.Signal()
-
-    def __init__(self, label: QtWidgets.QLabel) -> None:
-        super().__init__()
-        self.label = label
-        label.setParent(self)
-        label.move(0, 0)
-        label.installEventFilter(self)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
-
-    def sizeHint(self) -> QtCore.QSize:  # what the label would ask for; it may shrink to nothing
-        return QtCore.QSize(self.label.sizeHint().width(), self.height())
-
-    def minimumSizeHint(self) -> QtCore.QSize:
-        return QtCore.QSize(1, self.height())
-
-    def set_height(self, h: int) -> None:
-        self.setFixedHeight(h)
-        self.label.setFixedHeight(h)
-
-    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
-        super().resizeEvent(ev)
-        self.label.setFixedWidth(max(1, self.width()))
-        self.resized.emit()
-
-    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
-        t = ev.type()
-        if t == QtCore.QEvent.Type.Hide and not obj.isVisible() and self.isVisible():
-            self.hide()
-        elif t == QtCore.QEvent.Type.Show and not self.isVisible():
-            self.show()
-        return False
 
 
 class GraphView(QtWidgets.QWidget):
@@ -103,7 +63,7 @@ class GraphView(QtWidgets.QWidget):
         self.legend = QtWidgets.QLabel(" ")
         self.legend.setWordWrap(True)
 
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)
         self.plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         pi = self.plot.getPlotItem()
         self.pi = pi
@@ -135,9 +95,9 @@ class GraphView(QtWidgets.QWidget):
             pi.addItem(item)
 
         top = QtWidgets.QHBoxLayout()
-        self._caption_box = _Holder(self.caption)
+        self._caption_box = LabelHolder(self.caption)
         self._caption_box.resized.connect(self._show_caption)
-        self._legend_box = _Holder(self.legend)
+        self._legend_box = LabelHolder(self.legend)
         top.addWidget(self._caption_box, 1)
         top.addWidget(self.mode, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         lay = QtWidgets.QVBoxLayout(self)

@@ -25,16 +25,27 @@ MAX_CELLS = 256
 
 def pool_max_abs(img: np.ndarray, kr: int, kc: int) -> np.ndarray:
     """``img`` (rows, cols) in blocks of ``kr x kc``: each block's entry of largest magnitude (its
-    sign kept; NaN only where a block is all NaN). The last blocks may be partial."""
+    sign kept; the positive one when both signs tie; NaN only where a block is all NaN). The last
+    blocks may be partial. The largest and smallest entries are accumulated row by row and then
+    column by column (``fmax``/``fmin`` skip NaN): a few passes over the image, no sorting."""
     rows, cols = img.shape
     R, C = -(-rows // kr), -(-cols // kc)
-    pad = np.full((R * kr, C * kc), np.nan, dtype=img.dtype)
-    pad[:rows, :cols] = img
-    blocks = pad.reshape(R, kr, C, kc).transpose(0, 2, 1, 3).reshape(R, C, kr * kc)
-    mag = np.abs(blocks)
-    mag[np.isnan(mag)] = -1.0
-    pick = mag.argmax(axis=-1)[..., None]
-    return np.take_along_axis(blocks, pick, axis=-1)[..., 0]
+    if (R * kr, C * kc) != (rows, cols):
+        pad = np.full((R * kr, C * kc), np.nan, dtype=img.dtype)
+        pad[:rows, :cols] = img
+        img = pad
+    b = img.reshape(R, kr, C * kc)
+    hi = b[:, 0].copy()
+    lo = hi.copy()
+    for i in range(1, kr):
+        np.fmax(hi, b[:, i], out=hi)
+        np.fmin(lo, b[:, i], out=lo)
+    hi, lo = hi.reshape(R, C, kc), lo.reshape(R, C, kc)
+    top, bottom = hi[..., 0].copy(), lo[..., 0].copy()
+    for j in range(1, kc):
+        np.fmax(top, hi[..., j], out=top)
+        np.fmin(bottom, lo[..., j], out=bottom)
+    return np.where(-bottom > top, bottom, top)
 
 
 class Heatmap:
@@ -44,7 +55,7 @@ class Heatmap:
                  title: str = "", x_label: str = "", y_label: str = "", invert_y: bool = True,
                  square: bool = False) -> None:
         self.theme = theme
-        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col)
+        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col, enableMenu=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -70,6 +81,7 @@ class Heatmap:
         self.level = 1.0
         self.auto_ticks = True
         self._origin = (-0.5, -0.5)
+        self._bar_width = 0  # the colour bar axis's width so far (see _fit_bar)
         self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
 
@@ -98,6 +110,7 @@ class Heatmap:
         self.theme = theme
         self.bar.setColorMap(theme.cmap())
         self.bar.axis.setStyle(tickFont=theme.font(0.8))
+        self._bar_width = 0
         self._fit_bar()
         self.plot.getAxis("left").setWidth(int(2.2 * theme.pixels(1.0) + 20))
         self.bar.axis.setTextPen(pg.mkPen(theme.foreground))
@@ -113,7 +126,12 @@ class Heatmap:
         set_ticks(self.bar.axis, ticks)
         font = self.bar.axis.style.get("tickFont")
         fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
-        self.bar.axis.setWidth(max(fm.horizontalAdvance(t) for _v, t in ticks) + 16)
+        # it only grows (per shape and theme): a width that followed every new level would lay
+        # the whole plot out again, and repaint it, on most frames while training
+        width = max(fm.horizontalAdvance(t) for _v, t in ticks) + 16
+        if width > self._bar_width:
+            self._bar_width = width
+            self.bar.axis.setWidth(width)
 
     def set_labels(self, title: str, x_label: str, y_label: str) -> None:
         self._title, self._xl, self._yl = title, x_label, y_label
@@ -129,11 +147,21 @@ class Heatmap:
         """Show ``image`` (rows, cols) with levels ``(-level, level)``; column j is centred at
         ``x0 + 0.5 + j``."""
         img = np.ascontiguousarray(image, dtype=np.float32)
-        rows, cols = img.shape
+        self._set(img, img.shape, level, x0, y0)
+
+    def set_blank(self, shape: tuple[int, int], *, x0: float = -0.5, y0: float = -0.5) -> None:
+        """Nothing to show yet for a ``shape`` image: blank cells (made at the drawn size)."""
+        rows, cols = shape
+        drawn = (-(-rows // -(-rows // MAX_CELLS)), -(-cols // -(-cols // MAX_CELLS)))
+        self._set(np.full(drawn, np.nan, dtype=np.float32), (rows, cols), 1.0, x0, y0, pooled=True)
+
+    def _set(self, img: np.ndarray, shape: tuple[int, int], level: float, x0: float, y0: float,
+             pooled: bool = False) -> None:
+        rows, cols = shape
         level = nice_ceil(float(level)) if np.isfinite(level) and level > 0 else 1e-12
         self.level = level
         blocks = (-(-rows // MAX_CELLS), -(-cols // MAX_CELLS))
-        if blocks != (1, 1):
+        if blocks != (1, 1) and not pooled:
             img = pool_max_abs(img, *blocks)
         if blocks != self.blocks:
             self.blocks = blocks
@@ -141,6 +169,7 @@ class Heatmap:
         self.image.setImage(img, levels=(-level, level), autoLevels=False)
         if self._shape != (rows, cols):
             self._shape = (rows, cols)
+            self._bar_width = 0
             self.image.setRect(QtCore.QRectF(x0, y0, cols, rows))
             if self.square:
                 self.plot.getViewBox().setRange(QtCore.QRectF(x0, y0, cols, rows), padding=0)

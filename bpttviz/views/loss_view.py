@@ -28,7 +28,7 @@ from bpttviz.views.theme import (
 
 
 def _plot(glw: pg.GraphicsLayoutWidget, row: int) -> pg.PlotItem:
-    p = glw.addPlot(row=row, col=0)
+    p = glw.addPlot(row=row, col=0, enableMenu=False)
     p.hideButtons()
     p.setMenuEnabled(False)
     p.setMouseEnabled(x=False, y=False)

@@ -16,7 +16,7 @@ CLASS_COLOURS = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, "#999999"
 
 
 def _plot_widget() -> tuple[pg.PlotWidget, pg.PlotItem]:
-    w = pg.PlotWidget()
+    w = pg.PlotWidget(enableMenu=False)
     w.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
     p = w.getPlotItem()
     p.hideButtons()
@@ -68,7 +68,8 @@ class TaskView(QtWidgets.QStackedWidget):
         for i in range(16):
             r, c = divmod(i, 4)
             lab = self.dw.addLabel("", row=2 * r, col=c)
-            vb = self.dw.addViewBox(row=2 * r + 1, col=c, lockAspect=True, invertY=True, enableMouse=False)
+            vb = self.dw.addViewBox(row=2 * r + 1, col=c, lockAspect=True, invertY=True, enableMouse=False,
+                                          enableMenu=False)
             img = pg.ImageItem(axisOrder="row-major")
             vb.addItem(img)
             self.digit_items.append((vb, img, lab))

@@ -126,12 +126,69 @@ def default_theme() -> Theme:
     return Theme(base_points=max(Theme.base_points, platform_points()))
 
 
+class LabelHolder(QtWidgets.QWidget):
+    """Holds one label at its own size, outside any layout. A label whose width and height are
+    both fixed changes its text without asking the window to lay itself out again (a new caption
+    every frame while training otherwise relayouts every dock); the holder takes the layout's
+    width and passes it on (``resized`` then tells the owner, e.g. to cut a one-line caption
+    anew). Hiding the label hides the holder."""
+
+    resized = QtCore.Signal()
+
+    def __init__(self, label: QtWidgets.QLabel) -> None:
+        super().__init__()
+        self.label = label
+        label.setParent(self)
+        label.move(0, 0)
+        label.installEventFilter(self)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QtCore.QSize:  # what the label would ask for; it may shrink to nothing
+        return QtCore.QSize(self.label.sizeHint().width(), self.height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(1, self.height())
+
+    def set_height(self, h: int) -> None:
+        self.setFixedHeight(h)
+        self.label.setFixedHeight(h)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self.label.setFixedWidth(max(1, self.width()))
+        self.resized.emit()
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        t = ev.type()
+        if t == QtCore.QEvent.Type.Hide and not obj.isVisible() and self.isVisible():
+            self.hide()
+        elif t == QtCore.QEvent.Type.Show and not self.isVisible():
+            self.show()
+        return False
+
+
+def fit_fixed(label: QtWidgets.QLabel) -> None:
+    """Fix ``label``'s size at what its text needs, growing only. A label whose width and height
+    are both fixed changes its text without the window laying itself out (and repainting) again;
+    a status field that changes while training otherwise does that ten times a second."""
+    hint = label.sizeHint()
+    w, h = max(label.minimumWidth(), hint.width()), max(label.minimumHeight(), hint.height())
+    if (label.minimumWidth(), label.maximumWidth(), label.minimumHeight(), label.maximumHeight()) != (w, w, h, h):
+        label.setFixedSize(w, h)
+
+
 def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> None:
     """Apply the theme's fonts and colours to a PlotItem's axes and title (a no-op when nothing
     changed: restyling invalidates every axis picture, which is what painting costs)."""
     labels = tuple((n, plot.getAxis(n).labelText) for n in ("left", "bottom", "right", "top"))
     sig = (theme, plot.titleLabel.text if title is None else title, labels)
-    if getattr(plot, "_bpttviz_style", None) == sig:
+    before = getattr(plot, "_bpttviz_style", None)
+    if before == sig:
+        return
+    if before is not None and before[0] == theme and before[2] == labels:
+        # only the title's text changed (a live title): the axes keep their style and pictures
+        plot.setTitle(sig[1] or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+        plot._bpttviz_style = sig
         return
     tick_font = theme.font(0.9)
     label_css = {"color": theme.foreground, "font-size": f"{theme.points(0.95):.1f}pt"}
@@ -220,6 +277,9 @@ def shrinkable(label: pg.LabelItem) -> None:
         if not (shiboken6.isValid(label) and shiboken6.isValid(label.item)):
             return
         h = label.itemRect().height()
+        if getattr(label, "_bpttviz_h", None) == h:
+            return  # (a new text of the same height: nothing to lay out again)
+        label._bpttviz_h = h
         label.setMinimumWidth(1)
         label.setMinimumHeight(h)
         label.setMaximumHeight(h)
@@ -437,6 +497,9 @@ def tune_view(view: QtWidgets.QGraphicsView) -> None:
     QGV = QtWidgets.QGraphicsView
     view.setViewportUpdateMode(QGV.ViewportUpdateMode.BoundingRectViewportUpdate)
     view.setOptimizationFlag(QGV.OptimizationFlag.DontAdjustForAntialiasing, True)
+    # the view paints its own background over every pixel it repaints: the window and dock
+    # behind it need not paint that region first
+    view.viewport().setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
 
 def cache_axes(plot: pg.PlotItem) -> None:

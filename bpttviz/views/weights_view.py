@@ -17,6 +17,7 @@ from bpttviz.views.theme import (
     PURPLE,
     SKY,
     VERMILLION,
+    LabelHolder,
     Theme,
     fit_range,
     inner_range,
@@ -57,7 +58,7 @@ class WeightsView(QtWidgets.QWidget):
         self.maps.layout.setHorizontalSpacing(0)
         self.value = Heatmap(self.maps, theme, row=0, col=0, title="value", square=True)
         self.grad = Heatmap(self.maps, theme, row=0, col=1, title="gradient", square=True)
-        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0)
+        self.spec: pg.PlotItem = self.glw.addPlot(row=1, col=0, enableMenu=False)
         self.spec.hideButtons()
         self.spec.setMenuEnabled(False)
         self.spec.setMouseEnabled(x=False, y=False)
@@ -70,7 +71,9 @@ class WeightsView(QtWidgets.QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.param)
-        top.addWidget(self.info, 1)
+        # held outside the layout: a new line of numbers every update would lay the window out again
+        self._info_box = LabelHolder(self.info)
+        top.addWidget(self._info_box, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
@@ -122,6 +125,7 @@ class WeightsView(QtWidgets.QWidget):
         set_axis_label(self.spec, "left", "singular value", theme)
         self.param.setFont(theme.font(1.0))
         self.info.setFont(theme.font(1.0))
+        self._info_box.set_height(QtGui.QFontMetrics(self.info.font()).lineSpacing() + 6)
         self.info.setStyleSheet(f"color: {theme.muted};")
         if self.frame is not None:
             self.show_frame(self.frame)
@@ -138,7 +142,7 @@ class WeightsView(QtWidgets.QWidget):
         if right is not None:
             self.grad.set_image(right, f.grad_level)
         else:
-            self.grad.set_image(np.full(f.value.shape, np.nan, dtype=np.float32), 1.0)
+            self.grad.set_blank(f.value.shape)
         self.grad.set_labels(f.grad_title, "column j", "row i")
         self.info.setText(self.info_text(f))
         self.info.setToolTip(self.info.text())
@@ -165,7 +169,7 @@ class WeightsView(QtWidgets.QWidget):
             return {}
         return {"name": f.name, "info": self.info.text(), "norm": f.norm, "sigma": f.sigma, "grad_norm": f.grad_norm,
                 "norm_before": f.norm_before, "sigma_before": f.sigma_before, "delta_norm": f.delta_norm,
-                "value": f.value.copy(), "delta": None if f.delta is None else f.delta.copy(), "label": f.label,
+                "value": f.value, "delta": f.delta, "label": f.label,  # (a frame's arrays are never written)
                 "grad_title": f.grad_title}
 
     def show_spectrum(self, x: np.ndarray, series: dict[str, np.ndarray], title: str) -> None:

@@ -92,8 +92,8 @@ class WhatIfPanel(QtWidgets.QWidget):
 
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.decay_plot = self.plots.addPlot(row=0, col=0)
-        self.delta_plot = self.plots.addPlot(row=1, col=0)
+        self.decay_plot = self.plots.addPlot(row=0, col=0, enableMenu=False)
+        self.delta_plot = self.plots.addPlot(row=1, col=0, enableMenu=False)
         for p in (self.decay_plot, self.delta_plot):
             p.hideButtons()
             p.setMenuEnabled(False)

@@ -1,6 +1,6 @@
 """The one bridge between Qt and the engine.
 
-Two timers, no threads, fully deterministic:
+Two timers and, for models whose iterations are long, one worker thread:
 
 - the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
   per second. At full speed the slice adapts to the cost of painting: ``train_share / (1 -
@@ -10,6 +10,15 @@ Two timers, no threads, fully deterministic:
   draws traces is on screen, so the unrolled graph and the deltas stay live while training; the
   others take the fast path (the numbers are identical either way: the engine guarantees it).
   Each slice is followed by a paint, so every slice is a frame;
+- **large models** (an iteration, or its validation pass, longer than a frame can wait: see
+  ``_use_thread``) train on a worker thread instead (``training_thread``): it trains a private
+  copy of the session and hands over *snapshots* (a copy of the session at an iteration boundary
+  with the narration it ends with); the UI thread swaps each one in whole as ``session`` and its
+  moment, so a view never mixes two iterations, and nothing the UI reads is ever written by the
+  worker. Pausing, stepping, resetting, Apply, opening a file or installing a scenario stop the
+  worker at once (its copy is dropped; a result that arrives later is ignored), so keys act
+  immediately. A step that needs a newly narrated iteration of such a model is narrated on the
+  worker too; keys pressed meanwhile act, in order, when it arrives;
 - the **paint timer** runs at a fixed rate (animations, stepping, changes while paused) and pushes
   the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
   views carry a minimum interval between pushes while training.
@@ -41,17 +50,34 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from bpttviz.engine.gradients.diagnostics import spectrum
 from bpttviz.engine.trace import Trace
 from bpttviz.engine.training.config import Config
+from bpttviz.engine.training.scenario import copy_session
 from bpttviz.engine.training.session import Narration, Session
-from bpttviz.engine.training.session_io import SessionState, capture_state
+from bpttviz.engine.training.session_io import SessionState
 from bpttviz.presenters.decay import app_diagnostics
 from bpttviz.presenters.moment import Moment, moment_of
 from bpttviz.presenters.panels import loss_label, record_status
 from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
+from bpttviz.window.training_thread import (
+    Failure,
+    LiveSettings,
+    Measured,
+    Snapshot,
+    TrainingWorker,
+    narrate,
+    narration_job,
+    spectrum_job,
+    training_job,
+)
 
 #: narrated iterations kept for stepping back (Left from an iteration's first record)
 KEEP = 8
+#: multiply-adds of one iteration (parameters x sequence length x batch, roughly) above which
+#: training starts on the worker thread before the first iteration is timed (the classic
+#: character RNN: 6e5; a 1000-unit RNN: 3e7)
+LARGE_WORK = 1e7
 
 
 @dataclass
@@ -63,16 +89,33 @@ class ViewBinding:
     name: str
     widget: QtWidgets.QWidget
     key: Callable[[], Hashable]
-    push: Callable[[], None]
+    push: Callable[[], None] | None
     min_interval: float = 0.0
     urgent: bool = False
     animate: Callable[[], bool] | None = None
     needs_trace: bool = False
+    #: instead of ``push``: ``work()`` (on the UI thread) returns ``(compute, show)``; ``compute()``
+    #: is Qt-free and reads only what ``work`` captured (the moment, the session), ``show(value)``
+    #: hands its value to the widgets. For large models ``compute`` runs on a worker thread
+    work: Callable[[], tuple[Callable[[], Any], Callable[[Any], None]]] | None = None
     last_key: Any = field(default=None, repr=False)
     last_push: float = field(default=-math.inf, repr=False)
     animating: bool = field(default=False, repr=False)
     pushes: int = field(default=0, repr=False)
     seconds: float = field(default=0.0, repr=False)  # time spent in push (for the benchmark)
+    computing: bool = field(default=False, repr=False)  # its ``compute`` runs on the view thread
+    compute_seconds: float = field(default=0.0, repr=False)  # how long the last one took there
+
+    def __post_init__(self) -> None:
+        if self.push is None:
+            if self.work is None:
+                raise ValueError(f"view binding {self.name!r}: give push or work")
+
+            def push() -> None:
+                compute, show = self.work()
+                show(compute())
+
+            self.push = push
 
     def on_screen(self) -> bool:
         w = self.widget
@@ -119,10 +162,28 @@ class Controller(QtCore.QObject):
         self.narration: Narration | None = None  # the one the cursor is in (None: between iterations)
         self._moment: Moment = moment_of(0, session, None, None)
         self._iter_time: float | None = None  # EMA of one fast iteration (s), to end slices narrated
+        # the worker thread (large models, see the module docstring)
+        self.thread_above: float | None = 0.02  # CPU s of one iteration above which training is threaded (None: never)
+        # any one iteration (with its validation pass or text sample) longer than this, twice: threaded.
+        # Not lower: a small model's iterations are mostly Python, and a second Python thread
+        # would share the GIL with the painting (measured: 65 it/s instead of 400 at the classic size)
+        self.block_budget = 0.15
+        self._iter_cost = 0.0  # CPU seconds of one iteration: the median of the last few (0: too few yet)
+        self._costs: deque[float] = deque(maxlen=5)
+        self._slow = 0  # iterations on the UI thread that took longer than block_budget
+        self._worker: TrainingWorker | None = None
+        self._token = 0  # results of jobs submitted under an older token are ignored
+        self._job: str | None = None  # "train" or "narrate" while such a job is running
+        self._deferred: list[tuple[str, Callable[[], None]]] = []  # keys pressed while narrating on the worker
+        self._base: tuple[Session, tuple] | None = None  # the session a training job continues, and its settings
+        self._live = LiveSettings(publish_every=1 / fps)
+        self._viewer: TrainingWorker | None = None  # computes costly view data for large models
+        self._wants, self._wants_at = False, -math.inf  # wants_trace(), and when it was last asked
+        self._view_token = 0
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
         self.speed: float | None = None
-        self.until: int | None = None  # playing trains no iteration past this one (a scenario's "train N")
+        self._until: int | None = None
         self.generation = 0  # bumps when the session is replaced
         self.version = 0  # bumps on every change a view could show
         self.bindings: list[ViewBinding] = []
@@ -153,8 +214,30 @@ class Controller(QtCore.QObject):
         self._paint.start()
 
     def stop(self) -> None:
+        """Stop training and painting; a job on the worker thread is cancelled and waited for
+        (briefly: a cancelled job ends within one timestep)."""
         self.pause()
+        self._cancel_jobs()
         self._paint.stop()
+        if self._worker is not None:
+            self._worker.wait_idle(5.0)
+
+    def shutdown(self) -> None:
+        """``stop`` and end the worker thread (the window is closing)."""
+        self.stop()
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
+
+    @property
+    def until(self) -> int | None:
+        """Playing trains no iteration past this one (a scenario's "train N"), or None."""
+        return self._until
+
+    @until.setter
+    def until(self, value: int | None) -> None:
+        self._until = value
+        self._live.until = value
 
     def bind(self, binding: ViewBinding) -> ViewBinding:
         self.bindings.append(binding)
@@ -170,11 +253,16 @@ class Controller(QtCore.QObject):
         if self.session.blowup is not None:
             self.message.emit("Training is paused on a non-finite value: roll back (Ctrl+Z) or reset (R) first.")
             return
+        self._cancel_jobs()  # a narration for stepping, still running: playing goes on from the moment shown
+        self._wants_at = -math.inf  # what is on screen now decides the first slice
         self.playing = True
         self._credit = 0.0
         self._last_tick = time.perf_counter()
         self._last_end = None
-        self._train.start(0 if self.speed is None else 5)
+        if self._use_thread():
+            self._start_training_job()
+        else:
+            self._train.start(0 if self.speed is None else 5)
         self.playing_changed.emit(True)
         self.state_changed.emit()
 
@@ -183,7 +271,11 @@ class Controller(QtCore.QObject):
             return
         self.playing = False
         self._train.stop()
-        self.measure_spectrum()  # the largest singular values of the iteration paused on
+        if self._job == "train":  # the worker's iteration in flight is dropped: we stop at the moment shown
+            self._cancel_jobs()
+        done = self.diagnostics.spectral.iterations
+        if not done or done[-1] != self.session.iteration:
+            self.measure_spectrum()  # the largest singular values of the iteration paused on
         self._sync_moment()
         self.version += 1
         self.playing_changed.emit(False)
@@ -196,14 +288,24 @@ class Controller(QtCore.QObject):
     def set_speed(self, speed: float | None) -> None:
         """Iterations per second, or None for as fast as the time budget allows."""
         self.speed = speed
-        if self.playing:
+        self._live.speed = speed
+        if self.playing and self._job != "train":
             self._train.start(0 if speed is None else 5)
 
     def wants_trace(self) -> bool:
-        return any(b.needs_trace and b.on_screen() for b in self.bindings)
+        """A view that draws traces is on screen (asked at most every 0.2 s: it walks widgets)."""
+        now = time.perf_counter()
+        if now - self._wants_at >= 0.2:
+            self._wants = any(b.needs_trace and b.on_screen() for b in self.bindings)
+            self._wants_at = now
+        return self._wants
 
     def _tick(self) -> None:
         if not self.playing:
+            return
+        if self._use_thread():  # iterations turned out long: the worker takes over from here
+            self._train.stop()
+            self._start_training_job()
             return
         start = time.perf_counter()
         if self._last_end is not None:
@@ -253,7 +355,7 @@ class Controller(QtCore.QObject):
             fast_last = False
             elapsed = time.perf_counter() - start
             last = done + 1 >= allowed or elapsed + (self._iter_time or 0.0) >= budget
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             if narrate and last:
                 ok = self._fetch_trace(cursor=None)
                 self._last_trace_time = start
@@ -262,6 +364,7 @@ class Controller(QtCore.QObject):
                 fast_last = True
             dt = time.perf_counter() - t0  # both kinds: an estimate fed only by one could stick
             self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
+            self._measured(time.thread_time() - c0)
             done += 1
             if not ok or self.session.blowup is not None:
                 self._blew_up()
@@ -275,6 +378,148 @@ class Controller(QtCore.QObject):
         else:
             self._sync_moment()
         return done
+
+    # ------------------------------------------------------------------ the worker thread
+    def _use_thread(self) -> bool:
+        """Train (and narrate steps) on the worker thread: one iteration costs more than
+        ``thread_above`` CPU seconds (the median of the last few), or one took longer than
+        ``block_budget`` (a validation pass, a text sample) twice (once may be a first call's own
+        costs); before enough were timed, when the model is large (``LARGE_WORK``)."""
+        if self.thread_above is None:
+            return False
+        if self.thread_above <= 0 or self._slow >= 2:
+            return True
+        if self._iter_cost == 0.0:
+            return self._large()
+        return self._iter_cost > self.thread_above
+
+    def _large(self) -> bool:
+        s = self.session
+        work = sum(p.size for p in s.model.params.values())
+        if s.cfg.is_recurrent:
+            work *= max(1, s.cfg.seq_len) * max(1, s.cfg.batch_size)
+        return work > LARGE_WORK
+
+    def _measured(self, cost: float) -> None:
+        """One iteration on the UI thread took ``cost`` CPU seconds."""
+        self._costs.append(cost)
+        if len(self._costs) >= 3:  # (a median: one first, slow call decides nothing)
+            self._iter_cost = sorted(self._costs)[len(self._costs) // 2]
+        self._slow += cost > self.block_budget
+
+    def _submit(self, job) -> None:
+        if self._worker is None:
+            self._worker = TrainingWorker(self)
+            self._worker.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._worker.submit(self._token, job)
+
+    def _prepare(self, session: Session, narration: Narration | None) -> dict[str, Any]:
+        """Runs on the worker, for each snapshot: what the views would otherwise compute on the UI
+        thread (the trace arrays of a narrated iteration: 0.1 s for a long LSTM)."""
+        return {"trace_data": make_trace_data(session, narration)} if narration is not None else {}
+
+    def _start_training_job(self) -> None:
+        live = self._live
+        live.speed, live.until, live.narrate = self.speed, self.until, self.wants_trace()
+        live.trace_interval, live.publish_every = self.trace_interval, 1 / self.fps
+        self._job = "train"
+        self._base = (self.session, _fingerprint(self.session))
+        self._submit(training_job(self._token, copy_session(self.session), live, measure=self._spectrum_values,
+                                  prepare=self._prepare))
+
+    def _cancel_jobs(self) -> None:
+        """Drop whatever the worker is doing or has queued (never waits); results still on their
+        way are ignored."""
+        self._token += 1
+        self._job = None
+        self._deferred.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def _cancel_narration(self) -> None:
+        if self._job == "narrate":
+            self._cancel_jobs()
+            self.message.emit("")
+
+    def job_running(self) -> str | None:
+        """"train" or "narrate" while such a job runs on the worker thread, else None."""
+        return self._job
+
+    def _on_delivered(self) -> None:
+        """Results from the worker (on the UI thread): snapshots are installed in order."""
+        if self._worker is None:
+            return
+        changed = ended = False
+        blown = self.session.blowup is not None
+        for item in self._worker.take():
+            if item.token != self._token:
+                continue  # from a job cancelled since
+            if isinstance(item, Measured):
+                if item.generation == self.generation:
+                    self.diagnostics.spectral.add(item.iteration, item.values)
+                    changed = True
+            elif isinstance(item, Failure):
+                kind = self._job
+                self._job = None
+                self._deferred.clear()
+                self.report(item.error, "training" if kind == "train" else "stepping", item.details)
+                self.pause()
+                changed = True
+            elif isinstance(item, Snapshot):
+                kind = self._job
+                if not self._install_snapshot(item):
+                    return
+                changed = True
+                if item.last:
+                    self._job = None
+                    ended = kind == "narrate"
+        if not changed:
+            return
+        if self.session.blowup is not None and not blown:
+            self._blew_up()
+        if ended:  # a stepping key's new iteration arrived: show it, then the keys pressed meanwhile
+            self.message.emit("")
+            self._stepped()
+            deferred, self._deferred = self._deferred, []
+            for what, fn in deferred:
+                self._guard(what, fn)
+            return
+        self.version += 1
+        self.diagnostics.measured_now()
+        self.state_changed.emit()
+        if time.perf_counter() - self._last_paint >= 0.5 / self.fps:
+            self.paint()
+
+    def _install_snapshot(self, snap: Snapshot) -> bool:
+        """Swap the worker's snapshot in as the session and its moment; False (and the job
+        restarted from the session as it is) when the session was changed here meanwhile."""
+        base, fp = self._base if self._base is not None else (None, None)
+        if self.session is not base or _fingerprint(self.session) != fp:
+            # e.g. the bug-lab switches were flipped while the worker trained: the change wins
+            kind, deferred = self._job, list(self._deferred)
+            self._cancel_jobs()
+            if kind == "train" and self.playing:
+                self._start_training_job()
+            elif kind == "narrate":
+                self._new_iteration(snap.cursor)
+                self._deferred = deferred
+            return False
+        s = snap.session
+        self.session = s
+        self._base = (s, _fingerprint(s))
+        if snap.cost:
+            self._iter_cost = snap.cost
+        n = snap.narration
+        if n is not None:
+            self.narrations.append((n, snap.state_before))
+            if snap.extras.get("trace_data") is not None:
+                self._trace_data = snap.extras["trace_data"]
+            self._enter(n, len(n.trace) - 1 if snap.cursor is None else snap.cursor)
+        else:
+            self._enter(None)
+        if snap.spectrum is not None:
+            self.diagnostics.spectral.add(s.iteration, snap.spectrum)
+        return True
 
     def slice_budget(self) -> float:
         """Seconds of training in the next slice (see the module docstring)."""
@@ -292,13 +537,12 @@ class Controller(QtCore.QObject):
     def _fetch_trace(self, cursor: int | None) -> bool:
         """Run one narrated iteration; the cursor goes to ``cursor`` (None: the last record). The
         session's state just before it is kept with it, so that moment can be saved."""
-        s = self.session
-        state = capture_state(s) if s.blowup is None else None
-        tr = s.narrated_step()
-        if tr is None or len(tr) == 0 or s.last_narration is None or s.last_narration.trace is not tr:
+        narrated = narrate(self.session)
+        if narrated is None:
             return False
-        self.narrations.append((s.last_narration, state))
-        self._enter(s.last_narration, len(tr) - 1 if cursor is None else cursor)
+        self.narrations.append(narrated)
+        n = narrated[0]
+        self._enter(n, len(n.trace) - 1 if cursor is None else cursor)
         if not self.playing:  # every iteration stepped through has its point (x = its number)
             self.measure_spectrum()
         return True
@@ -350,6 +594,9 @@ class Controller(QtCore.QObject):
 
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
         self.pause()
+        if self._job == "narrate":  # the worker is narrating the next iteration: act when it arrives
+            self._deferred.append((what, fn))
+            return
         blown = self.session.blowup is not None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -367,6 +614,13 @@ class Controller(QtCore.QObject):
         if self.session.blowup is not None:
             self.message.emit("Stopped on a non-finite value: roll back (Ctrl+Z) or reset (R) to go on. "
                               "The records of this iteration can still be stepped through.")
+            return
+        if self._use_thread():
+            self._job = "narrate"
+            self._base = (self.session, _fingerprint(self.session))
+            self.message.emit(f"Narrating iteration {self.session.iteration + 1}…")
+            self._submit(narration_job(self._token, copy_session(self.session), cursor, measure=self._spectrum_values,
+                                       prepare=self._prepare))
             return
         self._fetch_trace(cursor)
 
@@ -447,6 +701,7 @@ class Controller(QtCore.QObject):
 
     def go_to(self, cursor: int) -> None:
         """Put the cursor on record ``cursor`` of the current trace (clamped)."""
+        self._cancel_narration()
         if self.trace is not None:
             self.cursor = max(0, min(int(cursor), len(self.trace) - 1))
             self._stepped()
@@ -454,6 +709,7 @@ class Controller(QtCore.QObject):
     def go_to_moment(self, iteration: int, record: int | None) -> bool:
         """Put the cursor on record ``record`` of kept iteration ``iteration`` (``record`` None:
         between iterations, only for the session's current iteration). True when found."""
+        self._cancel_narration()
         if record is None:
             if iteration != self.session.iteration:
                 return False
@@ -473,22 +729,20 @@ class Controller(QtCore.QObject):
         if m.trace is None or n is None:
             return None
         if self._trace_data is None or self._trace_data.trace is not n.trace:
-            s = self.session
-            if s.cfg.is_recurrent:
-                self._trace_data = recurrent_trace(
-                    n.trace, iteration=n.iteration, kind=s.model.kind, activation=s.cfg.activation,
-                    targets=n.targets, vocab=getattr(s.task, "vocab", None),
-                    truncation=n.options.get("truncation"))
-                self._trace_data.bugs = n.bugs  # the graph's captions say what this iteration computed
-            else:
-                self._trace_data = mlp_trace(n.trace, iteration=n.iteration,
-                                             activations=[a.name for a in s.model.activations])
+            self._trace_data = make_trace_data(self.session, n)
         return self._trace_data
 
     # ------------------------------------------------------------------ settings and sessions
     def set_hyper(self, **changes: Any) -> None:
-        """Non-structural settings, applied live. Raises the engine's ValueError if invalid."""
-        self.session.set_hyper(**changes)
+        """Non-structural settings, applied live. Raises the engine's ValueError if invalid.
+        Training on the worker starts again from the moment shown, with the new settings."""
+        restart = self._job == "train"
+        self._cancel_jobs()
+        try:
+            self.session.set_hyper(**changes)
+        finally:
+            if restart and self.playing:
+                self._start_training_job()
         self.version += 1
         self.message.emit("Applied " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
         self.state_changed.emit()
@@ -510,7 +764,11 @@ class Controller(QtCore.QObject):
         ``announce``: a session that stopped on a non-finite value says so as a live run would."""
         was_playing = self.playing
         self.pause()
+        self._cancel_jobs()
+        self._cancel_views()
         self.session = session
+        self._iter_cost, self._slow = 0.0, 0
+        self._costs.clear()
         self._trace_data = None
         self.narrations.clear()
         self.diagnostics.reset()
@@ -554,6 +812,7 @@ class Controller(QtCore.QObject):
         if self.session.blowup is None:
             self.message.emit("Nothing to roll back: all values are finite.")
             return
+        self._cancel_jobs()
         self.session.rollback()
         self._enter(None)
         self.measure_spectrum()
@@ -569,15 +828,27 @@ class Controller(QtCore.QObject):
         was = self.playing
         self.playing = False
         self._train.stop()
+        if self._job == "train":
+            self._cancel_jobs()
         self._sync_moment()
         if was:
             self.playing_changed.emit(False)
         self.version += 1
         self.blowup.emit(b.message())
 
+    def _spectrum_values(self, session: Session) -> dict[str, float]:
+        """The singular values of ``session``'s weights (reads nothing else: the worker calls it)."""
+        return spectrum(session.model, self.diagnostics.spectrum_iters)
+
     def measure_spectrum(self) -> None:
         """Add the session's singular values now to ``diagnostics.spectral`` (their curve over
-        training; not while the session is stopped on a non-finite value)."""
+        training; not while the session is stopped on a non-finite value). For large models the
+        worker thread measures them and they are added when they arrive."""
+        if self._use_thread():
+            if self.session.blowup is None:
+                self._submit(spectrum_job(self._token, self.session, self.generation, self._spectrum_values))
+            self.diagnostics.measured_now()
+            return
         try:
             if self.session.blowup is None:
                 self.diagnostics.measure(self.session.iteration, self.session.model)
@@ -594,22 +865,31 @@ class Controller(QtCore.QObject):
         now = time.perf_counter()
         if not urgent_only:
             self._last_paint = now
+            self._live.narrate = self.wants_trace()  # read by a training job on the worker
         pushed = 0
+        offload = self._use_thread()  # a large model: costly view data are computed off the UI thread
         for b in self.bindings:
             if urgent_only and not b.urgent:
                 continue
             try:
+                key = b.key()  # cheap: first, so that views with nothing new are not asked if they show
+                if (key == b.last_key and not b.animating) or b.computing:  # (a computing view: when it is done)
+                    continue
                 if not b.on_screen():
                     continue
                 if b.animating and b.animate is not None:
                     b.animating = bool(b.animate())
-                key = b.key()
                 if key == b.last_key:
                     continue
                 if self.playing and now - b.last_push < b.min_interval:
                     continue
+                if self.playing and offload and now - b.last_push < 3 * b.compute_seconds:
+                    continue  # (a costly view takes at most a third of the view thread's time)
                 b.last_key = key
                 b.last_push = now
+                if offload and b.work is not None:
+                    self._compute_view(b, key)
+                    continue
                 t0 = time.perf_counter()
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     b.push()
@@ -642,6 +922,60 @@ class Controller(QtCore.QObject):
         self.version += 1
         self.state_changed.emit()
 
+    def _compute_view(self, b: ViewBinding, key: Hashable) -> None:
+        """Run ``b``'s compute on the view thread; ``_on_view_done`` shows it."""
+        compute, show = b.work()
+        if self._viewer is None:
+            self._viewer = TrainingWorker(self)
+            self._viewer.delivered.connect(self._on_view_done, QtCore.Qt.ConnectionType.QueuedConnection)
+
+        token = self._view_token
+
+        def job(deliver, cancelled) -> None:
+            t0 = time.perf_counter()
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    value, error = compute(), None
+            except Exception as e:  # noqa: BLE001 - reported on the UI thread, as a push's error is
+                value, error = None, e
+            b.compute_seconds = time.perf_counter() - t0
+            deliver((token, b, key, show, value, error))
+
+        b.computing = True
+        self._viewer.submit(token, job)
+
+    def _on_view_done(self) -> None:
+        """A view's data computed on the view thread: shown if it is still the moment's (while
+        playing, also a slightly older one: the view names the moment it shows)."""
+        for item in self._viewer.take() if self._viewer is not None else ():
+            if not isinstance(item, tuple) or item[0] != self._view_token:
+                continue  # the job's end, or a result from before a new session
+            _, b, key, show, value, error = item
+            b.computing = False
+            if error is not None:
+                self.report(error, f"drawing the {b.name}")
+                continue
+            try:
+                if not self.playing and b.key() != key:
+                    b.last_key = None  # the moment moved on meanwhile: compute it again
+                    continue
+                t0 = time.perf_counter()
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    show(value)
+                b.seconds += time.perf_counter() - t0
+                b.pushes += 1
+                b.animating = b.animate is not None
+            except Exception as e:  # noqa: BLE001
+                self.report(e, f"drawing the {b.name}")
+        self.paint(urgent_only=not self.playing)
+
+    def _cancel_views(self) -> None:
+        self._view_token += 1
+        for b in self.bindings:
+            b.computing = False
+        if self._viewer is not None:
+            self._viewer.cancel()
+
     def refresh_all(self) -> None:
         """Forget what every view has shown and push everything visible now (theme, zoom)."""
         for b in self.bindings:
@@ -667,11 +1001,30 @@ class Controller(QtCore.QObject):
                 "moment": m.where(),
                 "blowup": s.blowup.message() if s.blowup is not None else ""}
 
-    def report(self, exc: BaseException, where: str) -> None:
+    def report(self, exc: BaseException, where: str, details: str | None = None) -> None:
         """Report an exception caught while ``where`` ("drawing the loss view"): kept in
         ``last_error``, printed, and sent through ``error`` (the app stays usable)."""
         summary = f"Error while {where}: {type(exc).__name__}: {exc}"
-        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if details is None:
+            details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.last_error = (summary, details)
         print(details, file=sys.stderr)
         self.error.emit(summary, details)
+
+
+def _fingerprint(s: Session) -> tuple:
+    """What changes when the UI thread edits a session in place (settings, bug-lab switches, a
+    roll-back): a training job's results are only installed over the session it started from."""
+    return (id(s.cfg), s.bugs, id(s.optimizer), s.optimizer.lr, id(s.clipper), s.blowup, s.iteration,
+            id(s.model), frozenset(getattr(s.model, "bugs", ()) or ()))
+
+
+def make_trace_data(session: Session, n: Narration) -> RecurrentTrace | MLPTrace:
+    """The trace arrays of narrated iteration ``n`` of ``session`` (Qt-free: also made on the worker)."""
+    if session.cfg.is_recurrent:
+        td = recurrent_trace(n.trace, iteration=n.iteration, kind=session.model.kind, activation=session.cfg.activation,
+                             targets=n.targets, vocab=getattr(session.task, "vocab", None),
+                             truncation=n.options.get("truncation"))
+        td.bugs = n.bugs  # the graph's captions say what this iteration computed
+        return td
+    return mlp_trace(n.trace, iteration=n.iteration, activations=[a.name for a in session.model.activations])

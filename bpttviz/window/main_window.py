@@ -35,7 +35,7 @@ from bpttviz.views.graph_view import GraphView
 from bpttviz.views.loss_view import LossView
 from bpttviz.views.shortcut_overlay import ShortcutOverlay
 from bpttviz.views.task_view import TaskView
-from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, tune_view
+from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, fit_fixed, tune_view
 from bpttviz.views.transport import TransportBar
 from bpttviz.views.weights_view import WeightsView
 from bpttviz.window.controller import Controller, ViewBinding
@@ -811,35 +811,44 @@ class MainWindow(QtWidgets.QMainWindow):
             self.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
                                     "image": f.image.copy()}
 
-        def push_weights():
+        # weights, decay and task: ``work`` gives (compute, show) -- for a large model the
+        # controller runs the computing part off the UI thread
+        def work_weights():
             s = c.session
             m = c.moment
             names = list(m.params)
             default = recurrent_matrix_name(s) or names[0]
             self.weights.set_parameters(names, default)
             name = self.weights.current_parameter() or default
-            f = weights_frame(m, name, s)
-            self.weights.show_frame(f)
             x, series = c.diagnostics.spectral.data(until=m.visible_until("spectral"))
-            title = ("recurrent matrix over training" if s.cfg.is_recurrent
-                     else "largest singular value of each layer over training")
-            self.weights.show_spectrum(x, series, title)
-            self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
+
+            def show(f):
+                self.weights.show_frame(f)
+                title = ("recurrent matrix over training" if s.cfg.is_recurrent
+                         else "largest singular value of each layer over training")
+                self.weights.show_spectrum(x, series, title)
+                self.shown["weights"] = dict(self.weights.shown(), spectrum_x=x, spectrum=series)
+
+            return (lambda: weights_frame(m, name, s)), show
 
         decay = self.decay_presenter = DecayPresenter(c.diagnostics)
 
-        def push_decay():
+        def work_decay():
             s = c.session
             m = c.moment
-            f = decay.frame(s, m, c.diagnostics.earlier_decays(m.iteration))
-            if isinstance(f, str):
-                self.decay.show_message(f)
-                self.shown["decay"] = {"message": f}
-                return
-            self.decay.show_frame(f)
-            self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
-                                   "iteration": f.iteration, "reference_label": f.reference_label}
-            c.diagnostics.remember_decay(m.iteration, f.curve)  # once it is whole
+            hist = c.diagnostics.earlier_decays(m.iteration)
+
+            def show(f):
+                if isinstance(f, str):
+                    self.decay.show_message(f)
+                    self.shown["decay"] = {"message": f}
+                    return
+                self.decay.show_frame(f)
+                self.shown["decay"] = {"note": self.decay.note.text(), "curve": f.curve.copy(),
+                                       "iteration": f.iteration, "reference_label": f.reference_label}
+                c.diagnostics.remember_decay(m.iteration, f.curve)  # once it is whole
+
+            return (lambda: decay.frame(s, m, hist)), show
 
         def push_loss():
             f = loss_frame(c.session, c.moment)
@@ -847,12 +856,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.shown["loss"] = {"x": f.x.copy(), "loss": f.loss.copy(), "val_x": f.val_x.copy(),
                                   "norm_x": f.norm_x.copy(), "norm": f.norm.copy(), "clip_x": f.clip_x.copy()}
 
-        def push_task():
+        def work_task():
             s = c.session
             m = c.moment
-            view = s.task.view(model_with(s.model, m.params))
             until = m.visible_until("val_metric")
-            self.task.show_view(view, [(i, t) for i, t in s.samples if i <= until], s.task.describe())
+            samples = [(i, t) for i, t in s.samples if i <= until]
+            return (lambda: s.task.view(model_with(s.model, m.params))), \
+                (lambda view: self.task.show_view(view, samples, s.task.describe()))
 
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: mkey() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
@@ -860,12 +870,12 @@ class MainWindow(QtWidgets.QMainWindow):
                            push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: mkey() + (self.weights.current_parameter(), len(c.diagnostics.spectral)),
-                           push_weights, min_interval=1 / 15, urgent=True))
+                           None, min_interval=1 / 15, urgent=True, work=work_weights))
         # secondary views: up to 15 updates a second while training (smooth enough to follow; more
         # would take frames from the graph)
         c.bind(ViewBinding("loss view", self.loss, mkey, push_loss, min_interval=1 / 15, urgent=True))
-        c.bind(ViewBinding("decay view", self.decay, mkey, push_decay, min_interval=1 / 15, urgent=True))
-        c.bind(ViewBinding("task view", self.task, mkey, push_task, min_interval=1.0))
+        c.bind(ViewBinding("decay view", self.decay, mkey, None, min_interval=1 / 15, urgent=True, work=work_decay))
+        c.bind(ViewBinding("task view", self.task, mkey, None, min_interval=1.0, work=work_task))
         # the status bar is a view too: at most 10 updates a second while training
         c.bind(ViewBinding("status bar", self.statusBar(), lambda: (c.version, c.playing, c.generation) + mkey(),
                            self.refresh_status, min_interval=0.1, urgent=True))
@@ -991,6 +1001,8 @@ class MainWindow(QtWidgets.QMainWindow):
         lab["loss"].setText(f"loss {loss}  ·  {st['loss_label']}")
         lab["loss"].setToolTip(f"{st['loss_label']}: {loss}")
         lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
+        for label in lab.values():  # fixed, growing only: a new text then lays nothing out again
+            fit_fixed(label)
 
     def _clear_stale_messages(self) -> None:
         """A blow-up message stays on the status bar only while that blow-up is the session's."""

@@ -564,6 +564,11 @@ class Diagnostics:
         """At least ``min_interval`` seconds since the last ``measure``."""
         return self.clock() - self._last_measure >= self.min_interval
 
+    def measured_now(self) -> None:
+        """A measurement made elsewhere (a worker thread calling ``spectrum``) counts for
+        ``spectrum_due`` too."""
+        self._last_measure = self.clock()
+
     def measure(self, iteration: int, model) -> dict[str, float]:
         """``spectrum(model)``, added to ``spectral`` as iteration ``iteration``."""
         try:

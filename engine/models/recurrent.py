@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -125,6 +125,21 @@ class _LazyGrads(Mapping):
     def __len__(self) -> int:
         return len(self._names)
 
+    def __contains__(self, name: object) -> bool:  # (Mapping's would compute the value)
+        return name in self._names
+
+    def since(self, name: str) -> Array:
+        """This step's contribution to ``name`` plus those of every later step (t..T-1): what the
+        backward pass has accumulated when it reaches step t, in one product instead of one per
+        step (equal to their sum up to rounding)."""
+        if name not in self._names:
+            raise KeyError(name)
+        model = self._fn.__self__  # the model whose ``_step_grad`` this is
+        return frozen(model._grad_since(name, self._context, self._t))
+
+
+_new = tuple.__new__  # makes a TapeStep record: ``_new(ForwardStep, (t, tape))``
+
 
 def _lock(*arrays: Array | None) -> None:
     """Make this iteration's own arrays read-only in place (cheaper than a read-only view of each;
@@ -166,6 +181,8 @@ class _LossTape:
     this iteration's own arrays (never written after the loss), locked read-only in place on
     first read. losses ``(T, B)`` time-major (many-to-one: ``(B,)``), dY likewise with ``O``."""
 
+    __slots__ = ("_losses", "_dY", "_scale", "_last", "_T")  # (a tape per narrated iteration: cheap to make)
+
     def __init__(self, losses: Array, dY: Array, scale: float, last: bool, T: int) -> None:
         self._losses, self._dY, self._scale, self._last, self._T = losses, dY, scale, last, T
 
@@ -195,6 +212,8 @@ class _ForwardTape:
     Those buffers belong to this iteration alone and nothing writes them after the forward pass;
     the first read of any field locks them all read-only in place, so every field handed out is
     read-only (a narrated iteration nobody reads pays nothing for it)."""
+
+    __slots__ = ("_model", "_fw", "_last", "_T", "_X", "_H", "_Y", "_P", "_pre", "_has_extras", "_locked")
 
     def __init__(self, model: RecurrentModel, fw: Forward, probs: Array | None, last: bool) -> None:
         batch = fw.batch
@@ -245,15 +264,24 @@ class _ForwardTape:
 class _BackwardTape:
     """The fields of one iteration's ``BackwardStep`` records (``records.TapeStep``).
 
-    The BPTT loop fills row t of its buffers ``DH`` (``dL/dh_t``) and ``FUT`` (its part from
-    h_{t+1}), both ``(T, B, H)``, of ``dAX``/``dAH``, and ``states[t]`` (the deltas on the state
-    at t as the cell's backward step got them, a tuple of ``(B, H)`` arrays, or of ``(S, B, H)``
-    stacks under window truncation; gated cells derive their extras from it) at step t, before
-    step t's record is yielded, and never writes them again. Read-only views of the buffers are
-    made on the first read of any field (the loop may still be writing later rows then)."""
+    The BPTT loop fills row t of its buffers ``FUT`` (per state component, the delta arriving from
+    t+1; ``FUT[0]`` is the part of ``dL/dh_t`` from h_{t+1}), ``(T, B, H)`` each, and of
+    ``dAX``/``dAH`` at step t, and never writes them again. ``dL/dh_t`` itself, ``dh_out_t +
+    FUT[0][t]``, the loop keeps in a scratch array; it is made again here, by the same additions
+    on the same numbers (so bit for bit the same), when a record's field is first read. Under
+    window truncation the loop fills ``DH`` and ``states[t]`` (the deltas on the state at t as the
+    cell's backward step got them, ``(S, B, H)`` stacks) itself; gated cells derive their extras
+    from those deltas. The records are handed out once the loop is done (a yield per step cost
+    more than the records themselves). Read-only views of the buffers are made on the first read
+    of any field."""
+
+    __slots__ = ("_model", "_fw", "_T", "_k", "_last", "_B", "_H", "_out", "_out_last", "_bufs", "_names",
+                 "states", "_has_extras", "_ready", "_zeros", "_dAX", "_dAH", "_context", "_DH", "_FUT",
+                 "_FUTS", "_bugs")
 
     def __init__(self, model: RecurrentModel, fw: Forward, opts: Options, dHout: Array | None,
-                 dHout_last: Array | None, dAX: Array, dAH: Array, DH: Array, FUT: Array) -> None:
+                 dHout_last: Array | None, dAX: Array, dAH: Array, DH: Array | None, FUT: tuple[Array, ...],
+                 bugs: tuple[bool, bool]) -> None:
         batch = fw.batch
         T, B, H = batch.T, batch.B, model.hidden_size
         self._model, self._fw, self._T = model, fw, T
@@ -261,8 +289,9 @@ class _BackwardTape:
         self._B, self._H = B, H
         self._out, self._out_last = dHout, dHout_last  # computed before the loop, only read by it
         self._bufs = (dAX, dAH, DH, FUT)
+        self._bugs = bugs  # the bug lab's (drop_dh_next, overwrite_dh_next), as the loop ran
         self._names = (model.W_X, model.W_H, model.B_X) + ((model.B_H,) if model.B_H is not None else ())
-        self.states: list[tuple | None] = [None] * T
+        self.states: list[tuple | None] | None = [None] * T if DH is not None else None
         self._has_extras = model._has_backward_extras
         self._ready = False
 
@@ -276,8 +305,28 @@ class _BackwardTape:
         self._dAX = frozen(dAX)  # row t is filled at step t and never written again
         self._dAH = self._dAX if dAH is dAX else frozen(dAH)
         self._context = (self._fw.batch, self._fw, self._dAX, self._dAH)
-        self._DH, self._FUT = frozen(DH), frozen(FUT)
+        self._FUTS = tuple(frozen(F) for F in FUT)
+        self._DH, self._FUT = frozen(DH if DH is not None else self._dh_again()), self._FUTS[0]
         self._ready = True
+
+    def _dh_again(self) -> Array:
+        """``dL/dh_t`` for every t, ``(T, B, H)``, as the full-BPTT loop made it at each step:
+        ``dh_out_t + FUT[0][t]`` (the bug lab: ``drop_dh_next`` keeps dh_out alone,
+        ``overwrite_dh_next`` the future part alone, except at T-1)."""
+        fut = self._bufs[3][0]
+        T = self._T
+        if self._out is not None:
+            out = self._out
+        else:  # many-to-one: only the last step has an output (the loop added zeros elsewhere)
+            out = np.zeros_like(fut)
+            out[T - 1] = self._out_last
+        drop, overwrite = self._bugs
+        if drop:
+            return out.copy()
+        dh = np.add(out, fut)
+        if overwrite:
+            dh[:T - 1] = fut[:T - 1]
+        return dh
 
     def series(self, name: str) -> Array | None:
         """Field ``name`` of every timestep in timestep order ``(T, ...)``, read-only, no copy;
@@ -316,7 +365,11 @@ class _BackwardTape:
         if not self._has_extras:
             return EMPTY
         self._views()
-        return _readonly(self._model._backward_extras(self._fw, t, self.states[t], self._dAX[t], self._dAH[t]))
+        if self.states is not None:
+            D = self.states[t]
+        else:  # full BPTT: what the cell's step got, (dh_t,) + the other components' future deltas
+            D = (self._DH[t],) + tuple(F[t] for F in self._FUTS[1:])
+        return _readonly(self._model._backward_extras(self._fw, t, D, self._dAX[t], self._dAH[t]))
 
 
 @dataclass(frozen=True)
@@ -420,14 +473,8 @@ class RecurrentModel:
         Returns ``(loss, grads)`` with grads named and shaped as ``params``; with
         ``return_state=True``, ``(loss, grads, state)`` where state is the final state tuple.
         """
-        gen = self._iteration(inputs, targets, h0, self._options(reduction, truncation, output, loss),
-                              narrate=False)
-        try:
-            next(gen)
-        except StopIteration as stop:
-            loss_value, grads, state = stop.value
-        else:  # pragma: no cover - the silent pass yields nothing
-            raise AssertionError("silent pass yielded a record")
+        loss_value, grads, state, _ = self._iteration(inputs, targets, h0,
+                                                      self._options(reduction, truncation, output, loss), narrate=False)
         return (loss_value, grads, state) if return_state else (loss_value, grads)
 
     def steps(self, inputs, targets, *, h0=None, reduction: str = "mean",
@@ -435,10 +482,11 @@ class RecurrentModel:
               loss: str = "cross_entropy") -> Iterator[Step]:
         """The narrated iteration: ``ForwardStep`` x T, ``LossStep``, ``BackwardStep`` x T (from
         t = T-1 down to 0), ``GradientStep``. Same arguments and the same numbers, bit for bit, as
-        ``loss_and_grads``. Validation happens here, before the first record is produced."""
+        ``loss_and_grads``. The whole iteration is computed here (after validating the arguments);
+        the iterator then hands out its records."""
         opts = self._options(reduction, truncation, output, loss)
         batch = self._batch(inputs, targets, opts)
-        return self._iteration(batch, None, h0, opts, narrate=True)
+        return self._iteration(batch, None, h0, opts, narrate=True)[3]
 
     def forward(self, inputs, h0=None) -> tuple[Array, tuple[Array, ...]]:
         """Outputs ``(B, T, O)`` (logits or regression values) and the final state tuple."""
@@ -522,11 +570,13 @@ class RecurrentModel:
         return tuple(fw.cell[name][-1].copy() for name in self.STATE)
 
     def _iteration(self, batch_or_inputs, targets, h0, opts: Options, *, narrate: bool):
-        """The one implementation of an iteration; a generator that yields records only when
-        narrating and returns ``(loss, grads, final_state)``. Narrating changes nothing of the
-        arithmetic: both paths run these same lines, the same operations on arrays of the same
-        shapes (only where the per-step deltas are kept differs), so their numbers are the same
-        bit for bit; narrating only adds the records and the buffers they are views of."""
+        """The one implementation of an iteration: returns ``(loss, grads, final_state, records)``,
+        ``records`` an iterator over the step records when narrating (made once the whole
+        iteration is computed, by C-level iterators: no Python code runs per record), else None.
+        Narrating changes nothing of the arithmetic: both paths run these same lines, the same
+        operations on arrays of the same shapes (only where the per-step deltas are kept differs),
+        so their numbers are the same bit for bit; narrating only adds the records and the
+        buffers they are views of."""
         batch = (batch_or_inputs if isinstance(batch_or_inputs, Batch)
                  else self._batch(batch_or_inputs, targets, opts))
         state0 = self._state0(h0, batch.B)
@@ -563,28 +613,26 @@ class RecurrentModel:
             db_y = dY2.sum(0)
             dHout = np.dot(dY2, W_yT).reshape(T, B, H)  # what each output sends into its h_t
             dHout_last = None
-        if narrate:
-            ftape = _ForwardTape(self, fw, probs, last)
-            for t in range(T):
-                yield ForwardStep(t, ftape)
-            yield LossStep.from_tape(_LossTape(losses, dY, scale, last, T), total=total, scale=scale,
-                                     reduction=opts.reduction, loss=opts.loss,
-                                     grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
+        if narrate:  # (records are (index, tape) pairs made by tuple.__new__: no Python code per record)
+            forward = map(_new, repeat(ForwardStep, T), zip(range(T), repeat(_ForwardTape(self, fw, probs, last))))
+            loss_step = LossStep.from_tape(_LossTape(losses, dY, scale, last, T), total=total, scale=scale,
+                                           reduction=opts.reduction, loss=opts.loss,
+                                           grads=_LockedOnRead({self.W_Y: dW_y, self.B_Y: db_y}))
 
         # ---- backward through time
-        # Narrated (and under truncation), every row the loop writes lives in a per-iteration
-        # buffer and is written once: DH[t] (dL/dh_t), FUT[j][t] (the delta on state component j
-        # at t arriving from t+1; zero at T-1), dAX[t], dAH[t]; the step records are views of
-        # these rows. Silent and untruncated, dh and the future deltas go to a few (B, H) arrays
-        # used in turn instead (the same operations on the same shapes, so the same numbers; two
-        # fresh (T, B, H) buffers per call cost page faults at large B*H).
+        # dAX[t], dAH[t] are rows of per-iteration buffers, written once. Narrated (and under
+        # truncation) so are FUT[j][t] (the delta on state component j at t arriving from t+1;
+        # zero at T-1) and, under truncation, DH[t] (dL/dh_t); the step records are views of these
+        # rows (untruncated, the records' dh is made again from FUT, see _BackwardTape). Otherwise
+        # dh and the future deltas go to a few (B, H) arrays used in turn (the same operations on
+        # the same shapes, so the same numbers; fresh (T, B, H) buffers cost page faults at large B*H).
         k = opts.truncation
         merged = k is None or k >= T
         G = self.GATES * H
         dAX = np.empty((T, B, G))
         dAH = np.empty((T, B, G)) if self._separate_dah else dAX
+        DH = None if merged else np.empty((T, B, H))
         if narrate or not merged:
-            DH = np.empty((T, B, H))
             FUT = tuple(np.empty((T, B, H)) for _ in self.STATE)
             for F in FUT:
                 F[T - 1] = 0.0
@@ -592,8 +640,7 @@ class RecurrentModel:
         ctx = self._backward_context(fw)
         step = self._backstep
         if narrate:
-            btape = _BackwardTape(self, fw, opts, dHout, dHout_last, dAX, dAH, DH, FUT[0])
-            states = btape.states
+            btape = _BackwardTape(self, fw, opts, dHout, dHout_last, dAX, dAH, DH, FUT, (drop, overwrite))
         if last:
             zeros = np.zeros((B, H))
             outs = [zeros] * (T - 1) + [dHout_last]
@@ -604,17 +651,19 @@ class RecurrentModel:
             # Step t's rows come from zip (no per-step indexing): futures[t] holds the deltas on
             # the state at t from t+1, prevs[t] receives those on the state at t-1 (None at t = 0).
             # Ds[t] = (dh_t,) + the other components' future deltas: what the cell's step gets.
+            # Narrated, the future deltas go to FUT's rows (the records show them); dh_t goes to a
+            # scratch array in both paths (the records' dh is made again from FUT: _BackwardTape).
             plain = not (drop or overwrite)
+            dh = np.empty((B, H))
             if narrate:
-                futures = list(zip(*(F[::-1] for F in FUT)))
-                Ds = list(zip(DH[::-1], *(F[::-1] for F in FUT[1:])))
-                prevs = futures[1:] + [None]
+                futures = list(zip(*[F[::-1] for F in FUT]))
+                prevs = futures[1:]
+                prevs.append(None)
             else:
-                dh = np.empty((B, H))
                 pair = [tuple(np.empty((B, H)) for _ in self.STATE) for _ in range(2)]
                 prevs = [pair[i % 2] for i in range(T - 1)] + [None]
                 futures = [tuple(np.zeros((B, H)) for _ in self.STATE)] + prevs[:-1]
-                Ds = [(dh,) + f[1:] for f in futures] if len(self.STATE) > 1 else repeat((dh,), T)
+            Ds = [(dh,) + f[1:] for f in futures] if len(self.STATE) > 1 else repeat((dh,), T)
             same = dAH is dAX  # (then one row view per step serves as both)
             for t, D, fut, out, dax, dah, prev in zip(range(T - 1, -1, -1), Ds, futures, outs[::-1],
                                                       dAX[::-1], repeat(None) if same else dAH[::-1], prevs):
@@ -628,9 +677,6 @@ class RecurrentModel:
                 else:
                     np.add(out, future, out=dh)
                 step(ctx, D, t, dax, dax if same else dah, prev)
-                if narrate:  # the loop never writes these rows again
-                    states[t] = D
-                    yield BackwardStep(t, btape)
         else:
             # Window truncation: a stack of S = k deltas per state component (module docstring).
             S = k
@@ -652,10 +698,12 @@ class RecurrentModel:
                 if dAH is not dAX:
                     np.sum(dah, 0, out=dAH[t])
                 if narrate:
-                    states[t] = D
-                    yield BackwardStep(t, btape)
+                    btape.states[t] = D
                 if t:  # shift the stack: origin t+j becomes slot j+1 at h_{t-1}; slot k-1 expires
                     D = tuple(np.concatenate([np.zeros((1, B, H)), d[:-1]]) for d in prev)
+
+        if narrate:  # the records of the loop just run
+            backward = map(_new, repeat(BackwardStep, T), zip(range(T - 1, -1, -1), repeat(btape)))
 
         # ---- parameter gradients from the whole sequence at once
         dAX2 = dAX.reshape(T * B, G)
@@ -676,8 +724,9 @@ class RecurrentModel:
         grads = {name: grads[name] for name in p}  # same order as params
         state = self._final_state(fw)
         if narrate:
-            yield GradientStep(0, loss=total, grads=_LockedOnRead(dict(grads)), state=state)
-        return total, grads, state
+            end = GradientStep(0, loss=total, grads=_LockedOnRead(dict(grads)), state=state)
+            return total, grads, state, chain(forward, (loss_step,), backward, (end,))
+        return total, grads, state, None
 
     _separate_dah = False  # True when a cell's recurrent delta differs from its input delta (GRU)
     _has_forward_extras = _has_backward_extras = False  # set per cell class below
@@ -712,6 +761,21 @@ class RecurrentModel:
             return batch.X[t].T @ dax
         if name == self.W_H:
             return fw.cell["h"][t].T @ dah
+        return (dax if name == self.B_X else dah).sum(0)
+
+    def _grad_since(self, name: str, context: tuple, t: int) -> Array:
+        """``sum_{u >= t}`` of ``_step_grad(name, context, u)``, as one product over the steps
+        (the batch and time axes flattened together)."""
+        batch, fw, dAX, dAH = context
+        G = dAX.shape[-1]
+        dax, dah = dAX[t:].reshape(-1, G), dAH[t:].reshape(-1, G)
+        if name == self.W_X:
+            if batch.ids is not None:
+                return _scatter_rows(batch.ids[t:].reshape(-1), dax, self.input_size)
+            return batch.X[t:].reshape(-1, batch.X.shape[-1]).T @ dax
+        if name == self.W_H:
+            h = fw.cell["h"][t:dAH.shape[0]]
+            return h.reshape(-1, h.shape[-1]).T @ dah
         return (dax if name == self.B_X else dah).sum(0)
 
     # ------------------------------------------------------------------ cell hooks

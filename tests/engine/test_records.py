@@ -299,3 +299,40 @@ def test_narrated_and_silent_paths_agree_bit_for_bit_with_every_bug_switch(kind,
     if bug == "overwrite_dh_next" and output == "last":
         return  # many-to-one: dh_out is zero before the last step, so overwriting it changes nothing
     assert changed, f"bug {bug!r} changed no gradient"
+
+
+@pytest.mark.parametrize("kind", sorted(GATED))
+@pytest.mark.parametrize("truncation", [None, 2])
+@pytest.mark.parametrize("float_inputs", [False, True])
+def test_contributions_since_a_step_are_the_sum_of_the_later_steps(kind, truncation, float_inputs):
+    """``grads.since(name)`` at step t (one product) equals the sum of the per-step contributions
+    of steps t..T-1 (one outer product each), and asking whether a name is there computes nothing."""
+    model = GATED[kind]()
+    x, y = problem(3)
+    if float_inputs:
+        x = np.random.default_rng(4).normal(size=x.shape + (model.input_size,))
+    bws = [r for r in model.steps(x, y, truncation=truncation) if isinstance(r, BackwardStep)]
+    names = list(bws[0].grads)
+    assert all(name in bws[0].grads for name in names) and "W_nope" not in bws[0].grads
+    assert not bws[0].grads._cache  # asking about membership computed no contribution
+    for name in names:
+        running = np.zeros_like(bws[0].grads[name])
+        for r in bws:  # t = T-1 down to 0
+            running = running + r.grads[name]
+            since = r.grads.since(name)
+            np.testing.assert_allclose(since, running, rtol=1e-12, atol=1e-14)
+            assert not since.flags.writeable
+    with pytest.raises(KeyError):
+        bws[0].grads.since("W_nope")
+
+
+def test_a_per_timestep_record_is_its_own_copy():
+    import copy
+
+    model = engine.RNN(6, 4, 6, seed=0)
+    x, y = problem()
+    recs = list(model.steps(x, y))
+    fw = recs[0]
+    assert copy.copy(fw) is fw and copy.deepcopy(fw) is fw  # immutable: shared, never copied
+    assert copy.deepcopy(recs)[0] is fw
+    assert (fw.index, fw.t) == (0, 0) and fw.h_prev.shape == (2, 4)
