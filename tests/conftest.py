@@ -28,6 +28,34 @@ settings.register_profile("bpttviz", derandomize=True, deadline=None, print_blob
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bpttviz"))
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (set in pyproject.toml): a worker per core when the run covers the suite or a
+    folder; one process (0 workers) when the command line names only files or single tests, which
+    start at once and keep plain tracebacks. ``-n 2`` (any number) or the
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` variable choose for themselves."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    args = [str(a).split("::")[0] for a in config.args]
+    if args and all(os.path.isfile(a) for a in args):
+        return 0
+    return None
+
+
+def pytest_configure(config):
+    """Every test process (each parallel worker too) gets its own home-like folders, so autosaves,
+    crash logs, settings and desktop entries never touch the user's and never meet another
+    worker's. Tests that need a particular folder still set it themselves."""
+    import shutil
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="bpttviz-tests-")
+    for var in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        path = os.path.join(root, var.lower())
+        os.makedirs(path, exist_ok=True)
+        os.environ[var] = path
+    config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+
+
 def pytest_addoption(parser):
     parser.addoption("--soak", action="store_true", default=False,
                      help="run the long soak tests (always on when the CI variable is set)")

@@ -49,6 +49,19 @@ def make_window(qtbot, settings_path):
 
     yield make
     for win in made:
-        win.controller.stop()
-        for box in win.dialogs:
-            box.close()
+        quiet(win)
+
+
+def quiet(win) -> None:
+    """Nothing a finished test started runs on into the next test: a guided scenario's queued
+    jobs and its background preparation are cancelled first (stopping the controller alone would
+    let a queued "train" job start it again on a closed window), then the timers stop."""
+    scenario = getattr(win, "scenario", None)
+    if scenario is not None:
+        preparing = scenario.preparing
+        scenario.end()
+        if preparing is not None:
+            preparing.thread.join(timeout=60)
+    win.controller.stop()
+    for box in win.dialogs:
+        box.close()

@@ -285,9 +285,9 @@ def test_lstm_with_forget_bias_keeps_more_error_30_steps_back_than_a_vanilla_rnn
     d_lstm = dg.gradient_decay(lstm, x, y)
     d_cell = dg.gradient_decay(lstm, x, y, state="c")
     frac_rnn, frac_lstm, frac_cell = d_rnn[30] / d_rnn[0], d_lstm[30] / d_lstm[0], d_cell[30] / d_cell[0]
-    record_property("fraction_30_back_rnn", frac_rnn)
-    record_property("fraction_30_back_lstm_h", frac_lstm)
-    record_property("fraction_30_back_lstm_c", frac_cell)
+    record_property("fraction_30_back_rnn", float(frac_rnn))
+    record_property("fraction_30_back_lstm_h", float(frac_lstm))
+    record_property("fraction_30_back_lstm_c", float(frac_cell))
     with capsys.disabled():
         print(f"\nfraction of the final error 30 steps back: tanh RNN {frac_rnn:.3e}, "
               f"LSTM (forget bias +1) h {frac_lstm:.3e}, c {frac_cell:.3e}")
