@@ -3,6 +3,8 @@ weights views. Row-major float32 images, symmetric levels ``(-m, m)``; NaN draws
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
@@ -126,10 +128,11 @@ class Heatmap:
         set_ticks(self.bar.axis, ticks)
         font = self.bar.axis.style.get("tickFont")
         fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
-        # it only grows (per shape and theme): a width that followed every new level would lay
-        # the whole plot out again, and repaint it, on most frames while training
-        width = max(fm.horizontalAdvance(t) for _v, t in ticks) + 16
-        if width > self._bar_width:
+        # in steps of 12 px: a width that followed every new level would lay the whole plot out
+        # again, and repaint it, on most frames while training; one that only grew would keep
+        # a wide bar's room from the map after the labels got short again
+        width = 12 * math.ceil((max(fm.horizontalAdvance(t) for _v, t in ticks) + 16) / 12)
+        if width != self._bar_width:
             self._bar_width = width
             self.bar.axis.setWidth(width)
 
