@@ -65,3 +65,7 @@ def quiet(win) -> None:
     win.controller.stop()
     for box in win.dialogs:
         box.close()
+    # The controller has no Qt parent and its signals hold the window's slots: deleted with the
+    # window, the test's objects can be freed (otherwise every window of the run stays in memory
+    # and each full garbage collection walks all of them).
+    win.controller.deleteLater()

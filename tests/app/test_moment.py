@@ -310,6 +310,10 @@ def test_save_at_random_moments_then_open_shows_the_same_and_goes_on_bit_for_bit
 
     win, shadow = _prepare(make_window, case)
     c = win.controller
+    # every file is opened in the same second window: from the second trial on, one that has
+    # already shown (and trained on) another session, which must leave nothing of it on screen
+    other, _ = _prepare(make_window, case)
+    oc = other.controller
     rng = random.Random(11)
     for trial in range(3):
         for _ in range(rng.randint(1, 17)):
@@ -324,10 +328,8 @@ def test_save_at_random_moments_then_open_shows_the_same_and_goes_on_bit_for_bit
         check_moment(win, shadow)
         path = tmp_path / f"at-{trial}.npz"
         win.files.save_to(path)
-        other, _ = _prepare(make_window, case)
         open_session_file(other, path)
-        other.controller.refresh_all()
-        oc = other.controller
+        oc.refresh_all()
         assert (oc.moment.iteration, oc.moment.record) == (c.moment.iteration, c.moment.record)
         _assert_same_display(win.shown_values(), other.shown_values())
         # both go on the same way, bit for bit, and as the shadow that never stopped
@@ -346,7 +348,6 @@ def test_save_at_random_moments_then_open_shows_the_same_and_goes_on_bit_for_bit
             x1, y1 = c.session.history[name].data()
             x2, y2 = oc.session.history[name].data()
             assert np.array_equal(x1, x2) and np.array_equal(y1, y2, equal_nan=True), name
-        other.close()
 
 
 # ---------------------------------------------------------------------------------- stale results

@@ -118,8 +118,9 @@ def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_wind
     qtbot.keyClick(win.graph, Key.Key_PageDown)  # stop 2: one narrated iteration
     settle(qtbot, win)
     start = win.controller.session.iteration
-    win.scenario.train_factor = 0.2  # stop 3 trains 500 -> 100 iterations (then on while its claim fails)
-    qtbot.keyClick(win.graph, Key.Key_PageDown)
+    win.scenario.train_factor = 0.05  # stop 3 trains 500 -> 25 iterations (then on while its claim fails)
+    count = win.scenario.scaled(win.scenario.stops[2].train)
+    qtbot.keyClick(win.graph, Key.Key_PageDown)  # (a key press runs no timer: the training is still under way)
     assert win.scenario.training and win.controller.playing
     qtbot.keyClick(win.graph, Key.Key_PageDown)  # the double press
     qtbot.keyClick(win.graph, Key.Key_PageDown)
@@ -127,7 +128,7 @@ def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_wind
     assert "a stop is running" in win.classroom.caption.side.text()
     settle(qtbot, win, timeout=60000)
     assert win.scenario.index == 2 and not win.controller.playing and win.controller.until is None
-    assert win.controller.session.iteration >= start + 100  # the whole count, never cut short
+    assert count == 25 and win.controller.session.iteration >= start + count  # the whole count, never cut short
     stop = win.scenario.stops[2]
     if win.scenario.verdicts[0].holds:
         assert win.controller.session.iteration - start <= win.scenario.scaled(stop.until)
@@ -144,14 +145,14 @@ def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot
     from bpttviz.engine.training.scenario import ScenarioRun
 
     win = make_window()
-    win.scenario.train_factor = 0.1
+    win.scenario.train_factor = FACTOR
     win._load_preset("lecture-6-char-rnn")
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     settle(qtbot, win)
     prepared(qtbot, win)
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     assert not win.scenario.busy and not win.controller.playing and win.scenario.index == 2
-    run = ScenarioRun(win.scenario.base, factor=0.1)
+    run = ScenarioRun(win.scenario.base, factor=FACTOR)
     for stop in win.scenario.stops[:3]:
         run.enter(stop)
     s = win.controller.session
@@ -170,7 +171,7 @@ def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot
 
 def test_page_up_installs_the_snapshot_of_the_previous_stop_at_once(qtbot, make_window):
     win = make_window()
-    win.scenario.train_factor = 0.1
+    win.scenario.train_factor = FACTOR
     win._load_preset("lecture-6-char-rnn")
     seen = {}
     for i in range(4):
