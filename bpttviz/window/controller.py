@@ -824,6 +824,7 @@ class Controller(QtCore.QObject):
             self.message.emit("Nothing to roll back: all values are finite.")
             return
         self._cancel_jobs()
+        self._cancel_views()  # (a view computed off the UI thread may be reading these parameters)
         self.session.rollback()
         self._enter(None)
         self._record_spectrum()
@@ -888,7 +889,9 @@ class Controller(QtCore.QObject):
                     b.animating = bool(b.animate())
                 if key == b.last_key:
                     continue
-                if self.playing and now - b.last_push < b.min_interval:
+                # (a little slack: frames come at their own pace, and a view due a moment after one
+                # would otherwise wait a whole frame more: 15 a second would become fewer)
+                if self.playing and now - b.last_push < 0.85 * b.min_interval:
                     continue
                 if self.playing and offload and now - b.last_push < 3 * b.compute_seconds:
                     continue  # (a costly view takes at most a third of the view thread's time)
