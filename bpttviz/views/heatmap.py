@@ -3,8 +3,6 @@ weights views. Row-major float32 images, symmetric levels ``(-m, m)``; NaN draws
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
@@ -83,7 +81,7 @@ class Heatmap:
         self.level = 1.0
         self.auto_ticks = True
         self._origin = (-0.5, -0.5)
-        self._bar_width = 0  # the colour bar axis's width so far (see _fit_bar)
+        self._bar_width = 0  # the colour bar axis's width (see _fit_bar)
         self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
 
@@ -128,10 +126,9 @@ class Heatmap:
         set_ticks(self.bar.axis, ticks)
         font = self.bar.axis.style.get("tickFont")
         fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
-        # in steps of 12 px: a width that followed every new level would lay the whole plot out
-        # again, and repaint it, on most frames while training; one that only grew would keep
-        # a wide bar's room from the map after the labels got short again
-        width = 12 * math.ceil((max(fm.horizontalAdvance(t) for _v, t in ticks) + 16) / 12)
+        # set only when it changes: pyqtgraph lays the whole plot out again (and repaints it) on
+        # every setWidth
+        width = max(fm.horizontalAdvance(t) for _v, t in ticks) + 16
         if width != self._bar_width:
             self._bar_width = width
             self.bar.axis.setWidth(width)
@@ -172,7 +169,6 @@ class Heatmap:
         self.image.setImage(img, levels=(-level, level), autoLevels=False)
         if self._shape != (rows, cols):
             self._shape = (rows, cols)
-            self._bar_width = 0
             self.image.setRect(QtCore.QRectF(x0, y0, cols, rows))
             if self.square:
                 self.plot.getViewBox().setRange(QtCore.QRectF(x0, y0, cols, rows), padding=0)

@@ -167,10 +167,31 @@ class LabelHolder(QtWidgets.QWidget):
         return False
 
 
+class _Unfix(QtCore.QObject):
+    """Lets a label ``fit_fixed`` made fixed size again take any size when its font changes (a
+    theme, lecture mode): the next ``fit_fixed`` then fits the new font."""
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        if ev.type() == QtCore.QEvent.Type.FontChange and isinstance(obj, QtWidgets.QLabel):
+            obj.setMinimumSize(0, 0)
+            obj.setMaximumSize(16777215, 16777215)  # (QWIDGETSIZE_MAX)
+        return False
+
+
+_UNFIX: _Unfix | None = None
+
+
 def fit_fixed(label: QtWidgets.QLabel) -> None:
-    """Fix ``label``'s size at what its text needs, growing only. A label whose width and height
-    are both fixed changes its text without the window laying itself out (and repainting) again;
-    a status field that changes while training otherwise does that ten times a second."""
+    """Fix ``label``'s size at what its text needs, growing only (until its font changes). A
+    label whose width and height are both fixed changes its text without the window laying
+    itself out (and repainting) again; a status field that changes while training otherwise does
+    that ten times a second."""
+    global _UNFIX
+    if not getattr(label, "_bpttviz_fitted", False):
+        if _UNFIX is None:
+            _UNFIX = _Unfix()
+        label.installEventFilter(_UNFIX)
+        label._bpttviz_fitted = True
     hint = label.sizeHint()
     w, h = max(label.minimumWidth(), hint.width()), max(label.minimumHeight(), hint.height())
     if (label.minimumWidth(), label.maximumWidth(), label.minimumHeight(), label.maximumHeight()) != (w, w, h, h):

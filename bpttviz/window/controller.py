@@ -104,6 +104,7 @@ class ViewBinding:
     pushes: int = field(default=0, repr=False)
     seconds: float = field(default=0.0, repr=False)  # time spent in push (for the benchmark)
     computing: bool = field(default=False, repr=False)  # its ``compute`` runs on the view thread
+    _seen: tuple[float, bool] = field(default=(-math.inf, False), repr=False)  # (when, on_screen())
     compute_seconds: float = field(default=0.0, repr=False)  # how long the last one took there
 
     def __post_init__(self) -> None:
@@ -120,6 +121,15 @@ class ViewBinding:
     def on_screen(self) -> bool:
         w = self.widget
         return w.isVisible() and _shows(w, 3)
+
+    def on_screen_lately(self, now: float, within: float = 0.1) -> bool:
+        """``on_screen()``, asked at most every ``within`` seconds (it walks the widget's
+        children; while training that cost a few milliseconds a frame)."""
+        when, shown = self._seen
+        if now - when >= within:
+            shown = self.on_screen()
+            self._seen = (now, shown)
+        return shown
 
 
 def _shows(w: QtWidgets.QWidget, depth: int) -> bool:
@@ -813,6 +823,7 @@ class Controller(QtCore.QObject):
             self.message.emit("Nothing to roll back: all values are finite.")
             return
         self._cancel_jobs()
+        self._cancel_views()  # (a view computed off the UI thread may be reading these parameters)
         self.session.rollback()
         self._enter(None)
         self.measure_spectrum()
@@ -875,13 +886,15 @@ class Controller(QtCore.QObject):
                 key = b.key()  # cheap: first, so that views with nothing new are not asked if they show
                 if (key == b.last_key and not b.animating) or b.computing:  # (a computing view: when it is done)
                     continue
-                if not b.on_screen():
+                if not (b.on_screen_lately(now) if self.playing else b.on_screen()):
                     continue
                 if b.animating and b.animate is not None:
                     b.animating = bool(b.animate())
                 if key == b.last_key:
                     continue
-                if self.playing and now - b.last_push < b.min_interval:
+                # (a little slack: frames come at their own pace, and a view due a moment after one
+                # would otherwise wait a whole frame more: 15 a second would become fewer)
+                if self.playing and now - b.last_push < 0.85 * b.min_interval:
                     continue
                 if self.playing and offload and now - b.last_push < 3 * b.compute_seconds:
                     continue  # (a costly view takes at most a third of the view thread's time)
@@ -967,7 +980,8 @@ class Controller(QtCore.QObject):
                 b.animating = b.animate is not None
             except Exception as e:  # noqa: BLE001
                 self.report(e, f"drawing the {b.name}")
-        self.paint(urgent_only=not self.playing)
+        if not self.playing:  # (while playing the paint timer comes soon enough)
+            self.paint(urgent_only=True)
 
     def _cancel_views(self) -> None:
         self._view_token += 1

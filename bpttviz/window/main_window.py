@@ -1058,9 +1058,6 @@ class MainWindow(QtWidgets.QMainWindow):
                   "loss": "", "state": "⚠ non-finite: paused"}
         for k, lab in self.status_labels.items():
             lab.setFont(f)
-            # a new theme (lecture mode and back) sizes the fields afresh: they only grow in between
-            lab.setMinimumSize(0, 0)
-            lab.setMaximumSize(16777215, 16777215)  # no maximum (Qt's QWIDGETSIZE_MAX)
             if widths[k]:  # fixed widths: changing numbers must not relayout the status bar
                 lab.setMinimumWidth(fm.horizontalAdvance(widths[k]) + 16)
         for d in self.docks.values():

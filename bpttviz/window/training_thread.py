@@ -242,14 +242,16 @@ def training_job(token: int, session, live: LiveSettings, *, measure: Callable[[
     iterations (when ``live.narrate``) and, at most every ``live.publish_every`` seconds, fast
     ones are delivered as ``Snapshot``s (each a copy of the session: the job goes on training its
     own). ``measure(session)`` gives the singular values, at most every ``spectrum_every`` s;
-    ``prepare`` whatever else the UI should not compute itself."""
+    ``prepare`` whatever else the UI should not compute itself. (The singular values are measured
+    at most every four times as long as measuring them took: for a large model they cost more
+    than an iteration.)"""
     import time
 
     from bpttviz.engine.training.scenario import copy_session
 
     def job(deliver: Callable[[Any], None], cancelled: Callable[[], bool]) -> None:
         s = session
-        cost = 0.0
+        cost = spec_cost = 0.0
         last_pub = last_trace = last_spec = -float("inf")
         credit, last_tick = 0.0, time.perf_counter()
         published_at = s.iteration
@@ -287,14 +289,17 @@ def training_job(token: int, session, live: LiveSettings, *, measure: Callable[[
             end = time.perf_counter()
             if narrated is not None or blew or end - last_pub >= live.publish_every \
                     or (live.until is not None and s.iteration >= live.until):
-                spectral = not blew and end - last_spec >= spectrum_every
+                spectral = not blew and end - last_spec >= max(spectrum_every, 4 * spec_cost)
                 n, state = narrated if narrated is not None else (None, None)
-                deliver(_snapshot(token, copy_session(s), n, state, cost, measure if spectral else None, prepare,
-                                  last=blew))
-                published_at = s.iteration
-                last_pub = end
+                t_spec = time.perf_counter()
+                snap = _snapshot(token, copy_session(s), n, state, cost, measure if spectral else None, prepare,
+                                 last=blew)
                 if spectral:
                     last_spec = end
+                    spec_cost = time.perf_counter() - t_spec  # (with the copy: an upper bound)
+                deliver(snap)
+                published_at = s.iteration
+                last_pub = end
             if blew:
                 return
 

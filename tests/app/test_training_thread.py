@@ -250,3 +250,29 @@ def test_closing_the_window_while_a_large_model_trains(make_window, qtbot):
     assert not c.playing and c.job_running() is None
     assert c._worker is None or not c._worker.busy  # cancelled and waited for
     qtbot.wait(100)
+
+
+def test_costly_view_data_are_computed_off_the_ui_thread_for_the_moment_shown(make_window, qtbot, monkeypatch):
+    import bpttviz.window.main_window as mw
+
+    threads = []
+    real = mw.weights_frame
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mw, "weights_frame", recorded)
+    win = make_window(small_session())
+    c = win.controller
+    c.thread_above = 0.0  # this small model is treated as a large one
+    c.step_iteration()
+    qtbot.waitUntil(lambda: c.job_running() is None and c.trace is not None, timeout=LONG)
+    qtbot.waitUntil(lambda: win.shown.get("weights", {}).get("label") == c.moment.label(), timeout=LONG)
+    assert threads and all(t is not threading.main_thread() for t in threads[-1:])
+    w = win.shown["weights"]
+    np.testing.assert_array_equal(w["value"], np.asarray(c.moment.params[w["name"]], dtype=np.float32))
+    # stepping back inside the iteration: the view follows (computed again, off the UI thread)
+    c.step_back()
+    qtbot.waitUntil(lambda: win.shown["weights"]["label"] == c.moment.label(), timeout=LONG)
+    assert threads[-1] is not threading.main_thread()
