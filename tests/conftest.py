@@ -61,6 +61,17 @@ def pytest_addoption(parser):
                      help="run the long soak tests (always on when the CI variable is set)")
 
 
+def pytest_collection_finish(session):
+    """Everything imported so far (numpy, Qt, pyqtgraph, the test modules) lives until the end:
+    moved out of the garbage collector's reach, each full collection during the run walks only
+    what the tests made. The app tests free a window tree per test, so full collections are
+    frequent."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(config, items):
     """The long soak tests run in CI (``.ci/run`` sets CI=true) or with ``--soak``, not in every
     local run."""

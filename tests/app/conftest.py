@@ -28,16 +28,18 @@ def settings_path(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, settings_path):
-    """``make_window(session=None, preset=None, size=(1280, 800))`` -> a shown, active window."""
+    """``make_window(session=None, preset=None, size=(1280, 800), show=True, fps=60.0)`` -> a shown,
+    active window (``fps``: the paint timer's rate)."""
     from bpttviz.app import build_window
 
     made = []
 
-    def make(session: Session | None = None, preset: str | None = None, size=(1280, 800), show: bool = True):
+    def make(session: Session | None = None, preset: str | None = None, size=(1280, 800), show: bool = True,
+             fps: float = 60.0):
         settings = QtCore.QSettings(settings_path, QtCore.QSettings.Format.IniFormat)
         if session is None and preset is None:
             session = small_session()
-        win = build_window(session, preset=preset or "min-char-rnn", settings=settings, size=size)
+        win = build_window(session, preset=preset or "min-char-rnn", settings=settings, size=size, fps=fps)
         qtbot.addWidget(win)
         made.append(win)
         if show:

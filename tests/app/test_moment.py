@@ -206,8 +206,8 @@ def check_moment(win, shadow: Shadow) -> dict:
     return {"iteration": N, "record": m.record}
 
 
-def _prepare(make_window, case: str):
-    win = make_window(CASES[case](), size=(2400, 1400))
+def _prepare(make_window, case: str, fps: float = 60.0):
+    win = make_window(CASES[case](), size=(2400, 1400), fps=fps)
     win.docks["explain"].raise_()
     win.docks["weights"].raise_()
     # the deltas, decay and loss plots side by side (they share tabs by default): only what is on
@@ -228,7 +228,9 @@ def _settle(win, qtbot) -> None:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_record_of_two_iterations_shows_one_moment(qtbot, make_window, case):
-    win, shadow = _prepare(make_window, case)
+    # a faster paint timer: each step waits one of its (shorter) frames, the views still update
+    # only through it
+    win, shadow = _prepare(make_window, case, fps=240.0)
     c = win.controller
     check_moment(win, shadow)  # iteration 0: the initial parameters
     seen = []
