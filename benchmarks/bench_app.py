@@ -426,6 +426,7 @@ def frame_costs(preset: str, size: tuple[int, int], frames: int = 120, cprofile:
     pr = cProfile.Profile() if cprofile else None
     train = push = total = 0.0
     c.playing = True  # the views' "while training" look (no stepping read-outs)
+    c.playing_changed.emit(True)
     if pr is not None:
         pr.enable()
     for _ in range(frames):
@@ -444,6 +445,7 @@ def frame_costs(preset: str, size: tuple[int, int], frames: int = 120, cprofile:
     if pr is not None:
         pr.disable()
     c.playing = False
+    c.playing_changed.emit(False)
     out = {"train_ms": 1000 * train / frames, "push_ms": 1000 * push / frames, "frame_ms": 1000 * total / frames,
            "views": {}}
     for key, label in names.items():
