@@ -379,7 +379,9 @@ def measure_big(seconds: float) -> dict:
     out = {}
     for name in BIG_MODELS:
         res, err = _child(["--big-child", name, "--seconds", str(seconds)], 1500 + 2 * seconds)
-        out[name] = res if res is not None else {"error": err.strip().splitlines()[-1] if err.strip() else "failed"}
+        lines = [ln for ln in err.strip().splitlines() if "plugin does not support" not in ln]  # (Qt's notes)
+        why = next((ln for ln in reversed(lines) if "Error" in ln or "no answer" in ln), lines[-1] if lines else "")
+        out[name] = res if res is not None else {"error": why or "ended without a result"}
     return out
 
 
