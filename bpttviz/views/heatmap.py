@@ -3,8 +3,11 @@ weights views. Row-major float32 images, symmetric levels ``(-m, m)``; NaN draws
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui
 
 from bpttviz.views.theme import (
@@ -48,6 +51,22 @@ def pool_max_abs(img: np.ndarray, kr: int, kc: int) -> np.ndarray:
     return np.where(-bottom > top, bottom, top)
 
 
+_LIVE = False  # training is running (see set_live)
+_ALL: weakref.WeakSet = weakref.WeakSet()  # every Heatmap made
+
+
+def set_live(on: bool) -> None:
+    """Training started (``on``) or stopped: while it runs, colour bars only widen (a bar that
+    followed every new level's labels would lay its plot out again on most frames); when it
+    stops, every bar takes its exact width again."""
+    global _LIVE
+    _LIVE = bool(on)
+    if not _LIVE:
+        for h in list(_ALL):
+            if shiboken6.isValid(h.bar):
+                h._fit_bar()
+
+
 class Heatmap:
     """A PlotItem holding one ImageItem and a ColorBarItem, inside a GraphicsLayout."""
 
@@ -82,6 +101,7 @@ class Heatmap:
         self.auto_ticks = True
         self._origin = (-0.5, -0.5)
         self._bar_width = 0  # the colour bar axis's width (see _fit_bar)
+        _ALL.add(self)
         self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
 
@@ -126,10 +146,11 @@ class Heatmap:
         set_ticks(self.bar.axis, ticks)
         font = self.bar.axis.style.get("tickFont")
         fm = QtGui.QFontMetrics(font if font is not None else QtGui.QFont())
-        # set only when it changes: pyqtgraph lays the whole plot out again (and repaints it) on
-        # every setWidth
+        # A new width lays the whole plot out again and repaints it (about 6 ms of a frame), and
+        # while training a new level, with labels of another width, comes with most frames: while
+        # training (``set_live``) the bar only widens; paused, it takes its exact width
         width = max(fm.horizontalAdvance(t) for _v, t in ticks) + 16
-        if width != self._bar_width:
+        if width > self._bar_width or (not _LIVE and width != self._bar_width):
             self._bar_width = width
             self.bar.axis.setWidth(width)
 

@@ -224,20 +224,18 @@ class Controller(QtCore.QObject):
         self._paint.start()
 
     def stop(self) -> None:
-        """Stop training and painting; a job on the worker thread is cancelled and waited for
-        (briefly: a cancelled job ends within one timestep)."""
+        """Stop training and painting (the window is closing). Jobs on the worker threads are
+        cancelled and the threads ended, waited for briefly (a cancelled job ends within one
+        timestep); playing again starts new ones."""
         self.pause()
         self._cancel_jobs()
+        self._cancel_views()
         self._paint.stop()
-        if self._worker is not None:
-            self._worker.wait_idle(5.0)
-
-    def shutdown(self) -> None:
-        """``stop`` and end the worker thread (the window is closing)."""
-        self.stop()
-        if self._worker is not None:
-            self._worker.shutdown()
-            self._worker = None
+        for name in ("_worker", "_viewer"):
+            worker = getattr(self, name)
+            if worker is not None:
+                worker.shutdown(5.0)
+                setattr(self, name, None)
 
     @property
     def until(self) -> int | None:

@@ -32,6 +32,7 @@ from bpttviz.views.config_panel import ConfigPanel
 from bpttviz.views.decay_view import DecayView
 from bpttviz.views.deltas_view import DeltasView
 from bpttviz.views.graph_view import GraphView
+from bpttviz.views.heatmap import set_live as heatmap_live
 from bpttviz.views.loss_view import LossView
 from bpttviz.views.shortcut_overlay import ShortcutOverlay
 from bpttviz.views.task_view import TaskView
@@ -238,6 +239,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # ---- wiring
         c = self.controller
         c.playing_changed.connect(self._playing_changed)
+        c.playing_changed.connect(heatmap_live)  # colour bars keep their width while training
         c.session_replaced.connect(self._session_replaced)
         c.error.connect(self.show_error)
         c.blowup.connect(self.show_blowup)
