@@ -287,7 +287,7 @@ class WhatIfLab(QtCore.QObject, Feature):
             self.window.graph.set_input_shading(None)
             return
         _, shade, label = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
-        self.window.graph.set_input_shading(shade, label)
+        self.window.graph.set_input_shading(shade, label, output=t)
 
     # ------------------------------------------------------------------ actions
     def set_settings(self, settings: WhatIfSettings) -> None:

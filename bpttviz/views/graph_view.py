@@ -50,6 +50,7 @@ class GraphView(QtWidgets.QWidget):
         self._cmap = magnitude_map()
         self._input_shade: np.ndarray | None = None  # (T,) in [0, 1]: the input row's connectivity
         self._shade_label = ""
+        self._shade_output: int | None = None  # the output step whose connectivity shades the inputs
 
         self.caption = QtWidgets.QLabel(" ")
         self.caption.setWordWrap(caption_lines > 1)
@@ -117,15 +118,19 @@ class GraphView(QtWidgets.QWidget):
     def current_mode(self) -> str:
         return self.mode.currentData()
 
-    def set_input_shading(self, values: np.ndarray | None, label: str = "") -> None:
+    def set_input_shading(self, values: np.ndarray | None, label: str = "", output: int | None = None) -> None:
         """Shade the input row (x_t, and the characters on it) by ``values`` ``(T,)`` in [0, 1]
         (NaN: hollow) from neutral to the highlight colour, e.g. an output's connectivity, and say
-        what the shading is (``label``, below the graph); None returns to the normal colours."""
+        what the shading is (``label``, below the graph); ``output``: the output step y_t the
+        shading belongs to, ringed so the eye finds it; None returns to the normal colours."""
         shade = None if values is None else np.asarray(values, dtype=float)
+        output = None if shade is None or output is None else int(output)
         if (shade is None) == (self._input_shade is None) and label == self._shade_label and (
+                output == self._shade_output) and (
                 shade is None or np.array_equal(shade, self._input_shade, equal_nan=True)):
             return
         self._input_shade, self._shade_label = shade, label if shade is not None else ""
+        self._shade_output = output
         if self.frame is not None:
             self.legend.setText(self._legend_text(self.frame))
             self._draw()
@@ -331,7 +336,10 @@ class GraphView(QtWidgets.QWidget):
         where = np.full(n, -1)
         where[idx] = np.arange(len(idx))
         labels = {int(where[i]): text for i, text in f.node_labels if where[i] >= 0} if npx >= 12 else {}
-        rings = [int(where[i]) for i in f.highlight if where[i] >= 0]
+        ringed = list(f.highlight)
+        if rnn and self._input_shade is not None and self._shade_output is not None and 0 <= self._shade_output < T:
+            ringed.append(2 * T + self._shade_output)  # the output y_t the shading belongs to
+        rings = sorted({int(where[i]) for i in ringed if where[i] >= 0})
         self.nodes.label_width = self._column_px() * 0.96
         self.nodes.set_nodes(pos[keep], f.node_size[keep] * npx, brushes[keep].tolist(), pens[keep].tolist(),
                              symbols[keep].tolist(), idx, labels, rings, texts)

@@ -176,18 +176,33 @@ def test_hovering_an_output_shades_the_inputs_by_connectivity(qtbot, make_window
     legend = win.graph.legend.text()
     assert f"strongest t′ = {int(np.argmax(raw[:4]))}" in legend
     assert f"t′ = 0 gets {fmt(raw[0] / raw[:4].max())} of that" in legend
+    assert ringed_output(win) == 3  # the graph marks the output the shading belongs to
     lab._hovered(-1)
     assert win.graph._input_shade is None and "Inputs shaded" not in win.graph.legend.text()
+    assert ringed_output(win) is None
     # C: the current step's output, kept while stepping
     win.act["connectivity"].trigger()
     win.controller.paint()
     assert np.isfinite(win.graph._input_shade).sum() == T  # after the backward pass: the last output
+    assert ringed_output(win) == T - 1
     step_to(win, BackwardStep, 2)  # while stepping: the current step's output
     win.controller.paint()
     assert np.isfinite(win.graph._input_shade).sum() == 3
+    assert ringed_output(win) == 2
     win.act["connectivity"].trigger()
     win.controller.paint()
     assert win.graph._input_shade is None
+    assert ringed_output(win) is None
+
+
+def ringed_output(win) -> int | None:
+    """The output step y_t whose node wears a ring in the graph (None: no output is ringed)."""
+    g = win.graph
+    T = g.frame.key[2]
+    idx = g.nodes.ids  # the frame's node index of each drawn node
+    outs = [int(idx[i]) - 2 * T for i in g.nodes.rings if 2 * T <= int(idx[i]) < 3 * T]
+    assert len(outs) <= 1
+    return outs[0] if outs else None
 
 
 @pytest.mark.parametrize("model", ["rnn", "gru"])
