@@ -119,15 +119,24 @@ class CaptionBar(QtWidgets.QFrame):
         self.side.setText("<br/>".join(parts))
         self._fit()
 
-    def _fit(self) -> None:
-        """Height for the caption's lines at the current width (a wrapped label does not tell its
-        dock area by itself)."""
+    def _caption_width(self) -> int:
         m = self.layout().contentsMargins()
         # before the first layout the bar's own width means nothing: estimate from the window's
         # (a caption measured too narrow asks for many lines and makes the window grow)
         outer = self.width() if self.isVisible() and self.width() > 300 else self.window().width()
-        w = max(200, outer - m.left() - m.right() - self.counter.sizeHint().width() - self.side.width()
-                - 2 * self.layout().spacing())
+        return max(200, outer - m.left() - m.right() - self.counter.sizeHint().width() - self.side.width()
+                   - 2 * self.layout().spacing())
+
+    def lines(self) -> int:
+        """How many lines the caption takes at the bar's width."""
+        spacing = QtGui.QFontMetrics(self.caption.font()).lineSpacing()
+        return max(1, round(self.caption.heightForWidth(self._caption_width()) / spacing))
+
+    def _fit(self) -> None:
+        """Height for the caption's lines at the current width (a wrapped label does not tell its
+        dock area by itself)."""
+        m = self.layout().contentsMargins()
+        w = self._caption_width()
         lines_h = max(self.caption.heightForWidth(w), self.side.heightForWidth(self.side.width()),
                       QtGui.QFontMetrics(self.caption.font()).lineSpacing())
         h = lines_h + m.top() + m.bottom() + 2

@@ -214,3 +214,28 @@ def test_non_finite_nodes_have_their_own_colour():
 
     t = Theme()
     assert t.nonfinite not in (t.highlight, t.backward, t.forward)
+
+
+#: the most lines a lecture caption may take in lecture mode on a 1080p projector: the views
+#: below it keep most of the screen
+CAPTION_LINES = 4
+
+
+def test_every_lecture_caption_fits_in_four_lines_at_1080p(qtbot, make_window):
+    from bpttviz.engine.training.presets import list_presets, load_preset
+    from bpttviz.engine.training.scenario import parse_scenario
+
+    win = make_window(size=(1920, 1080))
+    win.lecture.enter(full_screen=False)
+    qtbot.wait(20)
+    bar = win.classroom.caption
+    win.classroom.caption_bar.show()
+    long = []
+    for name in (n for n in list_presets() if n.startswith("lecture-")):
+        stops = parse_scenario(load_preset(name), name)
+        for i, stop in enumerate(stops):
+            bar.show_stop(i, len(stops), stop.caption, "Page Down ▸ next stop<br/>Page Up ◂ back")
+            if bar.lines() > CAPTION_LINES:
+                long.append(f"{name} stop {i + 1}: {bar.lines()} lines")
+    win.lecture.leave()
+    assert not long, "\n".join(long)
