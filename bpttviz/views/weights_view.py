@@ -49,8 +49,11 @@ class WeightsView(QtWidgets.QWidget):
         self.param.currentIndexChanged.connect(lambda _i: self.parameter_changed.emit(self.current_parameter()))
         self.info = QtWidgets.QLabel(" ")
         self.info.setObjectName("weights_info")
-        # a longer line (before → after at an update) must not widen the dock and move the graph
+        # a longer line (before → after at an update) must not widen the dock and move the graph:
+        # it wraps onto a second line the holder always keeps (a narrow dock cuts nothing)
         self.info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.info.setWordWrap(True)
+        self.info.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.maps = self.glw.ci.addLayout(row=0, col=0)
@@ -125,7 +128,7 @@ class WeightsView(QtWidgets.QWidget):
         set_axis_label(self.spec, "left", "singular value", theme)
         self.param.setFont(theme.font(1.0))
         self.info.setFont(theme.font(1.0))
-        self._info_box.set_height(QtGui.QFontMetrics(self.info.font()).lineSpacing() + 6)
+        self._info_box.set_height(2 * QtGui.QFontMetrics(self.info.font()).lineSpacing() + 6)
         self.info.setStyleSheet(f"color: {theme.muted};")
         if self.frame is not None:
             self.show_frame(self.frame)
@@ -149,18 +152,23 @@ class WeightsView(QtWidgets.QWidget):
 
     @staticmethod
     def info_text(f: WeightsFrame) -> str:
-        """The line above the maps: norms and σ_max at the moment, before → after at an update."""
-        sig = f"   σ_max = {f.sigma:.4g}" if f.sigma is not None else ""
+        """The line above the maps: norms and σ_max at the moment, before → after at an update,
+        then the moment they belong to. Parts are separated by " · " so a narrow dock wraps
+        between them."""
         if f.delta is not None:
-            sb = (f" (σ_max {f.sigma_before:.4g} → {f.sigma:.4g})"
-                  if f.sigma is not None and f.sigma_before is not None else "")
-            text = (f"‖{f.name}‖ before = {f.norm_before:.4g} → after = {f.norm:.4g}{sb}   "
-                    f"‖Δ‖ = {f.delta_norm:.4g}")
+            parts = [f"‖{f.name}‖ {f.norm_before:.4g} → {f.norm:.4g}"]
+            if f.sigma is not None and f.sigma_before is not None:
+                parts.append(f"σ_max {f.sigma_before:.4g} → {f.sigma:.4g}")
+            parts.append(f"‖Δ‖ = {f.delta_norm:.4g}")
         else:
-            text = f"‖{f.name}‖ = {f.norm:.4g}{sig}"
+            parts = [f"‖{f.name}‖ = {f.norm:.4g}"]
+            if f.sigma is not None:
+                parts.append(f"σ_max = {f.sigma:.4g}")
             if f.grad_norm is not None:
-                text += f"   ‖grad‖ = {f.grad_norm:.4g}"
-        return text + (f"   ({f.label})" if f.label else "")
+                parts.append(f"‖grad‖ = {f.grad_norm:.4g}")
+        if f.label:
+            parts.append(f"({f.label})")
+        return " · ".join(parts)
 
     def shown(self) -> dict:
         """What the view displays, as plain values."""

@@ -164,3 +164,24 @@ def test_colour_blind_safe_map(qtbot, make_window):
     after = win.deltas.heat.bar.colorMap().getColors()
     assert not np.array_equal(before, after)
     assert tuple(after[0][:3]) == (0x54, 0x27, 0x88)  # PuOr's purple end for negative values
+
+
+def test_the_weights_line_is_whole_on_a_laptop_screen(qtbot, make_window):
+    """At 1366x768 the weights dock is narrow: its line of numbers (longest at the update record,
+    before → after) wraps instead of being cut, and says the moment it belongs to."""
+    from bpttviz.engine.records import UpdateStep
+
+    win = make_window(preset="min-char-rnn", size=(1366, 768))
+    c = win.controller
+    for _ in range(400):
+        c.step_record()
+        if isinstance(c.record, UpdateStep):
+            break
+    assert isinstance(c.record, UpdateStep)
+    c.paint()
+    qtbot.wait(20)
+    info = win.weights.info
+    f = win.weights.frame
+    assert info.isVisible() and f"‖{f.name}‖ {f.norm_before:.4g} → {f.norm:.4g}" in info.text()
+    assert info.text().endswith(f"({c.moment.label()})")
+    assert info.heightForWidth(info.width()) <= info.height(), (info.width(), info.text())
