@@ -70,6 +70,8 @@ def deltas_frame(td, cursor: int, quantity: str = "dh") -> DeltasFrame:
     title names the iteration shown (``td.iteration``; 0: nothing narrated yet)."""
     f = _mlp_deltas(td, cursor) if isinstance(td, MLPTrace) else _recurrent_deltas(td, cursor, quantity)
     if len(td.trace):
+        if not np.any(np.asarray(td.bwd_at) <= cursor):  # forward pass or loss: no delta yet
+            f.title = f"{f.title.split(',')[0]}: none before the backward pass"
         f.title += f" · iteration {td.iteration}"
     return f
 

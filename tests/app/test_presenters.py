@@ -89,8 +89,15 @@ def test_deltas_frame_hides_what_is_not_computed_yet():
     tr, td = _trace(s)
     f = deltas_frame(td, 0, "dh")
     assert np.all(np.isnan(f.image))
+    assert "none before the backward pass" in f.title  # says why it is empty
+    loss_at = next(i for i, r in enumerate(tr) if isinstance(r, LossStep))
+    assert "none before" in deltas_frame(td, loss_at, "dh").title
+    first = next(i for i, r in enumerate(tr) if isinstance(r, BackwardStep))
+    assert "none before" not in deltas_frame(td, first, "dh").title
+    assert np.isfinite(deltas_frame(td, first, "dh").image).any()
     full = deltas_frame(td, len(tr) - 1, "dpre")
     assert full.image.shape == (12, 6) and np.all(np.isfinite(full.image))
+    assert "none before" not in full.title
     assert full.level == np.nanmax(np.abs(td.dpre))
 
 
