@@ -237,27 +237,30 @@ def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool
     if not buffered:
         dh, dc = np.zeros((T, B, H)), (np.zeros((T, B, H)) if lstm else None)
 
-    def alive_range(t: int) -> tuple[int, int]:
-        return max(t, first), T if k is None else min(T, t + k)
-
+    # the live sources of each step: t' in [lo, hi)
+    ranges = [(max(t, first), T if k is None else min(T, t + k)) for t in range(T)]
+    keep_w = buffered and weights
+    # dax is kept whole (the weight parts' buffer) when it is dah: its sum over the sources, the
+    # records' dpre, is then taken once at the end instead of step by step
+    sum_later = keep_w and not separate
     for t in range(T - 1, -1, -1):
-        lo, hi = alive_range(t)
+        lo, hi = ranges[t]
         if hi <= lo:  # no loss reaches h_t (many-to-one beyond the window)
             continue
         n = hi - lo
         r = t if buffered else t % 2
         S[0][r, t] = out[t]  # source t enters at its own step (its slot held nothing yet)
-        alive = tuple(s[r, lo:hi] for s in S)
-        keep_w = buffered and weights
+        alive = tuple([s[r, lo:hi] for s in S])
         dah = Pw[t, lo:hi] if keep_w else scratch[1, :n]
         dax = (scratch[0, :n] if separate else dah)
         prev = None
         if t > 0:  # carried straight into step t-1's rows; a source whose window ends here is not
-            lo2, hi2 = alive_range(t - 1)
+            hi2 = ranges[t - 1][1]
             r2 = t - 1 if buffered else (t - 1) % 2
-            prev = tuple(s[r2, lo:hi] for s in S) if hi2 == hi else tuple(np.empty((n, B, H)) for _ in S)
+            prev = tuple([s[r2, lo:hi] for s in S]) if hi2 == hi else tuple([np.empty((n, B, H)) for _ in S])
         model._backstep(ctx, alive, t, dax, dah, prev)
-        np.sum(dax, 0, out=dpre[t])
+        if not sum_later:
+            np.sum(dax, 0, out=dpre[t])
         if prev is not None and hi2 != hi:
             for s, p in zip(S, prev):
                 s[r2, lo:hi2] = p[:hi2 - lo]
@@ -273,6 +276,8 @@ def _attribute(model: RecurrentModel, fw: Forward, opts: Options, *, parts: bool
                 np.sum(dcs[t], 0, out=dc[t])
             if weights:
                 A_w[t, lo:hi] = _weight_norms(Hs[t][None], dah[None])[0]
+    if sum_later:
+        np.sum(Pw, 1, out=dpre)  # rows outside a step's live range are zero
     if buffered:
         P = S[0]
         A = _norms(P.reshape(T * T, -1)).reshape(T, T)
