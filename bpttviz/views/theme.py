@@ -167,6 +167,42 @@ class LabelHolder(QtWidgets.QWidget):
         return False
 
 
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line label that takes the width it is given (never asking for more) and cuts its
+    text there with "…"; the whole text is in ``full_text()`` and the tooltip. For a field that
+    shares a line with others (the status bar), where a long text must not overlap its
+    neighbours or push them away."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.set_full_text(text)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        m = self.contentsMargins()
+        room = max(0, self.width() - m.left() - m.right())
+        shown = self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight, room)
+        if shown != self.text():
+            self.setText(shown)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._elide()
+
+    def changeEvent(self, ev: QtCore.QEvent) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.Type.FontChange:
+            self._elide()
+
+
 class _Unfix(QtCore.QObject):
     """Lets a label ``fit_fixed`` made fixed size again take any size when its font changes (a
     theme, lecture mode): the next ``fit_fixed`` then fits the new font."""

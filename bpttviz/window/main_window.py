@@ -36,7 +36,7 @@ from bpttviz.views.heatmap import set_live as heatmap_live
 from bpttviz.views.loss_view import LossView
 from bpttviz.views.shortcut_overlay import ShortcutOverlay
 from bpttviz.views.task_view import TaskView
-from bpttviz.views.theme import DIVERGING_NAMES, Theme, default_theme, fit_fixed, tune_view
+from bpttviz.views.theme import DIVERGING_NAMES, ElidedLabel, Theme, default_theme, fit_fixed, tune_view
 from bpttviz.views.transport import TransportBar
 from bpttviz.views.weights_view import WeightsView
 from bpttviz.window.controller import Controller, ViewBinding
@@ -773,11 +773,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
         sb.setObjectName("status")
-        self.status_labels = {k: QtWidgets.QLabel("") for k in ("iteration", "phase", "loss", "state")}
+        # the loss field takes what room is left and cuts its description with "…" (a large font
+        # on a projector must not make the fields overlap); the others keep fixed widths
+        self.status_labels = {k: ElidedLabel() if k == "loss" else QtWidgets.QLabel("")
+                              for k in ("iteration", "phase", "loss", "state")}
         for k, lab in self.status_labels.items():
             lab.setObjectName(f"status_{k}")
             lab.setContentsMargins(8, 0, 8, 0)
-            sb.addPermanentWidget(lab)
+            sb.addPermanentWidget(lab, 1 if k == "loss" else 0)
 
     # ------------------------------------------------------------------ bindings
     def _bind_views(self) -> None:
@@ -886,7 +889,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """What each view displays now, as plain values (for tests and exports): the status bar's
         texts, and per view what its last push showed (``self.shown``)."""
         out = {k: dict(v) for k, v in self.shown.items()}
-        out["status"] = {k: lab.text() for k, lab in self.status_labels.items()}
+        out["status"] = {k: lab.full_text() if isinstance(lab, ElidedLabel) else lab.text()
+                         for k, lab in self.status_labels.items()}
         return out
 
     def _refresh(self, name: str) -> None:
@@ -1000,11 +1004,12 @@ class MainWindow(QtWidgets.QMainWindow):
         lab["phase"].setText(where or ("training" if st["playing"] else st["moment"]))
         loss = "—" if st["loss"] is None else f"{st['loss']:.4g}"
         # the number first: on a narrow status bar the label's end is what gets cut
-        lab["loss"].setText(f"loss {loss}  ·  {st['loss_label']}")
+        lab["loss"].set_full_text(f"loss {loss}  ·  {st['loss_label']}")
         lab["loss"].setToolTip(f"{st['loss_label']}: {loss}")
         lab["state"].setText("▶ playing" if st["playing"] else ("⚠ non-finite: paused" if st["blowup"] else "paused"))
-        for label in lab.values():  # fixed, growing only: a new text then lays nothing out again
-            fit_fixed(label)
+        for k, label in lab.items():  # fixed, growing only: a new text then lays nothing out again
+            if k != "loss":
+                fit_fixed(label)
 
     def _clear_stale_messages(self) -> None:
         """A blow-up message stays on the status bar only while that blow-up is the session's."""
@@ -1057,7 +1062,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().setFont(f)
         fm = QtGui.QFontMetrics(f)
         widths = {"iteration": "iteration 000000", "phase": "backward, t = 00 of 00  (record 00/00)",
-                  "loss": "", "state": "⚠ non-finite: paused"}
+                  "loss": "loss 000.0000  ·  …", "state": "⚠ non-finite: paused"}
         for k, lab in self.status_labels.items():
             lab.setFont(f)
             if widths[k]:  # fixed widths: changing numbers must not relayout the status bar

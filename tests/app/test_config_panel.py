@@ -123,10 +123,10 @@ def test_loss_reduction_is_labelled(qtbot, make_window):
     win = make_window()
     c = win.controller
     c.step_iteration()
-    assert "sum over batch and time" in win.status_labels["loss"].text()
+    assert "sum over batch and time" in win.status_labels["loss"].full_text()
     win.config.widgets["reduction"].setCurrentText("mean")
     c.step_iteration()
-    assert "mean over batch, sum over time" in win.status_labels["loss"].text()
+    assert "mean over batch, sum over time" in win.status_labels["loss"].full_text()
     win.docks["loss"].raise_()  # the bottom plots share tabs at this size: only a shown view is painted
     qtbot.wait(20)
     c.refresh_all()

@@ -239,3 +239,27 @@ def test_every_lecture_caption_fits_in_four_lines_at_1080p(qtbot, make_window):
                 long.append(f"{name} stop {i + 1}: {bar.lines()} lines")
     win.lecture.leave()
     assert not long, "\n".join(long)
+
+
+def test_status_fields_never_overlap_in_lecture_mode(qtbot, make_window):
+    """The loss field's description is the longest text on the status bar: with lecture type it
+    is cut with "…" (the number stays whole), never drawn under the play state beside it."""
+    win = make_window(session=small_session(reduction="mean"), size=(1920, 1080))
+    win.lecture.enter(full_screen=False)
+    win.controller.step_record()
+    win.refresh_status()
+    qtbot.wait(50)
+    labels = [lab for lab in win.status_labels.values() if lab.isVisible()]
+    boxes = sorted((lab.geometry() for lab in labels), key=lambda r: r.x())
+    for a, b in zip(boxes, boxes[1:]):
+        assert a.right() < b.left(), (a, b)
+    loss = win.status_labels["loss"]
+    full, shown = loss.full_text(), loss.text()
+    assert full.startswith("loss ") and "mean over batch" in full
+    number = full.split("  ·  ")[0]
+    assert shown.startswith(number), (shown, full)
+    assert shown == full or (shown.endswith("…") and full.startswith(shown[:-1]))
+    fm = loss.fontMetrics()
+    m = loss.contentsMargins()
+    assert fm.horizontalAdvance(shown) <= loss.width() - m.left() - m.right()
+    win.lecture.leave()
