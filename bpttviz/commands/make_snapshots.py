@@ -63,11 +63,11 @@ def snapshot_lecture(name: str, folder: Path, min_seconds: float, log=print, cfg
             continue
         first_state, second_state = run.before_last
         stem = f"{name}.stop-{i}"
-        save_session(first_state, folder / f"{stem}.npz")
+        save_session(first_state, folder / f"{stem}.npz", reproducible=True)
         second = None
         if run.second is not None:
             second = f"{stem}.second.npz"
-            save_session(second_state, folder / second)
+            save_session(second_state, folder / second, reproducible=True)
         probes = {"first": probe(run.first.cfg)}
         if run.second is not None:
             probes["second"] = probe(run.second.cfg)

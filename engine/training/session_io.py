@@ -131,10 +131,11 @@ def capture_state(session: Session) -> SessionState:
 
 
 def save_session(session: Session | SessionState, path: str | os.PathLike[str],
-                 position: Mapping[str, Any] | None = None) -> Path:
+                 position: Mapping[str, Any] | None = None, *, reproducible: bool = False) -> Path:
     """Write ``session`` (a ``Session``, or a ``SessionState`` captured earlier) and the app's
     optional ``position``, a JSON-serialisable mapping, to ``path`` atomically; returns the path
-    written.
+    written. ``reproducible``: no creation time and fixed dates inside the archive, so the same
+    session always gives the same bytes (files shipped with the app).
 
     Raises ``ValueError`` (before touching any file) if ``position`` is not JSON-serialisable or
     the session would exceed ``MAX_FILE_BYTES``, and ``OSError`` if the file cannot be written;
@@ -147,12 +148,14 @@ def save_session(session: Session | SessionState, path: str | os.PathLike[str],
         arrays = session.arrays
     else:
         meta, arrays = _collect(session, position)
+    if reproducible:
+        meta["created"] = ""
     meta_bytes = json.dumps(meta, sort_keys=True, indent=1).encode("utf-8")
     total = len(meta_bytes) + sum(a.nbytes + 128 for a in arrays.values())
     if total > MAX_FILE_BYTES:
         raise ValueError(f"cannot save session to {path}: it would take {total / 2**20:.0f} MB, more than the "
                          f"{MAX_FILE_BYTES // 2**20} MB a session file may hold")
-    atomic_write(path, lambda f: _write_archive(f, meta_bytes, arrays))
+    atomic_write(path, lambda f: _write_archive(f, meta_bytes, arrays, reproducible))
     return path
 
 
@@ -247,11 +250,23 @@ def _stream_fingerprint(task: LanguageModelTask) -> str:
     return digest
 
 
-def _write_archive(f: io.BufferedIOBase, meta_bytes: bytes, arrays: Mapping[str, Array]) -> None:
+#: the date inside a reproducible archive (the earliest a zip entry can hold)
+_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _write_archive(f: io.BufferedIOBase, meta_bytes: bytes, arrays: Mapping[str, Array],
+                   reproducible: bool = False) -> None:
+    def entry(name: str) -> zipfile.ZipInfo | str:
+        if not reproducible:
+            return name  # dated now
+        info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
+
     with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr(_META, meta_bytes)
+        zf.writestr(entry(_META), meta_bytes)
         for name, arr in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=arr.nbytes > 2**30) as member:
+            with zf.open(entry(f"{name}.npy"), "w", force_zip64=arr.nbytes > 2**30) as member:
                 np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
 
 

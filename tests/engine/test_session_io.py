@@ -559,3 +559,22 @@ def test_autosave_ignores_a_relative_xdg_state_home(tmp_path, monkeypatch):
     if sys.platform in ("win32", "darwin"):
         pytest.skip("the fallback is platform-specific")
     assert autosave_path() == tmp_path / ".local" / "state" / "bpttviz" / f"autosave-{os.getpid()}.npz"
+
+
+def test_a_reproducible_file_is_the_same_bytes_every_time(tmp_path):
+    """Files shipped with the app (lecture snapshots) are written ``reproducible``: no creation
+    time, fixed dates inside the archive, so writing them again changes nothing that did not."""
+    s = Session(Config.from_dict({"task": "chars", "corpus": "names", "hidden_size": 8, "seq_len": 5}))
+    s.train(3)
+    a = sio.save_session(s, tmp_path / "a.npz", reproducible=True)
+    b = sio.save_session(s, tmp_path / "b.npz", reproducible=True)
+    assert a.read_bytes() == b.read_bytes()
+    assert sio.read_session_info(a)["created"] == ""
+    with zipfile.ZipFile(a) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    back, _ = sio.load_session(a)
+    assert back.iteration == s.iteration
+    for k, v in s.model.params.items():
+        assert np.array_equal(back.model.params[k], v)
+    plain = sio.save_session(s, tmp_path / "c.npz")
+    assert sio.read_session_info(plain)["created"] != ""  # a user's file says when it was saved
