@@ -1,7 +1,8 @@
 """The gradient-norm decay view: ``||dL_T/dh_{T-1-k}||`` against k on a log axis, the Jacobian
 reference line ``(sigma_max * gamma)^k``, and a faint history of earlier iterations. While a
-what-if is shown (``set_whatif``) a banner says so and the trained curve is drawn dashed for
-comparison."""
+what-if is shown (``set_whatif``) a banner across the top of the plot area says so (the y range
+then keeps a banner's height free above the curves: the banner hides no data, and showing it lays
+nothing out again) and the trained curve is drawn dashed for comparison."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from bpttviz.presenters.decay import DecayFrame
 from bpttviz.views.theme import (
     GREEN,
     PURPLE,
+    LabelHolder,
     Theme,
     decade_ticks,
     fit_range,
+    fix_axis_width,
     inner_range,
     legend_html,
     redraw_last,
@@ -77,9 +80,13 @@ class DecayView(QtWidgets.QWidget):
         self.overlay_cell = self.plot.plot([], [])
         self.trained = self.plot.plot([], [])  # a what-if's trained curve
         self.whatif: tuple[str, np.ndarray] | None = None  # (label, trained curve) while a what-if shows
-        self.banner = WhatIfBanner(theme)
+        # over the plot widget, not in the layout (see the module's docstring)
+        self.banner = WhatIfBanner(theme, self.plotw)
+        self.plot.getViewBox().sigResized.connect(lambda _vb: self._place_banner())
         self.note = QtWidgets.QLabel(" ")
         self.note.setWordWrap(True)
+        # (a fixed two lines, its width given by the holder: a new note every frame lays nothing out)
+        self._note_box = LabelHolder(self.note)
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -89,9 +96,8 @@ class DecayView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
-        lay.addWidget(self.banner)
         lay.addWidget(self.pages, 1)
-        lay.addWidget(self.note)
+        lay.addWidget(self._note_box)
         self.frame: DecayFrame | None = None
         self._history_ids: list = []
         self.apply_theme(theme)
@@ -102,6 +108,7 @@ class DecayView(QtWidgets.QWidget):
         style_plot(self.plot, theme)
         set_axis_label(self.plot, "bottom", "k (steps back from the last timestep)", theme)
         set_axis_label(self.plot, "left", "‖dL_T / dh_(T−1−k)‖", theme)
+        fix_axis_width(self.plot, theme)  # (new decades lay nothing out again)
         self.curve.setPen(theme.pen(theme.backward, 2.6))
         self.curve.setSymbol("o")
         self.curve.setSymbolSize(5)
@@ -121,15 +128,28 @@ class DecayView(QtWidgets.QWidget):
         self.message.setFont(theme.font(1.05))
         self.message.setStyleSheet(f"color: {theme.muted}; background: {theme.background};")
         self.note.setFont(theme.font(1.0))
-        self.note.setFixedHeight(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
+        self._note_box.set_height(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
         self.note.setStyleSheet(f"color: {theme.muted};")
         n = len(self.history_items)
         for i, it in enumerate(self.history_items):
             c = QtGui.QColor(theme.backward)
             c.setAlpha(int(25 + 70 * (i + 1) / n))
             it.setPen(pg.mkPen(c, width=1))
+        self._place_banner()
         if self.frame is not None:
             self.show_frame(self.frame)
+
+    def _place_banner(self) -> None:
+        """The banner across the top of the plot area (the data area, below the legend)."""
+        r = self.plotw.mapFromScene(self.plot.getViewBox().sceneBoundingRect()).boundingRect()
+        self.banner.place(r.left(), r.top(), r.width())
+
+    def _headroom(self) -> float:
+        """The share of the plot area's height the banner covers (0 without a what-if)."""
+        if not self.whatif:
+            return 0.0
+        h = self.plot.getViewBox().height()
+        return min(0.4, self.banner.strip_height() / h) if h > 20 else 0.0
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
@@ -201,12 +221,21 @@ class DecayView(QtWidgets.QWidget):
         vals = np.concatenate([curve, over, over_c, trained] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
                               + ([self._positive(f.jacobian)] if f.jacobian is not None else []))
-        vals = vals[np.isfinite(vals)]
+        vals = vals[np.isfinite(vals) & (vals > 0)]
         if vals.size:
-            fit_range(self.plot, "y", vals, log=True, pad=0.1)
+            room = self._headroom()
+            include: tuple[float, ...] = ()
+            if room:  # a banner's height free above the curves (plus the usual margin)
+                a, b = np.log10(vals.min()), np.log10(vals.max())
+                span = max(b - a, 0.3) * 1.2
+                include = (10.0 ** (b + 0.1 * span + room / (1 - room) * span),)
+            fit_range(self.plot, "y", vals, log=True, pad=0.1, include=include)
             lo, hi = inner_range(self.plot)
+            y0, y1 = self.plot.getViewBox().viewRange()[1]
+            if room:  # no tick label under the banner
+                hi = min(hi, y1 - room * (y1 - y0))
             set_ticks(self.plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(self.plot)))
-            hi = self.plot.getViewBox().viewRange()[1][1]
+            hi = y1 - room * (y1 - y0)
             if f.reference is not None:  # the bound stops at the top edge: drawn past it, an SVG
                 # viewer without clip paths would draw it over the legend
                 self.ref.setData(*clip_top(f.k, self._positive(f.reference), 10.0 ** hi), connect="finite")
@@ -219,6 +248,8 @@ class DecayView(QtWidgets.QWidget):
         """Mark the frames shown from now on as a what-if (``label``, e.g. "what-if: σ_max =
         0.8") and draw the ``trained`` curve beside them; ``label`` "" ends it."""
         self.whatif = (label, np.asarray(trained, dtype=float)) if label and trained is not None else None
+        if label:
+            self._place_banner()
         self.banner.show_label(label)
 
     def show_message(self, text: str) -> None:

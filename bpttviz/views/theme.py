@@ -150,12 +150,25 @@ class LabelHolder(QtWidgets.QWidget):
         return QtCore.QSize(1, self.height())
 
     def set_height(self, h: int) -> None:
-        self.setFixedHeight(h)
-        self.label.setFixedHeight(h)
+        if (self.minimumHeight(), self.maximumHeight(), self.label.minimumHeight(),
+                self.label.maximumHeight()) != (h, h, h, h):
+            self.setFixedHeight(h)
+            self.label.setFixedHeight(h)
+
+    def fit(self, min_height: int = 0) -> None:
+        """As high as the (word-wrapped) label's text needs at the holder's width, at least
+        ``min_height``: the window lays itself out again only when that changes, not for every
+        new text (call it after ``label.setText``; the holder calls it on a resize)."""
+        self._min_height = min_height
+        w = self.width()
+        need = self.label.heightForWidth(w) if self.label.wordWrap() and w > 1 else self.label.sizeHint().height()
+        self.set_height(max(min_height, need))
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self.label.setFixedWidth(max(1, self.width()))
+        if ev.size().width() != ev.oldSize().width() and getattr(self, "_min_height", None) is not None:
+            self.fit(self._min_height)
         self.resized.emit()
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
@@ -272,6 +285,19 @@ def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
         return
     axis._bpttviz_ticks = ticks
     axis.setTicks(None if ticks is None else [ticks])
+
+
+def fix_axis_width(plot: pg.PlotItem, theme: Theme, side: str = "left", widest: str = "1e-100") -> None:
+    """Give a plot's vertical axis a fixed width: its widest possible tick label (``widest``, at
+    the theme's tick font) and its label line. An axis that fits its width to the tick labels of
+    the moment lays the whole plot out again (and repaints all of it) whenever a label gets
+    wider or narrower, e.g. on a log axis, from "0.01" to "1e-45"."""
+    ax = plot.getAxis(side)
+    fm = QtGui.QFontMetrics(theme.font(0.9))
+    label = QtGui.QFontMetrics(theme.font(0.95)).height() if ax.labelText else 0
+    width = fm.horizontalAdvance(widest) + max(3, int(4 * theme.scale)) + label + 6
+    if ax.fixedWidth != width:
+        ax.setWidth(width)
 
 
 def redraw_last(view) -> None:
