@@ -21,6 +21,7 @@ from bpttviz.views.theme import (
     fix_axis_width,
     inner_range,
     legend_html,
+    log_curves,
     redraw_last,
     set_axis_label,
     set_ticks,
@@ -69,16 +70,23 @@ class DecayView(QtWidgets.QWidget):
         self.history_items = [pg.PlotDataItem() for _ in range(HISTORY)]
         for it in self.history_items:
             self.plot.addItem(it)
+            it._bpttviz_slot = -1  # the age the item's pen shows (see _show_history)
+        # id of a shown curve -> (the curve, its item); holding the curve keeps its id its own
+        self._history_of: dict[int, tuple[np.ndarray, pg.PlotDataItem]] = {}
+        self._history_pens: list[QtGui.QPen] = []
         self.ref = self.plot.plot([], [])
         self.cell = self.plot.plot([], [])
         self.jacobian = self.plot.plot([], [])
         self.curve = self.plot.plot([], [])
+        self._history_z = self.curve.zValue() - 0.5  # the faint curves below every other one
         # a second model's curve, side by side: (this model's label, its label, k, curve, its curve
         # through the cell state or None)
         self.overlay: tuple | None = None
         self.overlay_curve = self.plot.plot([], [])
         self.overlay_cell = self.plot.plot([], [])
         self.trained = self.plot.plot([], [])  # a what-if's trained curve
+        log_curves(*self.history_items, self.ref, self.cell, self.jacobian, self.curve, self.overlay_curve,
+                   self.overlay_cell, self.trained)
         self.whatif: tuple[str, np.ndarray] | None = None  # (label, trained curve) while a what-if shows
         # over the plot widget, not in the layout (see the module's docstring)
         self.banner = WhatIfBanner(theme, self.plotw)
@@ -131,10 +139,14 @@ class DecayView(QtWidgets.QWidget):
         self._note_box.set_height(int(QtGui.QFontMetrics(self.note.font()).lineSpacing() * 2 + 2))
         self.note.setStyleSheet(f"color: {theme.muted};")
         n = len(self.history_items)
-        for i, it in enumerate(self.history_items):
+        self._history_pens = []
+        for i in range(n):
             c = QtGui.QColor(theme.backward)
             c.setAlpha(int(25 + 70 * (i + 1) / n))
-            it.setPen(pg.mkPen(c, width=1))
+            self._history_pens.append(pg.mkPen(c, width=1))
+        for it in self.history_items:
+            it._bpttviz_slot = -1  # a new theme: every pen set again
+        self._history_ids = []
         self._place_banner()
         if self.frame is not None:
             self.show_frame(self.frame)
@@ -207,16 +219,7 @@ class DecayView(QtWidgets.QWidget):
         if hist:
             entries.append(("earlier", th.backward, "faint"))
         style_plot(self.plot, th, title=legend_html(entries, th))
-        pad = HISTORY - len(hist)
-        ids = [None] * pad + [id(h) for h in hist]
-        if ids != self._history_ids:  # the faint curves change only when one is added
-            self._history_ids = ids
-            for i, it in enumerate(self.history_items):
-                if i < pad:
-                    it.setData([], [])
-                else:
-                    h = hist[i - pad]
-                    it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
+        self._show_history(hist)
         # the y range follows the curves (a growing bound may leave the top of the plot)
         vals = np.concatenate([curve, over, over_c, trained] + [self._positive(h) for h in hist]
                               + ([self._positive(f.cell)] if f.cell is not None else [])
@@ -244,6 +247,35 @@ class DecayView(QtWidgets.QWidget):
                 self.plot.setXRange(0, x1, padding=0.02)
         self.note.setText(f.note + (f"  ·  bound with {f.reference_label}" if f.reference is not None else ""))
 
+    def _show_history(self, hist: list[np.ndarray]) -> None:
+        """The faint curves, oldest first (at most ``HISTORY``). Each curve keeps the item that
+        drew it: a new iteration's curve takes the item of the one that dropped out, and the
+        others only move one step fainter (a new pen and depth, no new data: setting data on
+        every item each frame while training was most of the view's cost)."""
+        ids = [id(h) for h in hist]
+        if ids == self._history_ids:
+            return
+        kept = {i: hi for i, hi in self._history_of.items() if i in ids}
+        free = [it for it in self.history_items if all(it is not k for _, k in kept.values())]
+        for h, i in zip(hist, ids):
+            if i not in kept:
+                it = free.pop()
+                kept[i] = (h, it)
+                it.setData(np.arange(len(h), dtype=float), self._positive(h), connect="finite")
+        for it in free:
+            if it.xData is not None and len(it.xData):
+                it.setData([], [])
+        pad = HISTORY - len(hist)
+        for slot, i in enumerate(ids, start=pad):  # the newest: the last slot, the strongest pen, on top
+            it = kept[i][1]
+            if it._bpttviz_slot != slot:
+                it._bpttviz_slot = slot
+                it.opts["pen"] = self._history_pens[slot]
+                it.curve.setPen(self._history_pens[slot])  # (the item's setPen would set its data again)
+                it.setZValue(self._history_z + 1e-3 * slot)
+        self._history_of = kept
+        self._history_ids = ids
+
     def set_whatif(self, label: str, trained: np.ndarray | None = None) -> None:
         """Mark the frames shown from now on as a what-if (``label``, e.g. "what-if: σ_max =
         0.8") and draw the ``trained`` curve beside them; ``label`` "" ends it."""
@@ -258,6 +290,7 @@ class DecayView(QtWidgets.QWidget):
                    self.trained, *self.history_items]:
             it.setData([], [])
         self._history_ids = []
+        self._history_of = {}
         style_plot(self.plot, self.theme, title="")
         self.message.setText(text)
         self.pages.setCurrentWidget(self.message)

@@ -20,6 +20,7 @@ from bpttviz.views.theme import (
     fit_range,
     inner_range,
     legend_html,
+    log_curves,
     nice_ticks,
     redraw_last,
     set_axis_label,
@@ -183,6 +184,7 @@ class DeltasView(QtWidgets.QWidget):
             style = {"dash": QtCore.Qt.PenStyle.DashLine, "dot": QtCore.Qt.PenStyle.DotLine}.get(kind)
             width = 2.5 if i == 0 else 1.8
             item = self.norms_plot.plot([], [], pen=th.pen(c, width, style=style), connect="finite")
+            log_curves(item)
             self.curves[name] = item
         return self.curves[name]
 

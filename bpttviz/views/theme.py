@@ -287,6 +287,14 @@ def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
     axis.setTicks(None if ticks is None else [ticks])
 
 
+def log_curves(*items: pg.PlotDataItem) -> None:
+    """Curves of a log-y plot: no dynamic range limit. Their display data are log10 values, never
+    millions of view heights away, and with a limit every curve recomputes its display data
+    whenever the y range changes (most of a redraw's cost in a plot of many curves)."""
+    for it in items:
+        it.setDynamicRangeLimit(None)
+
+
 def fix_axis_width(plot: pg.PlotItem, theme: Theme, side: str = "left", widest: str = "1e-100") -> None:
     """Give a plot's vertical axis a fixed width: its widest possible tick label (``widest``, at
     the theme's tick font) and its label line. An axis that fits its width to the tick labels of

@@ -23,6 +23,7 @@ from bpttviz.views.theme import (
     fit_range,
     fix_axis_width,
     legend_html,
+    log_curves,
     set_axis_label,
     set_ticks,
     style_plot,
@@ -116,6 +117,7 @@ class WhatIfPanel(QtWidgets.QWidget):
         self.bound = self.decay_plot.plot([], [])
         self.delta_trained = self.delta_plot.plot([], [])
         self.delta_now = self.delta_plot.plot([], [])
+        log_curves(self.decay_trained, self.decay_now, self.bound, self.delta_trained, self.delta_now)
         self.caption = QtWidgets.QLabel(" ")
         self.caption.setObjectName("whatif_caption")
         self.caption.setWordWrap(True)
