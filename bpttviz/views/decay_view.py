@@ -25,6 +25,7 @@ from bpttviz.views.theme import (
     redraw_last,
     set_axis_label,
     set_ticks,
+    steady_title,
     style_plot,
     tick_room,
 )
@@ -66,6 +67,7 @@ class DecayView(QtWidgets.QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setLogMode(y=True)
         self.plot.disableAutoRange()
+        steady_title(self.plot)  # (the legend differs while a what-if shows)
         self.plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
         self.history_items = [pg.PlotDataItem() for _ in range(HISTORY)]
         for it in self.history_items:

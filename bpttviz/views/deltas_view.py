@@ -25,6 +25,7 @@ from bpttviz.views.theme import (
     redraw_last,
     set_axis_label,
     set_ticks,
+    steady_title,
     style_plot,
     tick_room,
 )
@@ -89,6 +90,8 @@ class DeltasView(QtWidgets.QWidget):
         self.norms_plot.setMouseEnabled(x=False, y=False)
         self.norms_plot.setLogMode(y=True)
         self.norms_plot.disableAutoRange()
+        for p in (self.heat.plot, self.norms_plot):
+            steady_title(p)  # (a what-if's title differs from the trained one)
         # keep the columns of both plots aligned: same left-axis width, and a blank where the
         # heatmap has its colour bar
         self.spacer = pg.GraphicsWidget()

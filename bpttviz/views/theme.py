@@ -221,7 +221,12 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
         return
     if before is not None and before[0] == theme and before[2] == labels:
         # only the title's text changed (a live title): the axes keep their style and pictures
-        plot.setTitle(sig[1] or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+        if before[1] and sig[1] and plot.titleLabel.isVisible():
+            # the label's text alone: PlotItem.setTitle would first reset the title row to
+            # pyqtgraph's 30 px, a new layout of the plot (``shrinkable`` sizes the row)
+            plot.titleLabel.setText(sig[1], color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+        else:
+            plot.setTitle(sig[1] or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
         plot._bpttviz_style = sig
         return
     tick_font = theme.font(0.9)
@@ -332,6 +337,10 @@ def shrinkable(label: pg.LabelItem) -> None:
         if not (shiboken6.isValid(label) and shiboken6.isValid(label.item)):
             return
         h = label.itemRect().height()
+        width = label.size().width()
+        if getattr(label, "_bpttviz_steady", False) and getattr(label, "_bpttviz_w", None) == width:
+            h = max(h, getattr(label, "_bpttviz_h", 0) or 0)  # (see steady_title)
+        label._bpttviz_w = width
         if getattr(label, "_bpttviz_h", None) == h:
             return  # (a new text of the same height: nothing to lay out again)
         label._bpttviz_h = h
@@ -363,6 +372,13 @@ def shrinkable(label: pg.LabelItem) -> None:
     label.opts["justify"] = "left"  # clipped on the right, never on both sides
     label._bpttviz_shrinkable = True
     update_min()
+
+
+def steady_title(plot: pg.PlotItem) -> None:
+    """Let the plot's title row only grow while the plot keeps its width: a title whose text
+    alternates between one and two lines (a legend that changes as a what-if starts and ends)
+    then does not lay the plot out again, and repaint all of it, each time."""
+    plot.titleLabel._bpttviz_steady = True
 
 
 def span_title(plot: pg.PlotItem) -> None:
