@@ -229,6 +229,8 @@ class DecayView(QtWidgets.QWidget):
         vals = vals[np.isfinite(vals) & (vals > 0)]
         if vals.size:
             room = self._headroom()
+            if room:
+                self._place_banner()  # (the plot area may have moved without a new size)
             include: tuple[float, ...] = ()
             if room:  # a banner's height free above the curves (plus the usual margin)
                 a, b = np.log10(vals.min()), np.log10(vals.max())
