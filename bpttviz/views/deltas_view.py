@@ -84,6 +84,7 @@ class DeltasView(QtWidgets.QWidget):
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.heat = Heatmap(self.glw.ci, theme, row=0, col=0, x_label="", y_label="unit")
+        self.heat.steady_bar = True  # (a what-if's deltas have another level than the trained ones)
         self.norms_plot: pg.PlotItem = self.glw.addPlot(row=1, col=0, enableMenu=False)
         self.norms_plot.hideButtons()
         self.norms_plot.setMenuEnabled(False)

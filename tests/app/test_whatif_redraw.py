@@ -231,3 +231,22 @@ def test_the_faint_curves_keep_their_items_and_fade_with_age(qtbot):
                        if data_before[id(it)] is None or it.getOriginalDataset()[1] is None
                        or not np.array_equal(data_before[id(it)], it.getOriginalDataset()[1])]
             assert len(changed) == 1
+
+
+def test_a_steady_colour_bar_only_widens(qtbot):
+    from bpttviz.views.heatmap import Heatmap
+
+    glw = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(glw)
+    widths = {}
+    for steady in (False, True):
+        h = Heatmap(glw.ci, default_theme(), row=0, col=int(steady))
+        h.steady_bar = steady
+        img = np.ones((4, 5))
+        got = []
+        for level in (0.25, 2.0, 0.25):  # "-0.25" is wider than "-2"
+            h.set_image(img * level, level)
+            got.append(h.bar.axis.fixedWidth)
+        widths[steady] = got
+    assert widths[False][1] < widths[False][0] == widths[False][2]  # the exact width each time
+    assert widths[True][0] == widths[True][1] == widths[True][2]  # never narrower
