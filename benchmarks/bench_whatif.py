@@ -227,7 +227,7 @@ def window_times(kind: str, k: int | None, changes: int, size: tuple[int, int] =
     win.close()
     win.deleteLater()
     return {"median": statistics.median(out), "p90": statistics.quantiles(out, n=10)[-1], "max": max(out),
-            "first": statistics.median(firsts), "first_max": max(firsts)}
+            "first": statistics.median(firsts), "first_max": max(firsts), "firsts": firsts}
 
 
 def _load() -> str:

@@ -185,7 +185,7 @@ class AttributionView(QtWidgets.QWidget):
             self.title.setToolTip(title)
         if caption != self.caption.text():
             self.caption.setText(caption)
-            self._caption_box.fit(self._caption_min)
+            self._caption_box.fit(self._caption_min, steady=True)
 
     def _bar_beside(self, plot: pg.PlotItem) -> None:
         """The colour bar at the right of ``plot``: side by side it belongs after both matrices,
@@ -277,7 +277,7 @@ class AttributionView(QtWidgets.QWidget):
         self.title.setFont(theme.font(1.0, bold=True))
         self.caption.setFont(theme.font(0.9))
         self._caption_min = int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 2)
-        self._caption_box.fit(self._caption_min)
+        self._caption_box.fit(self._caption_min)  # (a new font: the exact height)
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.quantity.setFont(theme.font(0.9))
         self.message.setFont(theme.font(1.05))

@@ -243,8 +243,8 @@ class DecayView(QtWidgets.QWidget):
                 hi = min(hi, y1 - room * (y1 - y0))
             set_ticks(self.plot.getAxis("left"), decade_ticks(10.0 ** np.array([lo, hi]), tick_room(self.plot)))
             hi = y1 - room * (y1 - y0)
-            if f.reference is not None:  # the bound stops at the top edge: drawn past it, an SVG
-                # viewer without clip paths would draw it over the legend
+            if f.reference is not None:  # the bound stops at the top edge (or the banner's lower
+                # edge): drawn past it, an SVG viewer without clip paths would draw it over the legend
                 self.ref.setData(*clip_top(f.k, self._positive(f.reference), 10.0 ** hi), connect="finite")
             x1 = max(1.0, float(f.k[-1]) if f.k.size else 1.0, float(len(over) - 1))
             if self.plot.getViewBox().viewRange()[0][1] < x1 or self.plot.getViewBox().viewRange()[0][1] > x1 + 1:
@@ -254,8 +254,8 @@ class DecayView(QtWidgets.QWidget):
     def _show_history(self, hist: list[np.ndarray]) -> None:
         """The faint curves, oldest first (at most ``HISTORY``). Each curve keeps the item that
         drew it: a new iteration's curve takes the item of the one that dropped out, and the
-        others only move one step fainter (a new pen and depth, no new data: setting data on
-        every item each frame while training was most of the view's cost)."""
+        others only move one step fainter (a new pen and depth, no new data: while training, one
+        item's data changes per frame instead of all of them)."""
         ids = [id(h) for h in hist]
         if ids == self._history_ids:
             return

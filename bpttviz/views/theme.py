@@ -155,20 +155,38 @@ class LabelHolder(QtWidgets.QWidget):
             self.setFixedHeight(h)
             self.label.setFixedHeight(h)
 
-    def fit(self, min_height: int = 0) -> None:
+    def fit(self, min_height: int = 0, steady: bool = False) -> None:
         """As high as the (word-wrapped) label's text needs at the holder's width, at least
         ``min_height``: the window lays itself out again only when that changes, not for every
-        new text (call it after ``label.setText``; the holder calls it on a resize)."""
-        self._min_height = min_height
+        new text (call it after ``label.setText``; the holder calls it on a resize). ``steady``:
+        only grow while the width stays (a caption that alternates between two and three lines
+        then lays the window out once, not at every change)."""
+        self._min_height, self._steady = min_height, steady
         w = self.width()
-        need = self.label.heightForWidth(w) if self.label.wordWrap() and w > 1 else self.label.sizeHint().height()
-        self.set_height(max(min_height, need))
+        h = max(min_height, self.needed_height(w))
+        if steady and getattr(self, "_fit_width", None) == w:
+            h = max(h, self.height())
+        self._fit_width = w
+        self.set_height(h)
+
+    def needed_height(self, width: int) -> int:
+        """The height the label's (plain, word-wrapped) text needs at ``width`` pixels.
+        (``QLabel.heightForWidth`` would not do: it never answers less than the label's fixed
+        height.)"""
+        lab = self.label
+        if not lab.wordWrap() or width <= 1:
+            return lab.sizeHint().height()
+        m = lab.contentsMargins()
+        inner = max(1, width - m.left() - m.right() - 2 * lab.margin())
+        flags = int(QtCore.Qt.TextFlag.TextWordWrap) | int(lab.alignment())
+        r = lab.fontMetrics().boundingRect(QtCore.QRect(0, 0, inner, 1_000_000), flags, lab.text())
+        return r.height() + m.top() + m.bottom() + 2 * lab.margin()
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self.label.setFixedWidth(max(1, self.width()))
         if ev.size().width() != ev.oldSize().width() and getattr(self, "_min_height", None) is not None:
-            self.fit(self._min_height)
+            self.fit(self._min_height, self._steady)  # (a new width: the exact height again)
         self.resized.emit()
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:

@@ -232,7 +232,7 @@ class WhatIfPanel(QtWidgets.QWidget):
         """The caption under the plots (also a message when there is nothing to show)."""
         if text != self.caption.text():
             self.caption.setText(text)
-            self._caption_box.fit()
+            self._caption_box.fit(steady=True)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -253,7 +253,7 @@ class WhatIfPanel(QtWidgets.QWidget):
                   self.bias_value, self.activation, self.truncation, self.back):
             w.setFont(f)
         self.caption.setFont(theme.font(0.9))
-        self._caption_box.fit()
+        self._caption_box.fit()  # (a new font: the exact height)
         if self.frame is not None:
             self.show_frame(self.frame)
 

@@ -155,11 +155,17 @@ def test_a_new_caption_changes_the_holders_height_only_for_another_line_count(qa
     assert box.height() == 20  # the least height, for an empty text
     label.setText("a caption long enough to need several lines at two hundred pixels, " * 3)
     box.fit(20)
-    need = label.heightForWidth(200)
-    assert need > 20 and box.height() == need and label.height() == need
+    need = box.needed_height(200)
+    lines = need / label.fontMetrics().lineSpacing()
+    assert lines > 2 and box.height() == need and label.height() == need
     label.setText(label.text().replace("a caption", "one caption"))  # as many lines: nothing changes
     box.fit(20)
-    assert box.height() == label.heightForWidth(200) == need
+    assert box.height() == box.needed_height(200) == need
+    label.setText("short")
+    box.fit(20, steady=True)  # steady: no shrinking while the width stays...
+    assert box.height() == need
+    box.fit(20)  # ...the exact height otherwise
+    assert box.height() == max(20, box.needed_height(200)) < need
 
 
 def test_a_fixed_axis_width_holds_for_any_decade(qtbot):
