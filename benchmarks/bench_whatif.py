@@ -1,6 +1,7 @@
 """What the attribution costs against a backward pass, and how fast a what-if redraws.
 
-    python benchmarks/bench_whatif.py [--quick] [--no-window]
+    python benchmarks/bench_whatif.py [--quick] [--no-window | --window-only] [--sizes 1920x1080,1366x768]
+        [--kinds rnn,lstm,gru] [--costs] [--wall]
 
 At the classic size (vanilla tanh RNN, H=100, vocabulary 65, T=25, B=1, token ids, "sum"
 reduction; the same for LSTM and GRU), for a model trained 50 iterations so the numbers are
@@ -26,17 +27,23 @@ pass? Measured side by side:
   ``sum_t alive(t) / T`` (13 untruncated at T = 25; about k with a window k). This is the
   floor: the sweep cannot cost less than that many of the backward's products.
 
-**What-if redraw** (table 2), target <= 50 ms each:
+**What-if redraw** (tables 2 and 3), target <= 50 ms each:
 
-- ``engine``: build the changed model (``what_if``) and everything the views redraw
+- ``engine`` (table 2): build the changed model (``what_if``) and everything the views redraw
   (``what_if_frame``: attribution, decay curve and bound, delta norms, connectivity);
 - ``presenters``: the app's presenters for one change (attribution frame, what-if panel,
   connectivity shading, the main decay and deltas views' what-if frames), no drawing;
-- ``window``: in an offscreen 1920x1080 main window with the attribution, what-if, decay and
-  deltas views all on screen (side by side) and the connectivity shading on: from a what-if change
-  (``WhatIfLab.set_settings``) until every view has taken its new data and Qt has processed the
-  repaints; median, 90th percentile and worst of the changes (the target applies to the 90th
-  percentile, and to the engine and presenter times). ``--no-window`` skips it.
+- ``window`` (table 3): in an offscreen main window of each ``--sizes`` (default 1920x1080 and
+  1366x768) with the attribution, what-if, decay and deltas views all on screen (side by side)
+  and the connectivity shading on: from a what-if change (``WhatIfLab.set_settings``) until every
+  view has taken its new data and Qt has processed the repaints. Three iterations are narrated
+  in turn (a narration ends a what-if); the first change after each (the WHAT-IF banners
+  appear) is counted apart (``first``: the median of the three, ``1st max``: the worst), the
+  others give the median, 90th percentile and worst. The target applies to the median, the
+  90th percentile and the first change. ``--costs`` adds each view's push and paint per change
+  (a change, and the first change). ``--no-window`` skips table 3, ``--window-only`` does only it.
+
+The machine may be shared: run it several times and compare medians; the load average is printed.
 """
 
 from __future__ import annotations
