@@ -229,7 +229,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.panel.setEnabled(trace is not None)
         if trace is None:
             s = self.controller.session
-            self.panel.caption.setText(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
+            self.panel.set_caption(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
                                        if s.blowup is not None or not self._finite else NO_TRACE)
             return
         self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))

@@ -20,7 +20,7 @@ import numpy as np
 from bpttviz.engine.gradients.diagnostics import JACOBIAN_BUDGET, DecayCurves, Diagnostics, jacobian_cost
 from bpttviz.engine.records import BackwardStep, GradientStep
 from bpttviz.engine.training.session import Session, model_with
-from bpttviz.presenters.panels import activation_gamma
+from bpttviz.presenters.panels import EXACT_SIDE, activation_gamma, sigma_max
 
 Array = np.ndarray
 
@@ -71,17 +71,24 @@ class DecayPresenter:
         """The ``DecayCurves`` of the moment's iteration, or None before any batch; the Jacobian
         lines are None when they cost more than ``JACOBIAN_BUDGET``."""
         n = moment.narration
+        sigma = None
         if n is not None:
             key = ("narration", id(n))
             m = model_with(session.model, n.before)
             x, y, h0, opts = n.inputs, n.targets, n.h0, dict(n.options)
+            W = n.before.get(m.W_H)
+            if (W is not None and m.GATES == 1 and getattr(m, "activation", None) is not None
+                    and min(np.shape(W)) <= EXACT_SIDE):
+                # sigma_max of the weights before the update, exact (an SVD): under the same key
+                # as the weights view's "before" figure, so the two views share one SVD a frame
+                sigma = sigma_max(W, (id(n), id(W), moment.generation, moment.iteration, False))
         else:
             if session.last_batch is None:
                 return None
             key = ("now", id(session), session.iteration, moment.generation)
             m = session.model
             (x, y), h0, opts = session.last_batch, None, session.options()
-        return self.diagnostics.decay(m, x, y, h0=h0, key=key, **opts)
+        return self.diagnostics.decay(m, x, y, h0=h0, key=key, sigma_max=sigma, **opts)
 
     def frame(self, session: Session, moment, history: list[Array]) -> DecayFrame | str:
         """A ``DecayFrame`` for the decay view at ``moment``, or a message explaining why there is

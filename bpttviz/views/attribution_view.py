@@ -18,7 +18,16 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from bpttviz.presenters.attribution import QUANTITIES, AttributionFrame
-from bpttviz.views.theme import Theme, cache_axes, magnitude_map, nice_ticks, set_axis_label, set_ticks, style_plot
+from bpttviz.views.theme import (
+    LabelHolder,
+    Theme,
+    cache_axes,
+    magnitude_map,
+    nice_ticks,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+)
 
 
 class AttributionView(QtWidgets.QWidget):
@@ -48,6 +57,12 @@ class AttributionView(QtWidgets.QWidget):
         self.caption.setObjectName("attribution_caption")
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Both labels sit in holders of a fixed height: a new title or caption (every what-if
+        # change brings both) then lays nothing out again; the caption's holder grows or shrinks
+        # only when the text needs another number of lines. The title is one line, cut at the
+        # view's width (whole in the tooltip) instead of widening the dock.
+        self._title_box = LabelHolder(self.title)
+        self._caption_box = LabelHolder(self.caption)
 
         self.plotw, self.plot, self.image = self._matrix_plot()
         # the second model's matrix (side by side), shown only for a frame that carries one
@@ -87,14 +102,14 @@ class AttributionView(QtWidgets.QWidget):
             w.scene().sigMouseMoved.connect(lambda pos, second=second: self._moved(pos, second))
 
         top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.title, 1)
+        top.addWidget(self._title_box, 1)
         top.addWidget(self.quantity)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.pages, 1)
-        lay.addWidget(self.caption)
+        lay.addWidget(self._caption_box)
         self._shape: tuple | None = None
         self._shape2: tuple | None = None
         self._titles: dict[int, str] = {}
@@ -161,9 +176,16 @@ class AttributionView(QtWidgets.QWidget):
         if self.bar.levels() != (lo, hi):
             self.bar.setLevels((lo, hi))
             self._fit_bar()
-        self.title.setText(f.title + (f"  ·  {f.whatif}" if f.whatif else ""))
-        self.caption.setText(f.caption)
+        self._set_texts(f.title + (f"  ·  {f.whatif}" if f.whatif else ""), f.caption)
         self._draw_box()
+
+    def _set_texts(self, title: str, caption: str) -> None:
+        if title != self.title.text():
+            self.title.setText(title)
+            self.title.setToolTip(title)
+        if caption != self.caption.text():
+            self.caption.setText(caption)
+            self._caption_box.fit(self._caption_min, steady=True)
 
     def _bar_beside(self, plot: pg.PlotItem) -> None:
         """The colour bar at the right of ``plot``: side by side it belongs after both matrices,
@@ -221,8 +243,7 @@ class AttributionView(QtWidgets.QWidget):
         self.frame = None
         self.message.setText(text)
         self.pages.setCurrentWidget(self.message)
-        self.title.setText(" ")
-        self.caption.setText(" ")
+        self._set_texts(" ", " ")
 
     def cell_at(self, scene_pos: QtCore.QPointF, second: bool = False) -> tuple[int, int] | None:
         """The cell ``(t, t')`` under a scene position of the first (or the second) matrix's
@@ -255,11 +276,13 @@ class AttributionView(QtWidgets.QWidget):
         self.diagonal2.setPen(theme.pen(theme.muted, 1, style=QtCore.Qt.PenStyle.DotLine))
         self.title.setFont(theme.font(1.0, bold=True))
         self.caption.setFont(theme.font(0.9))
-        self.caption.setMinimumHeight(int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 2))
+        self._caption_min = int(QtGui.QFontMetrics(self.caption.font()).lineSpacing() * 2 + 2)
+        self._caption_box.fit(self._caption_min)  # (a new font: the exact height)
         self.caption.setStyleSheet(f"color: {theme.foreground};")
         self.quantity.setFont(theme.font(0.9))
         self.message.setFont(theme.font(1.05))
         self.message.setStyleSheet(f"color: {theme.muted}; background: {theme.background};")
+        self._title_box.set_height(max(self.title.sizeHint().height(), self.quantity.sizeHint().height()))
         if self.frame is not None:
             self.show_frame(self.frame)
 

@@ -1,7 +1,8 @@
 """The deltas view: a heatmap time x hidden units of the per-timestep deltas (signed, diverging,
 symmetric levels) above the norm of each timestep's delta on a log axis, split into what came
 from the output at that step and what came from the future. While a what-if is shown
-(``set_whatif``) a banner above says so."""
+(``set_whatif``) a banner beside the quantity selector says so (in the selector's row, which is
+there anyway: showing it lays nothing out again)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,50 @@ from bpttviz.views.theme import (
     fit_range,
     inner_range,
     legend_html,
+    log_curves,
     nice_ticks,
     redraw_last,
     set_axis_label,
     set_ticks,
+    steady_title,
     style_plot,
     tick_room,
 )
 from bpttviz.views.whatif_banner import WhatIfBanner
+
+
+class _Header(QtWidgets.QWidget):
+    """The row above the plots: the quantity selector at its own width, the what-if banner over
+    the rest. The row's height is fixed and its children are placed by hand, so a banner that
+    comes or goes (or a new text) never asks the view or the window to lay itself out again."""
+
+    def __init__(self, quantity: QtWidgets.QComboBox, banner: WhatIfBanner) -> None:
+        super().__init__()
+        self.quantity, self.banner = quantity, banner
+        quantity.setParent(self)
+        banner.setParent(self)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def fit(self) -> None:
+        """Height for the selector and the banner at the current fonts; children placed."""
+        h = max(self.quantity.sizeHint().height(), self.banner.strip_height())
+        if self.height() != h or self.minimumHeight() != h:
+            self.setFixedHeight(h)
+        self._place()
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(self.quantity.sizeHint().width(), self.height())
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self._place()
+
+    def _place(self) -> None:
+        h = self.height()
+        w = min(self.quantity.sizeHint().width(), self.width()) if self.quantity.isVisibleTo(self) else 0
+        self.quantity.setGeometry(0, 0, w, h)
+        x = w + 4 if w else 0
+        self.banner.place(x, (h - self.banner.strip_height()) // 2, self.width() - x)
 
 
 class DeltasView(QtWidgets.QWidget):
@@ -47,12 +84,15 @@ class DeltasView(QtWidgets.QWidget):
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.heat = Heatmap(self.glw.ci, theme, row=0, col=0, x_label="", y_label="unit")
+        self.heat.steady_bar = True  # (a what-if's deltas have another level than the trained ones)
         self.norms_plot: pg.PlotItem = self.glw.addPlot(row=1, col=0, enableMenu=False)
         self.norms_plot.hideButtons()
         self.norms_plot.setMenuEnabled(False)
         self.norms_plot.setMouseEnabled(x=False, y=False)
         self.norms_plot.setLogMode(y=True)
         self.norms_plot.disableAutoRange()
+        for p in (self.heat.plot, self.norms_plot):
+            steady_title(p)  # (a what-if's title differs from the trained one)
         # keep the columns of both plots aligned: same left-axis width, and a blank where the
         # heatmap has its colour bar
         self.spacer = pg.GraphicsWidget()
@@ -67,8 +107,8 @@ class DeltasView(QtWidgets.QWidget):
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(2)
         self.banner = WhatIfBanner(theme)
-        lay.addWidget(self.banner)
-        lay.addWidget(self.quantity)
+        self.header = _Header(self.quantity, self.banner)
+        lay.addWidget(self.header)
         lay.addWidget(self.glw, 1)
         self.frame: DeltasFrame | None = None
         self._arrange()
@@ -104,6 +144,14 @@ class DeltasView(QtWidgets.QWidget):
         """The choices offered (dh, dpre, and dc for an LSTM)."""
         self._set_quantities(names)
         self.quantity.setVisible(len(names) > 1)
+        self._show_header()
+
+    def _show_header(self) -> None:
+        """The row shows while it holds something (a lone quantity needs no selector)."""
+        want = self.quantity.isVisibleTo(self.header) or bool(self.banner.label)
+        if self.header.isVisibleTo(self) != want:
+            self.header.setVisible(want)
+        self.header.fit()
 
     def current_quantity(self) -> str:
         return self.quantity.currentData() or "dh"
@@ -116,6 +164,7 @@ class DeltasView(QtWidgets.QWidget):
         style_plot(self.norms_plot, theme)
         set_axis_label(self.norms_plot, "left", "norm", theme)
         self.quantity.setFont(theme.font(1.0))
+        self.header.fit()
         self.marker.setPen(theme.pen(theme.highlight, max(2, 2 * theme.scale)))
         axis_w = int(3.2 * theme.pixels(1.0) + 30)
         self.heat.plot.getAxis("left").setWidth(axis_w)
@@ -126,6 +175,7 @@ class DeltasView(QtWidgets.QWidget):
     def set_whatif(self, label: str) -> None:
         """Mark the frames shown from now on as a what-if (``label``); "" ends it."""
         self.banner.show_label(label)
+        self._show_header()
 
     def _style(self, i: int) -> tuple[str, str]:
         th = self.theme
@@ -138,6 +188,7 @@ class DeltasView(QtWidgets.QWidget):
             style = {"dash": QtCore.Qt.PenStyle.DashLine, "dot": QtCore.Qt.PenStyle.DotLine}.get(kind)
             width = 2.5 if i == 0 else 1.8
             item = self.norms_plot.plot([], [], pen=th.pen(c, width, style=style), connect="finite")
+            log_curves(item)
             self.curves[name] = item
         return self.curves[name]
 

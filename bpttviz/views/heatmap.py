@@ -101,6 +101,9 @@ class Heatmap:
         self.auto_ticks = True
         self._origin = (-0.5, -0.5)
         self._bar_width = 0  # the colour bar axis's width (see _fit_bar)
+        #: the colour bar only widens (until a new theme): a view whose level changes with every
+        #: what-if sets it, so a new level's labels do not lay its plots out again each time
+        self.steady_bar = False
         _ALL.add(self)
         self.plot.getViewBox().sigResized.connect(lambda _vb: self.retick())
         self.apply_theme(theme)
@@ -150,7 +153,7 @@ class Heatmap:
         # while training a new level, with labels of another width, comes with most frames: while
         # training (``set_live``) the bar only widens; paused, it takes its exact width
         width = max(fm.horizontalAdvance(t) for _v, t in ticks) + 16
-        if width > self._bar_width or (not _LIVE and width != self._bar_width):
+        if width > self._bar_width or (not (_LIVE or self.steady_bar) and width != self._bar_width):
             self._bar_width = width
             self.bar.axis.setWidth(width)
 

@@ -150,12 +150,43 @@ class LabelHolder(QtWidgets.QWidget):
         return QtCore.QSize(1, self.height())
 
     def set_height(self, h: int) -> None:
-        self.setFixedHeight(h)
-        self.label.setFixedHeight(h)
+        if (self.minimumHeight(), self.maximumHeight(), self.label.minimumHeight(),
+                self.label.maximumHeight()) != (h, h, h, h):
+            self.setFixedHeight(h)
+            self.label.setFixedHeight(h)
+
+    def fit(self, min_height: int = 0, steady: bool = False) -> None:
+        """As high as the (word-wrapped) label's text needs at the holder's width, at least
+        ``min_height``: the window lays itself out again only when that changes, not for every
+        new text (call it after ``label.setText``; the holder calls it on a resize). ``steady``:
+        only grow while the width stays (a caption that alternates between two and three lines
+        then lays the window out once, not at every change)."""
+        self._min_height, self._steady = min_height, steady
+        w = self.width()
+        h = max(min_height, self.needed_height(w))
+        if steady and getattr(self, "_fit_width", None) == w:
+            h = max(h, self.height())
+        self._fit_width = w
+        self.set_height(h)
+
+    def needed_height(self, width: int) -> int:
+        """The height the label's (plain, word-wrapped) text needs at ``width`` pixels.
+        (``QLabel.heightForWidth`` would not do: it never answers less than the label's fixed
+        height.)"""
+        lab = self.label
+        if not lab.wordWrap() or width <= 1:
+            return lab.sizeHint().height()
+        m = lab.contentsMargins()
+        inner = max(1, width - m.left() - m.right() - 2 * lab.margin())
+        flags = int(QtCore.Qt.TextFlag.TextWordWrap) | int(lab.alignment())
+        r = lab.fontMetrics().boundingRect(QtCore.QRect(0, 0, inner, 1_000_000), flags, lab.text())
+        return r.height() + m.top() + m.bottom() + 2 * lab.margin()
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         super().resizeEvent(ev)
         self.label.setFixedWidth(max(1, self.width()))
+        if ev.size().width() != ev.oldSize().width() and getattr(self, "_min_height", None) is not None:
+            self.fit(self._min_height, self._steady)  # (a new width: the exact height again)
         self.resized.emit()
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
@@ -244,7 +275,12 @@ def style_plot(plot: pg.PlotItem, theme: Theme, *, title: str | None = None) -> 
         return
     if before is not None and before[0] == theme and before[2] == labels:
         # only the title's text changed (a live title): the axes keep their style and pictures
-        plot.setTitle(sig[1] or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+        if before[1] and sig[1] and plot.titleLabel.isVisible():
+            # the label's text alone: PlotItem.setTitle would first reset the title row to
+            # pyqtgraph's 30 px, a new layout of the plot (``shrinkable`` sizes the row)
+            plot.titleLabel.setText(sig[1], color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
+        else:
+            plot.setTitle(sig[1] or None, color=theme.foreground, size=f"{theme.points(1.0):.1f}pt")
         plot._bpttviz_style = sig
         return
     tick_font = theme.font(0.9)
@@ -310,6 +346,27 @@ def set_ticks(axis: pg.AxisItem, ticks: list[tuple[float, str]] | None) -> None:
     axis.setTicks(None if ticks is None else [ticks])
 
 
+def log_curves(*items: pg.PlotDataItem) -> None:
+    """Curves of a log-y plot: no dynamic range limit. Their display data are log10 values, never
+    millions of view heights away, and with a limit every curve recomputes its display data
+    whenever the y range changes (most of a redraw's cost in a plot of many curves)."""
+    for it in items:
+        it.setDynamicRangeLimit(None)
+
+
+def fix_axis_width(plot: pg.PlotItem, theme: Theme, side: str = "left", widest: str = "1e-100") -> None:
+    """Give a plot's vertical axis a fixed width: its widest possible tick label (``widest``, at
+    the theme's tick font) and its label line. An axis that fits its width to the tick labels of
+    the moment lays the whole plot out again (and repaints all of it) whenever a label gets
+    wider or narrower, e.g. on a log axis, from "0.01" to "1e-45"."""
+    ax = plot.getAxis(side)
+    fm = QtGui.QFontMetrics(theme.font(0.9))
+    label = QtGui.QFontMetrics(theme.font(0.95)).height() if ax.labelText else 0
+    width = fm.horizontalAdvance(widest) + max(3, int(4 * theme.scale)) + label + 6
+    if ax.fixedWidth != width:
+        ax.setWidth(width)
+
+
 def redraw_last(view) -> None:
     """Show ``view.frame`` again (a resize: as many tick labels as the new size holds). Runs from a
     timer, outside the controller's guarded paint, so an exception goes to ``view.redraw_failed``
@@ -334,6 +391,10 @@ def shrinkable(label: pg.LabelItem) -> None:
         if not (shiboken6.isValid(label) and shiboken6.isValid(label.item)):
             return
         h = label.itemRect().height()
+        width = label.size().width()
+        if getattr(label, "_bpttviz_steady", False) and getattr(label, "_bpttviz_w", None) == width:
+            h = max(h, getattr(label, "_bpttviz_h", 0) or 0)  # (see steady_title)
+        label._bpttviz_w = width
         if getattr(label, "_bpttviz_h", None) == h:
             return  # (a new text of the same height: nothing to lay out again)
         label._bpttviz_h = h
@@ -365,6 +426,13 @@ def shrinkable(label: pg.LabelItem) -> None:
     label.opts["justify"] = "left"  # clipped on the right, never on both sides
     label._bpttviz_shrinkable = True
     update_min()
+
+
+def steady_title(plot: pg.PlotItem) -> None:
+    """Let the plot's title row only grow while the plot keeps its width: a title whose text
+    alternates between one and two lines (a legend that changes as a what-if starts and ends)
+    then does not lay the plot out again, and repaint all of it, each time."""
+    plot.titleLabel._bpttviz_steady = True
 
 
 def span_title(plot: pg.PlotItem) -> None:

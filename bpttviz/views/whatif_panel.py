@@ -15,7 +15,19 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from bpttviz.presenters.attribution import ACTIVATIONS, TRAINED, WhatIfFrame, WhatIfSettings
-from bpttviz.views.theme import Theme, decade_ticks, fit_range, legend_html, set_axis_label, set_ticks, style_plot
+from bpttviz.views.theme import (
+    LabelHolder,
+    Theme,
+    decade_ticks,
+    fit_fixed,
+    fit_range,
+    fix_axis_width,
+    legend_html,
+    log_curves,
+    set_axis_label,
+    set_ticks,
+    style_plot,
+)
 
 SIGMA_STEP = 0.05  # one notch of the sigma_max slider ([ and ] nudge by one)
 SIGMA_MAX = 4.0
@@ -105,16 +117,20 @@ class WhatIfPanel(QtWidgets.QWidget):
         self.bound = self.decay_plot.plot([], [])
         self.delta_trained = self.delta_plot.plot([], [])
         self.delta_now = self.delta_plot.plot([], [])
+        log_curves(self.decay_trained, self.decay_now, self.bound, self.delta_trained, self.delta_now)
         self.caption = QtWidgets.QLabel(" ")
         self.caption.setObjectName("whatif_caption")
         self.caption.setWordWrap(True)
+        # in a holder: a new caption (every change brings one) lays the window out again only
+        # when it needs another number of lines
+        self._caption_box = LabelHolder(self.caption)
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
         lay.addLayout(form)
         lay.addWidget(self.plots, 1)
-        lay.addWidget(self.caption)
+        lay.addWidget(self._caption_box)
 
         self.sigma.valueChanged.connect(self._changed)
         self.bias.valueChanged.connect(self._changed)
@@ -197,15 +213,26 @@ class WhatIfPanel(QtWidgets.QWidget):
             if vals.size:
                 fit_range(plot, "y", vals, log=True, pad=0.1)
                 set_ticks(plot.getAxis("left"), decade_ticks(vals))
-            plot.setXRange(0, max(1.0, len(f.k) - 1.0), padding=0.02)
-        entries = [("trained", th.muted, "line"), (f.label if f.label != "the trained weights" else "now",
-                                                   th.backward, "line")]
+            x1 = max(1.0, len(f.k) - 1.0)
+            if getattr(plot, "_whatif_x1", None) != x1:  # (a new range repaints the axis)
+                plot._whatif_x1 = x1
+                plot.setXRange(0, x1, padding=0.02)
+        # the legend names the lines only (the controls above and the caption give the values):
+        # a legend that changed with every notch, or as a what-if starts, would lay its plot out
+        # again (with no change, the what-if line is the trained one)
+        entries = [("trained", th.muted, "line"), ("what-if", th.backward, "line")]
         if f.bound is not None:
             entries.append(("bound", th.foreground, "dash"))
         style_plot(self.decay_plot, th, title=legend_html(entries, th, "decay ‖∂L_T−1/∂h_T−1−k‖"))
         style_plot(self.delta_plot, th, title=legend_html(entries[:2], th, "deltas ‖∂L/∂h_t‖"))
-        self.caption.setText(f.caption)
+        self.set_caption(f.caption)
         self._show_values()
+
+    def set_caption(self, text: str) -> None:
+        """The caption under the plots (also a message when there is nothing to show)."""
+        if text != self.caption.text():
+            self.caption.setText(text)
+            self._caption_box.fit(steady=True)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -214,6 +241,8 @@ class WhatIfPanel(QtWidgets.QWidget):
             style_plot(p, theme)
         set_axis_label(self.decay_plot, "bottom", "k steps back", theme)
         set_axis_label(self.delta_plot, "bottom", "timestep t", theme)
+        for p in (self.decay_plot, self.delta_plot):
+            fix_axis_width(p, theme)  # (new decades lay nothing out again)
         self.decay_trained.setPen(theme.pen(theme.muted, 2.0))
         self.delta_trained.setPen(theme.pen(theme.muted, 2.0))
         self.decay_now.setPen(theme.pen(theme.backward, 2.6))
@@ -224,6 +253,7 @@ class WhatIfPanel(QtWidgets.QWidget):
                   self.bias_value, self.activation, self.truncation, self.back):
             w.setFont(f)
         self.caption.setFont(theme.font(0.9))
+        self._caption_box.fit()  # (a new font: the exact height)
         if self.frame is not None:
             self.show_frame(self.frame)
 
@@ -252,11 +282,14 @@ class WhatIfPanel(QtWidgets.QWidget):
     def _show_values(self) -> None:
         s = self.settings()
         sig = s.sigma if s.sigma is not None else self._trained["sigma"]
+        # (fixed at the widest text so far: a new value lays nothing out again)
         self.sigma_value.setText(f"{sig:.2f}" + ("" if s.sigma is not None else " (trained)"))
+        fit_fixed(self.sigma_value)
         if self.kind == "lstm":
             b = s.forget_bias if s.forget_bias is not None else self._trained["forget_bias"] or 0.0
             self.bias_value.setText(f"{b:+.2f}" + ("" if s.forget_bias is not None else " (trained mean)"))
             self.bias_value.setToolTip(self.bias_value.text())
+            fit_fixed(self.bias_value)
 
     def _changed(self, *_args) -> None:
         if self._quiet:
