@@ -355,21 +355,30 @@ class Comparison(QtCore.QObject):
     def graph_frame(self, mode: str):
         """The compact second graph: the narrated iteration at the first one's record, or the
         model's skeleton before anything was narrated."""
+        inputs = self.graph_inputs(mode)
+        if inputs is None:
+            return None
+        f, td = graph_frame_of(inputs)
+        self._keep_trace_data(td)
+        return f
+
+    def graph_inputs(self, mode: str) -> tuple | None:
+        """What ``graph_frame`` draws from, gathered on the UI thread (cheap): ``(second session,
+        its trace or None, the trace's iteration, trace arrays made already or None, record, mode)``."""
         s2 = self.session
         if s2 is None:
             return None
         c = self.controller
         same = self.trace is not None and c.trace is not None and self.trace_iteration == c.trace_iteration
-        if same:
-            if self._td is None or self._td.trace is not self.trace:
-                self._td = trace_data(s2, self.trace, self.trace_iteration or 0,
-                                      s2.last_batch[1] if s2.last_batch else None)
-            td, cur = self._td, self.record_for(c.record)
-        else:
-            td, cur = skeleton(s2), -1
-        if s2.cfg.is_recurrent:
-            return recurrent_frame(td, cur, mode)
-        return mlp_frame(td, cur, s2.model.params, mode)
+        if not same:
+            return s2, None, None, None, -1, mode
+        td = self._td if self._td is not None and self._td.trace is self.trace else None
+        return s2, self.trace, self.trace_iteration or 0, td, self.record_for(c.record), mode
+
+    def _keep_trace_data(self, td) -> None:
+        """Keep the second trace's arrays made for the graph (if that trace is still shown)."""
+        if td is not None and td.trace is self.trace:
+            self._td = td
 
     def bind(self) -> None:
         """Feed the overlays and the second graph from the controller's paint timer."""
@@ -389,18 +398,25 @@ class Comparison(QtCore.QObject):
         def push_loss():
             w.loss.set_overlay(self.loss_overlay())
 
-        def push_graph():
-            f = self.graph_frame(w.graph.current_mode())
-            if f is not None:
+        def work_graph():
+            inputs = self.graph_inputs(w.graph.current_mode())
+            if inputs is None:
+                return (lambda: None), (lambda _v: None)
+
+            def show(value) -> None:
+                f, td = value
+                self._keep_trace_data(td)
                 self.graph.show_frame(f)
+
+            return (lambda: graph_frame_of(inputs)), show
 
         def graph_key():
             return key() + (id(self.trace), c.cursor if c.trace is not None else -1, w.graph.current_mode())
 
         c.bind(ViewBinding("comparison decay", w.decay, key, None, min_interval=0.4, work=work_decay))
         c.bind(ViewBinding("comparison loss", w.loss, key, push_loss, min_interval=0.4))
-        c.bind(ViewBinding("comparison graph", self.graph, graph_key, push_graph, min_interval=1 / 30,
-                           urgent=True, animate=self.graph.animate))
+        c.bind(ViewBinding("comparison graph", self.graph, graph_key, None, min_interval=1 / 30,
+                           urgent=True, animate=self.graph.animate, work=work_graph))
 
     def refresh(self) -> None:
         """Forget what the comparison's bindings showed (after opening or closing)."""
@@ -426,6 +442,21 @@ def decay_overlay_of(inputs: tuple | None) -> tuple | None:
         curves = diagnostics.decay_curves(m, x, y, h0=h0, **opts)  # as the first model's curve
     curve = curves["h"]
     return first, second, np.arange(curve.size, dtype=float), curve, curves.get("c")
+
+
+def graph_frame_of(inputs: tuple) -> tuple:
+    """``(the second graph's frame, the trace arrays it was made from or None)`` from
+    ``Comparison.graph_inputs`` (Qt-free: computed off the UI thread for large models)."""
+    s2, trace, iteration, td, cur, mode = inputs
+    if trace is None:
+        td, made = skeleton(s2), None
+    else:
+        if td is None:
+            td = trace_data(s2, trace, iteration, s2.last_batch[1] if s2.last_batch else None)
+        made = td
+    if s2.cfg.is_recurrent:
+        return recurrent_frame(td, cur, mode), made
+    return mlp_frame(td, cur, s2.model.params, mode), made
 
 
 def trace_data(s2: Session, trace: Trace, iteration: int, targets):
