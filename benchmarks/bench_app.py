@@ -2,7 +2,7 @@
 visible, offscreen, at 1280x800 and at 1920x1080; and how long a large model blocks the UI.
 
     python benchmarks/bench_app.py [--seconds 6] [--sizes 1280x800,1920x1080] [--json]
-    python benchmarks/bench_app.py --no-big | --big-only
+    python benchmarks/bench_app.py --no-big | --big-only [--big-variants all|plain|extra] [--why]
     python benchmarks/bench_app.py --code /path/to/other/checkout   # the same measurements of another tree
 
 Every view on screen: a view the default layout puts behind a tab (the bottom plots share tabs in
@@ -31,7 +31,12 @@ the time from Space / Right (sent through the event loop, the way a real key arr
 action (training started or paused, the cursor moved, or the narration of a new iteration
 started on the worker thread), target <= 100 ms; a Right inside a narrated iteration until the
 graph repainted it, target <= 100 ms; and a Right into a new iteration until it is shown (as long
-as narrating that iteration takes).
+as narrating that iteration takes). Each large model is measured twice: with the views above, and
+with the attribution view, the what-if panel and a side-by-side comparison (a second model of
+the same size with truncation 10, trained in lock-step) on screen as well. ``--why`` adds, per
+run, where the UI thread's Python stack was during gaps longer than 30 ms (sampled every 5 ms by
+a watchdog thread) and the longest gaps with the UI thread's own CPU time in each: a long gap
+with little CPU time is waiting (for the GIL or the scheduler), not work.
 
 ``--costs`` prints, instead, where the milliseconds of one frame go (each view's data push and
 paint, CPU time, without the timers); ``--profile`` adds cProfile's listing.
@@ -325,13 +330,32 @@ def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
     counter = PaintCounter(views["graph"] + [win.graph.caption])
     blocked: dict[str, int] = {}
     main_id = threading.get_ident()
+    stat = Path(f"/proc/self/task/{threading.main_thread().native_id}/stat")
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    gaps: list[tuple[float, float]] = []  # (gap, the UI thread's CPU time in it), seconds
+
+    def ui_cpu() -> float | None:
+        """CPU seconds the UI thread has used (Linux; 1/CLK_TCK resolution), or None."""
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            return None
 
     def watchdog() -> None:
         import traceback as tb
 
+        start = None  # (last beat before the gap, UI CPU time then)
         while True:
             time.sleep(0.005)
+            if start is not None and beats and beats[-1] > start[0]:  # the gap ended
+                cpu = ui_cpu()
+                if cpu is not None and start[1] is not None:
+                    gaps.append((beats[-1] - start[0], cpu - start[1]))
+                start = None
             if beats and time.perf_counter() - beats[-1] > 0.03:
+                if start is None:
+                    start = (beats[-1], ui_cpu())
                 frame = sys._current_frames().get(main_id)
                 if frame is None:
                     continue
@@ -378,13 +402,15 @@ def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
                           "iteration_cpu_s": max(iteration_s) if iteration_s else None,
                           "iterations": c.session.iteration, "keys": len(key_ms), "build_s": build_s,
                           "threaded": bool(getattr(c, "_use_thread", lambda: False)()),
-                          "blocked_in": sorted(((n, w) for w, n in blocked.items()), reverse=True)[:8]}),
+                          "blocked_in": sorted(((n, w) for w, n in blocked.items()), reverse=True)[:8],
+                          "longest_gaps": sorted(gaps, reverse=True)[:5]}),
               flush=True)
 
     # the machine's own noise: the longest gap while the window is idle, nothing training
     wait(lambda: False, 2.0)
     idle_end = time.perf_counter()
     blocked.clear()
+    gaps.clear()
     idle_ms = 1000 * max((b - a for a, b in zip(beats, beats[1:])), default=0.0)
     for _ in range(3):  # play, train a while, pause; each key timed
         acted.clear()
@@ -631,6 +657,9 @@ def main() -> int:
             print(f"{name}: where the UI thread was during gaps > 30 ms (5 ms samples)")
             for n, where in b.get("blocked_in", []):
                 print(f"  {n:5d}  {where}")
+            if b.get("longest_gaps"):  # little CPU in a long gap: the UI thread was waiting (GIL, scheduler)
+                print("  longest gaps (ms) and the UI thread's CPU time in each (ms): "
+                      + ", ".join(f"{1000 * g:.0f}/{1000 * u:.0f}" for g, u in b["longest_gaps"]))
     return 0
 
 
