@@ -332,7 +332,7 @@ def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
     main_id = threading.get_ident()
     stat = Path(f"/proc/self/task/{threading.main_thread().native_id}/stat")
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    gaps: list[tuple[float, float]] = []  # (gap, the UI thread's CPU time in it), seconds
+    long_gaps: list[tuple[float, float]] = []  # (gap, the UI thread's CPU time in it), seconds
 
     def ui_cpu() -> float | None:
         """CPU seconds the UI thread has used (Linux; 1/CLK_TCK resolution), or None."""
@@ -351,7 +351,7 @@ def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
             if start is not None and beats and beats[-1] > start[0]:  # the gap ended
                 cpu = ui_cpu()
                 if cpu is not None and start[1] is not None:
-                    gaps.append((beats[-1] - start[0], cpu - start[1]))
+                    long_gaps.append((beats[-1] - start[0], cpu - start[1]))
                 start = None
             if beats and time.perf_counter() - beats[-1] > 0.03:
                 if start is None:
@@ -403,14 +403,14 @@ def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
                           "iterations": c.session.iteration, "keys": len(key_ms), "build_s": build_s,
                           "threaded": bool(getattr(c, "_use_thread", lambda: False)()),
                           "blocked_in": sorted(((n, w) for w, n in blocked.items()), reverse=True)[:8],
-                          "longest_gaps": sorted(gaps, reverse=True)[:5]}),
+                          "longest_gaps": sorted(long_gaps, reverse=True)[:5]}),
               flush=True)
 
     # the machine's own noise: the longest gap while the window is idle, nothing training
     wait(lambda: False, 2.0)
     idle_end = time.perf_counter()
     blocked.clear()
-    gaps.clear()
+    long_gaps.clear()
     idle_ms = 1000 * max((b - a for a, b in zip(beats, beats[1:])), default=0.0)
     for _ in range(3):  # play, train a while, pause; each key timed
         acted.clear()
