@@ -409,6 +409,10 @@ class WhatIfLab(QtCore.QObject, Feature):
             self.controller.message.emit("Back to the trained weights.")
 
     def nudge(self, notches: int) -> None:
+        trace = self._current()
+        if trace is not None and self._finite and self._configured == id(trace):
+            self.panel.nudge(notches)  # (the panel is set up already: nothing to wait for)
+            return
         if self._trace() is None:
             self.controller.message.emit("What-if needs a narrated iteration of a recurrent model: step (→) first.")
             return
