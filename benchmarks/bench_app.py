@@ -2,7 +2,7 @@
 visible, offscreen, at 1280x800 and at 1920x1080; and how long a large model blocks the UI.
 
     python benchmarks/bench_app.py [--seconds 6] [--sizes 1280x800,1920x1080] [--json]
-    python benchmarks/bench_app.py --no-big | --big-only
+    python benchmarks/bench_app.py --no-big | --big-only [--big-variants all|plain|extra] [--why]
     python benchmarks/bench_app.py --code /path/to/other/checkout   # the same measurements of another tree
 
 Every view on screen: a view the default layout puts behind a tab (the bottom plots share tabs in
@@ -31,7 +31,12 @@ the time from Space / Right (sent through the event loop, the way a real key arr
 action (training started or paused, the cursor moved, or the narration of a new iteration
 started on the worker thread), target <= 100 ms; a Right inside a narrated iteration until the
 graph repainted it, target <= 100 ms; and a Right into a new iteration until it is shown (as long
-as narrating that iteration takes).
+as narrating that iteration takes). Each large model is measured twice: with the views above, and
+with the attribution view, the what-if panel and a side-by-side comparison (a second model of
+the same size with truncation 10, trained in lock-step) on screen as well. ``--why`` adds, per
+run, where the UI thread's Python stack was during gaps longer than 30 ms (sampled every 5 ms by
+a watchdog thread) and the longest gaps with the UI thread's own CPU time in each: a long gap
+with little CPU time is waiting (for the GIL or the scheduler), not work.
 
 ``--costs`` prints, instead, where the milliseconds of one frame go (each view's data push and
 paint, CPU time, without the timers); ``--profile`` adds cProfile's listing.
@@ -75,6 +80,10 @@ BIG_MODELS = {
     "1000-unit RNN": {"hidden_size": 1000},
     "largest (LSTM 1024 x T 1000)": {"model": "lstm", "hidden_size": 1024, "seq_len": 1000},
 }
+#: the large-model rows are measured twice: with the default views, and with the attribution view,
+#: the what-if panel and a side-by-side comparison (a second model of the same size, trained in
+#: lock-step; its graph, decay and loss overlays and attribution matrix drawn too) on screen as well
+BIG_VARIANTS = {"": None, " + attribution, what-if, comparison": {"truncation": 10}}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -82,7 +91,7 @@ def _size(text: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def _window(preset: str, size: tuple[int, int], session=None):
+def _window(preset: str, size: tuple[int, int], session=None, compare: dict | None = None):
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
@@ -98,12 +107,20 @@ def _window(preset: str, size: tuple[int, int], session=None):
     app = QtWidgets.QApplication.instance()
     for _ in range(10):
         app.processEvents()
+    extra: tuple[str, ...] = ()
+    if compare is not None:  # a second model, and the views that only show on request
+        win.part("comparison").open(compare)
+        extra = ("attribution", "whatif", "compare")
+        for name in extra:
+            win.findChild(QtWidgets.QDockWidget, f"dock_{name}").show()
+        for _ in range(10):
+            app.processEvents()
     # the default layout may stack the bottom plots in tabs (a user switches between them): here
     # each one behind a tab floats on its own, at the deltas view's size, so every view is on screen
     size_of = win.docks["deltas"].size()
-    for name in SECONDARY:
-        dock = win.docks[name]
-        if getattr(win, name).visibleRegion().isEmpty():
+    for name in SECONDARY + extra:
+        dock = win.findChild(QtWidgets.QDockWidget, f"dock_{name}")
+        if dock.widget().visibleRegion().isEmpty():
             dock.setFloating(True)
             dock.resize(size_of)
             dock.show()
@@ -286,7 +303,7 @@ def measure_startup(size: tuple[int, int], runs: int = 3) -> dict:
             "startup_compiling_s": times[0]}
 
 
-def big_child(name: str, seconds: float) -> None:
+def big_child(name: str, seconds: float, compare: dict | None = None) -> None:
     """Runs in a fresh interpreter: a large model trains in the window for ``seconds``; a 2 ms
     heartbeat timer records how long the event loop went without running; Space and Right are
     sent from another thread through the event loop (queued, like a real key press) and timed
@@ -299,7 +316,7 @@ def big_child(name: str, seconds: float) -> None:
 
     cfg = load_preset("min-char-rnn").replace(**BIG_MODELS[name])
     t0 = time.perf_counter()
-    win, app, views = _window("min-char-rnn", (1280, 800), session=Session(cfg))
+    win, app, views = _window("min-char-rnn", (1280, 800), session=Session(cfg), compare=compare)
     build_s = time.perf_counter() - t0  # building and first showing the window (before the heartbeat)
     c = win.controller
     job = getattr(c, "job_running", lambda: None)  # (a tree without the worker thread: always None)
@@ -311,6 +328,43 @@ def big_child(name: str, seconds: float) -> None:
     hb.timeout.connect(lambda: beats.append(time.perf_counter()))
     hb.start(2)
     counter = PaintCounter(views["graph"] + [win.graph.caption])
+    blocked: dict[str, int] = {}
+    main_id = threading.get_ident()
+    stat = Path(f"/proc/self/task/{threading.main_thread().native_id}/stat")
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    long_gaps: list[tuple[float, float]] = []  # (gap, the UI thread's CPU time in it), seconds
+
+    def ui_cpu() -> float | None:
+        """CPU seconds the UI thread has used (Linux; 1/CLK_TCK resolution), or None."""
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def watchdog() -> None:
+        import traceback as tb
+
+        start = None  # (last beat before the gap, UI CPU time then)
+        while True:
+            time.sleep(0.005)
+            if start is not None and beats and beats[-1] > start[0]:  # the gap ended
+                cpu = ui_cpu()
+                if cpu is not None and start[1] is not None:
+                    long_gaps.append((beats[-1] - start[0], cpu - start[1]))
+                start = None
+            if beats and time.perf_counter() - beats[-1] > 0.03:
+                if start is None:
+                    start = (beats[-1], ui_cpu())
+                frame = sys._current_frames().get(main_id)
+                if frame is None:
+                    continue
+                stack = tb.extract_stack(frame)[::-1]  # innermost first
+                ours = [fs for fs in stack[1:] if "bpttviz" in fs.filename or "engine" in fs.filename]
+                where = " < ".join(f"{Path(fs.filename).name}:{fs.lineno} {fs.name}" for fs in stack[:1] + ours[:5])
+                blocked[where] = blocked.get(where, 0) + 1
+
+    threading.Thread(target=watchdog, daemon=True).start()
 
     class Keys(QtCore.QObject):
         press = QtCore.Signal(int)
@@ -347,11 +401,16 @@ def big_child(name: str, seconds: float) -> None:
                           "new_iteration_s": max(new_s) if new_s else None,
                           "iteration_cpu_s": max(iteration_s) if iteration_s else None,
                           "iterations": c.session.iteration, "keys": len(key_ms), "build_s": build_s,
-                          "threaded": bool(getattr(c, "_use_thread", lambda: False)())}), flush=True)
+                          "threaded": bool(getattr(c, "_use_thread", lambda: False)()),
+                          "blocked_in": sorted(((n, w) for w, n in blocked.items()), reverse=True)[:8],
+                          "longest_gaps": sorted(long_gaps, reverse=True)[:5]}),
+              flush=True)
 
     # the machine's own noise: the longest gap while the window is idle, nothing training
     wait(lambda: False, 2.0)
     idle_end = time.perf_counter()
+    blocked.clear()
+    long_gaps.clear()
     idle_ms = 1000 * max((b - a for a, b in zip(beats, beats[1:])), default=0.0)
     for _ in range(3):  # play, train a while, pause; each key timed
         acted.clear()
@@ -383,13 +442,19 @@ def big_child(name: str, seconds: float) -> None:
     os._exit(0)
 
 
-def measure_big(seconds: float) -> dict:
+def measure_big(seconds: float, variants: str = "all") -> dict:
+    """Each large model in each variant (``BIG_VARIANTS``; ``variants`` "plain", "extra" or "all")."""
     out = {}
+    chosen = {"plain": [""], "extra": [v for v in BIG_VARIANTS if v]}.get(variants, list(BIG_VARIANTS))
     for name in BIG_MODELS:
-        res, err = _child(["--big-child", name, "--seconds", str(seconds)], 1500 + 2 * seconds)
-        lines = [ln for ln in err.strip().splitlines() if "plugin does not support" not in ln]  # (Qt's notes)
-        why = next((ln for ln in reversed(lines) if "Error" in ln or "no answer" in ln), lines[-1] if lines else "")
-        out[name] = res if res is not None else {"error": why or "ended without a result"}
+        for variant in chosen:
+            args = ["--big-child", name, "--seconds", str(seconds)]
+            if BIG_VARIANTS[variant] is not None:
+                args += ["--big-compare", json.dumps(BIG_VARIANTS[variant])]
+            res, err = _child(args, 1500 + 2 * seconds)
+            lines = [ln for ln in err.strip().splitlines() if "plugin does not support" not in ln]  # (Qt's notes)
+            why = next((ln for ln in reversed(lines) if "Error" in ln or "no answer" in ln), lines[-1] if lines else "")
+            out[name + variant] = res if res is not None else {"error": why or "ended without a result"}
     return out
 
 
@@ -545,18 +610,24 @@ def main() -> int:
     ap.add_argument("--sizes", default="1280x800,1920x1080", help="window sizes, comma separated")
     ap.add_argument("--no-big", action="store_true", help="skip the large-model rows")
     ap.add_argument("--big-only", action="store_true", help="only the large-model rows")
+    ap.add_argument("--big-variants", default="all", choices=("all", "plain", "extra"),
+                    help="large models with the default views (plain), also with attribution, what-if and a "
+                         "comparison on (extra), or both (all)")
+    ap.add_argument("--why", action="store_true", help="with the large-model rows: where the UI thread was "
+                                                       "while the event loop was blocked")
     ap.add_argument("--code", default=None, help="import the app from this checkout (A/B against another tree)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--costs", action="store_true", help="where a frame's milliseconds go, per view, at each size")
     ap.add_argument("--profile", action="store_true", help="--costs with cProfile's listing (first size only)")
     ap.add_argument("--startup-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--big-compare", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.startup_child:
         startup_child(_size(args.startup_child))
         return 0
     if args.big_child:
-        big_child(args.big_child, args.seconds)
+        big_child(args.big_child, args.seconds, json.loads(args.big_compare) if args.big_compare else None)
         return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if args.costs or args.profile:
@@ -575,12 +646,20 @@ def main() -> int:
         r.update(measure_key_latency(args.preset, _size(sz)))
         res[sz] = r
     if not args.no_big:
-        res["big"] = measure_big(args.seconds)
+        res["big"] = measure_big(args.seconds, args.big_variants)
     res["load_after"] = _load()
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
     print_table(res)
+    if args.why:
+        for name, b in res.get("big", {}).items():
+            print(f"{name}: where the UI thread was during gaps > 30 ms (5 ms samples)")
+            for n, where in b.get("blocked_in", []):
+                print(f"  {n:5d}  {where}")
+            if b.get("longest_gaps"):  # little CPU in a long gap: the UI thread was waiting (GIL, scheduler)
+                print("  longest gaps (ms) and the UI thread's CPU time in each (ms): "
+                      + ", ".join(f"{1000 * g:.0f}/{1000 * u:.0f}" for g, u in b["longest_gaps"]))
     return 0
 
 

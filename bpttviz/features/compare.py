@@ -12,6 +12,14 @@ Rebuilding the first session (reset, a structural change) rebuilds the second fr
 configuration with the same changes; loading a preset closes the comparison; live settings a
 guided scenario applies reach both (``set_hyper``). This is the only other place besides the
 controller that calls the engine, and it only ever touches its own second session.
+
+For a large model (``Controller.offloads``) the second model trains on a worker thread of its
+own (a ``TrainingWorker``, as the first model's training): a job trains a copy of the second
+session up to the first one's iteration, narrating the iteration the first is stepped through,
+and hands back the copy with that narration's trace arrays; the UI thread swaps it in whole. A
+result whose token is no longer current (the comparison was rebuilt or closed), or that was made
+from a session changed here meanwhile (``set_hyper``), is dropped. The decay overlay's curves
+are computed like the first model's (``ViewBinding.work``: off the UI thread for large models).
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from bpttviz.presenters.graph_frame import mlp_frame, recurrent_frame
 from bpttviz.presenters.panels import smooth
 from bpttviz.presenters.trace_data import mlp_trace, recurrent_trace, skeleton
 from bpttviz.views.graph_view import GraphView
-from bpttviz.window.controller import Controller, ViewBinding
+from bpttviz.window.controller import Controller, ViewBinding, _fingerprint
+from bpttviz.window.training_thread import Failure, Snapshot, TrainingWorker
 
 SLICE_SECONDS = 0.03  # catching up trains at most this long per event-loop turn
 
@@ -77,9 +86,19 @@ class Comparison(QtCore.QObject):
         self.graph.legend.hide()  # the same as the main graph's
         self._pending = False
         self._adopt: tuple[Session, dict[str, Any]] | None = None
+        # large models: the second model trains on this worker (see the module docstring)
+        self._worker: TrainingWorker | None = None
+        self._token = 0
+        self._base: tuple[Session, tuple] | None = None  # the session the running job copied, and its fingerprint
         controller.state_changed.connect(self.follow)
         controller.session_replaced.connect(self._rebuild)
         controller.preset_loaded.connect(lambda _name: self.close())
+        window.installEventFilter(self)  # closing the window ends the worker thread
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
+            self.shutdown()
+        return False
 
     # ------------------------------------------------------------------ opening and closing
     @property
@@ -96,6 +115,7 @@ class Comparison(QtCore.QObject):
     def close(self) -> None:
         if self.session is None and self.changes is None:
             return
+        self._cancel()
         self.session = None
         self.changes = None
         self.trace = None
@@ -115,6 +135,7 @@ class Comparison(QtCore.QObject):
         return labels(self.controller.session.cfg, self.changes or {})
 
     def _start(self, session: Session) -> None:
+        self._cancel()
         self.session = session
         # an adopted session (a scenario snapshot's) brings the iteration it narrated
         n = session.last_narration
@@ -137,6 +158,7 @@ class Comparison(QtCore.QObject):
         s2 = self.session
         if s2 is None:
             return
+        self._cancel()  # (a job training a copy meanwhile: this session is the one that counts)
         target = self.controller.session.iteration
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while s2.iteration < target and s2.blowup is None:
@@ -169,6 +191,9 @@ class Comparison(QtCore.QObject):
         c = self.controller
         target = c.session.iteration
         want = c.trace_iteration if c.trace is not None else None
+        if c.offloads():
+            self._follow_on_worker(target, want)
+            return
         t0 = time.perf_counter()
         advanced = False
         try:
@@ -184,11 +209,7 @@ class Comparison(QtCore.QObject):
                     if time.perf_counter() - t0 > SLICE_SECONDS:
                         break
         except Exception as e:  # noqa: BLE001 - the comparison must never take the window down
-            self.error = f"{type(e).__name__}: {e}"
-            print(traceback.format_exc(), file=sys.stderr)
-            c.message.emit(f"Comparison stopped: {self.error}")
-            self.session = None
-            self.changed.emit()
+            self._stop(e, traceback.format_exc())
             return
         if s2.blowup is not None:
             c.message.emit(f"Second model: {s2.blowup.message()}")
@@ -202,6 +223,74 @@ class Comparison(QtCore.QObject):
         self._pending = False
         self.follow()
 
+    def job_running(self) -> bool:
+        """A job trains a copy of the second model on the worker thread."""
+        return self._base is not None
+
+    def _follow_on_worker(self, target: int, want: int | None) -> None:
+        """Start a job training a copy of the second session up to ``target`` (narrating
+        iteration ``want``), unless one runs: when it is done, ``follow`` runs again."""
+        s2 = self.session
+        if s2.iteration >= target or self._base is not None:
+            return
+        if self._worker is None:
+            self._worker = TrainingWorker(self)
+            self._worker.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._token += 1
+        self._base = (s2, _fingerprint(s2))
+        self._worker.submit(self._token, follow_job(self._token, s2, target, want))
+
+    def _on_delivered(self) -> None:
+        """The worker's results (on the UI thread): the trained copy replaces the second session
+        when it is still current and was made from the session as it is."""
+        if self._worker is None:
+            return
+        again = False
+        for item in self._worker.take():
+            if item.token != self._token:
+                continue  # from a job cancelled since
+            base, self._base = self._base, None
+            again = True
+            if isinstance(item, Failure):
+                self._stop(item.error, item.details)
+                return
+            if not isinstance(item, Snapshot):
+                continue  # (a job's end)
+            s2 = self.session
+            if base is None or s2 is not base[0] or _fingerprint(s2) != base[1]:
+                continue  # changed here meanwhile (a live setting): trained again from it below
+            self.session = item.session
+            if item.narration is not None:
+                self.trace, self.trace_iteration = item.narration.trace, item.narration.iteration - 1
+                self._td = item.extras.get("trace_data")
+            if item.session.blowup is not None:
+                self.controller.message.emit(f"Second model: {item.session.blowup.message()}")
+            self.changed.emit()
+        if again:
+            self.follow()
+
+    def _stop(self, error: BaseException, details: str) -> None:
+        """The second model failed: the comparison stops, the window goes on."""
+        self.error = f"{type(error).__name__}: {error}"
+        print(details, file=sys.stderr)
+        self.controller.message.emit(f"Comparison stopped: {self.error}")
+        self.session = None
+        self.changed.emit()
+
+    def _cancel(self) -> None:
+        """Drop the running job (never waits); a result still on its way is ignored."""
+        self._token += 1
+        self._base = None
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def shutdown(self) -> None:
+        """End the worker thread (the window is closing)."""
+        self._cancel()
+        if self._worker is not None:
+            self._worker.shutdown(5.0)
+            self._worker = None
+
     @property
     def in_step(self) -> bool:
         """Both sessions at the same iteration."""
@@ -210,20 +299,21 @@ class Comparison(QtCore.QObject):
     # ------------------------------------------------------------------ what the views show
     def decay_overlay(self) -> tuple | None:
         """(first label, second label, k, ||dL_T/dh||, ||dL_T/dc|| or None) of the second model."""
+        return decay_overlay_of(self.decay_overlay_inputs())
+
+    def decay_overlay_inputs(self) -> tuple | None:
+        """What ``decay_overlay`` computes its curves from, gathered on the UI thread (cheap):
+        ``(first label, second label, decay inputs or None, why not)``, or None (no overlay)."""
         s2 = self.session
         if s2 is None or s2.last_batch is None or not s2.cfg.is_recurrent:
             return None
         first, second = self.labels()
         if s2.blowup is not None:
-            return first, second + " (not finite)", np.zeros(0), np.zeros(0), None
+            return first, second, None, " (not finite)"
         got = self._decay_inputs()
         if got is None:  # the moment is a narrated iteration this model did not narrate
-            return first, second + " (not at this moment)", np.zeros(0), np.zeros(0), None
-        m, x, y, h0, opts = got
-        with np.errstate(all="ignore"):
-            curves = diagnostics.decay_curves(m, x, y, h0=h0, **opts)  # as the first model's curve
-        curve = curves["h"]
-        return first, second, np.arange(curve.size, dtype=float), curve, curves.get("c")
+            return first, second, None, " (not at this moment)"
+        return first, second, got, ""
 
     def _decay_inputs(self) -> tuple | None:
         """(model, inputs, targets, h0, options) of the second model at the controller's moment,
@@ -265,27 +355,30 @@ class Comparison(QtCore.QObject):
     def graph_frame(self, mode: str):
         """The compact second graph: the narrated iteration at the first one's record, or the
         model's skeleton before anything was narrated."""
+        inputs = self.graph_inputs(mode)
+        if inputs is None:
+            return None
+        f, td = graph_frame_of(inputs)
+        self._keep_trace_data(td)
+        return f
+
+    def graph_inputs(self, mode: str) -> tuple | None:
+        """What ``graph_frame`` draws from, gathered on the UI thread (cheap): ``(second session,
+        its trace or None, the trace's iteration, trace arrays made already or None, record, mode)``."""
         s2 = self.session
         if s2 is None:
             return None
         c = self.controller
         same = self.trace is not None and c.trace is not None and self.trace_iteration == c.trace_iteration
-        if same:
-            if self._td is None or self._td.trace is not self.trace:
-                if s2.cfg.is_recurrent:
-                    self._td = recurrent_trace(
-                        self.trace, iteration=self.trace_iteration or 0, kind=s2.model.kind,
-                        activation=s2.cfg.activation, targets=s2.last_batch[1] if s2.last_batch else None,
-                        vocab=getattr(s2.task, "vocab", None), truncation=s2.cfg.truncation)
-                else:
-                    self._td = mlp_trace(self.trace, iteration=self.trace_iteration or 0,
-                                         activations=[a.name for a in s2.model.activations])
-            td, cur = self._td, self.record_for(c.record)
-        else:
-            td, cur = skeleton(s2), -1
-        if s2.cfg.is_recurrent:
-            return recurrent_frame(td, cur, mode)
-        return mlp_frame(td, cur, s2.model.params, mode)
+        if not same:
+            return s2, None, None, None, -1, mode
+        td = self._td if self._td is not None and self._td.trace is self.trace else None
+        return s2, self.trace, self.trace_iteration or 0, td, self.record_for(c.record), mode
+
+    def _keep_trace_data(self, td) -> None:
+        """Keep the second trace's arrays made for the graph (if that trace is still shown)."""
+        if td is not None and td.trace is self.trace:
+            self._td = td
 
     def bind(self) -> None:
         """Feed the overlays and the second graph from the controller's paint timer."""
@@ -296,26 +389,34 @@ class Comparison(QtCore.QObject):
             return (id(s2), s2.iteration if s2 is not None else -1, c.generation, c.session.iteration,
                     s2.blowup is not None if s2 is not None else False, id(c.moment.narration))
 
-        def push_decay():
-            if not c.session.cfg.is_recurrent:
-                return
-            w.decay.set_overlay(self.decay_overlay())
+        def work_decay():
+            inputs = self.decay_overlay_inputs() if c.session.cfg.is_recurrent else False
+            if inputs is False:
+                return (lambda: None), (lambda _v: None)
+            return (lambda: decay_overlay_of(inputs)), w.decay.set_overlay
 
         def push_loss():
             w.loss.set_overlay(self.loss_overlay())
 
-        def push_graph():
-            f = self.graph_frame(w.graph.current_mode())
-            if f is not None:
+        def work_graph():
+            inputs = self.graph_inputs(w.graph.current_mode())
+            if inputs is None:
+                return (lambda: None), (lambda _v: None)
+
+            def show(value) -> None:
+                f, td = value
+                self._keep_trace_data(td)
                 self.graph.show_frame(f)
+
+            return (lambda: graph_frame_of(inputs)), show
 
         def graph_key():
             return key() + (id(self.trace), c.cursor if c.trace is not None else -1, w.graph.current_mode())
 
-        c.bind(ViewBinding("comparison decay", w.decay, key, push_decay, min_interval=0.4))
+        c.bind(ViewBinding("comparison decay", w.decay, key, None, min_interval=0.4, work=work_decay))
         c.bind(ViewBinding("comparison loss", w.loss, key, push_loss, min_interval=0.4))
-        c.bind(ViewBinding("comparison graph", self.graph, graph_key, push_graph, min_interval=1 / 30,
-                           urgent=True, animate=self.graph.animate))
+        c.bind(ViewBinding("comparison graph", self.graph, graph_key, None, min_interval=1 / 30,
+                           urgent=True, animate=self.graph.animate, work=work_graph))
 
     def refresh(self) -> None:
         """Forget what the comparison's bindings showed (after opening or closing)."""
@@ -326,3 +427,67 @@ class Comparison(QtCore.QObject):
         if self.session is None:
             self.window.decay.set_overlay(None)
             self.window.loss.set_overlay(None)
+
+
+def decay_overlay_of(inputs: tuple | None) -> tuple | None:
+    """``Comparison.decay_overlay`` from its gathered ``inputs`` (Qt-free: computed off the UI
+    thread for large models): the second model's decay curves, as the first model's are made."""
+    if inputs is None:
+        return None
+    first, second, got, why = inputs
+    if got is None:
+        return first, second + why, np.zeros(0), np.zeros(0), None
+    m, x, y, h0, opts = got
+    with np.errstate(all="ignore"):
+        curves = diagnostics.decay_curves(m, x, y, h0=h0, **opts)  # as the first model's curve
+    curve = curves["h"]
+    return first, second, np.arange(curve.size, dtype=float), curve, curves.get("c")
+
+
+def graph_frame_of(inputs: tuple) -> tuple:
+    """``(the second graph's frame, the trace arrays it was made from or None)`` from
+    ``Comparison.graph_inputs`` (Qt-free: computed off the UI thread for large models)."""
+    s2, trace, iteration, td, cur, mode = inputs
+    if trace is None:
+        td, made = skeleton(s2), None
+    else:
+        if td is None:
+            td = trace_data(s2, trace, iteration, s2.last_batch[1] if s2.last_batch else None)
+        made = td
+    if s2.cfg.is_recurrent:
+        return recurrent_frame(td, cur, mode), made
+    return mlp_frame(td, cur, s2.model.params, mode), made
+
+
+def trace_data(s2: Session, trace: Trace, iteration: int, targets):
+    """The second graph's trace arrays of ``trace``, narrated iteration ``iteration + 1`` of ``s2``
+    with ``targets``."""
+    if s2.cfg.is_recurrent:
+        return recurrent_trace(trace, iteration=iteration, kind=s2.model.kind, activation=s2.cfg.activation,
+                               targets=targets,
+                               vocab=getattr(s2.task, "vocab", None), truncation=s2.cfg.truncation)
+    return mlp_trace(trace, iteration=iteration, activations=[a.name for a in s2.model.activations])
+
+
+def follow_job(token: int, session: Session, target: int, want: int | None):
+    """A ``TrainingWorker`` job: train a copy of ``session`` (made on the worker) up to iteration
+    ``target``, narrating iteration ``want + 1`` (when it is one of them), and deliver the copy as
+    a ``Snapshot`` whose ``narration`` is that iteration's (None if none was narrated) and whose
+    ``extras["trace_data"]`` holds its trace arrays for the second graph."""
+    from bpttviz.engine.training.scenario import copy_session
+
+    def job(deliver, cancelled) -> None:
+        s = copy_session(session)
+        narration, td = None, None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while s.iteration < target and s.blowup is None and not cancelled():
+                if want is not None and s.iteration == want:
+                    if s.narrated_step() is not None and s.last_narration is not None:
+                        narration = s.last_narration
+                else:
+                    s.train_step()
+            if narration is not None:
+                td = trace_data(s, narration.trace, want, narration.targets)
+        deliver(Snapshot(token, s, narration, last=True, extras={"trace_data": td}))
+
+    return job

@@ -16,6 +16,12 @@ While a what-if is active the main Gradient decay and Deltas views draw it too (
 banner above each; the decay view keeps the trained curve beside it, dashed), and "Back to the
 trained weights" gives them back the trained frames they showed.
 
+For a large model (``Controller.offloads``) every matrix, frame and panel value here is computed
+off the UI thread (``ViewBinding.work``; a what-if of a 1000-unit model takes seconds): while one
+is computed the view keeps showing the previous moment, and a result for a moment left meanwhile
+is computed again rather than shown (the controller's view thread drops it). The presenters keep
+caches, so whatever uses them runs under one lock (``_lock``), on whichever thread it runs.
+
 A what-if never touches the session: it is computed on a copy of the weights the shown iteration
 was made with, so "Back to the trained weights" (Ctrl+Backspace) is exact by construction. Playing,
 a new iteration or a new session end a what-if (the copy belongs to the iteration it was made
@@ -26,6 +32,7 @@ current step's output (hovering an output y_t or loss L_t in the graph shades th
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 from PySide6 import QtCore
@@ -67,8 +74,9 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.path_second = False  # the pinned path is the comparison's second model's
         self._path_moment: tuple | None = None
         self._trace_id: int | None = None
-        self._set_up = False  # the presenter is set up for the trace ``_trace_id``
+        self._configured: int | None = None  # the panel is configured for the trace of this id
         self._finite = True  # the shown iteration's weights are finite
+        self._lock = threading.Lock()  # the presenters' caches: one thread at a time
 
         self.view = AttributionView(window.theme)
         self.panel = WhatIfPanel(window.theme)
@@ -124,9 +132,9 @@ class WhatIfLab(QtCore.QObject, Feature):
 
         c.bind(ViewBinding("attribution view", self.view,
                            lambda: moment() + (self.view.current_quantity(), self.settings, self._second_key()),
-                           self._push_attribution, min_interval=0.3, urgent=True, needs_trace=True))
+                           None, min_interval=0.3, urgent=True, needs_trace=True, work=self._work_attribution))
         c.bind(ViewBinding("what-if panel", self.panel, lambda: moment()[:2] + (self.settings,),
-                           self._push_panel, min_interval=0.3, urgent=True))
+                           None, min_interval=0.3, urgent=True, work=self._work_panel))
         explain = self.window.part("explain")
         if explain is not None:  # after the explain panel's own binding: a pinned path stays on top
             record = c.binding("explain view")
@@ -136,87 +144,125 @@ class WhatIfLab(QtCore.QObject, Feature):
         # its frame replaces the trained one whenever that is pushed again
         decay, deltas = c.binding("decay view"), c.binding("deltas view")
         c.bind(ViewBinding("what-if decay", self.window.decay,
-                           lambda: moment() + (self.settings, decay.pushes), self._push_main_decay, urgent=True))
+                           lambda: moment() + (self.settings, decay.pushes), None, urgent=True,
+                           work=self._work_main_decay))
         c.bind(ViewBinding("what-if deltas", self.window.deltas,
                            lambda: moment() + (self.settings, deltas.pushes, self.window.deltas.current_quantity()),
-                           self._push_main_deltas, urgent=True))
+                           None, urgent=True, work=self._work_main_deltas))
         c.bind(ViewBinding("connectivity shading", self.window.graph,
                            lambda: moment() + (self.settings, self.hovered_output,
                                                self.window.act["connectivity"].isChecked()),
-                           self._push_shading, min_interval=0.3, urgent=True))
+                           None, min_interval=0.3, urgent=True, work=self._work_shading))
 
     # ------------------------------------------------------------------ the moment
-    def _trace(self, setup: bool = True):
-        """The shown iteration's trace when it is recurrent, else None (also None when not
-        ``setup``: only the new-iteration bookkeeping is done, none of the costly setup)."""
+    def _current(self):
+        """The shown iteration's trace when it is recurrent and finite as far as known, else None.
+        Cheap (UI thread): a new iteration ends a what-if (the copy belonged to the old one); the
+        presenters' costly set-up is done where the data are computed (``_setup``)."""
         c = self.controller
         if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace) or c.session.blowup is not None:
             return None
         if id(c.trace) != self._trace_id:  # a new iteration: a what-if belonged to the old one
             self._trace_id = id(c.trace)
-            self._set_up = False
+            self._configured = None
+            self._finite = True
             self.path_cell = None
             self.view.select(None)
             if self.settings.active:
                 self.settings = TRAINED
                 self.controller.message.emit("New iteration: the what-if ended (back to the trained weights).")
-        if not setup:
+        return c.trace
+
+    def _trace(self):
+        """``_current()`` set up now, on the UI thread (a click or key needs it at once), or None
+        when its weights are not finite."""
+        trace = self._current()
+        if trace is None:
             return None
-        if not self._set_up:  # (an eigenvalue problem of size H: seconds for a large model)
-            self._set_up = True
-            st = self.presenter.setup(c.trace, c.session.model)
-            self._finite = all(np.all(np.isfinite(p)) for p in st.model.params.values())
-            if self._finite:
-                self._configure_panel(c.trace)
-        return c.trace if self._finite else None
+        presenter, model = self.presenter, self.controller.session.model
+        with self._lock:
+            setup = _setup(presenter, trace, model, self._configured != id(trace))
+        self._apply_setup(trace, setup)
+        return trace if self._finite else None
 
     def _iteration(self) -> int:
         c = self.controller
         return (c.trace_iteration or 0) + 1  # numbered as the status bar numbers it
 
-    def _configure_panel(self, trace) -> None:
-        st = self.presenter.setup(trace, self.controller.session.model)
-        m = st.model
-        H = m.hidden_size
-        self.panel.configure(m.kind, len(st.inputs[0]), sigma=at.recurrent_sigma(m),
-                             forget_bias=float(np.mean(m.params["b"][H:2 * H])) if m.kind == "lstm" else None,
-                             activation=m.activation.name if m.kind == "rnn" else None,
-                             truncation=st.options["truncation"], weight_name=m.W_H)
+    def _apply_setup(self, trace, setup: tuple[bool, dict | None]) -> None:
+        """On the UI thread: what ``_setup`` found for ``trace`` (if it is still the one shown)."""
+        finite, panel = setup
+        if id(trace) != self._trace_id:
+            return
+        self._finite = finite
+        if finite and panel is not None and self._configured != id(trace):
+            self._configured = id(trace)
+            self.panel.configure(**panel)
 
-    def _push_attribution(self) -> None:
+    def _work_attribution(self):
         s = self.controller.session
+        view = self.view
         if not s.cfg.is_recurrent:
-            self.view.show_message(NO_TIME)
-            return
-        trace = self._trace()
-        if trace is None:
-            self.view.show_message(NOT_FINITE if s.blowup is not None or not self._finite else NO_TRACE)
-            return
-        self.view.set_quantities(("h", "c", "W") if "c" in s.model.STATE else ("h", "W"))
-        f = self.presenter.frame(trace, self.controller.cursor, s.model, quantity=self.view.current_quantity(),
-                                 settings=self.settings, iteration=self._iteration())
-        second = self._second()
-        if second is not None:
-            comparison, trace2 = second
-            f2 = self.second_presenter.frame(trace2, comparison.record_for(self.controller.record),
-                                             comparison.session.model, quantity=self.view.current_quantity(),
-                                             iteration=self._iteration())
-            f = self.presenter.side_by_side(f, f2, comparison.labels())
-        self.view.show_frame(f)
+            return _nothing, lambda _v: view.show_message(NO_TIME)
+        trace = self._current()
+        if trace is None or not self._finite:
+            text = NOT_FINITE if s.blowup is not None or not self._finite else NO_TRACE
+            return _nothing, lambda _v: view.show_message(text)
+        c = self.controller
+        presenter, model, cursor = self.presenter, s.model, c.cursor
+        quantity, settings, iteration = view.current_quantity(), self.settings, self._iteration()
+        quantities = ("h", "c", "W") if "c" in s.model.STATE else ("h", "W")
+        second = self._second_inputs()
+        configure = self._configured != id(trace)
+        lock = self._lock
 
-    def _second(self):
-        """``(comparison, its trace)`` when a comparison's second model narrated the shown
-        iteration and no what-if is active (the matrices are side by side), else None."""
+        def compute():
+            with lock:
+                setup = _setup(presenter, trace, model, configure)
+                if not setup[0]:
+                    return setup, None
+                f = presenter.frame(trace, cursor, model, quantity=quantity, settings=settings, iteration=iteration)
+                if second is not None:
+                    p2, trace2, rec2, model2, labels = second
+                    if _setup(p2, trace2, model2, False)[0]:
+                        f2 = p2.frame(trace2, rec2, model2, quantity=quantity, iteration=iteration)
+                        f = presenter.side_by_side(f, f2, labels)
+            return setup, f
+
+        def show(value) -> None:
+            setup, f = value
+            self._apply_setup(trace, setup)
+            if f is None:
+                view.show_message(NOT_FINITE)
+                return
+            view.set_quantities(quantities)
+            view.show_frame(f)
+
+        return compute, show
+
+    def _second_inputs(self):
+        """``(presenter, trace, record, model, labels)`` of the comparison's second model when it
+        narrated the shown iteration and no what-if is active (the matrices are side by side),
+        else None. Cheap: whether its weights are finite is asked where the matrix is computed."""
         comparison = self.window.part("comparison")
         c = self.controller
         if (comparison is None or not comparison.active or self.settings.active or comparison.trace is None
                 or comparison.trace_iteration != c.trace_iteration or not trace_is_recurrent(comparison.trace)
                 or comparison.session.blowup is not None or not comparison.session.cfg.is_recurrent):
             return None
-        st = self.second_presenter.setup(comparison.trace, comparison.session.model)
-        if not all(np.all(np.isfinite(p)) for p in st.model.params.values()):
+        return (self.second_presenter, comparison.trace, comparison.record_for(c.record), comparison.session.model,
+                comparison.labels())
+
+    def _second(self):
+        """``(comparison, its trace)`` as ``_second_inputs`` finds it, with finite weights (UI thread)."""
+        got = self._second_inputs()
+        if got is None:
             return None
-        return comparison, comparison.trace
+        p2, trace2, _, model2, _ = got
+        with self._lock:
+            if not _setup(p2, trace2, model2, False)[0]:
+                return None
+        return self.window.part("comparison"), trace2
 
     def _second_key(self) -> tuple:
         comparison = self.window.part("comparison")
@@ -224,46 +270,86 @@ class WhatIfLab(QtCore.QObject, Feature):
             return ()
         return id(comparison.session), id(comparison.trace), comparison.trace_iteration
 
-    def _push_panel(self) -> None:
-        trace = self._trace()
-        self.panel.setEnabled(trace is not None)
-        if trace is None:
-            s = self.controller.session
-            self.panel.set_caption(NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
-                                       if s.blowup is not None or not self._finite else NO_TRACE)
-            return
-        self.panel.show_frame(self.presenter.whatif_frame(trace, self.controller.session.model, self.settings))
+    def _work_panel(self):
+        trace = self._current()
+        s = self.controller.session
+        panel = self.panel
+        if trace is None or not self._finite:
+            text = (NO_TIME if not s.cfg.is_recurrent else NOT_FINITE
+                    if s.blowup is not None or not self._finite else NO_TRACE)
 
-    def _push_main_decay(self) -> None:
+            def idle(_v) -> None:
+                panel.setEnabled(False)
+                panel.set_caption(text)
+            return _nothing, idle
+        presenter, model, settings, lock = self.presenter, s.model, self.settings, self._lock
+        configure = self._configured != id(trace)
+
+        def compute():
+            with lock:
+                setup = _setup(presenter, trace, model, configure)
+                return setup, presenter.whatif_frame(trace, model, settings) if setup[0] else None
+
+        def show(value) -> None:
+            setup, f = value
+            self._apply_setup(trace, setup)
+            panel.setEnabled(f is not None)
+            if f is None:
+                panel.set_caption(NOT_FINITE)
+                return
+            panel.show_frame(f)
+
+        return compute, show
+
+    def _work_main_decay(self):
         view = self.window.decay
-        trace = self._trace() if self.settings.active else None
-        if trace is None or not self.settings.active:
-            if view.whatif is not None:  # the what-if ended: the trained frame, unmarked
-                view.set_whatif("")
-                if view.frame is not None:
-                    view.show_frame(view.frame)
-            return
-        model = self.controller.session.model
-        trained = self.presenter.trained(trace, model).frame.decay
-        f = self.presenter.whatif_decay(trace, model, self.settings, self._iteration())
-        view.set_whatif(self.settings.label(), trained)
-        view.show_frame(f)
-        self.window.shown["decay"] = {"note": view.note.text(), "curve": f.curve.copy(), "iteration": f.iteration,
-                                      "reference_label": f.reference_label, "whatif": self.settings.label()}
+        trace = self._current() if self.settings.active else None
+        if trace is None or not self.settings.active or not self._finite:
+            def trained(_v) -> None:
+                if view.whatif is not None:  # the what-if ended: the trained frame, unmarked
+                    view.set_whatif("")
+                    if view.frame is not None:
+                        view.show_frame(view.frame)
+            return _nothing, trained
+        presenter, model, settings, iteration, lock = (self.presenter, self.controller.session.model, self.settings,
+                                                       self._iteration(), self._lock)
 
-    def _push_main_deltas(self) -> None:
+        def compute():
+            with lock:
+                return (presenter.trained(trace, model).frame.decay,
+                        presenter.whatif_decay(trace, model, settings, iteration))
+
+        def show(value) -> None:
+            trained, f = value
+            view.set_whatif(settings.label(), trained)
+            view.show_frame(f)
+            self.window.shown["decay"] = {"note": view.note.text(), "curve": f.curve.copy(), "iteration": f.iteration,
+                                          "reference_label": f.reference_label, "whatif": settings.label()}
+
+        return compute, show
+
+    def _work_main_deltas(self):
         view = self.window.deltas
-        trace = self._trace() if self.settings.active else None
-        if trace is None or not self.settings.active:
-            if view.banner.label:
-                view.set_whatif("")
-            return
-        f = self.presenter.whatif_deltas(trace, self.controller.session.model, self.settings,
-                                         view.current_quantity())
-        view.set_whatif(self.settings.label())
-        view.show_frame(f)
-        self.window.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
-                                       "image": f.image.copy(), "whatif": self.settings.label()}
+        trace = self._current() if self.settings.active else None
+        if trace is None or not self.settings.active or not self._finite:
+            def trained(_v) -> None:
+                if view.banner.label:
+                    view.set_whatif("")
+            return _nothing, trained
+        presenter, model, settings, lock = self.presenter, self.controller.session.model, self.settings, self._lock
+        quantity = view.current_quantity()
+
+        def compute():
+            with lock:
+                return presenter.whatif_deltas(trace, model, settings, quantity)
+
+        def show(f) -> None:
+            view.set_whatif(settings.label())
+            view.show_frame(f)
+            self.window.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
+                                           "image": f.image.copy(), "whatif": settings.label()}
+
+        return compute, show
 
     def output_step(self) -> int | None:
         """The output step whose connectivity shades the inputs: the hovered one, else (with C on)
@@ -279,15 +365,29 @@ class WhatIfLab(QtCore.QObject, Feature):
         back = [r.index for r in trace if isinstance(r, BackwardStep)] if trace is not None else []
         return max(back) if back else None
 
-    def _push_shading(self) -> None:
+    def _work_shading(self):
+        graph = self.window.graph
         # the output step first: with no shading asked for, the trace's setup is not computed
         t = self.output_step() if self.controller.trace is not None else None
-        trace = self._trace(setup=t is not None)
-        if t is None or trace is None:
-            self.window.graph.set_input_shading(None)
-            return
-        _, shade, label = self.presenter.connectivity(trace, self.controller.session.model, t, self.settings)
-        self.window.graph.set_input_shading(shade, label, output=t)
+        trace = self._current() if t is not None else None
+        if t is None or trace is None or not self._finite:
+            return _nothing, lambda _v: graph.set_input_shading(None)
+        presenter, model, settings, lock = self.presenter, self.controller.session.model, self.settings, self._lock
+
+        def compute():
+            with lock:
+                if not _setup(presenter, trace, model, False)[0]:
+                    return None
+                return presenter.connectivity(trace, model, t, settings)
+
+        def show(value) -> None:
+            if value is None:
+                graph.set_input_shading(None)
+                return
+            _, shade, label = value
+            graph.set_input_shading(shade, label, output=t)
+
+        return compute, show
 
     # ------------------------------------------------------------------ actions
     def set_settings(self, settings: WhatIfSettings) -> None:
@@ -309,6 +409,10 @@ class WhatIfLab(QtCore.QObject, Feature):
             self.controller.message.emit("Back to the trained weights.")
 
     def nudge(self, notches: int) -> None:
+        trace = self._current()
+        if trace is not None and self._finite and self._configured == id(trace):
+            self.panel.nudge(notches)  # (the panel is set up already: nothing to wait for)
+            return
         if self._trace() is None:
             self.controller.message.emit("What-if needs a narrated iteration of a recurrent model: step (→) first.")
             return
@@ -331,12 +435,14 @@ class WhatIfLab(QtCore.QObject, Feature):
             comparison, trace2 = pair
             model = comparison.session.model
             explain.set_unit_count(model.hidden_size)
-            e = self.second_presenter.path_explanation(trace2, model, t, source, explain.current_unit())
+            with self._lock:
+                e = self.second_presenter.path_explanation(trace2, model, t, source, explain.current_unit())
             e = dataclasses.replace(e, title=f"{comparison.labels()[1]}: {e.title}")
         else:
             explain.set_unit_count(c.session.model.hidden_size)
-            e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(),
-                                                self.settings)
+            with self._lock:
+                e = self.presenter.path_explanation(trace, c.session.model, t, source, explain.current_unit(),
+                                                    self.settings)
         dock = self.window.docks.get("explain")
         if dock is not None:
             dock.show()
@@ -374,7 +480,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.presenter = AttributionPresenter()
         self.second_presenter = AttributionPresenter()
         self._trace_id = None
-        self._set_up = False
+        self._configured = None
         self.path_cell = None
         self.hovered_output = None
         self.view.select(None)
@@ -399,3 +505,24 @@ class WhatIfLab(QtCore.QObject, Feature):
         for d in (self.attribution_dock, self.whatif_dock):
             d.setFont(self.window.font())
 
+
+
+def _nothing() -> None:
+    """The compute of a binding whose view only shows a message or clears itself."""
+    return None
+
+
+def _setup(presenter: AttributionPresenter, trace, model, configure: bool) -> tuple[bool, dict | None]:
+    """Set ``presenter`` up for ``trace`` (an eigenvalue problem of size H: seconds for a large
+    model; cached): ``(the shown iteration's weights are finite, the what-if panel's configuration
+    or None)``; ``configure``: also compute that configuration. Qt-free (runs off the UI thread)."""
+    st = presenter.setup(trace, model)
+    finite = all(np.all(np.isfinite(p)) for p in st.model.params.values())
+    if not finite or not configure:
+        return finite, None
+    m = st.model
+    H = m.hidden_size
+    return True, {"kind": m.kind, "T": len(st.inputs[0]), "sigma": at.recurrent_sigma(m),
+                  "forget_bias": float(np.mean(m.params["b"][H:2 * H])) if m.kind == "lstm" else None,
+                  "activation": m.activation.name if m.kind == "rnn" else None,
+                  "truncation": st.options["truncation"], "weight_name": m.W_H}

@@ -53,7 +53,6 @@ from PySide6 import QtCore, QtWidgets
 from bpttviz.engine.gradients.diagnostics import spectrum
 from bpttviz.engine.trace import Trace
 from bpttviz.engine.training.config import Config
-from bpttviz.engine.training.scenario import copy_session
 from bpttviz.engine.training.session import Narration, Session
 from bpttviz.engine.training.session_io import SessionState
 from bpttviz.presenters.decay import app_diagnostics
@@ -401,6 +400,11 @@ class Controller(QtCore.QObject):
             return self._large()
         return self._iter_cost > self.thread_above
 
+    def offloads(self) -> bool:
+        """Costly work runs off the UI thread now (a large model: see ``_use_thread``); features
+        that compute for the session (a second model, view data) follow the same decision."""
+        return self._use_thread()
+
     def _large(self) -> bool:
         s = self.session
         work = sum(p.size for p in s.model.params.values())
@@ -432,7 +436,7 @@ class Controller(QtCore.QObject):
         live.trace_interval, live.publish_every = self.trace_interval, 1 / self.fps
         self._job = "train"
         self._base = (self.session, _fingerprint(self.session))
-        self._submit(training_job(self._token, copy_session(self.session), live, measure=self._spectrum_values,
+        self._submit(training_job(self._token, self.session, live, measure=self._spectrum_values,
                                   prepare=self._prepare))
 
     def _cancel_jobs(self) -> None:
@@ -627,7 +631,7 @@ class Controller(QtCore.QObject):
             self._job = "narrate"
             self._base = (self.session, _fingerprint(self.session))
             self.message.emit(f"Narrating iteration {self.session.iteration + 1}…")
-            self._submit(narration_job(self._token, copy_session(self.session), cursor, measure=self._spectrum_values,
+            self._submit(narration_job(self._token, self.session, cursor, measure=self._spectrum_values,
                                        prepare=self._prepare))
             return
         self._fetch_trace(cursor)

@@ -808,13 +808,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.graph.show_frame(f)
             self.shown["graph"] = {"caption": f.caption}
 
-        def push_deltas():
+        def work_deltas():
             td = c.trace_data() or skeleton(c.session)
             self.deltas.set_quantities(available_quantities(td))
-            f = deltas_frame(td, cursor(), self.deltas.current_quantity())
-            self.deltas.show_frame(f)
-            self.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
-                                    "image": f.image.copy()}
+            cur, quantity = cursor(), self.deltas.current_quantity()
+
+            def show(f):
+                self.deltas.show_frame(f)
+                self.shown["deltas"] = {"title": f.title, "norms": {k: v.copy() for k, v in f.norms.items()},
+                                        "image": f.image.copy()}
+
+            return (lambda: deltas_frame(td, cur, quantity)), show
 
         # weights, decay and task: ``work`` gives (compute, show) -- for a large model the
         # controller runs the computing part off the UI thread
@@ -872,7 +876,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.bind(ViewBinding("unrolled graph", self.graph, lambda: mkey() + (self.graph.current_mode(),),
                            push_graph, min_interval=1 / 90, urgent=True, animate=self.graph.animate, needs_trace=True))
         c.bind(ViewBinding("deltas view", self.deltas, lambda: mkey() + (self.deltas.current_quantity(),),
-                           push_deltas, min_interval=1 / 15, urgent=True, needs_trace=True))
+                           None, min_interval=1 / 15, urgent=True, needs_trace=True, work=work_deltas))
         c.bind(ViewBinding("weights view", self.weights,
                            lambda: mkey() + (self.weights.current_parameter(), len(c.diagnostics.spectral)),
                            None, min_interval=1 / 15, urgent=True, work=work_weights))

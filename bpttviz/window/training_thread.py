@@ -9,8 +9,12 @@ products release the GIL, so the larger the model, the more the two threads over
 
 The hand-over has no shared mutable state:
 
-- a job receives a **copy** of the session (made on the UI thread when the job is submitted) and
-  only ever touches that copy;
+- a job works on a **copy** of the session, which it makes itself as it starts (a large model's
+  session with its optimiser state is a hundred megabytes: copying it on the UI thread blocked it
+  for a tenth of a second). The UI thread does not change the session it handed over in place
+  without cancelling the job first, and a result is only installed over the session as it was
+  handed over (the controller compares fingerprints), so a copy taken while the UI changed it
+  is never shown;
 - each result it ``deliver``s is a ``Snapshot``: a copy of the session at an iteration boundary,
   the narration of that iteration (immutable records) and whatever else the UI needs, made
   entirely on the worker. The UI swaps it in whole, so a view never sees parameters of one
@@ -238,7 +242,7 @@ Prepare = Callable[[Any, Any], dict[str, Any]]  # (session, narration or None) -
 
 def training_job(token: int, session, live: LiveSettings, *, measure: Callable[[Any], dict] | None = None,
                  prepare: Prepare | None = None, spectrum_every: float = 0.25):
-    """Train ``session`` (a private copy) until cancelled, a blow-up, or an error. Narrated
+    """Train a copy of ``session`` (made on the worker) until cancelled, a blow-up, or an error. Narrated
     iterations (when ``live.narrate``) and, at most every ``live.publish_every`` seconds, fast
     ones are delivered as ``Snapshot``s (each a copy of the session: the job goes on training its
     own). ``measure(session)`` gives the singular values, at most every ``spectrum_every`` s;
@@ -250,7 +254,7 @@ def training_job(token: int, session, live: LiveSettings, *, measure: Callable[[
     from bpttviz.engine.training.scenario import copy_session
 
     def job(deliver: Callable[[Any], None], cancelled: Callable[[], bool]) -> None:
-        s = session
+        s = copy_session(session)
         cost = spec_cost = 0.0
         last_pub = last_trace = last_spec = -float("inf")
         credit, last_tick = 0.0, time.perf_counter()
@@ -306,13 +310,16 @@ def training_job(token: int, session, live: LiveSettings, *, measure: Callable[[
     return job
 
 
-def narration_job(token: int, session, cursor: int | None, *, measure: Callable[[Any], dict] | None = None,
+def narration_job(token: int, original, cursor: int | None, *, measure: Callable[[Any], dict] | None = None,
                   prepare: Prepare | None = None):
-    """Narrate one iteration of ``session`` (a private copy) and deliver it as the last
-    ``Snapshot`` (``cursor``: the record to show; None: the last one)."""
+    """Narrate one iteration of a copy of ``session`` (made on the worker) and deliver it as the
+    last ``Snapshot`` (``cursor``: the record to show; None: the last one)."""
     import time
 
+    from bpttviz.engine.training.scenario import copy_session
+
     def job(deliver: Callable[[Any], None], cancelled: Callable[[], bool]) -> None:
+        session = copy_session(original)
         t0 = time.thread_time()
         narrated = narrate(session)
         n, state = narrated if narrated is not None else (None, None)

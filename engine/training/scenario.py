@@ -144,20 +144,17 @@ def scaled(n: int, factor: float) -> int:
 
 def copy_session(session):
     """An independent copy of a ``Session`` at the same iteration (the language tasks' chunk
-    iterator is re-created at the same chunk instead of copied)."""
+    iterator is re-created at the same chunk instead of copied). Only reads ``session``: another
+    thread may copy a session the UI thread is reading."""
     task = session.task
     it = getattr(task, "_iter", None)
-    if it is not None:
-        task._iter = None
     # step records and narrations are immutable (read-only arrays): shared, not copied
     from .session import Narration
 
     memo = {id(v): v for v in vars(session).values() if isinstance(v, (Step, Narration))}
-    try:
-        twin = copy.deepcopy(session, memo)
-    finally:
-        if it is not None:
-            task._iter = it
+    if it is not None:
+        memo[id(it)] = None  # the copy's iterator: none (made again by ``seek`` below)
+    twin = copy.deepcopy(session, memo)
     if it is not None:
         twin.task.seek(task.chunk)
     return twin

@@ -140,6 +140,20 @@ def test_a_copied_session_goes_on_exactly_like_the_original():
             assert np.array_equal(p, twin.model.params[k]), (name, k)
 
 
+def test_copying_a_session_only_reads_it():
+    """A worker thread copies the session the UI thread shows: the copy must not touch it (the
+    language task's chunk iterator stays the original's, its saved state unchanged)."""
+    from bpttviz.engine.training.scenario import copy_session
+
+    s = Session.from_preset("min-char-rnn")
+    s.train(3)
+    it, state = s.task._iter, s.task.state_dict()
+    assert it is not None and state["started"]
+    twin = copy_session(s)
+    assert s.task._iter is it and s.task.state_dict() == state
+    assert twin.task._iter is not it and twin.task.state_dict() == state
+
+
 def test_a_stop_trains_until_its_claim_holds_within_its_cap():
     cfg = Config.from_dict({"task": "adding", "model": "rnn", "hidden_size": 4, "seq_len": 8, "scenario": [
         {"caption": "x", "train": 10, "until": 100, "claims": [{"kind": "blowup", "min": 1}]}]})
