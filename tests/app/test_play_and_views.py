@@ -12,8 +12,8 @@ from .conftest import small_session
 Key = QtCore.Qt.Key
 
 
-def test_space_plays_and_pauses(qtbot, make_window):
-    win = make_window()
+def test_space_plays_and_pauses(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     qtbot.keyClick(win.graph, Key.Key_Space)
     assert c.playing
@@ -40,8 +40,8 @@ def test_play_button_and_speed(qtbot, make_window):
     assert 2 <= c.session.iteration <= 12  # about 10 per second
 
 
-def test_playing_keeps_every_view_fed(qtbot, make_window):
-    win = make_window()
+def test_playing_keeps_every_view_fed(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     c.play()
     qtbot.waitUntil(lambda: c.session.iteration >= 30, timeout=10000)
@@ -81,8 +81,8 @@ def test_playing_keeps_every_view_fed(qtbot, make_window):
     assert "sampled now" in win.task.text.toPlainText()
 
 
-def test_hidden_views_are_not_painted(qtbot, make_window):
-    win = make_window()
+def test_hidden_views_are_not_painted(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     win.docks["loss"].hide()
     before = c.binding("loss view").pushes
@@ -141,9 +141,9 @@ def test_lstm_offers_the_cell_state_delta(qtbot, make_window):
     assert win.weights.current_parameter() == "W_h"
 
 
-def test_training_in_the_app_is_deterministic(qtbot, make_window):
+def test_training_in_the_app_is_deterministic(qtbot, shared_window):
     """Which iterations get narrated depends on timing; the numbers must not."""
-    win = make_window()
+    win = shared_window
     c = win.controller
     c.play()
     qtbot.waitUntil(lambda: c.session.iteration >= 40, timeout=10000)
