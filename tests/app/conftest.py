@@ -18,13 +18,19 @@ to get one:
   the window is closed and the next test gets a new one, so no test sees another's leftovers.
   Use it for tests that step, play or read the default window.
 
-Time-driven behaviour is driven, not waited for: the controller reads the time through its
-``clock`` attribute (``time.perf_counter`` by default) and the window its relayout throttle
-through ``clock`` too, so a test can hand them a fake clock instead of sleeping; where the app
-must really run (a worker thread, a child process) tests wait with ``qtbot.waitUntil(condition)``
-on the condition itself rather than a fixed time."""
+Time-driven behaviour is driven, not waited for: the controller reads the time of its budgets,
+its speed limit and its frame throttles through its ``clock`` attribute (``time.perf_counter``
+by default), so a test can hand it a ``FakeClock`` and move the time on itself instead of
+sleeping (the training timer still calls the controller; only the time it reads is the test's).
+A frozen clock never ends a slice at full speed, so fake clocks go with a set speed. The graph's
+``animate(now)`` takes the time as an argument too. Where the app must really run (a worker
+thread, a child process), tests wait with ``qtbot.waitUntil(condition)`` on the condition itself
+rather than for a fixed time."""
 
 from __future__ import annotations
+
+import math
+import time
 
 import pytest
 from PySide6 import QtCore, QtWidgets
@@ -40,6 +46,23 @@ SMALL = dict(task="chars", corpus="names", model="rnn", hidden_size=12, seq_len=
 
 def small_session(**changes) -> Session:
     return Session(Config.from_dict({**SMALL, **changes}, "test"))
+
+
+class FakeClock:
+    """A clock to hand ``Controller.clock``: its time moves only when the test calls ``advance``.
+    It starts on a whole second (steps that are binary fractions, 0.25 s, add up exactly) a minute
+    behind the real clock, so nothing the controller stamps with it lies in the future once the
+    real clock is handed back (meanwhile the frame throttles, which compare with the real time of
+    the last frame, let only explicit paints through)."""
+
+    def __init__(self) -> None:
+        self.now = float(math.floor(time.perf_counter())) - 60.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
@@ -102,7 +125,7 @@ def ui_state(win) -> dict:
         "held": win.layout_held(),
         "dialogs": len(win.dialogs),
         "error": c.last_error,
-        "controller": (c.playing, c.speed, c.until, c.trace_interval, c.fps, c.thread_above, c.block_budget),
+        "controller": (c.playing, c.speed, c.until, c.trace_interval, c.fps, c.thread_above, c.block_budget, c.clock),
         "speed_box": win.transport.speed.currentData(),
         "bugs": (lab.wanted, lab.job, lab.last_file) if lab is not None else None,
         "scenario": None if scenario is None else (scenario.active, scenario.busy, scenario.train_factor,
