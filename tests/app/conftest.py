@@ -33,7 +33,7 @@ import math
 import time
 
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 import bpttviz  # noqa: F401  (one BLAS thread before numpy loads)
 from bpttviz.engine.training.config import Config
@@ -133,7 +133,34 @@ def ui_state(win) -> dict:
         "comparison": getattr(getattr(win, "comparison", None), "active", None),
         "files": (win.files.path, win.files.recorder) if getattr(win, "files", None) is not None else None,
         "bars": {b.objectName(): b.isVisible() for b in win.findChildren(QtWidgets.QToolBar)},
+        "controls": _controls(win),
     }
+
+
+def _controls(win) -> list:
+    """Every control's setting (choices, check boxes, numbers, fields, checkable actions): a view's
+    own switch (a log axis, a quantity, a parameter) too. Named by type and the names of their
+    parents and sorted, as a new session rebuilds some of them."""
+    out = []
+    for w in win.findChildren(QtCore.QObject):
+        if isinstance(w, QtWidgets.QComboBox):
+            value = w.currentText()
+        elif isinstance(w, QtWidgets.QAbstractButton) and w.isCheckable():
+            value = w.isChecked()
+        elif isinstance(w, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox, QtWidgets.QAbstractSlider)):
+            value = w.value()
+        elif isinstance(w, QtWidgets.QLineEdit):
+            value = w.text()
+        elif isinstance(w, QtGui.QAction) and w.isCheckable():
+            value = w.isChecked()
+        else:
+            continue
+        path, p = [], w
+        while p is not None and p is not win:
+            path.append(p.objectName() or type(p).__name__)
+            p = p.parent()
+        out.append(repr((type(w).__name__, "/".join(reversed(path)), value)))
+    return sorted(out)
 
 
 class _SharedWindow:
