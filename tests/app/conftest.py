@@ -10,13 +10,16 @@ to get one:
   settings shared by the test's windows). Use it when the test builds a second window, closes
   one, reads remembered settings, or changes what a new session cannot undo.
 - ``shared_window``: the default window (``small_session()``, 1280x800, 60 fps) of the test
-  module, built once per module (``--dist loadfile`` keeps a module in one worker) and handed to
-  each test on a fresh ``small_session()`` put in place the way a reset does, shown, active and
-  with the keyboard on the graph. After each test the window's UI state (zoom, colour modes,
-  checked actions, visible docks, full screen, lecture mode, dialogs, errors, speed, bugs, a
-  running scenario or check...) is compared with the state it was built in; if anything differs
-  the window is closed and the next test gets a new one, so no test sees another's leftovers.
-  Use it for tests that step, play or read the default window.
+  module, built once per module (``--dist loadfile`` keeps a module in one worker), shown,
+  active and with the keyboard on the graph. After each test a guided scenario is ended, the
+  bug lab's bugs switched off, a fresh ``small_session()`` put in place the way Reset does and
+  the tabs in front at the start raised again; then the window's UI state (zoom, colour modes,
+  docks and their geometry, full screen, lecture mode, dialogs, errors, speed, the controller's
+  clock, a file check, every control's setting...) is compared with the state it was built in.
+  If anything differs the window is closed and the next test gets a new one, so no test sees
+  another's leftovers. Use it for tests that step, play or read the default window; the module's
+  tests on it run first (``pytest_collection_modifyitems`` below), since ``make_window`` closes
+  it (two windows' application-wide shortcuts would be ambiguous).
 
 Time-driven behaviour is driven, not waited for: the controller reads the time of its budgets,
 its speed limit and its frame throttles through its ``clock`` attribute (``time.perf_counter``
