@@ -158,6 +158,8 @@ class Controller(QtCore.QObject):
                  fps: float = 60.0, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        # the time the budgets, the speed and the frame throttles read (tests may hand a fake one)
+        self.clock: Callable[[], float] = time.perf_counter
         self.budget = budget_ms / 1000.0
         self.max_budget = max(budget_ms, max_budget_ms) / 1000.0
         self.train_share = 0.6  # the fraction of time training aims for at full speed
@@ -202,7 +204,7 @@ class Controller(QtCore.QObject):
         self.frames = 0
         self.last_error: tuple[str, str] | None = None
         self._credit = 0.0
-        self._last_tick = time.perf_counter()
+        self._last_tick = self.clock()
         self._last_end: float | None = None
         self._last_trace_time = -math.inf
         self._train = QtCore.QTimer(self)
@@ -264,7 +266,7 @@ class Controller(QtCore.QObject):
         self._wants_at = -math.inf  # what is on screen now decides the first slice
         self.playing = True
         self._credit = 0.0
-        self._last_tick = time.perf_counter()
+        self._last_tick = self.clock()
         self._last_end = None
         if self._use_thread():
             self._start_training_job()
@@ -301,7 +303,7 @@ class Controller(QtCore.QObject):
 
     def wants_trace(self) -> bool:
         """A view that draws traces is on screen (asked at most every 0.2 s: it walks widgets)."""
-        now = time.perf_counter()
+        now = self.clock()
         if now - self._wants_at >= 0.2:
             self._wants = any(b.needs_trace and b.on_screen() for b in self.bindings)
             self._wants_at = now
@@ -314,7 +316,7 @@ class Controller(QtCore.QObject):
             self._train.stop()
             self._start_training_job()
             return
-        start = time.perf_counter()
+        start = self.clock()
         if self._last_end is not None:
             gap = start - self._last_end
             self._gap = gap if self._gap is None else 0.8 * self._gap + 0.2 * min(gap, 0.2)
@@ -339,7 +341,7 @@ class Controller(QtCore.QObject):
             self.pause()
         if self.speed is not None:
             self._credit -= done
-        self._last_end = time.perf_counter()  # what follows counts as painting time (the gap)
+        self._last_end = self.clock()  # what follows counts as painting time (the gap)
         if done:
             self.version += 1
             if self.diagnostics.spectrum_due():  # a few ms each: now and then
@@ -347,7 +349,7 @@ class Controller(QtCore.QObject):
             self.state_changed.emit()
             # paint right after the slice: waiting for the paint timer would let the next slice
             # start first whenever the timer is not due yet, halving the frame rate
-            if time.perf_counter() - self._last_paint >= 0.5 / self.fps:
+            if self.clock() - self._last_paint >= 0.5 / self.fps:
                 self.paint()
 
     def _run_slice(self, allowed: float, narrate: bool, start: float, budget: float) -> int:
@@ -360,16 +362,16 @@ class Controller(QtCore.QObject):
             allowed = min(allowed, self.until - self.session.iteration)
         while done < allowed:
             fast_last = False
-            elapsed = time.perf_counter() - start
+            elapsed = self.clock() - start
             last = done + 1 >= allowed or elapsed + (self._iter_time or 0.0) >= budget
-            t0, c0 = time.perf_counter(), time.thread_time()
+            t0, c0 = self.clock(), time.thread_time()
             if narrate and last:
                 ok = self._fetch_trace(cursor=None)
                 self._last_trace_time = start
             else:
                 ok = self.session.train_step() is not None
                 fast_last = True
-            dt = time.perf_counter() - t0  # both kinds: an estimate fed only by one could stick
+            dt = self.clock() - t0  # both kinds: an estimate fed only by one could stick
             self._iter_time = dt if self._iter_time is None else 0.8 * self._iter_time + 0.2 * dt
             self._measured(time.thread_time() - c0)
             done += 1
@@ -378,7 +380,7 @@ class Controller(QtCore.QObject):
                 break
             if narrate and last:
                 break
-            if not narrate and time.perf_counter() - start >= budget:
+            if not narrate and self.clock() - start >= budget:
                 break
         if fast_last:
             self._enter(None)
@@ -499,7 +501,7 @@ class Controller(QtCore.QObject):
         self.version += 1
         self.diagnostics.measured_now()
         self.state_changed.emit()
-        if time.perf_counter() - self._last_paint >= 0.5 / self.fps:
+        if self.clock() - self._last_paint >= 0.5 / self.fps:
             self.paint()
 
     def _install_snapshot(self, snap: Snapshot) -> bool:
@@ -870,12 +872,12 @@ class Controller(QtCore.QObject):
 
     # ------------------------------------------------------------------ painting
     def _paint_tick(self) -> None:
-        if time.perf_counter() - self._last_paint >= 0.5 / self.fps:  # not if a slice just painted
+        if self.clock() - self._last_paint >= 0.5 / self.fps:  # not if a slice just painted
             self.paint()
 
     def paint(self, urgent_only: bool = False) -> int:
         """Push changed data to the visible views; returns how many views were updated."""
-        now = time.perf_counter()
+        now = self.clock()
         if not urgent_only:
             self._last_paint = now
             self._live.narrate = self.wants_trace()  # read by a training job on the worker

@@ -45,8 +45,8 @@ def step_to(win, cls, t=None):
     raise AssertionError(f"never reached {cls.__name__} {t}")
 
 
-def test_before_any_step_the_view_says_what_it_will_show(qtbot, make_window):
-    win = make_window()
+def test_before_any_step_the_view_says_what_it_will_show(qtbot, shared_window):
+    win = shared_window
     lab = shown(win, qtbot)
     assert lab.view.pages.currentWidget() is lab.view.message
     assert "Step (→) or play" in lab.view.message.text()

@@ -20,8 +20,8 @@ def lab_of(win):
     return win.gradient_lab
 
 
-def test_never_on_unless_switched_on(qtbot, make_window):
-    win = make_window()
+def test_never_on_unless_switched_on(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     assert win.controller.session.bugs == frozenset()
     assert not lab.banner_bar.isVisible() and "BUG LAB" not in win.windowTitle()
@@ -29,8 +29,8 @@ def test_never_on_unless_switched_on(qtbot, make_window):
     assert set(lab.panel.boxes) == set(BUGS)
 
 
-def test_a_switch_turns_the_bug_on_with_a_banner_and_off_restores_the_correct_engine(qtbot, make_window):
-    win = make_window()
+def test_a_switch_turns_the_bug_on_with_a_banner_and_off_restores_the_correct_engine(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     s = win.controller.session
     fresh = small_session()  # same config and seed: the same parameters at iteration 0
@@ -59,8 +59,8 @@ def test_a_switch_turns_the_bug_on_with_a_banner_and_off_restores_the_correct_en
         np.testing.assert_array_equal(grads[k], grads0[k])
 
 
-def test_drop_dh_next_is_flagged_by_the_check_view_from_length_2(qtbot, make_window):
-    win = make_window()
+def test_drop_dh_next_is_flagged_by_the_check_view_from_length_2(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     lab.panel.boxes["drop_dh_next"].click()
     win.controller.step_iteration()
@@ -75,8 +75,8 @@ def test_drop_dh_next_is_flagged_by_the_check_view_from_length_2(qtbot, make_win
     assert "drop_dh_next" in view.source_label.text()
 
 
-def test_every_backward_pass_bug_fails_the_gradient_check(qtbot, make_window):
-    win = make_window()
+def test_every_backward_pass_bug_fails_the_gradient_check(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     for bug in sorted(set(BUGS) - {"targets_wrong_axis"}):
         lab.set_bugs({bug})
@@ -88,8 +88,8 @@ def test_every_backward_pass_bug_fails_the_gradient_check(qtbot, make_window):
     assert lab.view.report.ok
 
 
-def test_the_data_bug_passes_the_check_and_says_why(qtbot, make_window):
-    win = make_window()
+def test_the_data_bug_passes_the_check_and_says_why(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     lab.set_bugs({"targets_wrong_axis"})
     lab.check_model()
@@ -130,8 +130,8 @@ def test_training_visibly_misbehaves(qtbot, make_window):
     assert not np.allclose(right.loss.smooth.getData()[1], wrong.loss.smooth.getData()[1])
 
 
-def test_bugs_survive_reset_and_rebuild_but_only_where_they_apply(qtbot, make_window):
-    win = make_window()
+def test_bugs_survive_reset_and_rebuild_but_only_where_they_apply(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     c = win.controller
     lab.set_bugs({"drop_dh_next", "softmax_elementwise"})
@@ -155,21 +155,21 @@ def test_mlp_offers_only_the_bugs_that_apply(qtbot, make_window):
     assert "MLP" in panel.boxes["drop_dh_next"].toolTip()
 
 
-def test_a_session_file_brings_its_bugs_and_the_banner(qtbot, make_window, tmp_path):
+def test_a_session_file_brings_its_bugs_and_the_banner(qtbot, shared_window, tmp_path):
     s = small_session()
     s.set_bugs({"overwrite_dh_next"})
     s.train(2)
     save_session(s, tmp_path / "buggy.npz")
     loaded, _ = load_session(tmp_path / "buggy.npz")
-    win = make_window()
+    win = shared_window
     win.controller.replace_session(loaded)
     lab = lab_of(win)
     assert lab.banner_bar.isVisible() and "overwrite_dh_next" in lab.banner.text()
     assert lab.panel.boxes["overwrite_dh_next"].isChecked()
 
 
-def test_bugs_set_elsewhere_still_show(qtbot, make_window):
-    win = make_window()
+def test_bugs_set_elsewhere_still_show(qtbot, shared_window):
+    win = shared_window
     win.controller.session.set_bugs({"deriv_wrong_variable"})  # e.g. a script or a scenario
     win.controller.step_iteration()
     assert lab_of(win).banner_bar.isVisible()
@@ -183,8 +183,8 @@ def test_fresh_sessions_of_every_preset_have_no_bug():
         assert Session.from_preset(name).bugs == frozenset(), name
 
 
-def test_the_banner_stays_in_lecture_mode_and_never_comes_back_stale(qtbot, make_window):
-    win = make_window()
+def test_the_banner_stays_in_lecture_mode_and_never_comes_back_stale(qtbot, shared_window):
+    win = shared_window
     lab = lab_of(win)
     lab.set_bugs({"drop_dh_next"})
     win.lecture.enter(full_screen=False)

@@ -14,8 +14,8 @@ def type_into(qtbot, edit, text: str) -> None:
     qtbot.keyClick(edit, Key.Key_Return)
 
 
-def test_learning_rate_applies_live_without_a_rebuild(qtbot, make_window):
-    win = make_window()
+def test_learning_rate_applies_live_without_a_rebuild(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     for _ in range(3):
         c.step_iteration()
@@ -29,8 +29,8 @@ def test_learning_rate_applies_live_without_a_rebuild(qtbot, make_window):
     assert session.history["lr"].last() == 0.05
 
 
-def test_clipping_and_truncation_apply_live(qtbot, make_window):
-    win = make_window()
+def test_clipping_and_truncation_apply_live(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     session = c.session
     win.config.widgets["clip"].setCurrentText("norm")
@@ -46,8 +46,8 @@ def test_clipping_and_truncation_apply_live(qtbot, make_window):
     assert c.record.window == range(4, 6)
 
 
-def test_invalid_value_shows_the_engine_message_and_changes_nothing(qtbot, make_window):
-    win = make_window()
+def test_invalid_value_shows_the_engine_message_and_changes_nothing(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     session = c.session
     type_into(qtbot, win.config.widgets["lr"], "fast")
@@ -97,8 +97,8 @@ def test_switching_to_a_2d_task_picks_the_mlp(qtbot, make_window):
     assert win.graph.frame.key[0] == "mlp"
 
 
-def test_impossible_combination_is_refused_inline(qtbot, make_window):
-    win = make_window()
+def test_impossible_combination_is_refused_inline(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     old = c.session
     win.config.widgets["task"].setCurrentText("adding")
@@ -109,8 +109,8 @@ def test_impossible_combination_is_refused_inline(qtbot, make_window):
     assert c.session is old
 
 
-def test_reset_key_restarts_at_iteration_zero(qtbot, make_window):
-    win = make_window()
+def test_reset_key_restarts_at_iteration_zero(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     c.step_iteration()
     c.step_iteration()
@@ -119,8 +119,8 @@ def test_reset_key_restarts_at_iteration_zero(qtbot, make_window):
     assert "iteration 0" in win.status_labels["iteration"].text()
 
 
-def test_loss_reduction_is_labelled(qtbot, make_window):
-    win = make_window()
+def test_loss_reduction_is_labelled(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     c.step_iteration()
     assert "sum over batch and time" in win.status_labels["loss"].full_text()
@@ -133,8 +133,8 @@ def test_loss_reduction_is_labelled(qtbot, make_window):
     assert "mean over batch" in win.loss.loss_plot.titleLabel.text
 
 
-def test_escape_gives_the_keyboard_back_to_stepping(qtbot, make_window):
-    win = make_window()
+def test_escape_gives_the_keyboard_back_to_stepping(qtbot, shared_window):
+    win = shared_window
     edit = win.config.widgets["hidden_size"]
     edit.setFocus()
     qtbot.keyClick(edit, Key.Key_Right)  # inside a field, the arrows edit
@@ -157,8 +157,8 @@ def test_an_invalid_value_names_only_what_changed(qtbot, make_window):
                                                else set())
 
 
-def test_out_of_range_numbers_get_a_message_not_a_silent_clamp(qtbot, make_window):
-    win = make_window()
+def test_out_of_range_numbers_get_a_message_not_a_silent_clamp(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     session = c.session
     spin = win.config.widgets["hidden_size"]
@@ -175,8 +175,8 @@ def test_out_of_range_numbers_get_a_message_not_a_silent_clamp(qtbot, make_windo
     assert win.config.error.text() == ""
 
 
-def test_messages_appearing_never_move_the_form_under_the_pointer(qtbot, make_window):
-    win = make_window()
+def test_messages_appearing_never_move_the_form_under_the_pointer(qtbot, shared_window):
+    win = shared_window
     panel = win.config
     win.docks["config"].raise_()
     qtbot.wait(20)

@@ -329,8 +329,8 @@ def test_a_view_export_leaves_its_controls_out(qtbot, make_window, tmp_path, mon
     assert seen == [(True, True)]
 
 
-def test_svg_of_a_view_leaves_its_controls_out(qtbot, make_window, tmp_path):
-    win = make_window()
+def test_svg_of_a_view_leaves_its_controls_out(qtbot, shared_window, tmp_path):
+    win = shared_window
     export_svg(win.graph, tmp_path / "graph.svg")
     text = (tmp_path / "graph.svg").read_text(encoding="utf-8")
     assert "colour: activation" not in text and "timestep t" in text

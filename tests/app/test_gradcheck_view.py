@@ -16,8 +16,8 @@ Key = QtCore.Qt.Key
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_check_gradients_on_the_model_is_correct_and_quick(qtbot, make_window):
-    win = make_window()
+def test_check_gradients_on_the_model_is_correct_and_quick(qtbot, shared_window):
+    win = shared_window
     lab = win.gradient_lab
     win.controller.step_iteration()
     t0 = time.perf_counter()
@@ -42,8 +42,8 @@ def test_check_gradients_on_the_model_is_correct_and_quick(qtbot, make_window):
     assert hm.bar.levels() == (lo, hi)
 
 
-def test_check_before_any_step_takes_one_first(qtbot, make_window):
-    win = make_window()
+def test_check_before_any_step_takes_one_first(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     assert c.session.last_batch is None
     win.gradient_lab.check_model()
@@ -168,8 +168,8 @@ def test_zoom_reaches_the_view(qtbot, make_window):
     assert win.gradient_lab.view.verdict.font().pointSizeF() > before
 
 
-def test_the_keys_are_in_the_overview(qtbot, make_window):
-    win = make_window()
+def test_the_keys_are_in_the_overview(qtbot, shared_window):
+    win = shared_window
     keys = dict(win.shortcut_rows())
     assert "G" in keys and "Ctrl+Shift+O" in keys
 

@@ -15,12 +15,12 @@ CASES = Path(__file__).resolve().parents[1] / "engine" / "doctor_cases"
 
 
 @pytest.mark.parametrize("case", ["rnn_sigmoid_mse", "rnn_unused_bias", "rnn_mean_over_time_no_dhnext"])
-def test_the_lab_shows_the_same_hints_as_the_doctor(qtbot, make_window, case):
+def test_the_lab_shows_the_same_hints_as_the_doctor(qtbot, shared_window, case):
     path = CASES / f"{case}.py"
     ns = runpy.run_path(str(path))
     expected = check(ns["loss_and_grads"], *ns["example"](), seq_axis=ns.get("SEQ_AXIS"))
     assert expected.hints
-    lab = make_window().gradient_lab
+    lab = shared_window.gradient_lab
     lab.check_file(str(path))
     qtbot.waitUntil(lambda: lab.job is not None and not lab.job.running, timeout=60000)
     shown = lab.view.report

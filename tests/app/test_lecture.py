@@ -32,8 +32,8 @@ def _placed(win) -> dict[str, tuple[int, int, int, int]]:
     return {n: d.geometry().getRect() for n, d in win.docks.items() if d.isVisible() and d.x() >= 0}
 
 
-def test_lecture_mode_scales_everything_and_leaving_restores_the_layout(qtbot, make_window):
-    win = make_window()
+def test_lecture_mode_scales_everything_and_leaving_restores_the_layout(qtbot, shared_window):
+    win = shared_window
     win.docks["loss"].hide()  # a layout of the user's own, to be restored exactly
     win.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, win.docks["deltas"])
     qtbot.wait(50)
@@ -138,8 +138,8 @@ def test_explain_panel_follows_the_current_record(qtbot, make_window):
     assert win.explain.current_unit() == 3 and "unit 3" in win.explain.title
 
 
-def test_explain_panel_is_legible_in_lecture_mode(qtbot, make_window):
-    win = make_window()
+def test_explain_panel_is_legible_in_lecture_mode(qtbot, shared_window):
+    win = shared_window
     win.docks["explain"].raise_()
     small = win.explain.body_pixels()
     qtbot.keyClick(win.graph, Key.Key_Right)
@@ -150,10 +150,10 @@ def test_explain_panel_is_legible_in_lecture_mode(qtbot, make_window):
     assert f"font-size:{win.explain.body_pixels()}px" in html.replace(" ", "")
 
 
-def test_esc_in_lecture_mode_leaves_it_whole_and_f5_twice_gives_a_proper_layout(qtbot, make_window):
+def test_esc_in_lecture_mode_leaves_it_whole_and_f5_twice_gives_a_proper_layout(qtbot, shared_window):
     """Esc never leaves a half state (full screen gone, lecture layout kept); F5 F5 afterwards
     enters and leaves again with the Explain panel at a readable width and the layout restored."""
-    win = make_window()
+    win = shared_window
     qtbot.wait(50)
     theme, geometry, placed = win.theme, win.geometry(), _placed(win)
     qtbot.keyClick(win.graph, Key.Key_F5)
@@ -180,8 +180,8 @@ def test_esc_in_lecture_mode_leaves_it_whole_and_f5_twice_gives_a_proper_layout(
         assert all(abs(a - b) <= 1 for a, b in zip(now[name], rect)), (name, rect, now[name])
 
 
-def test_esc_closes_the_shortcut_overlay_before_leaving_lecture_mode(qtbot, make_window):
-    win = make_window()
+def test_esc_closes_the_shortcut_overlay_before_leaving_lecture_mode(qtbot, shared_window):
+    win = shared_window
     qtbot.keyClick(win.graph, Key.Key_F5)
     win.show_shortcuts()
     assert win.overlay.isVisible()
@@ -192,8 +192,8 @@ def test_esc_closes_the_shortcut_overlay_before_leaving_lecture_mode(qtbot, make
 
 
 @pytest.mark.parametrize("key", [Key.Key_B, Key.Key_Period])
-def test_blank_screen_keys_black_out_the_window_and_bring_it_back(qtbot, make_window, key):
-    win = make_window()
+def test_blank_screen_keys_black_out_the_window_and_bring_it_back(qtbot, shared_window, key):
+    win = shared_window
     qtbot.keyClick(win.graph, Key.Key_F5)
     qtbot.waitUntil(win.isFullScreen, timeout=3000)
     blank = win.lecture.blank

@@ -353,8 +353,8 @@ def test_save_at_random_moments_then_open_shows_the_same_and_goes_on_bit_for_bit
 
 
 # ---------------------------------------------------------------------------------- stale results
-def test_a_gradient_check_is_cleared_when_the_model_or_its_bugs_change(qtbot, make_window):
-    win = make_window()
+def test_a_gradient_check_is_cleared_when_the_model_or_its_bugs_change(qtbot, shared_window):
+    win = shared_window
     lab = win.gradient_lab
     win.controller.step_iteration()
     lab.check_model()
@@ -371,8 +371,8 @@ def test_a_gradient_check_is_cleared_when_the_model_or_its_bugs_change(qtbot, ma
     assert lab.view.report is None
 
 
-def test_with_drop_dh_next_the_graph_caption_does_not_claim_the_future_term(qtbot, make_window):
-    win = make_window()
+def test_with_drop_dh_next_the_graph_caption_does_not_claim_the_future_term(qtbot, shared_window):
+    win = shared_window
     win.gradient_lab.set_bugs({"drop_dh_next"})
     c = win.controller
     c.step_iteration()
@@ -419,8 +419,8 @@ def test_a_blowup_message_goes_when_the_blowup_does(qtbot, make_window):
     assert win.statusBar().currentMessage() != b.message()
 
 
-def test_keys_work_after_apply_and_reset_without_a_click(qtbot, make_window):
-    win = make_window()
+def test_keys_work_after_apply_and_reset_without_a_click(qtbot, shared_window):
+    win = shared_window
     win.explain.unit.setFocus()  # e.g. the learner was choosing a unit
     assert win.explain.unit.hasFocus()
     win._rebuild(win.controller.session.cfg)  # Apply & reset

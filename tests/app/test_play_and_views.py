@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6 import QtCore
 
 from bpttviz.engine.records import UpdateStep
 
-from .conftest import small_session
+from .conftest import FakeClock, small_session
 
 Key = QtCore.Qt.Key
 
 
-def test_space_plays_and_pauses(qtbot, make_window):
-    win = make_window()
+def test_space_plays_and_pauses(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     qtbot.keyClick(win.graph, Key.Key_Space)
     assert c.playing
@@ -27,21 +29,30 @@ def test_space_plays_and_pauses(qtbot, make_window):
     assert "Play" in win.act["play"].text()
 
 
-def test_play_button_and_speed(qtbot, make_window):
-    win = make_window()
+def test_play_button_and_speed(qtbot, shared_window):
+    """At 10 iterations a second the training timer trains 2.5 iterations per 0.25 s of the
+    controller's clock (a fake one the test moves on: no waiting for the wall clock)."""
+    win = shared_window
     c = win.controller
+    clock = FakeClock()
+    c.clock = clock
     win.transport.set_speed(10)
     assert c.speed == 10
     button = win.transport.widgetForAction(win.act["play"])
     qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.wait(600)
+    assert c.playing
+    for k in range(1, 4):  # 0.75 s: 2, 5, then 7 iterations (the half iteration is owed)
+        clock.advance(0.25)
+        qtbot.waitUntil(lambda k=k: c.session.iteration >= int(2.5 * k), timeout=5000)
     qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)
     assert not c.playing
-    assert 2 <= c.session.iteration <= 12  # about 10 per second
+    assert c.session.iteration == 7  # 10 per second, to the iteration
+    c.clock = time.perf_counter
+    win.transport.set_speed(None)
 
 
-def test_playing_keeps_every_view_fed(qtbot, make_window):
-    win = make_window()
+def test_playing_keeps_every_view_fed(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     c.play()
     qtbot.waitUntil(lambda: c.session.iteration >= 30, timeout=10000)
@@ -81,8 +92,8 @@ def test_playing_keeps_every_view_fed(qtbot, make_window):
     assert "sampled now" in win.task.text.toPlainText()
 
 
-def test_hidden_views_are_not_painted(qtbot, make_window):
-    win = make_window()
+def test_hidden_views_are_not_painted(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     win.docks["loss"].hide()
     before = c.binding("loss view").pushes
@@ -141,9 +152,9 @@ def test_lstm_offers_the_cell_state_delta(qtbot, make_window):
     assert win.weights.current_parameter() == "W_h"
 
 
-def test_training_in_the_app_is_deterministic(qtbot, make_window):
+def test_training_in_the_app_is_deterministic(qtbot, shared_window):
     """Which iterations get narrated depends on timing; the numbers must not."""
-    win = make_window()
+    win = shared_window
     c = win.controller
     c.play()
     qtbot.waitUntil(lambda: c.session.iteration >= 40, timeout=10000)

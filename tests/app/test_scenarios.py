@@ -14,6 +14,10 @@ from bpttviz.engine.training.scenario import parse_scenario
 Key = QtCore.Qt.Key
 LECTURES = [n for n in list_presets() if n.startswith("lecture-")]
 FACTOR = 0.02  # every stop's "train" count is scaled by this (at least one iteration)
+# lecture 6 trains a 100-unit char-RNN, on (up to its stops' caps) while a claim does not hold yet:
+# the tests of the background preparation and of Page Up's snapshots scale it down further (its
+# stops 3 and 4 still train: 1 and 10 iterations, on to at most 2 and 20)
+QUICK = 0.001
 
 
 def settle(qtbot, win, timeout: int = 30000) -> None:
@@ -47,8 +51,8 @@ def fingerprint(win) -> tuple:
 
 
 @pytest.mark.parametrize("name", LECTURES)
-def test_every_lecture_runs_start_to_end_from_the_keyboard(qtbot, make_window, name):
-    win = make_window()
+def test_every_lecture_runs_start_to_end_from_the_keyboard(qtbot, shared_window, name):
+    win = shared_window
     win.scenario.train_factor = FACTOR
     win._load_preset(name)  # what the Presets menu does: the scenario starts with the preset
     stops = parse_scenario(win.controller.session.cfg, name)
@@ -77,8 +81,8 @@ def test_every_lecture_runs_start_to_end_from_the_keyboard(qtbot, make_window, n
         assert win.controller.session.iteration >= trained
 
 
-def test_page_up_replays_to_the_previous_stop_exactly(qtbot, make_window):
-    win = make_window()
+def test_page_up_replays_to_the_previous_stop_exactly(qtbot, shared_window):
+    win = shared_window
     win.scenario.train_factor = FACTOR
     win._load_preset("lecture-1-bptt-tiny")
     seen = {}
@@ -98,8 +102,8 @@ def test_page_up_replays_to_the_previous_stop_exactly(qtbot, make_window):
     assert fingerprint(win) == seen[5]
 
 
-def test_right_arrow_still_steps_records_inside_a_scenario(qtbot, make_window):
-    win = make_window()
+def test_right_arrow_still_steps_records_inside_a_scenario(qtbot, shared_window):
+    win = shared_window
     win._load_preset("lecture-1-bptt-tiny")
     settle(qtbot, win)
     qtbot.keyClick(win.graph, Key.Key_Right)
@@ -108,10 +112,10 @@ def test_right_arrow_still_steps_records_inside_a_scenario(qtbot, make_window):
     assert win.controller.cursor == 1
 
 
-def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_window):
+def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, shared_window):
     """A clicker's double press: the stop's training runs to its exact count, the press is ignored
     and the caption bar says a stop is running."""
-    win = make_window()
+    win = shared_window
     win.scenario.prepare_ahead = False  # the live path: training in the window, slice by slice
     win.scenario.train_factor = 1.0
     win._load_preset("lecture-6-char-rnn")
@@ -139,20 +143,20 @@ def test_a_second_press_while_a_stop_trains_never_cuts_it_short(qtbot, make_wind
     assert not win.controller.playing
 
 
-def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot, make_window):
+def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot, shared_window):
     """Page Down after the preparation finished: the stop is ready on the key press (no training in
     the window), with exactly the numbers a headless run of the same stops gives."""
     from bpttviz.engine.training.scenario import ScenarioRun
 
-    win = make_window()
-    win.scenario.train_factor = FACTOR
+    win = shared_window
+    win.scenario.train_factor = QUICK
     win._load_preset("lecture-6-char-rnn")
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     settle(qtbot, win)
     prepared(qtbot, win)
     qtbot.keyClick(win.graph, Key.Key_PageDown)
     assert not win.scenario.busy and not win.controller.playing and win.scenario.index == 2
-    run = ScenarioRun(win.scenario.base, factor=FACTOR)
+    run = ScenarioRun(win.scenario.base, factor=QUICK)
     for stop in win.scenario.stops[:3]:
         run.enter(stop)
     s = win.controller.session
@@ -169,9 +173,9 @@ def test_the_next_stop_is_prepared_in_the_background_and_installed_at_once(qtbot
     settle(qtbot, win, timeout=60000)
 
 
-def test_page_up_installs_the_snapshot_of_the_previous_stop_at_once(qtbot, make_window):
-    win = make_window()
-    win.scenario.train_factor = FACTOR
+def test_page_up_installs_the_snapshot_of_the_previous_stop_at_once(qtbot, shared_window):
+    win = shared_window
+    win.scenario.train_factor = QUICK
     win._load_preset("lecture-6-char-rnn")
     seen = {}
     for i in range(4):
@@ -187,8 +191,8 @@ def test_page_up_installs_the_snapshot_of_the_previous_stop_at_once(qtbot, make_
     assert not win.scenario.busy and fingerprint(win) == seen[1]
 
 
-def test_a_stop_whose_claim_fails_says_so_instead_of_its_caption(qtbot, make_window):
-    win = make_window()
+def test_a_stop_whose_claim_fails_says_so_instead_of_its_caption(qtbot, shared_window):
+    win = shared_window
     win.scenario.prepare_ahead = False
     win.scenario.train_factor = 0.01  # lecture 2 stop 4 trains 3 iterations: its claims still hold?
     win._load_preset("lecture-1-bptt-tiny")
@@ -205,16 +209,16 @@ def test_a_stop_whose_claim_fails_says_so_instead_of_its_caption(qtbot, make_win
     assert v.value == pytest.approx(loss[-30:].mean() / loss[:30].mean())
 
 
-def test_opening_a_preset_without_a_scenario_ends_the_current_one(qtbot, make_window):
-    win = make_window()
+def test_opening_a_preset_without_a_scenario_ends_the_current_one(qtbot, shared_window):
+    win = shared_window
     win._load_preset("lecture-1-bptt-tiny")
     assert win.scenario.active and win.classroom.caption_bar.isVisible()
     win._load_preset("xor-mlp")
     assert not win.scenario.active and not win.classroom.caption_bar.isVisible()
 
 
-def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
-    win = make_window()
+def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     win.docks["decay"].raise_()
     win.comparison.open({"model": "lstm"})
@@ -257,17 +261,17 @@ def test_comparison_overlays_a_second_decay_curve_and_loss(qtbot, make_window):
     assert not win.classroom.compare_dock.isVisible()
 
 
-def test_a_broken_scenario_is_refused_with_a_message(qtbot, make_window):
+def test_a_broken_scenario_is_refused_with_a_message(qtbot, shared_window):
     from bpttviz.engine.training.config import Config
 
-    win = make_window()
+    win = shared_window
     cfg = Config.from_dict({"task": "chars", "corpus": "names", "scenario": [{"caption": "x", "focus": "nowhere"}]})
     assert not win.scenario.start(cfg)
     assert not win.scenario.active and win.scenario.errors and "focus" in win.scenario.errors[-1]
 
 
-def test_exploding_lecture_blows_up_then_starts_again_from_the_same_seed(qtbot, make_window):
-    win = make_window()
+def test_exploding_lecture_blows_up_then_starts_again_from_the_same_seed(qtbot, shared_window):
+    win = shared_window
     win.scenario.prepare_ahead = False
     win.scenario.train_factor = 1.0
     win._load_preset("lecture-3-exploding")
@@ -295,10 +299,10 @@ def test_exploding_lecture_blows_up_then_starts_again_from_the_same_seed(qtbot, 
     assert v.value == c.session.metric() / c.session.task.baseline, (v.value, c.session.iteration, c.session.blowup)
 
 
-def test_the_task_view_follows_the_scenario(qtbot, make_window):
+def test_the_task_view_follows_the_scenario(qtbot, shared_window):
     """Lecture 7: the decision boundary is redrawn as it trains, and shows the spirals after the
     stop that switches the task (the view's page covers it whole: it must still count as shown)."""
-    win = make_window()
+    win = shared_window
     win.scenario.train_factor = 0.05
     win._load_preset("lecture-7-mlp")
     settle(qtbot, win)
@@ -313,12 +317,12 @@ def test_the_task_view_follows_the_scenario(qtbot, make_window):
     assert "spirals" in win.task.bp.titleLabel.text
 
 
-def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_path):
+def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, shared_window, tmp_path):
     import json
 
     from bpttviz.recovery.reliability import open_preset_file
 
-    win = make_window()
+    win = shared_window
     win._load_preset("lecture-1-bptt-tiny")
     assert win.scenario.active
     mine = {"task": "parity", "model": "rnn", "hidden_size": 8, "seq_len": 6,
@@ -335,13 +339,13 @@ def test_a_preset_file_of_ones_own_starts_its_scenario(qtbot, make_window, tmp_p
     assert not win.scenario.active and not win.classroom.caption_bar.isVisible()
 
 
-def test_an_installed_stop_is_one_moment(qtbot, make_window):
+def test_an_installed_stop_is_one_moment(qtbot, shared_window):
     """A stop installed from its background preparation: the moment is the stop's narrated record
     (the views, the cursor and a saved file all agree), not "between iterations"."""
     from bpttviz.engine.training.session_io import SessionState
     from bpttviz.features.file_actions import moment_position
 
-    win = make_window()
+    win = shared_window
     win.scenario.train_factor = FACTOR
     win._load_preset("lecture-1-bptt-tiny")
     settle(qtbot, win)
@@ -362,10 +366,10 @@ def test_an_installed_stop_is_one_moment(qtbot, make_window):
     assert pos["moment"] == {"iteration": m.iteration, "record": 4}
 
 
-def test_a_model_replaced_outside_the_scenario_is_labelled(qtbot, make_window):
+def test_a_model_replaced_outside_the_scenario_is_labelled(qtbot, shared_window):
     """Reset by hand during a stop: the caption no longer states the stop's text as if it were
     about the new model; Page Up returns to the stop (its caption again)."""
-    win = make_window()
+    win = shared_window
     win.scenario.train_factor = FACTOR
     win._load_preset("lecture-1-bptt-tiny")
     settle(qtbot, win)
@@ -383,14 +387,14 @@ def test_a_model_replaced_outside_the_scenario_is_labelled(qtbot, make_window):
     assert win.classroom.caption.text() == stop.caption
 
 
-def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, make_window):
+def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, shared_window):
     """Stepping a narrated iteration with a comparison open: the second model's decay curve is
     computed with its parameters before that iteration's update (as the first model's curve is),
     not with its live parameters."""
     from bpttviz.engine.gradients import diagnostics
     from bpttviz.engine.training.session import model_with
 
-    win = make_window()
+    win = shared_window
     win.scenario.train_factor = FACTOR
     win._load_preset("lecture-4-truncation")
     settle(qtbot, win)
@@ -408,11 +412,11 @@ def test_the_comparison_decay_overlay_is_at_the_moment(qtbot, make_window):
     assert not np.allclose(live, want)  # the update moved the second model's parameters
 
 
-def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, make_window):
+def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, shared_window):
     """Lecture 6's 9,500-iteration stop, reached the way the preset scripts it: the background
     preparation installs the shipped state (the numbers a live run gives, bit for bit on this
     machine kind) and measures the claims on it; after a change by hand the stop trains live."""
-    win = make_window()
+    win = shared_window
     p = win.scenario
     p.train_factor = 1.0
     win._load_preset("lecture-6-char-rnn")
@@ -441,10 +445,10 @@ def test_a_long_stop_reached_as_scripted_installs_its_shipped_snapshot(qtbot, ma
     p.end()
 
 
-def test_a_clicker_press_on_the_blowup_dialog_still_moves_the_lecture_on(qtbot, make_window):
+def test_a_clicker_press_on_the_blowup_dialog_still_moves_the_lecture_on(qtbot, shared_window):
     """The blow-up dialog of lecture 3 must not swallow the presenter's Page Down: the clicker's key
     goes to whatever window has the keyboard."""
-    win = make_window()
+    win = shared_window
     win.scenario.prepare_ahead = False
     win._load_preset("lecture-3-exploding")
     settle(qtbot, win)

@@ -15,8 +15,8 @@ def press(qtbot, win, key, mod=Mod.NoModifier):
     qtbot.keyClick(win.graph, key, mod)
 
 
-def test_right_steps_through_forward_records_one_timestep_at_a_time(qtbot, make_window):
-    win = make_window()
+def test_right_steps_through_forward_records_one_timestep_at_a_time(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     assert c.trace is None
     press(qtbot, win, Key.Key_Right)
@@ -36,8 +36,8 @@ def test_right_steps_through_forward_records_one_timestep_at_a_time(qtbot, make_
     assert "backward, t = 4" in win.status_labels["phase"].text()
 
 
-def test_left_replays_the_earlier_record_without_recomputing(qtbot, make_window, monkeypatch):
-    win = make_window()
+def test_left_replays_the_earlier_record_without_recomputing(qtbot, shared_window, monkeypatch):
+    win = shared_window
     c = win.controller
     for _ in range(9):  # forward x6, loss, backward t=5, t=4
         press(qtbot, win, Key.Key_Right)
@@ -58,8 +58,8 @@ def test_left_replays_the_earlier_record_without_recomputing(qtbot, make_window,
     assert c.session.iteration == 1
 
 
-def test_deltas_heatmap_reveals_one_timestep_per_backward_record(qtbot, make_window):
-    win = make_window()
+def test_deltas_heatmap_reveals_one_timestep_per_backward_record(qtbot, shared_window):
+    win = shared_window
     for _ in range(8):  # forward x6, loss, backward t=5
         press(qtbot, win, Key.Key_Right)
     img = win.deltas.heat.image.image  # (units, time)
@@ -76,8 +76,8 @@ def test_deltas_heatmap_reveals_one_timestep_per_backward_record(qtbot, make_win
     np.testing.assert_allclose(img[:, 4], np.asarray(rec.dh[0], dtype=np.float32))
 
 
-def test_shift_right_walks_the_phases(qtbot, make_window):
-    win = make_window()
+def test_shift_right_walks_the_phases(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     press(qtbot, win, Key.Key_Right)
     seen = [type(c.record)]
@@ -95,8 +95,8 @@ def test_shift_right_walks_the_phases(qtbot, make_window):
     assert c.session.iteration == 2
 
 
-def test_ctrl_right_runs_one_whole_iteration(qtbot, make_window):
-    win = make_window()
+def test_ctrl_right_runs_one_whole_iteration(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     for n in range(1, 4):
         press(qtbot, win, Key.Key_Right, Mod.ControlModifier)
@@ -106,8 +106,8 @@ def test_ctrl_right_runs_one_whole_iteration(qtbot, make_window):
     assert c.session.history["loss"].n == 3
 
 
-def test_right_after_the_last_record_fetches_the_next_iteration(qtbot, make_window):
-    win = make_window()
+def test_right_after_the_last_record_fetches_the_next_iteration(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     press(qtbot, win, Key.Key_Right, Mod.ControlModifier)
     first = c.trace
@@ -117,8 +117,8 @@ def test_right_after_the_last_record_fetches_the_next_iteration(qtbot, make_wind
     assert "iteration 2" in win.status_labels["iteration"].text()
 
 
-def test_transport_buttons_do_what_the_keys_do(qtbot, make_window):
-    win = make_window()
+def test_transport_buttons_do_what_the_keys_do(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     buttons = {a.objectName(): win.transport.widgetForAction(a) for a in win.transport.actions()}
     qtbot.mouseClick(buttons["step"], QtCore.Qt.MouseButton.LeftButton)
@@ -134,8 +134,8 @@ def test_transport_buttons_do_what_the_keys_do(qtbot, make_window):
     assert c.session.iteration == 0 and c.trace is None
 
 
-def test_graph_highlights_the_current_step_and_the_moving_delta(qtbot, make_window):
-    win = make_window()
+def test_graph_highlights_the_current_step_and_the_moving_delta(qtbot, shared_window):
+    win = shared_window
     for _ in range(9):  # ... backward t=4
         press(qtbot, win, Key.Key_Right)
     f = win.graph.frame
@@ -159,8 +159,8 @@ def test_graph_highlights_the_current_step_and_the_moving_delta(qtbot, make_wind
     assert win.graph.animate() is False
 
 
-def test_hover_tooltip_shows_vector_norm_and_equation(qtbot, make_window):
-    win = make_window()
+def test_hover_tooltip_shows_vector_norm_and_equation(qtbot, shared_window):
+    win = shared_window
     for _ in range(9):
         qtbot.keyClick(win.graph, Key.Key_Right)
     f = win.graph.frame

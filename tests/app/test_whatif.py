@@ -142,8 +142,8 @@ def test_playing_or_a_new_iteration_ends_the_what_if(qtbot, make_window):
     assert not lab.settings.active
 
 
-def test_shortcut_overview_lists_the_keys(qtbot, make_window):
-    win = make_window()
+def test_shortcut_overview_lists_the_keys(qtbot, shared_window):
+    win = shared_window
     rows = dict(win.shortcut_rows())
     assert "[  /  ]" in rows and "Ctrl+Backspace" in rows and "C" in rows
 

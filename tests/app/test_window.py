@@ -50,16 +50,16 @@ def test_zoom_scales_fonts_including_plot_axes(qtbot, make_window):
     assert make_window().theme.scale == pytest.approx(1.15)  # remembered
 
 
-def test_full_screen_and_escape(qtbot, make_window):
-    win = make_window()
+def test_full_screen_and_escape(qtbot, shared_window):
+    win = shared_window
     qtbot.keyClick(win.graph, Key.Key_F11)
     qtbot.waitUntil(win.isFullScreen, timeout=2000)
     qtbot.keyClick(win.graph, Key.Key_Escape)
     qtbot.waitUntil(lambda: not win.isFullScreen(), timeout=2000)
 
 
-def test_question_mark_shows_the_shortcuts(qtbot, make_window):
-    win = make_window()
+def test_question_mark_shows_the_shortcuts(qtbot, shared_window):
+    win = shared_window
     qtbot.keyClick(win.graph, Key.Key_Question, Mod.ShiftModifier)
     assert win.overlay.isVisible()
     assert any("Space" in k for k, _ in win.overlay.rows)
@@ -76,8 +76,8 @@ def _distinct_colours(img: QtGui.QImage, step: int = 7) -> int:
     return len(np.unique(a[::step, ::step]))
 
 
-def test_window_renders_non_blank_at_1280x800(qtbot, make_window):
-    win = make_window()
+def test_window_renders_non_blank_at_1280x800(qtbot, shared_window):
+    win = shared_window
     c = win.controller
     for _ in range(5):
         c.session.train_step()
