@@ -50,6 +50,7 @@ class WhatIfPanel(QtWidgets.QWidget):
         self.frame: WhatIfFrame | None = None
         self.kind = "rnn"
         self.T = 1
+        self._x_ends: dict[int, float] = {}  # each plot's x range end, set only when it changes
         self._trained = {"sigma": 1.0, "forget_bias": 0.0, "activation": "tanh", "truncation": None}
         self._quiet = False
 
@@ -214,8 +215,8 @@ class WhatIfPanel(QtWidgets.QWidget):
                 fit_range(plot, "y", vals, log=True, pad=0.1)
                 set_ticks(plot.getAxis("left"), decade_ticks(vals))
             x1 = max(1.0, len(f.k) - 1.0)
-            if getattr(plot, "_whatif_x1", None) != x1:  # (a new range repaints the axis)
-                plot._whatif_x1 = x1
+            if self._x_ends.get(id(plot)) != x1:  # (a new range repaints the axis)
+                self._x_ends[id(plot)] = x1
                 plot.setXRange(0, x1, padding=0.02)
         # the legend names the lines only (the controls above and the caption give the values):
         # a legend that changed with every notch, or as a what-if starts, would lay its plot out
