@@ -475,6 +475,7 @@ class WhatIfLab(QtCore.QObject, Feature):
             self._refresh("connectivity shading")
 
     def _session_replaced(self) -> None:
+        self.panel.reset()  # the controls say what the views show: the (new) trained weights
         self.settings = TRAINED
         self._finite = True
         self.presenter = AttributionPresenter()

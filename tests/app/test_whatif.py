@@ -261,3 +261,15 @@ def test_sigma_gamma_of_one_is_said_as_one(qtbot, make_window):
     lab.panel.sigma.setValue(16)
     win.controller.paint()
     assert "= 0.8 < 1: the bound shrinks ×0.8 per step back" in lab.panel.caption.text()
+
+
+def test_a_new_session_puts_the_controls_back_to_the_trained_weights(qtbot, make_window):
+    """Reset (or a scenario, a file) replaces the session: the panel's controls must not keep
+    showing a what-if that no view shows any more, even before the panel is set up again."""
+    win = make_window(session=small_session(seq_len=6))
+    lab = ready(win, qtbot)
+    lab.panel.nudge(3)
+    assert lab.settings.active and lab.panel.settings().active
+    win.controller.reset()
+    assert not lab.settings.active
+    assert not lab.panel.settings().active  # no control off its trained value
