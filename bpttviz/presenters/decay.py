@@ -144,6 +144,9 @@ def decay_note(curve: Array, reached: int, tag: str, truncation: int | None) -> 
     shown = curve[:reached]
     nz = np.nonzero(np.isfinite(shown) & (shown > 0))[0]
     kk = int(nz[-1]) if nz.size else 0
+    if kk == 0 and shown.size > 1 and truncation != 1 and np.all(shown[1:] == 0):
+        lead = f"{tag}, backward pass so far" if reached < T else tag
+        return f"{lead}: none of the last step's error reaches 1 step back (every value there is exactly 0)"
     ratio = float(curve[kk] / curve[0])
     if reached < T:
         return f"{tag}, backward pass so far: {ratio:.1e} of the last step's error reaches {kk} steps back"

@@ -34,3 +34,18 @@ def test_the_bound_uses_the_exact_sigma_max_shared_with_the_weights_view(monkeyp
     # alone (no weights view), the same exact value
     g = DecayPresenter().frame(s, moment_of(1, s, n, len(tr) - 1), [])
     np.testing.assert_allclose(g.reference, f.reference, rtol=0, atol=0)
+
+
+def test_the_note_says_when_nothing_reaches_back():
+    """A curve that is zero beyond k = 0 (sigma_max scaled to 0 in a what-if, a dead recurrent
+    path) is said as such, not as "1.0 of the error reaches 0 steps back"."""
+    from bpttviz.presenters.decay import decay_note
+
+    zero = np.array([0.3, 0.0, 0.0, 0.0])
+    note = decay_note(zero, 4, "iteration 5", None)
+    assert note == "iteration 5: none of the last step's error reaches 1 step back (every value there is exactly 0)"
+    assert "backward pass so far: none" in decay_note(zero, 3, "iteration 5", None)
+    live = np.array([0.3, 0.03, 0.003, 0.0003])
+    assert decay_note(live, 4, "t", None) == f"t: {live[3] / live[0]:.1e} of the last step's error reaches 3 steps back"
+    assert "none" not in decay_note(np.array([0.3, np.nan, 0.0]), 3, "t", None)  # not finite: not "exactly 0"
+    assert "truncated at k = 1" in decay_note(zero, 4, "t", 1)
