@@ -36,7 +36,7 @@ from bpttviz.views.heatmap import set_live as heatmap_live
 from bpttviz.views.loss_view import LossView
 from bpttviz.views.shortcut_overlay import ShortcutOverlay
 from bpttviz.views.task_view import TaskView
-from bpttviz.views.theme import DIVERGING_NAMES, ElidedLabel, Theme, default_theme, fit_fixed, tune_view
+from bpttviz.views.theme import DIVERGING_NAMES, ElidedLabel, LabelHolder, Theme, default_theme, fit_fixed, tune_view
 from bpttviz.views.transport import TransportBar
 from bpttviz.views.weights_view import WeightsView
 from bpttviz.window.controller import Controller, ViewBinding
@@ -774,13 +774,19 @@ class MainWindow(QtWidgets.QMainWindow):
         sb = self.statusBar()
         sb.setObjectName("status")
         # the loss field takes what room is left and cuts its description with "…" (a large font
-        # on a projector must not make the fields overlap); the others keep fixed widths
+        # on a projector must not make the fields overlap); the others keep fixed widths. Every
+        # field has a fixed size (the loss field's is set by its holder), so a new text never
+        # lays the window out again
         self.status_labels = {k: ElidedLabel() if k == "loss" else QtWidgets.QLabel("")
                               for k in ("iteration", "phase", "loss", "state")}
         for k, lab in self.status_labels.items():
             lab.setObjectName(f"status_{k}")
             lab.setContentsMargins(8, 0, 8, 0)
-            sb.addPermanentWidget(lab, 1 if k == "loss" else 0)
+            if k == "loss":
+                self._loss_holder = LabelHolder(lab)
+                sb.addPermanentWidget(self._loss_holder, 1)
+            else:
+                sb.addPermanentWidget(lab, 0)
 
     # ------------------------------------------------------------------ bindings
     def _bind_views(self) -> None:
@@ -1071,6 +1077,8 @@ class MainWindow(QtWidgets.QMainWindow):
             lab.setFont(f)
             if widths[k]:  # fixed widths: changing numbers must not relayout the status bar
                 lab.setMinimumWidth(fm.horizontalAdvance(widths[k]) + 16)
+        self._loss_holder.setMinimumWidth(fm.horizontalAdvance(widths["loss"]) + 16)
+        self._loss_holder.set_height(fm.height())
         for d in self.docks.values():
             d.setFont(f)
         body = f"font-size: {theme.points(1.0):.1f}pt;"  # no control below the body text (tabs, spin boxes...)

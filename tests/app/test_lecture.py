@@ -250,7 +250,10 @@ def test_status_fields_never_overlap_in_lecture_mode(qtbot, make_window):
     win.refresh_status()
     qtbot.wait(50)
     labels = [lab for lab in win.status_labels.values() if lab.isVisible()]
-    boxes = sorted((lab.geometry() for lab in labels), key=lambda r: r.x())
+    sb = win.statusBar()
+    boxes = sorted((QtCore.QRect(lab.mapTo(sb, QtCore.QPoint(0, 0)), lab.size()) for lab in labels),
+                   key=lambda r: r.x())
+    assert all(sb.rect().contains(r) for r in boxes), (boxes, sb.rect())
     for a, b in zip(boxes, boxes[1:]):
         assert a.right() < b.left(), (a, b)
     loss = win.status_labels["loss"]
@@ -263,3 +266,35 @@ def test_status_fields_never_overlap_in_lecture_mode(qtbot, make_window):
     m = loss.contentsMargins()
     assert fm.horizontalAdvance(shown) <= loss.width() - m.left() - m.right()
     win.lecture.leave()
+
+
+def test_a_new_status_never_lays_the_window_out_again(qtbot, shared_window):
+    """The status bar changes ten times a second while training: its fields have fixed sizes, so
+    a new loss or iteration number asks no layout of the window."""
+    win = shared_window
+    requests = []
+
+    class Count(QtCore.QObject):
+        def eventFilter(self, obj, ev):
+            if ev.type() == QtCore.QEvent.Type.LayoutRequest:
+                requests.append(obj.objectName())
+            return False
+
+    counter = Count()
+    watched = [win, win.statusBar()]
+    c = win.controller
+    c.step_iteration()
+    win.refresh_status()
+    qtbot.wait(10)
+    for w in watched:
+        w.installEventFilter(counter)
+    try:
+        for _ in range(5):
+            c.session.train_step()
+            win.refresh_status()
+            QtCore.QCoreApplication.processEvents()
+        assert "loss" in win.status_labels["loss"].full_text()
+    finally:
+        for w in watched:
+            w.removeEventFilter(counter)
+    assert requests == []
