@@ -298,3 +298,38 @@ def test_a_new_status_never_lays_the_window_out_again(qtbot, shared_window):
         for w in watched:
             w.removeEventFilter(counter)
     assert requests == []
+
+
+def test_every_lecture_stop_keeps_the_graphs_row_labels_at_1080p(qtbot, make_window):
+    """A stop that focuses a plot below the graph squeezes the graph; under a caption of four
+    lines its left axis had no room for "loss L" and "state h" (labels that would touch are left
+    out). Every stop of every lecture, with its own focus and caption, keeps all four."""
+    from bpttviz.engine.training.presets import list_presets, load_preset
+    from bpttviz.engine.training.scenario import parse_scenario
+
+    win = make_window(size=(1920, 1080))
+    win.controller.step_iteration()
+    win.controller.paint()
+    win.lecture.enter(full_screen=False)
+    bar = win.classroom.caption
+    win.classroom.caption_bar.show()
+    rows = {"input x", "state h", "output ŷ", "loss L"}
+    image = QtGui.QImage(8, 8, QtGui.QImage.Format.Format_ARGB32)
+    cut = []
+    for name in (n for n in list_presets() if n.startswith("lecture-")):
+        stops = parse_scenario(load_preset(name), name)
+        for i, stop in enumerate(stops):
+            bar.show_stop(i, len(stops), stop.caption, "Page Down ▸ next stop<br/>Page Up ◂ back")
+            win.lecture.emphasise(stop.focus or "graph")
+            qtbot.wait(30)
+            win.controller.paint()
+            painter = QtGui.QPainter(image)
+            try:
+                drawn = {spec[2] for spec in win.graph.pi.getAxis("left").generateDrawSpecs(painter)[2]}
+            finally:
+                painter.end()
+            if not rows <= drawn:
+                cut.append(f"{name} stop {i + 1} (focus {stop.focus}, {bar.lines()} lines): "
+                           f"no {sorted(rows - drawn)}")
+    win.lecture.leave()
+    assert not cut, "\n".join(cut)
