@@ -80,7 +80,9 @@ def test_the_second_model_trains_on_its_worker_in_lock_step(make_window, qtbot, 
     assert comparison.session.iteration == c.session.iteration
 
 
-def test_a_second_model_changed_while_its_worker_trains_keeps_the_change(make_window, qtbot, monkeypatch):
+def held_comparison(make_window, qtbot, monkeypatch):
+    """A large window whose comparison's worker job waits at a gate: ``(controller, comparison,
+    gate)`` with the job running (``gate.set()`` lets it go on)."""
     gate = threading.Event()
     real = compare_mod.follow_job
 
@@ -98,6 +100,11 @@ def test_a_second_model_changed_while_its_worker_trains_keeps_the_change(make_wi
     comparison.open({"truncation": 2})
     c.step_iteration()
     qtbot.waitUntil(lambda: comparison.job_running(), timeout=LONG)
+    return c, comparison, gate
+
+
+def test_a_second_model_changed_while_its_worker_trains_keeps_the_change(make_window, qtbot, monkeypatch):
+    c, comparison, gate = held_comparison(make_window, qtbot, monkeypatch)
     # a live setting reaches the second model while its worker trains a copy of it
     comparison.set_hyper(lr=0.05)
     gate.set()
@@ -110,23 +117,7 @@ def test_a_second_model_changed_while_its_worker_trains_keeps_the_change(make_wi
 
 
 def test_a_result_for_a_closed_comparison_is_dropped(make_window, qtbot, monkeypatch):
-    gate = threading.Event()
-    real = compare_mod.follow_job
-
-    def gated(*args, **kwargs):
-        job = real(*args, **kwargs)
-
-        def run(deliver, cancelled):
-            gate.wait(30)
-            job(deliver, cancelled)
-        return run
-
-    monkeypatch.setattr(compare_mod, "follow_job", gated)
-    win = large_window(make_window)
-    c, comparison = win.controller, win.part("comparison")
-    comparison.open({"truncation": 2})
-    c.step_iteration()
-    qtbot.waitUntil(lambda: comparison.job_running(), timeout=LONG)
+    c, comparison, gate = held_comparison(make_window, qtbot, monkeypatch)
     worker = comparison._worker
     comparison.close()
     gate.set()
