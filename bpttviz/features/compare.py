@@ -40,7 +40,7 @@ from bpttviz.presenters.graph_frame import mlp_frame, recurrent_frame
 from bpttviz.presenters.panels import smooth
 from bpttviz.presenters.trace_data import mlp_trace, recurrent_trace, skeleton
 from bpttviz.views.graph_view import GraphView
-from bpttviz.window.controller import Controller, ViewBinding, _fingerprint
+from bpttviz.window.controller import Controller, ViewBinding, session_fingerprint
 from bpttviz.window.training_thread import Failure, Snapshot, TrainingWorker
 
 SLICE_SECONDS = 0.03  # catching up trains at most this long per event-loop turn
@@ -237,7 +237,7 @@ class Comparison(QtCore.QObject):
             self._worker = TrainingWorker(self)
             self._worker.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
         self._token += 1
-        self._base = (s2, _fingerprint(s2))
+        self._base = (s2, session_fingerprint(s2))
         self._worker.submit(self._token, follow_job(self._token, s2, target, want))
 
     def _on_delivered(self) -> None:
@@ -257,7 +257,7 @@ class Comparison(QtCore.QObject):
             if not isinstance(item, Snapshot):
                 continue  # (a job's end)
             s2 = self.session
-            if base is None or s2 is not base[0] or _fingerprint(s2) != base[1]:
+            if base is None or s2 is not base[0] or session_fingerprint(s2) != base[1]:
                 continue  # changed here meanwhile (a live setting): trained again from it below
             self.session = item.session
             if item.narration is not None:

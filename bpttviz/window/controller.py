@@ -437,7 +437,7 @@ class Controller(QtCore.QObject):
         live.speed, live.until, live.narrate = self.speed, self.until, self.wants_trace()
         live.trace_interval, live.publish_every = self.trace_interval, 1 / self.fps
         self._job = "train"
-        self._base = (self.session, _fingerprint(self.session))
+        self._base = (self.session, session_fingerprint(self.session))
         self._submit(training_job(self._token, self.session, live, measure=self._spectrum_values,
                                   prepare=self._prepare))
 
@@ -508,7 +508,7 @@ class Controller(QtCore.QObject):
         """Swap the worker's snapshot in as the session and its moment; False (and the job
         restarted from the session as it is) when the session was changed here meanwhile."""
         base, fp = self._base if self._base is not None else (None, None)
-        if self.session is not base or _fingerprint(self.session) != fp:
+        if self.session is not base or session_fingerprint(self.session) != fp:
             # e.g. the bug-lab switches were flipped while the worker trained: the change wins
             kind, deferred = self._job, list(self._deferred)
             self._cancel_jobs()
@@ -520,7 +520,7 @@ class Controller(QtCore.QObject):
             return False
         s = snap.session
         self.session = s
-        self._base = (s, _fingerprint(s))
+        self._base = (s, session_fingerprint(s))
         if snap.cost:
             self._iter_cost = snap.cost
         n = snap.narration
@@ -631,7 +631,7 @@ class Controller(QtCore.QObject):
             return
         if self._use_thread():
             self._job = "narrate"
-            self._base = (self.session, _fingerprint(self.session))
+            self._base = (self.session, session_fingerprint(self.session))
             self.message.emit(f"Narrating iteration {self.session.iteration + 1}…")
             self._submit(narration_job(self._token, self.session, cursor, measure=self._spectrum_values,
                                        prepare=self._prepare))
@@ -1030,7 +1030,7 @@ class Controller(QtCore.QObject):
         self.error.emit(summary, details)
 
 
-def _fingerprint(s: Session) -> tuple:
+def session_fingerprint(s: Session) -> tuple:
     """What changes when the UI thread edits a session in place (settings, bug-lab switches, a
     roll-back): a training job's results are only installed over the session it started from."""
     return (id(s.cfg), s.bugs, id(s.optimizer), s.optimizer.lr, id(s.clipper), s.blowup, s.iteration,
