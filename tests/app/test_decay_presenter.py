@@ -4,6 +4,7 @@ update, exact, and measured once a frame for the decay and weights views togethe
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bpttviz.presenters.decay import DecayPresenter
 from bpttviz.presenters.moment import moment_of
@@ -49,3 +50,23 @@ def test_the_note_says_when_nothing_reaches_back():
     assert decay_note(live, 4, "t", None) == f"t: {live[3] / live[0]:.1e} of the last step's error reaches 3 steps back"
     assert "none" not in decay_note(np.array([0.3, np.nan, 0.0]), 3, "t", None)  # not finite: not "exactly 0"
     assert "truncated at k = 1" in decay_note(zero, 4, "t", 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_note_of_a_live_curve_with_no_recurrent_path(seed):
+    """The engine's own decay curve of a vanilla RNN whose W_hh is scaled to 0 (the what-if at
+    sigma_max = 0) is exactly 0 past the last step: the note says so, at several seeds."""
+    from bpttviz.engine.gradients import attribution as at
+    from bpttviz.engine.gradients.diagnostics import decay_curves
+    from bpttviz.presenters.decay import decay_note
+
+    s = small_session(seed=seed)
+    s.train(3)
+    x, y = s.last_batch
+    dead = at.scale_recurrent(s.model, 0.0)
+    curve = decay_curves(dead, x, y, **s.options())["h"]
+    assert curve[0] > 0 and np.all(curve[1:] == 0)
+    assert decay_note(curve, curve.size, "iteration 3", None) == (
+        "iteration 3: none of the last step's error reaches 1 step back (every value there is exactly 0)")
+    live = decay_curves(s.model, x, y, **s.options())["h"]
+    assert "none" not in decay_note(live, live.size, "iteration 3", None)

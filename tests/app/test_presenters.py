@@ -84,8 +84,9 @@ def test_log_scale_maps_decades():
     assert np.isnan(v[4])
 
 
-def test_deltas_frame_hides_what_is_not_computed_yet():
-    s = small_session()
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deltas_frame_hides_what_is_not_computed_yet(seed):
+    s = small_session(seed=seed)
     tr, td = _trace(s)
     f = deltas_frame(td, 0, "dh")
     assert np.all(np.isnan(f.image))
