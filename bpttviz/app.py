@@ -62,8 +62,10 @@ def _icon_path() -> Path | None:
 
 
 def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, size: tuple[int, int] | None = None,
-                 fps: float = 60.0):
-    """A ready main window (not shown) with its controller started: ``window.controller``."""
+                 fps: float = 60.0, training_process: bool | None = None):
+    """A ready main window (not shown) with its controller started: ``window.controller``.
+    ``training_process``: train small models in a second process (None: yes, unless the
+    environment variable ``BPTTVIZ_TRAINING_PROCESS`` is ``0``)."""
     from bpttviz.engine.training.session import Session
     from bpttviz.window.controller import Controller
     from bpttviz.window.main_window import MainWindow
@@ -71,7 +73,9 @@ def build_window(session=None, *, preset: str = DEFAULT_PRESET, settings=None, s
     application()
     if session is None:
         session = Session.from_preset(preset)
-    controller = Controller(session, fps=fps)
+    if training_process is None:
+        training_process = os.environ.get("BPTTVIZ_TRAINING_PROCESS", "1") != "0"
+    controller = Controller(session, fps=fps, training_process=training_process)
     window = MainWindow(controller, settings=settings, features=default_features())
     if size is not None:
         window.resize(*size)

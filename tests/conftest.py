@@ -10,6 +10,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # engine (the wheel maps engine/ into it), so a child Python started in the checkout must not put
 # the current directory first on sys.path (Python 3.11+ honours this variable).
 os.environ["PYTHONSAFEPATH"] = "1"
+# Windows built by tests train on the UI thread (deterministic, no child process per window);
+# tests of the training process ask for it explicitly.
+os.environ.setdefault("BPTTVIZ_TRAINING_PROCESS", "0")
 
 try:
     import bpttviz.engine  # noqa: E402, F401

@@ -41,7 +41,8 @@ from bpttviz.presenters.panels import smooth
 from bpttviz.presenters.trace_data import mlp_trace, recurrent_trace, skeleton
 from bpttviz.views.graph_view import GraphView
 from bpttviz.window.controller import Controller, ViewBinding, session_fingerprint
-from bpttviz.window.training_thread import Failure, Snapshot, TrainingWorker
+from bpttviz.window.jobs import Failure, Snapshot
+from bpttviz.window.training_thread import TrainingWorker
 
 SLICE_SECONDS = 0.03  # catching up trains at most this long per event-loop turn
 

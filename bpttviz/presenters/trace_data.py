@@ -285,6 +285,18 @@ def mlp_trace(trace: Trace, *, iteration: int, activations: list[str]) -> MLPTra
                     reduction=ls.reduction, loss_name=ls.loss)
 
 
+def trace_data_of(session, n) -> RecurrentTrace | MLPTrace:
+    """The trace arrays of narrated iteration ``n`` (an engine ``Narration``) of ``session``
+    (no Qt: a training worker makes them too)."""
+    if session.cfg.is_recurrent:
+        td = recurrent_trace(n.trace, iteration=n.iteration, kind=session.model.kind, activation=session.cfg.activation,
+                             targets=n.targets, vocab=getattr(session.task, "vocab", None),
+                             truncation=n.options.get("truncation"))
+        td.bugs = n.bugs  # the graph's captions say what this iteration computed
+        return td
+    return mlp_trace(n.trace, iteration=n.iteration, activations=[a.name for a in session.model.activations])
+
+
 def gradients_so_far(trace: Trace, cursor: int, name: str) -> Array | None:
     """The gradient of parameter ``name`` accumulated over the records up to ``cursor``: what the
     backward pass has contributed so far (the full gradient once the pass is complete). The

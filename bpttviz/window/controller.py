@@ -50,7 +50,6 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from bpttviz.engine.gradients.diagnostics import spectrum
 from bpttviz.engine.trace import Trace
 from bpttviz.engine.training.config import Config
 from bpttviz.engine.training.session import Narration, Session
@@ -58,18 +57,21 @@ from bpttviz.engine.training.session_io import SessionState
 from bpttviz.presenters.decay import app_diagnostics
 from bpttviz.presenters.moment import Moment, moment_of
 from bpttviz.presenters.panels import loss_label, record_status
-from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, mlp_trace, recurrent_trace
-from bpttviz.window.training_thread import (
+from bpttviz.presenters.trace_data import MLPTrace, RecurrentTrace, trace_data_of
+from bpttviz.window.jobs import (
     Failure,
     LiveSettings,
     Measured,
     Snapshot,
-    TrainingWorker,
     narrate,
     narration_job,
+    prepare_trace,
     spectrum_job,
+    spectrum_measure,
     training_job,
 )
+from bpttviz.window.training_process import TrainingProcess
+from bpttviz.window.training_thread import TrainingWorker
 
 #: narrated iterations kept for stepping back (Left from an iteration's first record)
 KEEP = 8
@@ -155,8 +157,14 @@ class Controller(QtCore.QObject):
     preset_loaded = QtCore.Signal(str)  # a preset was loaded by name (its guided scenario may start)
 
     def __init__(self, session: Session, *, budget_ms: float = 10.0, max_budget_ms: float = 20.0,
-                 fps: float = 60.0, parent: QtCore.QObject | None = None) -> None:
+                 fps: float = 60.0, training_process: bool = False, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
+        #: train small models in a second process (started by ``start``; until it is ready, and
+        #: when it cannot run, training runs on the UI thread as without it)
+        self.training_process = training_process
+        self._process: TrainingProcess | None = None
+        self._job_worker: TrainingWorker | TrainingProcess | None = None  # where the running job runs
+        self._live_sent: tuple | None = None
         self.session = session
         # the time the budgets, the speed and the frame throttles read (tests may hand a fake one)
         self.clock: Callable[[], float] = time.perf_counter
@@ -202,6 +210,10 @@ class Controller(QtCore.QObject):
         self.diagnostics = app_diagnostics()
         self.trace_interval = 0.0  # narrate at most this often while playing at full speed (0: every slice)
         self.frames = 0
+        #: while playing, views updated at most 50 times a second (every view but the graph) are
+        #: not pushed once a paint has taken this long (s): they wait for the next frame instead of
+        #: all landing in the same one (each is due 15 times a second)
+        self.frame_budget = 0.006
         self.last_error: tuple[str, str] | None = None
         self._credit = 0.0
         self._last_tick = self.clock()
@@ -221,8 +233,16 @@ class Controller(QtCore.QObject):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start painting (training waits for ``play``)."""
+        """Start painting (training waits for ``play``), and the training process if wanted."""
         self._paint.start()
+        if self.training_process and self._process is None:
+            try:
+                self._process = TrainingProcess(self)
+            except OSError as e:  # e.g. no more processes allowed: training stays on the UI thread
+                self.report(e, "starting the training process")
+                return
+            self._process.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
+            self._process.started.connect(self._on_process_started, QtCore.Qt.ConnectionType.QueuedConnection)
 
     def stop(self) -> None:
         """Stop training and painting (the window is closing). Jobs on the worker threads are
@@ -232,7 +252,7 @@ class Controller(QtCore.QObject):
         self._cancel_jobs()
         self._cancel_views()
         self._paint.stop()
-        for name in ("_worker", "_viewer"):
+        for name in ("_worker", "_viewer", "_process"):
             worker = getattr(self, name)
             if worker is not None:
                 worker.shutdown(5.0)
@@ -247,6 +267,7 @@ class Controller(QtCore.QObject):
     def until(self, value: int | None) -> None:
         self._until = value
         self._live.until = value
+        self._push_live()
 
     def bind(self, binding: ViewBinding) -> ViewBinding:
         self.bindings.append(binding)
@@ -268,7 +289,7 @@ class Controller(QtCore.QObject):
         self._credit = 0.0
         self._last_tick = self.clock()
         self._last_end = None
-        if self._use_thread():
+        if self._use_thread() or self._in_process():
             self._start_training_job()
         else:
             self._train.start(0 if self.speed is None else 5)
@@ -298,6 +319,7 @@ class Controller(QtCore.QObject):
         """Iterations per second, or None for as fast as the time budget allows."""
         self.speed = speed
         self._live.speed = speed
+        self._push_live()
         if self.playing and self._job != "train":
             self._train.start(0 if speed is None else 5)
 
@@ -312,7 +334,7 @@ class Controller(QtCore.QObject):
     def _tick(self) -> None:
         if not self.playing:
             return
-        if self._use_thread():  # iterations turned out long: the worker takes over from here
+        if self._use_thread() or self._in_process():  # the worker (or the process, now ready) takes over
             self._train.stop()
             self._start_training_job()
             return
@@ -421,16 +443,35 @@ class Controller(QtCore.QObject):
             self._iter_cost = sorted(self._costs)[len(self._costs) // 2]
         self._slow += cost > self.block_budget
 
-    def _submit(self, job) -> None:
-        if self._worker is None:
-            self._worker = TrainingWorker(self)
-            self._worker.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
-        self._worker.submit(self._token, job)
+    def _in_process(self) -> bool:
+        """Train in the training process: a small model (see ``_use_thread``) and the process is
+        running."""
+        p = self._process
+        return p is not None and p.ready and not self._use_thread()
 
-    def _prepare(self, session: Session, narration: Narration | None) -> dict[str, Any]:
-        """Runs on the worker, for each snapshot: what the views would otherwise compute on the UI
-        thread (the trace arrays of a narrated iteration: 0.1 s for a long LSTM)."""
-        return {"trace_data": make_trace_data(session, narration)} if narration is not None else {}
+    def _on_process_started(self) -> None:
+        """The training process is ready: if training runs on the UI thread meanwhile, it moves there."""
+        if self.playing and self._job is None and self._in_process():
+            self._train.stop()
+            self._start_training_job()
+
+    def _push_live(self) -> None:
+        """Send a job running in the training process the live settings, when they changed."""
+        if self._job == "train" and self._job_worker is self._process and self._process is not None:
+            live = self._live
+            now = (live.speed, live.until, live.narrate, live.trace_interval, live.publish_every)
+            if now != self._live_sent:
+                self._live_sent = now
+                self._process.update(live)
+
+    def _submit(self, job, worker: TrainingWorker | TrainingProcess | None = None) -> None:
+        if worker is None:
+            if self._worker is None:
+                self._worker = TrainingWorker(self)
+                self._worker.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
+            worker = self._worker
+        self._job_worker = worker
+        worker.submit(self._token, job)
 
     def _start_training_job(self) -> None:
         live = self._live
@@ -438,8 +479,16 @@ class Controller(QtCore.QObject):
         live.trace_interval, live.publish_every = self.trace_interval, 1 / self.fps
         self._job = "train"
         self._base = (self.session, session_fingerprint(self.session))
-        self._submit(training_job(self._token, self.session, live, measure=self._spectrum_values,
-                                  prepare=self._prepare))
+        job = training_job(self._token, self.session, live, measure=self._spectrum_values, prepare=prepare_trace)
+        if self._in_process():
+            self._live_sent = (live.speed, live.until, live.narrate, live.trace_interval, live.publish_every)
+            try:
+                self._submit(job, self._process)
+                return
+            except (OSError, ValueError, RuntimeError) as e:  # the process has gone: train here instead
+                self.report(e, "starting training in the training process")
+                self._process = None
+        self._submit(job)
 
     def _cancel_jobs(self) -> None:
         """Drop whatever the worker is doing or has queued (never waits); results still on their
@@ -447,8 +496,9 @@ class Controller(QtCore.QObject):
         self._token += 1
         self._job = None
         self._deferred.clear()
-        if self._worker is not None:
-            self._worker.cancel()
+        for worker in (self._worker, self._process):
+            if worker is not None:
+                worker.cancel()
 
     def _cancel_narration(self) -> None:
         if self._job == "narrate":
@@ -460,12 +510,12 @@ class Controller(QtCore.QObject):
         return self._job
 
     def _on_delivered(self) -> None:
-        """Results from the worker (on the UI thread): snapshots are installed in order."""
-        if self._worker is None:
-            return
+        """Results from the worker or the training process (on the UI thread): snapshots are
+        installed in order."""
+        items = [item for worker in (self._worker, self._process) if worker is not None for item in worker.take()]
         changed = ended = False
         blown = self.session.blowup is not None
-        for item in self._worker.take():
+        for item in items:
             if item.token != self._token:
                 continue  # from a job cancelled since
             if isinstance(item, Measured):
@@ -634,7 +684,7 @@ class Controller(QtCore.QObject):
             self._base = (self.session, session_fingerprint(self.session))
             self.message.emit(f"Narrating iteration {self.session.iteration + 1}…")
             self._submit(narration_job(self._token, self.session, cursor, measure=self._spectrum_values,
-                                       prepare=self._prepare))
+                                       prepare=prepare_trace))
             return
         self._fetch_trace(cursor)
 
@@ -743,7 +793,7 @@ class Controller(QtCore.QObject):
         if m.trace is None or n is None:
             return None
         if self._trace_data is None or self._trace_data.trace is not n.trace:
-            self._trace_data = make_trace_data(self.session, n)
+            self._trace_data = trace_data_of(self.session, n)
         return self._trace_data
 
     # ------------------------------------------------------------------ settings and sessions
@@ -851,9 +901,11 @@ class Controller(QtCore.QObject):
         self.version += 1
         self.blowup.emit(b.message())
 
-    def _spectrum_values(self, session: Session) -> dict[str, float]:
-        """The singular values of ``session``'s weights (reads nothing else: the worker calls it)."""
-        return spectrum(session.model, self.diagnostics.spectrum_iters)
+    @property
+    def _spectrum_values(self) -> Callable[[Session], dict[str, float]]:
+        """``measure(session)``: the singular values of a session's weights (reads nothing else: a
+        worker calls it)."""
+        return spectrum_measure(self.diagnostics.spectrum_iters)
 
     def measure_spectrum(self) -> None:
         """Add the session's singular values now to ``diagnostics.spectral`` (their curve over
@@ -881,11 +933,15 @@ class Controller(QtCore.QObject):
         if not urgent_only:
             self._last_paint = now
             self._live.narrate = self.wants_trace()  # read by a training job on the worker
+            self._push_live()
         pushed = 0
         offload = self._use_thread()  # a large model: costly view data are computed off the UI thread
+        spread = self.playing and not urgent_only  # throttled views beyond the frame's budget wait a frame
         for b in self.bindings:
             if urgent_only and not b.urgent:
                 continue
+            if spread and b.min_interval > 0.02 and self.clock() - now > self.frame_budget:
+                continue  # (still due: the next frame pushes it; frames stay even)
             try:
                 key = b.key()  # cheap: first, so that views with nothing new are not asked if they show
                 if (key == b.last_key and not b.animating) or b.computing:  # (a computing view: when it is done)
@@ -1035,14 +1091,3 @@ def session_fingerprint(s: Session) -> tuple:
     roll-back): a training job's results are only installed over the session it started from."""
     return (id(s.cfg), s.bugs, id(s.optimizer), s.optimizer.lr, id(s.clipper), s.blowup, s.iteration,
             id(s.model), frozenset(getattr(s.model, "bugs", ()) or ()))
-
-
-def make_trace_data(session: Session, n: Narration) -> RecurrentTrace | MLPTrace:
-    """The trace arrays of narrated iteration ``n`` of ``session`` (Qt-free: also made on the worker)."""
-    if session.cfg.is_recurrent:
-        td = recurrent_trace(n.trace, iteration=n.iteration, kind=session.model.kind, activation=session.cfg.activation,
-                             targets=n.targets, vocab=getattr(session.task, "vocab", None),
-                             truncation=n.options.get("truncation"))
-        td.bugs = n.bugs  # the graph's captions say what this iteration computed
-        return td
-    return mlp_trace(n.trace, iteration=n.iteration, activations=[a.name for a in session.model.activations])

@@ -285,8 +285,12 @@ class ChunkStream:
         return len(self._starts())
 
     def __iter__(self) -> Iterator[Chunk]:
+        return self.iter_from(0)
+
+    def iter_from(self, first: int) -> Iterator[Chunk]:
+        """The chunks from the ``first``-th on (what ``__iter__`` yields after skipping ``first``)."""
         last = self.streams.shape[1] - 1
-        for s in self._starts():
+        for s in self._starts()[first:]:
             e = min(s + self.seq_len, last)
             # Copies: chunks are handed to traces that must never see the data change.
             yield Chunk(self.streams[:, s:e].copy(), self.streams[:, s + 1 : e + 1].copy())

@@ -37,6 +37,22 @@ def _linear(z: Array, out: Array | None = None) -> Array:
     return out
 
 
+def _tanh_deriv(z: Array, a: Array) -> Array:
+    return 1.0 - a * a
+
+
+def _sigmoid_deriv(z: Array, a: Array) -> Array:
+    return a * (1.0 - a)
+
+
+def _relu_deriv(z: Array, a: Array) -> Array:
+    return (z > 0).astype(z.dtype)
+
+
+def _linear_deriv(z: Array, a: Array) -> Array:
+    return np.ones_like(z)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An element-wise nonlinearity.
@@ -55,15 +71,15 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation("tanh", np.tanh, lambda z, a: 1.0 - a * a, 1.0, "tanh(z)", "1 - h²"),
+    "tanh": Activation("tanh", np.tanh, _tanh_deriv, 1.0, "tanh(z)", "1 - h²"),
     "sigmoid": Activation(
-        "sigmoid", _sigmoid, lambda z, a: a * (1.0 - a), 0.25, "σ(z)", "h (1 - h)"
+        "sigmoid", _sigmoid, _sigmoid_deriv, 0.25, "σ(z)", "h (1 - h)"
     ),
     "relu": Activation(
-        "relu", _relu, lambda z, a: (z > 0).astype(z.dtype), 1.0, "max(z, 0)", "[z > 0]"
+        "relu", _relu, _relu_deriv, 1.0, "max(z, 0)", "[z > 0]"
     ),
     "linear": Activation(
-        "linear", _linear, lambda z, a: np.ones_like(z), 1.0, "z", "1"
+        "linear", _linear, _linear_deriv, 1.0, "z", "1"
     ),
 }
 

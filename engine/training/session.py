@@ -77,6 +77,18 @@ class Series:
     def __len__(self) -> int:
         return self.n
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with only its points (not the unused capacity); copies and unpickling keep the
+        capacity and the decimation phase."""
+        state = dict(vars(self))
+        state["x"], state["y"] = self.x[: self.n], self.y[: self.n]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        n, self.x, self.y = self.n, np.empty(self.capacity), np.empty(self.capacity)
+        self.x[:n], self.y[:n] = state["x"], state["y"]
+
     def copy(self) -> Series:
         """An independent copy (same points, same decimation phase)."""
         out = Series.__new__(Series)

@@ -157,10 +157,21 @@ class LanguageModelTask(Task):
 
     def seek(self, chunk: int) -> None:
         """Continue the current epoch after ``chunk`` chunks (restoring a saved session)."""
-        self._iter = iter(self.stream)
-        for _ in range(chunk):
-            next(self._iter)
+        self._iter = self.stream.iter_from(chunk)
         self.chunk = chunk
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the chunk iterator (a generator): unpickling makes it again at the same
+        chunk (a training process hands sessions to the app this way)."""
+        state = dict(vars(self))
+        state["_iter"] = self._iter is not None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        started = state.pop("_iter")
+        vars(self).update(state, _iter=None)
+        if started:
+            self.seek(self.chunk)
 
     def state_dict(self) -> dict[str, Any]:
         """``kind`` "stream"; ``started`` (a batch was drawn), ``epoch``, ``chunk`` (chunks of

@@ -13,7 +13,8 @@ from PySide6.QtTest import QTest
 
 from bpttviz.engine.records import UpdateStep
 from bpttviz.window.controller import Controller
-from bpttviz.window.training_thread import Done, Failure, TrainingWorker
+from bpttviz.window.jobs import Done, Failure
+from bpttviz.window.training_thread import TrainingWorker
 
 from .conftest import small_session
 
