@@ -165,6 +165,7 @@ class Controller(QtCore.QObject):
         self._process: TrainingProcess | None = None
         self._job_worker: TrainingWorker | TrainingProcess | None = None  # where the running job runs
         self._live_sent: tuple | None = None
+        self._refused: Session | None = None  # a session the process could not take (trained here)
         self.session = session
         # the time the budgets, the speed and the frame throttles read (tests may hand a fake one)
         self.clock: Callable[[], float] = time.perf_counter
@@ -447,7 +448,7 @@ class Controller(QtCore.QObject):
         """Train in the training process: a small model (see ``_use_thread``) and the process is
         running."""
         p = self._process
-        return p is not None and p.ready and not self._use_thread()
+        return p is not None and p.ready and self.session is not self._refused and not self._use_thread()
 
     def _on_process_started(self) -> None:
         """The training process is ready: if training runs on the UI thread meanwhile, it moves there."""
@@ -485,9 +486,13 @@ class Controller(QtCore.QObject):
             try:
                 self._submit(job, self._process)
                 return
-            except (OSError, ValueError, RuntimeError) as e:  # the process has gone: train here instead
-                self.report(e, "starting training in the training process")
-                self._process = None
+            except Exception as e:  # noqa: BLE001 - it could not take the job: train here, as without it
+                self._job = self._job_worker = None
+                self._refused = self.session
+                self.message.emit(f"Training in the window itself (the training process could not take "
+                                  f"this session: {str(e)[:80]})")
+                self._train.start(0 if self.speed is None else 5)
+                return
         self._submit(job)
 
     def _cancel_jobs(self) -> None:

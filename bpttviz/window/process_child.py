@@ -12,7 +12,8 @@ frozen dicts) travel as dicts and come back as proxies.
 ``job(deliver, cancelled)`` with jobs from ``bpttviz.window.jobs``. Between iterations
 ``cancelled()`` reads what the app has sent meanwhile: ``("cancel",)`` stops the running job and
 drops the queued ones, ``("live", fields)`` updates the running job's ``LiveSettings``, another
-``("job", token, job)`` waits its turn, ``("quit",)`` ends the process. Every job ends with one
+``("job", token, pickled job)`` waits its turn, ``("quit",)`` ends the process. A job the child
+cannot unpickle fails as that job (``Failure``); the child goes on. Every job ends with one
 final message (a ``Failure``, or ``Done``), so the app knows when the child is idle.
 """
 
@@ -62,6 +63,16 @@ def _dump(message: Any) -> tuple[memoryview, list[memoryview]]:
     p.dispatch_table = _TABLE
     p.dump(message)
     return f.getbuffer(), [b.raw() for b in buffers]
+
+
+def dumps(obj: Any) -> bytes:
+    """``obj`` pickled whole (mapping proxies included): a job, which the child unpickles itself,
+    so that one it cannot read fails as that job instead of ending the child."""
+    f = io.BytesIO()
+    p = pickle.Pickler(f, protocol=5)
+    p.dispatch_table = _TABLE
+    p.dump(obj)
+    return f.getvalue()
 
 
 class Wire:
@@ -186,7 +197,13 @@ def child_main(wire: Wire) -> None:
             return
         if kind != "job":
             continue  # a cancel or live change for a job that has ended
-        _, token, job = message
+        _, token, packed = message
+        try:
+            job = pickle.loads(packed)
+        except Exception as e:  # noqa: BLE001 - e.g. a job defined where this process cannot import it
+            wire.send(Failure(token, _picklable(e), "".join(traceback.format_exception(type(e), e, e.__traceback__))),
+                      final=True)
+            continue
         stop = [False]
         live = getattr(job, "live", None)
 

@@ -42,7 +42,7 @@ from typing import Any
 from PySide6 import QtCore
 
 from bpttviz.window.jobs import Failure, LiveSettings
-from bpttviz.window.process_child import Wire
+from bpttviz.window.process_child import Wire, dumps
 
 #: what the child runs: argv[1] its end of the socket, argv[2] the app's import path
 _CHILD = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
@@ -128,7 +128,7 @@ class TrainingProcess(QtCore.QObject):
                 raise RuntimeError("the training process has stopped")
             self._open.append(token)
         try:
-            self._send(("job", token, job))
+            self._send(("job", token, dumps(job)))
         except BaseException:
             with self._lock:
                 self._open.remove(token)
