@@ -274,3 +274,18 @@ def test_closing_the_window_ends_the_child(qtbot, process_window):
     c.stop()
     assert c._process is None
     assert proc._proc.poll() is not None
+
+
+def test_a_session_the_process_cannot_take_trains_in_the_window_and_says_so(qtbot, process_window):
+    win = process_window(session=small_session())
+    c = win.controller
+    messages = []
+    c.message.connect(messages.append)
+    c.session.task.unreadable = lambda: None  # a lambda does not pickle
+    c.play()
+    assert c.job_running() is None and c.playing
+    assert any("could not take this session" in m and "pickle" in m for m in messages)
+    qtbot.waitUntil(lambda: c.session.iteration >= 10, timeout=LONG)  # on the UI thread, without asking again
+    c.pause()
+    assert sum("could not take" in m for m in messages) == 1
+    check_moment(c)
