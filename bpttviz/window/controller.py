@@ -268,7 +268,11 @@ class Controller(QtCore.QObject):
     def until(self, value: int | None) -> None:
         self._until = value
         self._live.until = value
-        self._push_live()
+        if self._job == "train" and self._job_worker is self._process and self._process is not None:
+            # the process may already be past the new limit when told: it starts again from the
+            # moment shown, with the limit in its job, so no iteration past it is ever shown
+            self._cancel_jobs()
+            self._start_training_job()
 
     def bind(self, binding: ViewBinding) -> ViewBinding:
         self.bindings.append(binding)
