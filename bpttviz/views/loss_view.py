@@ -149,7 +149,7 @@ class LossView(QtWidgets.QWidget):
         self.baseline.setPen(theme.pen(theme.muted, 1.5, style=QtCore.Qt.PenStyle.DashLine))
         self.baseline_text.setColor(theme.muted)
         self.baseline_text.setFont(theme.font(0.8))
-        self.norm.setPen(theme.pen(theme.foreground, 1.2, alpha=160))
+        self.norm.setPen(theme.pen(theme.foreground, 1.2, alpha=160, opaque=True))  # (translucent: 5x the paint)
         self.clips.setBrush(pg.mkBrush(theme.backward))
         self.clips.setPen(None)
         self.clips.setSize(6)

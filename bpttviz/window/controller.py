@@ -520,13 +520,21 @@ class Controller(QtCore.QObject):
 
     def _on_delivered(self) -> None:
         """Results from the worker or the training process (on the UI thread): snapshots are
-        installed in order."""
+        installed in order -- of several that arrived together only the newest, with the
+        singular values the others measured (nothing shows the ones in between)."""
         items = [item for worker in (self._worker, self._process) if worker is not None for item in worker.take()]
         changed = ended = False
         blown = self.session.blowup is not None
-        for item in items:
+        newest = max((i for i, item in enumerate(items) if isinstance(item, Snapshot) and item.token == self._token),
+                     default=None)
+        measured: list[tuple[int, dict]] = []
+        for i, item in enumerate(items):
             if item.token != self._token:
                 continue  # from a job cancelled since
+            if isinstance(item, Snapshot) and i != newest and not item.last:
+                if item.spectrum is not None:
+                    measured.append((item.session.iteration, item.spectrum))
+                continue
             if isinstance(item, Measured):
                 if item.generation == self.generation:
                     self.diagnostics.spectral.add(item.iteration, item.values)
@@ -540,6 +548,10 @@ class Controller(QtCore.QObject):
                 changed = True
             elif isinstance(item, Snapshot):
                 kind = self._job
+                if self._base_unchanged():
+                    for iteration, values in measured:  # (before the newest's own: in order)
+                        self.diagnostics.spectral.add(iteration, values)
+                measured.clear()
                 if not self._install_snapshot(item):
                     return
                 changed = True
@@ -563,11 +575,15 @@ class Controller(QtCore.QObject):
         if self.clock() - self._last_paint >= 0.5 / self.fps:
             self.paint()
 
+    def _base_unchanged(self) -> bool:
+        """The session is still the one the running job started from, unchanged since."""
+        base, fp = self._base if self._base is not None else (None, None)
+        return self.session is base and session_fingerprint(self.session) == fp
+
     def _install_snapshot(self, snap: Snapshot) -> bool:
         """Swap the worker's snapshot in as the session and its moment; False (and the job
         restarted from the session as it is) when the session was changed here meanwhile."""
-        base, fp = self._base if self._base is not None else (None, None)
-        if self.session is not base or session_fingerprint(self.session) != fp:
+        if not self._base_unchanged():
             # e.g. the bug-lab switches were flipped while the worker trained: the change wins
             kind, deferred = self._job, list(self._deferred)
             self._cancel_jobs()

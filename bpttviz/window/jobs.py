@@ -157,9 +157,12 @@ class TrainingJob:
     prepare: Prepare | None = None
     spectrum_every: float = 0.25
     copies: bool = True
+    #: None, or ``gate()`` False while the UI has not yet taken the snapshots sent: fast iterations
+    #: are then neither narrated nor published (a process worker sets it; see its ``credits``)
+    gate: Callable[[], bool] | None = None
 
     def __call__(self, deliver: Callable[[Any], None], cancelled: Callable[[], bool]) -> None:
-        live, token, measure, prepare = self.live, self.token, self.measure, self.prepare
+        live, token, measure, prepare, gate = self.live, self.token, self.measure, self.prepare, self.gate
         s = _copy(self.session, self.copies)
         cost = spec_cost = 0.0
         last_pub = last_trace = last_spec = -float("inf")
@@ -183,8 +186,9 @@ class TrainingJob:
                 credit -= 1
             else:
                 last_tick = now
+            room = gate is None or gate()  # the UI has taken what was sent (a process: see ``gate``)
             want = live.narrate and (live.speed is not None and live.speed <= 30
-                                     or now - last_trace >= max(live.trace_interval, live.publish_every))
+                                     or room and now - last_trace >= max(live.trace_interval, live.publish_every))
             t0 = time.thread_time()
             narrated = None
             if want:
@@ -197,7 +201,7 @@ class TrainingJob:
             cost = dt if cost == 0.0 else 0.7 * cost + 0.3 * dt
             blew = not ok or s.blowup is not None
             end = time.perf_counter()
-            if narrated is not None or blew or end - last_pub >= live.publish_every \
+            if narrated is not None or blew or room and end - last_pub >= live.publish_every \
                     or (live.until is not None and s.iteration >= live.until):
                 spectral = not blew and end - last_spec >= max(self.spectrum_every, 4 * spec_cost)
                 n, state = narrated if narrated is not None else (None, None)

@@ -12,7 +12,8 @@ frozen dicts) travel as dicts and come back as proxies.
 ``job(deliver, cancelled)`` with jobs from ``bpttviz.window.jobs``. Between iterations
 ``cancelled()`` reads what the app has sent meanwhile: ``("cancel",)`` stops the running job and
 drops the queued ones, ``("live", fields)`` updates the running job's ``LiveSettings``, another
-``("job", token, pickled job)`` waits its turn, ``("quit",)`` ends the process. A job the child
+``("job", token, pickled job)`` waits its turn, ``("credit", n)`` says the app has taken ``n``
+snapshots (see ``CREDITS``), ``("quit",)`` ends the process. A job the child
 cannot unpickle fails as that job (``Failure``); the child goes on. Every job ends with one
 final message (a ``Failure``, or ``Done``), so the app knows when the child is idle.
 """
@@ -39,6 +40,11 @@ def _proxy(d: dict) -> MappingProxyType:
 def _reduce_proxy(m: MappingProxyType):
     return _proxy, (dict(m),)
 
+
+#: snapshots the child may send ahead of the app taking them (one being shown, one on its way):
+#: the app hands back a credit for each it takes, so a busy window gets fewer snapshots and the
+#: child spends the time saved on training instead of narrating and pickling unseen moments
+CREDITS = 2
 
 #: arrays of at least this many bytes travel as buffers of their own; smaller ones inside the
 #: pickle (a narration holds hundreds of small arrays: a message each cost more than the copy)
@@ -206,8 +212,11 @@ def child_main(wire: Wire) -> None:
             continue
         stop = [False]
         live = getattr(job, "live", None)
+        credits = [CREDITS]
+        if hasattr(job, "gate"):
+            job.gate = lambda credits=credits: credits[0] > 0
 
-        def cancelled(stop=stop, live=live) -> bool:
+        def cancelled(stop=stop, live=live, credits=credits) -> bool:
             while wire.conn.poll():
                 m = wire.receive()[0]
                 if m[0] == "cancel":
@@ -222,15 +231,18 @@ def child_main(wire: Wire) -> None:
                 elif m[0] == "live" and live is not None:
                     for k, v in m[1].items():
                         setattr(live, k, v)
+                elif m[0] == "credit":
+                    credits[0] = min(CREDITS, credits[0] + m[1])
                 else:
                     queue.append(m)
                     stop[0] = stop[0] or m[0] == "quit"
             return stop[0]
 
-        def deliver(item: Any, cancelled=cancelled) -> None:
+        def deliver(item: Any, cancelled=cancelled, credits=credits) -> None:
             if cancelled():
                 raise Cancelled
             wire.send(item)
+            credits[0] -= 1
 
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/Inf: the engine reports them

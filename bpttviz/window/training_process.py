@@ -161,10 +161,17 @@ class TrainingProcess(QtCore.QObject):
             return self._wake.wait_for(lambda: not self._open or not self._alive, timeout)
 
     def take(self) -> list[Any]:
-        """The results delivered since the last call, oldest first."""
+        """The results delivered since the last call, oldest first (the running job is told it
+        may send as many more: see ``process_child.CREDITS``)."""
         with self._lock:
             out = list(self._results)
             self._results.clear()
+            busy = bool(self._open) and self._alive and not self._closed
+        if out and busy:
+            try:
+                self._send(("credit", len(out)))
+            except (OSError, ValueError):
+                pass  # the child has gone: the reader reports it
         return out
 
     def shutdown(self, timeout: float = 5.0) -> bool:
