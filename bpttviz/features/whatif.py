@@ -73,8 +73,10 @@ class WhatIfLab(QtCore.QObject, Feature):
         self.path_cell: tuple[int, int] | None = None
         self.path_second = False  # the pinned path is the comparison's second model's
         self._path_moment: tuple | None = None
-        self._trace_id: int | None = None
-        self._configured: int | None = None  # the panel is configured for the trace of this id
+        # the trace the what-if belongs to, and the one the panel is configured for (the objects,
+        # not their ids: a freed trace's id comes back for a new one, often while training runs)
+        self._trace_seen = None
+        self._configured = None
         self._finite = True  # the shown iteration's weights are finite
         self._lock = threading.Lock()  # the presenters' caches: one thread at a time
 
@@ -162,8 +164,8 @@ class WhatIfLab(QtCore.QObject, Feature):
         c = self.controller
         if not c.session.cfg.is_recurrent or not trace_is_recurrent(c.trace) or c.session.blowup is not None:
             return None
-        if id(c.trace) != self._trace_id:  # a new iteration: a what-if belonged to the old one
-            self._trace_id = id(c.trace)
+        if c.trace is not self._trace_seen:  # a new iteration: a what-if belonged to the old one
+            self._trace_seen = c.trace
             self._configured = None
             self._finite = True
             self.path_cell = None
@@ -181,7 +183,7 @@ class WhatIfLab(QtCore.QObject, Feature):
             return None
         presenter, model = self.presenter, self.controller.session.model
         with self._lock:
-            setup = _setup(presenter, trace, model, self._configured != id(trace))
+            setup = _setup(presenter, trace, model, self._configured is not trace)
         self._apply_setup(trace, setup)
         return trace if self._finite else None
 
@@ -192,11 +194,11 @@ class WhatIfLab(QtCore.QObject, Feature):
     def _apply_setup(self, trace, setup: tuple[bool, dict | None]) -> None:
         """On the UI thread: what ``_setup`` found for ``trace`` (if it is still the one shown)."""
         finite, panel = setup
-        if id(trace) != self._trace_id:
+        if trace is not self._trace_seen:
             return
         self._finite = finite
-        if finite and panel is not None and self._configured != id(trace):
-            self._configured = id(trace)
+        if finite and panel is not None and self._configured is not trace:
+            self._configured = trace
             self.panel.configure(**panel)
 
     def _work_attribution(self):
@@ -213,7 +215,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         quantity, settings, iteration = view.current_quantity(), self.settings, self._iteration()
         quantities = ("h", "c", "W") if "c" in s.model.STATE else ("h", "W")
         second = self._second_inputs()
-        configure = self._configured != id(trace)
+        configure = self._configured is not trace
         lock = self._lock
 
         def compute():
@@ -283,7 +285,7 @@ class WhatIfLab(QtCore.QObject, Feature):
                 panel.set_caption(text)
             return _nothing, idle
         presenter, model, settings, lock = self.presenter, s.model, self.settings, self._lock
-        configure = self._configured != id(trace)
+        configure = self._configured is not trace
 
         def compute():
             with lock:
@@ -410,7 +412,7 @@ class WhatIfLab(QtCore.QObject, Feature):
 
     def nudge(self, notches: int) -> None:
         trace = self._current()
-        if trace is not None and self._finite and self._configured == id(trace):
+        if trace is not None and self._finite and self._configured is trace:
             self.panel.nudge(notches)  # (the panel is set up already: nothing to wait for)
             return
         if self._trace() is None:
@@ -429,7 +431,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         c = self.controller
         self.path_cell = (t, source)
         self.path_second = second
-        self._path_moment = (id(trace), c.cursor)
+        self._path_moment = (trace, c.cursor)
         self.view.select(None if second else self.path_cell)
         if pair is not None:
             comparison, trace2 = pair
@@ -459,7 +461,7 @@ class WhatIfLab(QtCore.QObject, Feature):
     def _reshow_path(self) -> None:
         """After a unit change or a what-if: the pinned path again, if the cursor has not moved."""
         c = self.controller
-        if self.path_cell is not None and self._path_moment == (id(c.trace), c.cursor):
+        if self.path_cell is not None and self._path_moment == (c.trace, c.cursor):
             self.show_path(*self.path_cell, second=self.path_second)
 
     def _toggle_connectivity(self) -> None:
@@ -480,7 +482,7 @@ class WhatIfLab(QtCore.QObject, Feature):
         self._finite = True
         self.presenter = AttributionPresenter()
         self.second_presenter = AttributionPresenter()
-        self._trace_id = None
+        self._trace_seen = None
         self._configured = None
         self.path_cell = None
         self.hovered_output = None

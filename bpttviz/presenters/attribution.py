@@ -144,7 +144,7 @@ class AttributionPresenter:
 
     # ------------------------------------------------------------------ computing
     def setup(self, trace, model) -> at.Setup:
-        key = (id(trace), id(model))
+        key = (trace, model)  # (the objects: a freed one's id comes back for a new one)
         if key != self._setup_key:
             self._setup = at.trace_setup(trace, model)
             self._setup_key = key
@@ -153,7 +153,7 @@ class AttributionPresenter:
 
     def computed(self, trace, model, settings: WhatIfSettings = TRAINED) -> _Computed:
         """The what-if frame of the trace's iteration under ``settings`` (cached)."""
-        key = (id(trace), id(model), settings)
+        key = (trace, model, settings)
         if key == self._key and self._computed is not None:
             return self._computed
         st = self.setup(trace, model)
@@ -175,7 +175,7 @@ class AttributionPresenter:
         return self._computed
 
     def trained(self, trace, model) -> _Computed:
-        if self._trained_key == (id(trace), id(model), TRAINED) and self._trained is not None:
+        if self._trained_key == (trace, model, TRAINED) and self._trained is not None:
             return self._trained
         keep = (self._key, self._computed)
         out = self.computed(trace, model, TRAINED)

@@ -73,7 +73,7 @@ class DecayPresenter:
         n = moment.narration
         sigma = None
         if n is not None:
-            key = ("narration", id(n))
+            key = ("narration", n.trace)  # (the object: a freed narration's id comes back for a new one)
             m = model_with(session.model, n.before)
             x, y, h0, opts = n.inputs, n.targets, n.h0, dict(n.options)
             W = n.before.get(m.W_H)

@@ -187,8 +187,12 @@ class TrainingJob:
             else:
                 last_tick = now
             room = gate is None or gate()  # the UI has taken what was sent (a process: see ``gate``)
-            want = live.narrate and (live.speed is not None and live.speed <= 30
+            final = live.until is not None and s.iteration + 1 >= live.until
+            want = live.narrate and (live.speed is not None and live.speed <= 30 or final
                                      or room and now - last_trace >= max(live.trace_interval, live.publish_every))
+            # while a narrated view is on screen, only narrated moments are shown (a pause lands on
+            # one, as on the UI thread), unless narrations are asked for less often than frames
+            fast_ok = not live.narrate or live.trace_interval > live.publish_every
             t0 = time.thread_time()
             narrated = None
             if want:
@@ -201,7 +205,7 @@ class TrainingJob:
             cost = dt if cost == 0.0 else 0.7 * cost + 0.3 * dt
             blew = not ok or s.blowup is not None
             end = time.perf_counter()
-            if narrated is not None or blew or room and end - last_pub >= live.publish_every \
+            if narrated is not None or blew or fast_ok and room and end - last_pub >= live.publish_every \
                     or (live.until is not None and s.iteration >= live.until):
                 spectral = not blew and end - last_spec >= max(self.spectrum_every, 4 * spec_cost)
                 n, state = narrated if narrated is not None else (None, None)

@@ -289,3 +289,33 @@ def test_a_session_the_process_cannot_take_trains_in_the_window_and_says_so(qtbo
     c.pause()
     assert sum("could not take" in m for m in messages) == 1
     check_moment(c)
+
+
+def test_every_pause_lands_on_a_narrated_moment_of_the_newest_iteration(qtbot, process_window):
+    # while the graph is on screen only narrated moments are shown, as on the UI thread, so a
+    # pause always lands on the newest iteration's update record
+    win = process_window(session=small_session())
+    c = win.controller
+    import random
+
+    rng = random.Random(11)
+    for _ in range(6):
+        c.play()
+        qtbot.wait(rng.randint(20, 200))
+        c.pause()
+        m = c.moment
+        assert m.record is not None and m.narration is not None, "paused between iterations"
+        assert m.iteration == c.session.iteration == m.narration.iteration
+        assert m.updated
+        check_moment(c)
+
+
+def test_a_limit_ends_on_a_narrated_moment(qtbot, process_window):
+    win = process_window(session=small_session())
+    c = win.controller
+    c.until = 37
+    c.play()
+    qtbot.waitUntil(lambda: c.session.iteration == 37 and c.narration is not None
+                    and c.narration.iteration == 37, timeout=LONG)
+    c.pause()
+    assert c.moment.record is not None and c.moment.iteration == 37
