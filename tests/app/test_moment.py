@@ -256,9 +256,14 @@ def test_every_record_of_two_iterations_shows_one_moment(qtbot, make_window, cas
     check_moment(win, shadow)
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_random_pauses_during_play_show_one_moment(qtbot, make_window, case):
+@pytest.mark.parametrize("case, process", [(case, False) for case in CASES] + [("rnn", True), ("lstm", True)],
+                         ids=[*CASES, "rnn-in-a-training-process", "lstm-in-a-training-process"])
+def test_random_pauses_during_play_show_one_moment(qtbot, make_window, monkeypatch, case, process):
+    if process:  # trained by the app's training process (each snapshot swapped in whole)
+        monkeypatch.setenv("BPTTVIZ_TRAINING_PROCESS", "1")
     win, shadow = _prepare(make_window, case)
+    if process:
+        assert win.controller._process.wait_ready(60)
     c = win.controller
     rng = random.Random(7)
     for _ in range(3):
