@@ -38,6 +38,9 @@ run, where the UI thread's Python stack was during gaps longer than 30 ms (sampl
 a watchdog thread) and the longest gaps with the UI thread's own CPU time in each: a long gap
 with little CPU time is waiting (for the GIL or the scheduler), not work.
 
+Small models train in the app's training process, as in the app (``BPTTVIZ_TRAINING_PROCESS=0``
+measures the one-thread path instead: training slices and paints taking turns on the UI thread).
+
 ``--costs`` prints, instead, where the milliseconds of one frame go (each view's data push and
 paint, CPU time, without the timers); ``--profile`` adds cProfile's listing.
 """
@@ -666,8 +669,11 @@ def main() -> int:
 def print_table(res: dict) -> None:
     rows = rows_for(res)
     w = max(len(r[0]) for r in rows)
-    print(f"bpttviz app benchmark: preset {res['preset']}, offscreen, every view visible, code {res['code']} "
-          f"({os.cpu_count()} CPUs, load average {res['load_before']} before, {res['load_after']} after)")
+    where = ("on the UI thread" if os.environ.get("BPTTVIZ_TRAINING_PROCESS", "1") == "0"
+             else "in the training process")
+    print(f"bpttviz app benchmark: preset {res['preset']}, offscreen, every view visible, training {where}, "
+          f"code {res['code']} ({os.cpu_count()} CPUs, load average {res['load_before']} before, "
+          f"{res['load_after']} after)")
     print(f"{'measure':{w}s}  {'value':>16s}  {'target':>10s}")
     if not rows:
         return
