@@ -114,7 +114,7 @@ def test_a_job_in_the_process_trains_bit_for_bit_what_the_ui_thread_would(qtbot,
     assert narrated, "no narrated snapshot arrived"
     n = narrated[-1].narration
     assert n.iteration == narrated[-1].session.iteration
-    assert narrated[-1].extras["trace_data"].trace is n.trace
+    assert narrated[-1].extras["trace_data"].trace is n.trace  # (the window's jobs leave it to the window)
     assert not n.trace[0].h.flags.writeable  # step records stay immutable
     assert any(x.spectrum for x in snaps)
     ref.train(5)
