@@ -76,6 +76,9 @@ from bpttviz.window.training_thread import TrainingWorker
 #: seconds of showing view results computed off the UI thread in one event-loop turn (a large
 #: model's heatmaps take tens of milliseconds each); the rest are shown in the next turn
 VIEW_SHOW_BUDGET = 0.02
+#: a worker publishes a snapshot at most every PUBLISH frames (0.8 with three credits measured no
+#: better than this, within the noise of a shared machine)
+PUBLISH = 1.0
 #: narrated iterations kept for stepping back (Left from an iteration's first record)
 KEEP = 8
 #: multiply-adds of one iteration (parameters x sequence length x batch, roughly) above which
@@ -199,7 +202,7 @@ class Controller(QtCore.QObject):
         self._job: str | None = None  # "train" or "narrate" while such a job is running
         self._deferred: list[tuple[str, Callable[[], None]]] = []  # keys pressed while narrating on the worker
         self._base: tuple[Session, tuple] | None = None  # the session a training job continues, and its settings
-        self._live = LiveSettings(publish_every=1 / fps)
+        self._live = LiveSettings(publish_every=PUBLISH / fps)
         self._viewer: TrainingWorker | None = None  # computes costly view data for large models
         self._wants, self._wants_at = False, -math.inf  # wants_trace(), and when it was last asked
         self._view_token = 0
@@ -485,7 +488,7 @@ class Controller(QtCore.QObject):
     def _start_training_job(self) -> None:
         live = self._live
         live.speed, live.until, live.narrate = self.speed, self.until, self.wants_trace()
-        live.trace_interval, live.publish_every = self.trace_interval, 1 / self.fps
+        live.trace_interval, live.publish_every = self.trace_interval, PUBLISH / self.fps
         self._job = "train"
         self._base = (self.session, session_fingerprint(self.session))
         job = training_job(self._token, self.session, live, measure=self._spectrum_values, prepare=prepare_trace)

@@ -97,6 +97,9 @@ class TrainingProcess(QtCore.QObject):
         self._alive = True
         self._closed = False
         self.pid: int | None = None
+        # the reader thread unpickles each result: while the UI thread runs Python it waits up to
+        # the GIL switch interval for its turn (5 ms by default: a third of a frame, every snapshot)
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self._reader = threading.Thread(target=self._read, name="bpttviz-training-reader", daemon=True)
         self._reader.start()
 
