@@ -387,8 +387,10 @@ class Comparison(QtCore.QObject):
 
         def key():
             s2 = self.session
-            return (id(s2), s2.iteration if s2 is not None else -1, c.generation, c.session.iteration,
-                    s2.blowup is not None if s2 is not None else False, id(c.moment.narration))
+            if s2 is None:  # no comparison: the overlays are cleared once, not redrawn every frame
+                return ("closed",)
+            return (id(s2), s2.iteration, c.generation, c.session.iteration, s2.blowup is not None,
+                    id(c.moment.narration))
 
         def work_decay():
             inputs = self.decay_overlay_inputs() if c.session.cfg.is_recurrent else False
