@@ -73,9 +73,6 @@ from bpttviz.window.jobs import (
 from bpttviz.window.training_process import TrainingProcess
 from bpttviz.window.training_thread import TrainingWorker
 
-#: seconds of showing view results computed off the UI thread in one event-loop turn (a large
-#: model's heatmaps take tens of milliseconds each); the rest are shown in the next turn
-VIEW_SHOW_BUDGET = 0.02
 #: a worker publishes a snapshot at most every PUBLISH frames (0.8 with three credits measured no
 #: better than this, within the noise of a shared machine)
 PUBLISH = 1.0
@@ -206,7 +203,6 @@ class Controller(QtCore.QObject):
         self._viewer: TrainingWorker | None = None  # computes costly view data for large models
         self._wants, self._wants_at = False, -math.inf  # wants_trace(), and when it was last asked
         self._view_token = 0
-        self._view_pending: deque = deque()  # view results taken, not shown yet (see ``_on_view_done``)
         self._trace_data: RecurrentTrace | MLPTrace | None = None
         self.playing = False
         self.speed: float | None = None
@@ -1056,14 +1052,7 @@ class Controller(QtCore.QObject):
     def _on_view_done(self) -> None:
         """A view's data computed on the view thread: shown if it is still the moment's (while
         playing, also a slightly older one: the view names the moment it shows)."""
-        pending = self._view_pending
-        pending.extend(self._viewer.take() if self._viewer is not None else ())
-        start = self.clock()
-        while pending:
-            if self.clock() - start > VIEW_SHOW_BUDGET:  # the rest in the next turn: keys and paints between
-                QtCore.QTimer.singleShot(0, self, self._on_view_done)
-                return
-            item = pending.popleft()
+        for item in self._viewer.take() if self._viewer is not None else ():
             if not isinstance(item, tuple) or item[0] != self._view_token:
                 continue  # the job's end, or a result from before a new session
             _, b, key, show, value, error = item
@@ -1088,7 +1077,6 @@ class Controller(QtCore.QObject):
 
     def _cancel_views(self) -> None:
         self._view_token += 1
-        self._view_pending.clear()
         for b in self.bindings:
             b.computing = False
         if self._viewer is not None:
