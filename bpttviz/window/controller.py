@@ -243,7 +243,7 @@ class Controller(QtCore.QObject):
             try:
                 self._process = TrainingProcess(self)
             except OSError as e:  # e.g. no more processes allowed: training stays on the UI thread
-                self.report(e, "starting the training process")
+                self.message.emit(f"Training runs in the window itself (no training process: {e})")
                 return
             self._process.delivered.connect(self._on_delivered, QtCore.Qt.ConnectionType.QueuedConnection)
             self._process.started.connect(self._on_process_started, QtCore.Qt.ConnectionType.QueuedConnection)

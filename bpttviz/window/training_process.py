@@ -49,7 +49,7 @@ _CHILD = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
           "from bpttviz.window.process_child import child_entry; "
           "child_entry(int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None, int(sys.argv[4]))")
 #: the shared memory the child's results pass through (see ``process_child.Wire``)
-RING_BYTES = 64 << 20
+RING_BYTES = 32 << 20  # (a snapshot at the classic size: about 1 MB; above 16 MB the socket)
 
 
 def _ring(size: int) -> tuple[mmap.mmap | None, int | None]:

@@ -319,3 +319,23 @@ def test_a_limit_ends_on_a_narrated_moment(qtbot, process_window):
                     and c.narration.iteration == 37, timeout=LONG)
     c.pause()
     assert c.moment.record is not None and c.moment.iteration == 37
+
+
+def test_a_window_whose_training_process_cannot_start_trains_in_itself(qtbot, monkeypatch):
+    import bpttviz.window.controller as controller
+
+    def refuse(parent=None):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(controller, "TrainingProcess", refuse)
+    from bpttviz.window.controller import Controller
+
+    c = Controller(small_session(), training_process=True)
+    messages = []
+    c.message.connect(messages.append)
+    c.start()
+    assert c._process is None
+    assert messages == ["Training runs in the window itself (no training process: Resource temporarily unavailable)"]
+    c.play()
+    qtbot.waitUntil(lambda: c.session.iteration >= 5, timeout=LONG)
+    c.stop()
