@@ -177,19 +177,20 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
     ls: LossStep = trace[loss_at]
     T = len(fwd)
     B, H = fwd[0].h.shape
-    O = None
-    for r in fwd:
-        if r.y is not None:
-            O = r.y.shape[-1]
     fwd_at = np.array([i for i, r in enumerate(trace) if isinstance(r, ForwardStep)])
     bwd_at = np.full(T, len(trace) + 1)
     for i, r in enumerate(trace):
         if isinstance(r, BackwardStep):
             bwd_at[r.t] = i
-    has_output = np.array([r.y is not None for r in fwd])
+    try:  # an output at every step (the common case): whole buffers, no per-record reads
+        YS, PS = trace.series(ForwardStep, "y"), trace.series(ForwardStep, "p")
+    except ValueError:
+        YS = PS = None
+    has_output = np.ones(T, dtype=bool) if YS is not None else np.array([r.y is not None for r in fwd])
     HS = trace.series(ForwardStep, "h")  # (T, B, H), the iteration's own buffer (read-only)
     h = np.array(HS[:, 0])
     z = np.array(trace.series(ForwardStep, "pre")[:, 0])
+    O = YS.shape[-1] if YS is not None else next((r.y.shape[-1] for r in fwd if r.y is not None), None)
     y = np.full((T, O or 1), np.nan)
     p_target = np.full(T, np.nan)
     x0 = trace.series(ForwardStep, "x")[:, 0]
@@ -200,15 +201,23 @@ def recurrent_trace(trace: Trace, *, iteration: int, kind: str, activation: str,
     if targets is not None:
         tg = np.asarray(targets)
         tg0 = tg[0]
-    for t, r in enumerate(fwd):
-        if r.y is None:
-            continue
-        y[t] = r.y[0]
-        if r.p is not None and tg0 is not None:
-            target = int(tg0[t]) if np.ndim(tg0) == 1 else int(tg0)
-            p_target[t] = r.p[0, target]
+    if YS is not None:
+        y[:] = YS[:, 0]
+        if tg0 is not None:
+            targets_t = (np.asarray(tg0, dtype=int) if np.ndim(tg0) == 1 else np.full(T, int(tg0)))
+            p_target[:] = PS[np.arange(T), 0, targets_t]
             if tok and vocab is not None:
-                y_labels[t] = token_label(vocab, target)
+                y_labels = [token_label(vocab, int(v)) for v in targets_t]
+    else:
+        for t, r in enumerate(fwd):
+            if r.y is None:
+                continue
+            y[t] = r.y[0]
+            if r.p is not None and tg0 is not None:
+                target = int(tg0[t]) if np.ndim(tg0) == 1 else int(tg0)
+                p_target[t] = r.p[0, target]
+                if tok and vocab is not None:
+                    y_labels[t] = token_label(vocab, target)
     per_step = np.asarray(ls.per_step, dtype=float)
     dy = np.asarray(ls.dy)
     if dy.ndim == 3:  # (B, T, O)
