@@ -8,6 +8,7 @@ larger, lighter theme) and zoom are a change of one object.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -507,6 +508,7 @@ def inner_range(plot: pg.PlotItem, side: str = "left") -> tuple[float, float]:
 
 #: log-axis tick candidates, roundest first: decades, then 1-2-5 steps, then the other mantissas
 _MANTISSAS = ((1,), (5,), (2,), (3,), (4, 6, 7, 8, 9), (1.5, 2.5))
+_LOG10 = {m: float(np.log10(m)) for group in _MANTISSAS for m in group}  # (computed once, not per candidate)
 
 
 def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, str]]:
@@ -525,9 +527,9 @@ def decade_ticks(values: np.ndarray, max_ticks: int = 5) -> list[tuple[float, st
         gap = squeeze * (hi - lo) / (n - 0.5)  # the least distance between two labels, in decades
         chosen = []
         for mantissas in _MANTISSAS:
-            for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1):
+            for d in range(math.floor(lo), math.ceil(hi) + 1):
                 for m in mantissas:
-                    c = float(np.log10(m)) + d
+                    c = _LOG10[m] + d
                     if lo - 1e-9 <= c <= hi + 1e-9 and all(abs(c - k) >= gap - 1e-9 for k in chosen):
                         chosen.append(c)
             if len(chosen) >= n:
