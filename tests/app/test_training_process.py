@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import random
 import socket
 import threading
 from multiprocessing.connection import Connection
@@ -296,8 +297,6 @@ def test_every_pause_lands_on_a_narrated_moment_of_the_newest_iteration(qtbot, p
     # pause always lands on the newest iteration's update record
     win = process_window(session=small_session())
     c = win.controller
-    import random
-
     rng = random.Random(11)
     for _ in range(6):
         c.play()
