@@ -81,12 +81,17 @@ class TrainingProcess(QtCore.QObject):
         self._wire = Wire(Connection(ours.detach()), ring)
         fd = theirs.fileno()
         fds = (fd,) if ring_fd is None else (fd, ring_fd)
-        self._proc = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(sys.path), str(fd),
-                                       "" if ring_fd is None else str(ring_fd), str(RING_BYTES)],
-                                      pass_fds=fds, stdin=subprocess.DEVNULL)
-        theirs.close()
-        if ring_fd is not None:
-            os.close(ring_fd)  # (the mapping stays)
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(sys.path), str(fd),
+                                           "" if ring_fd is None else str(ring_fd), str(RING_BYTES)],
+                                          pass_fds=fds, stdin=subprocess.DEVNULL)
+        except BaseException:
+            self._wire.conn.close()
+            raise
+        finally:
+            theirs.close()
+            if ring_fd is not None:
+                os.close(ring_fd)  # (the mapping stays)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
