@@ -1,6 +1,7 @@
 """The one bridge between Qt and the engine.
 
-Two timers and, for models whose iterations are long, one worker thread:
+Two timers, a training process for small models and, for models whose iterations are long, one
+worker thread:
 
 - the **training timer** advances the session in time-budgeted slices, or at ``speed`` iterations
   per second. At full speed the slice adapts to the cost of painting: ``train_share / (1 -
@@ -19,6 +20,11 @@ Two timers and, for models whose iterations are long, one worker thread:
   worker at once (its copy is dropped; a result that arrives later is ignored), so keys act
   immediately. A step that needs a newly narrated iteration of such a model is narrated on the
   worker too; keys pressed meanwhile act, in order, when it arrives;
+- **small models** train in a second **process** when the window asked for one
+  (``training_process``; ``training_process.TrainingProcess``) and it is ready: the same jobs and
+  snapshots as the worker thread's, pickled across, so training has a core of its own and the UI
+  thread only paints. Until the child is ready, or when it cannot run, the training timer above
+  does the work;
 - the **paint timer** runs at a fixed rate (animations, stepping, changes while paused) and pushes
   the latest state to the views that are visible and whose data changed (``ViewBinding``). Heavy
   views carry a minimum interval between pushes while training.
@@ -463,14 +469,17 @@ class Controller(QtCore.QObject):
             self._train.stop()
             self._start_training_job()
 
+    def _live_state(self) -> tuple:
+        live = self._live
+        return (live.speed, live.until, live.narrate, live.trace_interval, live.publish_every)
+
     def _push_live(self) -> None:
         """Send a job running in the training process the live settings, when they changed."""
         if self._job == "train" and self._job_worker is self._process and self._process is not None:
-            live = self._live
-            now = (live.speed, live.until, live.narrate, live.trace_interval, live.publish_every)
+            now = self._live_state()
             if now != self._live_sent:
                 self._live_sent = now
-                self._process.update(live)
+                self._process.update(self._live)
 
     def _submit(self, job, worker: TrainingWorker | TrainingProcess | None = None) -> None:
         if worker is None:
@@ -493,7 +502,7 @@ class Controller(QtCore.QObject):
             # would send each as an array of its own (measured per snapshot: 2.2 ms in the child and
             # 1.3 ms here with them, 0.6 and 1.0 ms without); the window makes them when drawn
             job.prepare = None
-            self._live_sent = (live.speed, live.until, live.narrate, live.trace_interval, live.publish_every)
+            self._live_sent = self._live_state()
             try:
                 self._submit(job, self._process)
                 return
